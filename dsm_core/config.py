@@ -1,0 +1,268 @@
+"""DSM configuration: one TOML file, environment overrides, validated before anything runs.
+
+Lookup order (first that exists wins): ``--config``, ``$DSM_CONFIG``, ``$DSM_HOME/config.toml``, the
+platformdirs user config dir, ``/etc/dsm/config.toml``. No file at all is fine: every key has a default.
+``DSM_HOME=DIR`` also moves the data directory (SQLite database, worker key) under DIR, which is how the
+demo, the tests and a second instance on one host stay apart.
+
+Every key can be overridden from the environment as ``DSM_<SECTION>_<KEY>`` (``DSM_DATABASE_URL``…).
+An unknown key or a bad value stops with the file, the key, the value and the accepted form: an operator
+who mistypes ``max_concurent_jobs`` must hear about it, not run with the default silently.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+APP_NAME = "dsm"
+SYSTEM_CONFIG = Path("/etc/dsm/config.toml")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased so the operator can fix it without reading code."""
+
+    def __init__(self, source: str, key: str, value: object, accepted: str) -> None:
+        self.source = source
+        self.key = key
+        self.value = value
+        self.accepted = accepted
+        super().__init__(f"{source}: {key} = {value!r} is not valid; expected {accepted}")
+
+
+@dataclass(frozen=True)
+class _Key:
+    section: str
+    name: str
+    default: object
+    accepted: str
+    parse: Callable[[object], object]
+    doc: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    @property
+    def env(self) -> str:
+        return f"DSM_{self.section.upper()}_{self.name.upper()}"
+
+
+def _str(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _bool(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return value.lower() in ("true", "1", "yes", "on")
+    raise ValueError
+
+
+def _positive_int(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        value = int(value.strip())
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError
+    return value
+
+
+def _database_url(value: object) -> object:
+    if not isinstance(value, str):
+        raise ValueError
+    if value == "":
+        return value
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if value.startswith("postgresql+psycopg://") or value.startswith("sqlite:///"):
+        return value
+    raise ValueError
+
+
+def _log_level(value: object) -> object:
+    if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+        raise ValueError
+    return value.upper()
+
+
+KEYS: tuple[_Key, ...] = (
+    _Key("database", "url", "", 'empty (SQLite in the data dir), "sqlite:///PATH" or '
+         '"postgresql+psycopg://USER@/DB?host=/run/postgresql"', _database_url,
+         "Where the database lives. Empty: SQLite file dsm.db in the data directory."),
+    _Key("database", "sqlite_busy_timeout_ms", 5000, "a whole number of milliseconds > 0", _positive_int,
+         "How long a SQLite writer waits for a lock held by another process before failing."),
+    _Key("database", "echo", False, "true or false", _bool,
+         "Log every SQL statement (debugging only; statements never carry passwords, only sealed blobs)."),
+    _Key("paths", "data_dir", "", "empty or an absolute directory path", _str,
+         "Data directory (SQLite database, worker key). Empty: $DSM_HOME, else the platform user data dir."),
+    _Key("paths", "worker_key_file", "", "empty or an absolute file path", _str,
+         "The worker's private key (mode 0600). Empty: worker.key in the data directory."),
+    _Key("logging", "level", "INFO", "one of " + ", ".join(LOG_LEVELS), _log_level,
+         "Threshold of the single-line logs written to stderr."),
+)
+_BY_SECTION: dict[str, dict[str, _Key]] = {}
+for _k in KEYS:
+    _BY_SECTION.setdefault(_k.section, {})[_k.name] = _k
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    sqlite_busy_timeout_ms: int
+    database_echo: bool
+    data_dir: Path
+    worker_key_file: Path
+    log_level: str
+    source: Path | None
+    """The file this configuration was read from, or None when only defaults and environment apply."""
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def redacted_database_url(self) -> str:
+        """The URL with any password replaced: safe to print in the TUI header and in logs."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def dsm_home(environ: Mapping[str, str]) -> Path | None:
+    home = environ.get("DSM_HOME")
+    return Path(home).expanduser().resolve() if home else None
+
+
+def find_config_file(explicit: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The first configuration file in lookup order that exists, or None."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError("--config", "path", str(path), "an existing TOML file")
+        return path
+    if environ.get("DSM_CONFIG"):
+        path = Path(environ["DSM_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ConfigError("$DSM_CONFIG", "path", str(path), "an existing TOML file")
+        return path
+    for candidate in default_config_locations(environ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_config_locations(environ: Mapping[str, str]) -> list[Path]:
+    home = dsm_home(environ)
+    places = []
+    if home is not None:
+        places.append(home / "config.toml")
+    places.append(Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml")
+    places.append(SYSTEM_CONFIG)
+    return places
+
+
+def writable_config_location(environ: Mapping[str, str]) -> Path:
+    """Where ``dsm init`` writes a new config when none exists."""
+    home = dsm_home(environ)
+    if home is not None:
+        return home / "config.toml"
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(file)", "unparseable", f"valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(str(path), "(file)", "unreadable", f"a readable file ({exc.strerror})") from None
+
+
+def _parse(key: _Key, value: object, source: str) -> object:
+    try:
+        return key.parse(value)
+    except (ValueError, TypeError):
+        raise ConfigError(source, key.dotted, value, key.accepted) from None
+
+
+def load_config(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if environ is None else environ
+    path = find_config_file(explicit, env)
+    values: dict[str, object] = {k.dotted: k.default for k in KEYS}
+    if path is not None:
+        raw = _read_toml(path)
+        for section, body in raw.items():
+            known = _BY_SECTION.get(section)
+            if known is None:
+                raise ConfigError(str(path), section, "(section)",
+                                  "one of the sections " + ", ".join(f"[{s}]" for s in _BY_SECTION))
+            if not isinstance(body, dict):
+                raise ConfigError(str(path), section, body, f"a [{section}] table")
+            for name, value in body.items():
+                key = known.get(name)
+                if key is None:
+                    raise ConfigError(str(path), f"{section}.{name}", value,
+                                      f"one of the keys of [{section}]: " + ", ".join(known))
+                values[key.dotted] = _parse(key, value, str(path))
+    for key in KEYS:
+        if key.env in env:
+            values[key.dotted] = _parse(key, env[key.env], f"${key.env}")
+
+    home = dsm_home(env)
+    data_dir_raw = str(values["paths.data_dir"])
+    if data_dir_raw:
+        data_dir = Path(data_dir_raw).expanduser()
+        if not data_dir.is_absolute():
+            raise ConfigError(str(path or "$DSM_PATHS_DATA_DIR"), "paths.data_dir", data_dir_raw,
+                              "an absolute directory path")
+    elif home is not None:
+        data_dir = home
+    else:
+        data_dir = Path(platformdirs.user_data_dir(APP_NAME))
+    key_raw = str(values["paths.worker_key_file"])
+    worker_key = Path(key_raw).expanduser() if key_raw else data_dir / "worker.key"
+    url = str(values["database.url"]) or f"sqlite:///{data_dir / 'dsm.db'}"
+    timeout = values["database.sqlite_busy_timeout_ms"]
+    assert isinstance(timeout, int)
+    return Config(
+        database_url=url,
+        sqlite_busy_timeout_ms=timeout,
+        database_echo=bool(values["database.echo"]),
+        data_dir=data_dir,
+        worker_key_file=worker_key,
+        log_level=str(values["logging.level"]),
+        source=path,
+    )
+
+
+def render_default_config() -> str:
+    """A config file with every key at its default, documented: what ``dsm init`` writes."""
+    lines = ["# DSM configuration. Every key is shown at its default; see config.example.toml.", ""]
+    for section, keys in _BY_SECTION.items():
+        lines.append(f"[{section}]")
+        for key in keys.values():
+            lines.append(f"# {key.doc}")
+            lines.append(f"# accepted: {key.accepted}; environment: {key.env}")
+            lines.append(f"{key.name} = {_toml_value(key.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

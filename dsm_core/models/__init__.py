@@ -1,0 +1,41 @@
+"""All DSM tables. Importing this package registers every table on SQLModel.metadata."""
+
+from dsm_core.models.activity import IdracCommand
+from dsm_core.models.base import SQLModel
+from dsm_core.models.credentials import CredentialIpRange, CredentialSet
+from dsm_core.models.firmware import FirmwareInventory, FirmwareRepository
+from dsm_core.models.inventory import Server, ServerGroup, ServerGroupMember, Vcenter, VcenterHost
+from dsm_core.models.jobs import Job, JobTask, WorkerHeartbeat
+from dsm_core.models.maintenance import MaintenanceWindow
+from dsm_core.models.safety import ClusterSafetyCheck, ScheduledSafetyCheck, ServerGroupSafetyCheck
+from dsm_core.models.server_state import (
+    BiosConfiguration,
+    ScpBackup,
+    ServerBootConfigHistory,
+    ServerEventLog,
+    ServerHealth,
+    VirtualMediaSession,
+)
+from dsm_core.models.settings import (
+    SINGLETON_ID,
+    ActivitySettings,
+    NetworkSettings,
+    NotificationLog,
+    NotificationSettings,
+    OpenmanageSettings,
+    VirtualMediaSettings,
+)
+from dsm_core.models.users import AuditLog, User
+from dsm_core.models.workflows import WorkflowExecution
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "SINGLETON_ID", "ActivitySettings", "AuditLog", "BiosConfiguration", "ClusterSafetyCheck",
+    "CredentialIpRange", "CredentialSet", "FirmwareInventory", "FirmwareRepository", "IdracCommand", "Job",
+    "JobTask", "MaintenanceWindow", "NetworkSettings", "NotificationLog", "NotificationSettings",
+    "OpenmanageSettings", "ScheduledSafetyCheck", "ScpBackup", "Server", "ServerBootConfigHistory",
+    "ServerEventLog", "ServerGroup", "ServerGroupMember", "ServerGroupSafetyCheck", "ServerHealth",
+    "User", "Vcenter", "VcenterHost", "VirtualMediaSession", "VirtualMediaSettings", "WorkerHeartbeat",
+    "WorkflowExecution", "metadata",
+]
