@@ -73,8 +73,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 @contextmanager
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A read-only transaction: on SQLite it never takes the write lock, so it never waits on the worker."""
+    # Closing (not rolling back) ends the transaction without expiring what was loaded, so callers
+    # may read the returned rows after the block.
     with Session(engine.execution_options(dsm_read_only=True), expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+        yield session

@@ -1,0 +1,467 @@
+"""The `dsm` command: the operator's CLI over dsm_core.services, and the entry to the other programs.
+
+Identity is the OS user running the command (its effective uid), mapped through the `users` table.
+Exit codes: 0 ok, 1 failure, 2 bad input (field named, nothing written), 3 role refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import pwd
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from dsm_cli.output import print_json, print_record, print_table
+from dsm_core import __version__
+from dsm_core.config import Config, ConfigError, load_config
+from dsm_core.credentials.secret import Secret
+from dsm_core.db import engine_from_config, migrate
+from dsm_core.jobtypes import JOB_TYPE_SPECS
+from dsm_core.services import bootstrap, credentials, groups, jobs, servers, settings, users
+from dsm_core.services.context import ServiceContext, actor_for, client_address
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationError
+
+log = logging.getLogger("dsm")
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def os_username() -> str:
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def read_password(prompt: str = "Password: ") -> Secret:
+    """One line from standard input (a pipe or a no-echo prompt); the newline is not part of it."""
+    if sys.stdin is None:
+        raise CliError("--password-stdin needs standard input")
+    if sys.stdin.isatty():
+        return Secret(getpass.getpass(prompt))
+    line = sys.stdin.readline()
+    return Secret(line.rstrip("\r\n"))
+
+
+class Runtime:
+    """Config, engine and acting user, built once per command and only when the command needs them."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.config: Config = load_config(args.config)
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = engine_from_config(self.config)
+        return self._engine
+
+    def ctx(self) -> ServiceContext:
+        if not migrate.is_current(self.engine):
+            current = migrate.current_revision(self.engine)
+            raise CliError(f"database {self.config.redacted_database_url()} is at revision {current or 'none'}, "
+                           f"not {migrate.head_revision()}; run `dsm init` (new) or `dsm db upgrade` (existing)", 1)
+        return ServiceContext(self.engine, actor_for(self.engine, os_username(), client_address()))
+
+
+def _emit(args: argparse.Namespace, data: Any, columns: Sequence[tuple[str, str]] | None = None) -> None:
+    if getattr(args, "json", False):
+        print_json(data)
+    elif columns is not None and isinstance(data, list):
+        print_table(data, columns)
+    elif isinstance(data, dict):
+        print_record(data)
+    elif data is not None:
+        print(data)
+
+
+# --- command handlers ---------------------------------------------------------------------------------
+
+
+def cmd_init(rt: Runtime) -> None:
+    report = bootstrap.initialize(rt.config, rt.engine, rt.args.admin or os_username())
+    print(f"config     {report.config_path}{' (created)' if report.config_created else ''}")
+    print(f"database   {report.database} at revision {report.revision}")
+    if report.key_id:
+        print(f"worker key {report.key_file} ({'created' if report.key_created else 'kept'}, id {report.key_id})")
+    for note in report.notes:
+        print(note)
+
+
+def cmd_db(rt: Runtime) -> None:
+    a = rt.args
+    if a.db_cmd == "upgrade":
+        migrate.upgrade(rt.engine, a.revision)
+    elif a.db_cmd == "downgrade":
+        migrate.downgrade(rt.engine, a.revision)
+    print(f"{rt.config.redacted_database_url()}: {migrate.current_revision(rt.engine) or 'base (empty)'}"
+          f" (head {migrate.head_revision()})")
+
+
+def cmd_users(rt: Runtime) -> None:
+    a, ctx = rt.args, rt.ctx()
+    if a.users_cmd == "list":
+        _emit(a, users.list_users(ctx), [("username", "user"), ("role", "role"), ("created_at", "since")])
+    elif a.users_cmd == "add":
+        _emit(a, users.add_user(ctx, a.name, a.role, a.full_name))
+    elif a.users_cmd == "set-role":
+        _emit(a, users.set_role(ctx, a.name, a.role))
+    elif a.users_cmd == "remove":
+        users.remove_user(ctx, a.name)
+        print(f"removed user {a.name}")
+
+
+def cmd_credentials(rt: Runtime) -> None:
+    a, ctx = rt.args, rt.ctx()
+    if a.cred_cmd == "list":
+        rows = credentials.list_credential_sets(ctx)
+        if a.json:
+            print_json(rows)
+        else:
+            for r in rows:
+                r["range_list"] = [x["ip_range"] for x in r["ranges"]]
+            print_table(rows, [("name", "name"), ("username", "user"), ("priority", "priority"),
+                               ("is_default", "default"), ("range_list", "ranges")])
+    elif a.cred_cmd == "add":
+        if not a.password_stdin:
+            raise CliError("--password-stdin is required: the password is read from standard input, "
+                           "never from the command line")
+        view = credentials.add_credential_set(ctx, a.name, a.username, read_password(), ranges=a.range,
+                                              priority=a.priority, is_default=a.default, description=a.description)
+        _emit(a, view) if a.json else print(f"added credential set {view['name']} ({len(view['ranges'])} range(s))")
+    elif a.cred_cmd == "set-password":
+        credentials.set_credential_password(ctx, a.name, read_password())
+        print(f"password of {a.name} changed")
+    elif a.cred_cmd == "remove":
+        credentials.remove_credential_set(ctx, a.name)
+        print(f"removed credential set {a.name}")
+    elif a.cred_cmd == "add-range":
+        credentials.add_ip_range(ctx, a.name, a.cidr, a.priority)
+        print(f"added {a.cidr} to {a.name}")
+    elif a.cred_cmd == "remove-range":
+        credentials.remove_ip_range(ctx, a.name, a.cidr)
+        print(f"removed {a.cidr} from {a.name}")
+
+
+SERVER_COLUMNS = [("ip_address", "ip"), ("port", "port"), ("hostname", "hostname"), ("service_tag", "tag"),
+                  ("model", "model"), ("overall_health", "health"), ("power_state", "power"),
+                  ("connection_status", "conn"), ("groups", "groups")]
+
+
+def cmd_servers(rt: Runtime) -> None:
+    a, ctx = rt.args, rt.ctx()
+    if a.servers_cmd == "list":
+        _emit(a, servers.list_servers(ctx), SERVER_COLUMNS)
+    elif a.servers_cmd == "show":
+        _emit(a, servers.show_server(ctx, a.ref))
+    elif a.servers_cmd == "add":
+        password = read_password() if a.password_stdin else None
+        if a.username and password is None:
+            raise CliError("username: given without a password; add --password-stdin and pipe the password")
+        view = servers.add_server(ctx, a.address, hostname=a.hostname, credential_set=a.credential_set,
+                                  username=a.username, password=password, service_tag=a.service_tag,
+                                  model=a.model, notes=a.notes, tls_verify_mode=a.tls_verify)
+        _emit(a, view) if a.json else print(f"added server {view['ip_address']}:{view['port']} ({view['id']})")
+    elif a.servers_cmd == "import":
+        path = Path(a.file)
+        try:
+            text = sys.stdin.read() if a.file == "-" else path.read_text(encoding="utf-8-sig")
+        except OSError as exc:
+            raise CliError(f"file: cannot read {a.file} ({exc.strerror}); give a readable CSV file") from None
+        result = servers.import_servers_csv(ctx, text, source=a.file if a.file != "-" else "stdin",
+                                            skip_bad=a.skip_bad)
+        if a.json:
+            print_json(result)
+        else:
+            print(f"imported {result['imported']} server(s)")
+            for err in result["skipped"]:
+                print(f"skipped  {err}", file=sys.stderr)
+    elif a.servers_cmd == "update":
+        changes = {k: getattr(a, k) for k in ("hostname", "service_tag", "model", "notes", "credential_set")
+                   if getattr(a, k) is not None}
+        if a.tls_verify is not None:
+            changes["tls_verify_mode"] = a.tls_verify
+        password = read_password() if a.password_stdin else None
+        _emit(a, servers.update_server(ctx, a.ref, username=a.username, password=password,
+                                       clear_credentials=a.clear_credentials, **changes))
+    elif a.servers_cmd == "remove":
+        servers.remove_server(ctx, a.ref)
+        print(f"removed server {a.ref}")
+
+
+def cmd_groups(rt: Runtime) -> None:
+    a, ctx = rt.args, rt.ctx()
+    if a.groups_cmd == "list":
+        _emit(a, groups.list_groups(ctx), [("name", "name"), ("group_type", "type"), ("min_healthy_servers", "min healthy"),
+                                           ("member_count", "members"), ("color", "colour")])
+    elif a.groups_cmd == "show":
+        _emit(a, groups.show_group(ctx, a.name))
+    elif a.groups_cmd == "add":
+        _emit(a, groups.add_group(ctx, a.name, group_type=a.type, color=a.color,
+                                  min_healthy_servers=a.min_healthy, description=a.description))
+    elif a.groups_cmd == "add-member":
+        groups.add_member(ctx, a.name, a.ref, priority=a.priority, role=a.role)
+        print(f"added {a.ref} to {a.name}")
+    elif a.groups_cmd == "remove-member":
+        groups.remove_member(ctx, a.name, a.ref)
+        print(f"removed {a.ref} from {a.name}")
+    elif a.groups_cmd == "remove":
+        groups.remove_group(ctx, a.name)
+        print(f"removed group {a.name}")
+
+
+def cmd_settings(rt: Runtime) -> None:
+    a, ctx = rt.args, rt.ctx()
+    if a.settings_cmd == "show":
+        data = settings.show_settings(ctx, a.section)
+        if a.json:
+            print_json(data)
+        else:
+            for name, values in data.items():
+                print(f"[{name}]")
+                print_record(values)
+    else:
+        value: str | Secret = a.value
+        if settings.is_secret_setting(a.key):
+            if a.value != "-":
+                raise CliError(f"{a.key}: a password may not be given on the command line; "
+                               "give the value - and type it on standard input")
+            value = read_password(f"{a.key}: ")
+        _emit(a, settings.set_setting(ctx, a.key, value))
+
+
+def parse_detail_pairs(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a VALUE that reads as JSON (numbers, true, lists) is taken as such."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--detail {pair!r}: write KEY=VALUE, e.g. --detail action=On")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+JOB_COLUMNS = [("id", "id"), ("job_type", "type"), ("status", "status"), ("progress", "%"),
+               ("created_at", "created"), ("error", "error")]
+
+
+def cmd_jobs(rt: Runtime) -> None:
+    a, ctx = rt.args, rt.ctx()
+    if a.jobs_cmd == "list":
+        _emit(a, jobs.list_jobs(ctx, status=a.status, job_type=a.type, limit=a.limit), JOB_COLUMNS)
+    elif a.jobs_cmd == "show":
+        _emit(a, jobs.show_job(ctx, a.id))
+    elif a.jobs_cmd == "create":
+        details: dict[str, Any] = {}
+        if a.details_json:
+            try:
+                loaded = json.loads(a.details_json)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"--details-json: not JSON ({exc.msg} at column {exc.colno}); "
+                               "give an object such as '{\"action\": \"On\"}'") from None
+            if not isinstance(loaded, dict):
+                raise CliError("--details-json: must be a JSON object such as '{\"action\": \"On\"}'")
+            details.update(loaded)
+        details.update(parse_detail_pairs(a.detail))
+        view = jobs.create_job(ctx, a.job_type, servers=a.server, groups=a.group, clusters=a.cluster,
+                               details=details)
+        _emit(a, view) if a.json else print(f"created job {view['id']} ({view['job_type']}, pending)")
+    elif a.jobs_cmd == "cancel":
+        view = jobs.cancel_job(ctx, a.id)
+        print(f"job {view['id']}: " + ("cancelled" if view["status"] == "cancelled"
+                                       else "cancellation requested; the worker stops it at its next safe point"))
+
+
+# --- parser -------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dsm", description="Dell Server Manager: iDRAC fleets and their VMware clusters.")
+    p.add_argument("--config", help="configuration file (default: $DSM_CONFIG, $DSM_HOME/config.toml, "
+                                    "the user config dir, /etc/dsm/config.toml)")
+    p.add_argument("--version", action="version", version=f"dsm {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def json_flag(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    sp = sub.add_parser("init", help="create config, database, worker key and the first admin")
+    sp.add_argument("--admin", help="OS user to make admin (default: you)")
+    sp.set_defaults(handler=cmd_init)
+
+    sp = sub.add_parser("db", help="schema migrations")
+    dsub = sp.add_subparsers(dest="db_cmd", required=True)
+    x = dsub.add_parser("upgrade")
+    x.add_argument("revision", nargs="?", default="head")
+    x = dsub.add_parser("downgrade")
+    x.add_argument("revision", help="target revision, or base for an empty database")
+    dsub.add_parser("current")
+    sp.set_defaults(handler=cmd_db)
+
+    sp = sub.add_parser("users", help="operators and their roles")
+    usub = sp.add_subparsers(dest="users_cmd", required=True)
+    json_flag(usub.add_parser("list"))
+    x = json_flag(usub.add_parser("add"))
+    x.add_argument("name")
+    x.add_argument("--role", required=True, choices=("admin", "operator", "viewer"))
+    x.add_argument("--full-name")
+    x = json_flag(usub.add_parser("set-role"))
+    x.add_argument("name")
+    x.add_argument("role", choices=("admin", "operator", "viewer"))
+    x = usub.add_parser("remove")
+    x.add_argument("name")
+    sp.set_defaults(handler=cmd_users)
+
+    sp = sub.add_parser("credentials", help="shared iDRAC credential sets and their IP ranges")
+    csub = sp.add_subparsers(dest="cred_cmd", required=True)
+    json_flag(csub.add_parser("list"))
+    x = json_flag(csub.add_parser("add"))
+    x.add_argument("name")
+    x.add_argument("--username", required=True)
+    x.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    x.add_argument("--range", action="append", default=[], metavar="CIDR")
+    x.add_argument("--priority", type=int, default=100)
+    x.add_argument("--default", action="store_true", help="use this set when nothing else matches")
+    x.add_argument("--description")
+    x = csub.add_parser("set-password")
+    x.add_argument("name")
+    x.add_argument("--password-stdin", action="store_true", required=True)
+    x = csub.add_parser("remove")
+    x.add_argument("name")
+    for verb in ("add-range", "remove-range"):
+        x = csub.add_parser(verb)
+        x.add_argument("name")
+        x.add_argument("cidr")
+        if verb == "add-range":
+            x.add_argument("--priority", type=int, default=100)
+    sp.set_defaults(handler=cmd_credentials)
+
+    sp = sub.add_parser("servers", help="the server inventory")
+    ssub = sp.add_subparsers(dest="servers_cmd", required=True)
+    json_flag(ssub.add_parser("list"))
+    x = json_flag(ssub.add_parser("show"))
+    x.add_argument("ref", help="id, IP, IP:PORT, hostname or service tag")
+    for verb in ("add", "update"):
+        x = json_flag(ssub.add_parser(verb))
+        x.add_argument("address" if verb == "add" else "ref",
+                       help="IP[:PORT] (IPv6 as [addr]:port)" if verb == "add" else "id, IP, IP:PORT, hostname or tag")
+        x.add_argument("--hostname")
+        x.add_argument("--credential-set")
+        x.add_argument("--username", help="the server's own iDRAC user (with --password-stdin)")
+        x.add_argument("--password-stdin", action="store_true")
+        x.add_argument("--service-tag")
+        x.add_argument("--model")
+        x.add_argument("--notes")
+        x.add_argument("--tls-verify", choices=("pin", "ca", "off"), default="pin" if verb == "add" else None)
+        if verb == "update":
+            x.add_argument("--clear-credentials", action="store_true")
+    x = json_flag(ssub.add_parser("import"))
+    x.add_argument("file", help="CSV with a header row (ip_address required); - for standard input")
+    x.add_argument("--skip-bad", action="store_true", help="import the good rows, report the bad ones")
+    x = ssub.add_parser("remove")
+    x.add_argument("ref")
+    sp.set_defaults(handler=cmd_servers)
+
+    sp = sub.add_parser("groups", help="server groups")
+    gsub = sp.add_subparsers(dest="groups_cmd", required=True)
+    json_flag(gsub.add_parser("list"))
+    x = json_flag(gsub.add_parser("show"))
+    x.add_argument("name")
+    x = json_flag(gsub.add_parser("add"))
+    x.add_argument("name")
+    x.add_argument("--type", default="application", choices=groups.MANUAL_TYPES)
+    x.add_argument("--min-healthy", type=int, default=1)
+    x.add_argument("--color", default="#3b82f6")
+    x.add_argument("--description")
+    x = gsub.add_parser("add-member")
+    x.add_argument("name")
+    x.add_argument("ref")
+    x.add_argument("--priority", type=int, default=100, help="update order: lower first")
+    x.add_argument("--role")
+    x = gsub.add_parser("remove-member")
+    x.add_argument("name")
+    x.add_argument("ref")
+    x = gsub.add_parser("remove")
+    x.add_argument("name")
+    sp.set_defaults(handler=cmd_groups)
+
+    sp = sub.add_parser("settings", help="global settings")
+    tsub = sp.add_subparsers(dest="settings_cmd", required=True)
+    x = json_flag(tsub.add_parser("show"))
+    x.add_argument("section", nargs="?", choices=tuple(settings.SECTIONS))
+    x = json_flag(tsub.add_parser("set"))
+    x.add_argument("key", help="SECTION.KEY, e.g. activity.log_level")
+    x.add_argument("value", help="the new value; - reads a password from standard input")
+    sp.set_defaults(handler=cmd_settings)
+
+    sp = sub.add_parser("jobs", help="the job queue")
+    jsub = sp.add_subparsers(dest="jobs_cmd", required=True)
+    x = json_flag(jsub.add_parser("list"))
+    x.add_argument("--status")
+    x.add_argument("--type")
+    x.add_argument("--limit", type=int, default=100)
+    x = json_flag(jsub.add_parser("show"))
+    x.add_argument("id")
+    x = json_flag(jsub.add_parser("create"))
+    x.add_argument("job_type", metavar="TYPE", help="one of: " + ", ".join(sorted(JOB_TYPE_SPECS)))
+    x.add_argument("--server", action="append", default=[], metavar="REF")
+    x.add_argument("--group", action="append", default=[], metavar="NAME")
+    x.add_argument("--cluster", action="append", default=[], metavar="NAME")
+    x.add_argument("--detail", action="append", default=[], metavar="KEY=VALUE")
+    x.add_argument("--details-json", metavar="JSON")
+    x = jsub.add_parser("cancel")
+    x.add_argument("id")
+    sp.set_defaults(handler=cmd_jobs)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[Runtime], None] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        rt = Runtime(args)
+        logging.basicConfig(level=rt.config.log_level, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+        handler(rt)
+    except ConfigError as exc:
+        print(f"dsm: config: {exc}", file=sys.stderr)
+        return 2
+    except (ValidationError, NotFound, Conflict) as exc:
+        print(f"dsm: error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionDenied as exc:
+        print(f"dsm: refused: {exc}", file=sys.stderr)
+        return 3
+    except CliError as exc:
+        print(f"dsm: error: {exc}", file=sys.stderr)
+        return exc.code
+    except ServiceError as exc:
+        print(f"dsm: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

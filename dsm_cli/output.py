@@ -1,0 +1,49 @@
+"""How the CLI prints: JSON for scripts (--json), aligned columns for people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+
+def print_json(data: Any, out: TextIO = sys.stdout) -> None:
+    json.dump(data, out, indent=2, sort_keys=True, default=str)
+    out.write("\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
+                out: TextIO = sys.stdout, empty: str = "(none)") -> None:
+    """``columns`` is (key, header) pairs; long cells are shown whole, the terminal wraps."""
+    if not rows:
+        out.write(empty + "\n")
+        return
+    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [max(len(header), *(len(r[i]) for r in cells)) for i, (_, header) in enumerate(columns)]
+    out.write("  ".join(h.upper().ljust(w) for (_, h), w in zip(columns, widths, strict=True)).rstrip() + "\n")
+    for r in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
+
+
+def print_record(record: dict[str, Any], out: TextIO = sys.stdout) -> None:
+    width = max((len(k) for k in record), default=0)
+    for key, value in record.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            out.write(f"{key}:\n")
+            for item in value:
+                out.write("  - " + ", ".join(f"{k}={_cell(v)}" for k, v in item.items()) + "\n")
+        elif isinstance(value, dict):
+            out.write(f"{key.ljust(width)}  {json.dumps(value, sort_keys=True, default=str)}\n")
+        else:
+            out.write(f"{key.ljust(width)}  {_cell(value)}\n")

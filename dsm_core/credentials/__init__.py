@@ -1,0 +1,1 @@
+"""Credential sealing (public-key encryption) and the resolution order for iDRAC logins."""

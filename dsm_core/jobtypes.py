@@ -1,0 +1,242 @@
+"""What each job type targets and which details it takes, checked when the job is created.
+
+A bad job is refused, never queued (DESIGN.md §3): the worker must never be the first to find out that a
+power action has no ResetType or that a discovery range is not a range. Each type declares its target
+rule and a pydantic model of its details (unknown keys refused).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dsm_core.netaddr import AddressError, parse_cidr, parse_ip
+
+TargetRule = Literal["none", "servers", "one_server", "clusters", "groups", "one_cluster_or_group"]
+MAX_DISCOVERY_ADDRESSES = 65_536
+
+
+class _Details(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoDetails(_Details):
+    pass
+
+
+def parse_address_spec(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A discovery target: CIDR, single address, or first-last range of IPv4 addresses."""
+    text = text.strip()
+    if "-" in text and "/" not in text:
+        first_text, last_text = (p.strip() for p in text.split("-", 1))
+        first = parse_ip(first_text)
+        last = parse_ip(last_text) if "." in last_text or ":" in last_text else None
+        if last is None:  # "10.0.0.1-20": last octet only
+            last = parse_ip(first_text.rsplit(".", 1)[0] + "." + last_text)
+        if first.version != last.version or int(last) < int(first):
+            raise AddressError(f'"{text}" is not a range from a lower to a higher address of one family')
+        return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+    return [parse_cidr(text)]
+
+
+def count_addresses(specs: list[str]) -> int:
+    return sum(net.num_addresses for spec in specs for net in parse_address_spec(spec))
+
+
+class DiscoveryDetails(_Details):
+    ranges: Annotated[list[str], Field(min_length=1)]
+    exclude: list[str] = []
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
+    credential_sets: list[str] = []
+    probe_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+    @field_validator("ranges", "exclude")
+    @classmethod
+    def _specs(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            try:
+                parse_address_spec(spec)
+            except AddressError as exc:
+                raise ValueError(f"{exc}; write a CIDR (10.0.0.0/24), an address or a range (10.0.0.1-10.0.0.50)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _size(self) -> DiscoveryDetails:
+        total = count_addresses(self.ranges)
+        if total > MAX_DISCOVERY_ADDRESSES:
+            raise ValueError(f"ranges cover {total} addresses; split the scan into jobs of at most "
+                             f"{MAX_DISCOVERY_ADDRESSES}")
+        return self
+
+
+class TestCredentialsDetails(_Details):
+    address: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
+    credential_set: str | None = None
+
+
+class PowerDetails(_Details):
+    action: Literal["On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "PowerCycle"]
+    force_after_timeout: bool = False
+    timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 300
+
+
+class EventLogDetails(_Details):
+    logs: list[Literal["sel", "lclog"]] = ["sel", "lclog"]
+    max_entries: Annotated[int, Field(ge=1, le=100_000)] = 5000
+
+
+class BootDetails(_Details):
+    target: Literal["None", "Pxe", "Cd", "Hdd", "BiosSetup", "UefiShell", "Usb", "Utilities", "UefiTarget",
+                    "SDCard", "Floppy", "Diags", "UefiHttp"] | None = None
+    enabled: Literal["Disabled", "Once", "Continuous"] = "Once"
+    mode: Literal["UEFI", "Legacy"] | None = None
+    uefi_target: str | None = None
+    boot_order: list[str] | None = None
+    reboot: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> BootDetails:
+        if self.target is None and self.boot_order is None and self.mode is None:
+            raise ValueError("give target, boot_order or mode")
+        if self.target == "UefiTarget" and not self.uefi_target:
+            raise ValueError("target UefiTarget needs uefi_target (the UEFI device path)")
+        return self
+
+
+_MEDIA_SCHEMES = ("http://", "https://", "nfs://", "cifs://", "smb://")
+
+
+class MediaMountDetails(_Details):
+    image_url: str
+    media_type: Literal["CD", "DVD", "USBStick", "Floppy"] = "CD"
+    write_protected: bool = True
+    boot_once: bool = False
+    reboot: bool = False
+
+    @field_validator("image_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        nfs_style = ":/" in value and "://" not in value
+        cifs_style = value.startswith("//")
+        if not (value.startswith(_MEDIA_SCHEMES) or nfs_style or cifs_style):
+            raise ValueError("must be http(s)://host/path.iso, host:/export/path.iso (NFS) or //host/share/path.iso (CIFS)")
+        if not value.lower().endswith((".iso", ".img")):
+            raise ValueError("must name an .iso or .img file")
+        return value
+
+
+class MediaUnmountDetails(_Details):
+    media_type: Literal["CD", "DVD", "USBStick", "Floppy"] | None = None
+
+
+class BiosWriteDetails(_Details):
+    attributes: Annotated[dict[str, str | int | bool], Field(min_length=1)]
+    apply_time: Literal["OnReset", "Immediate", "AtMaintenanceWindowStart", "InMaintenanceWindowOnReset"] = "OnReset"
+    reboot: bool = False
+
+
+ScpTarget = Literal["ALL", "IDRAC", "BIOS", "NIC", "RAID", "FC", "InfiniBand", "SupportAssist", "EventFilters",
+                    "System", "LifecycleController", "AHCI", "PCIeSSD"]
+
+
+class ScpExportDetails(_Details):
+    backup_name: Annotated[str, Field(min_length=1, max_length=200)]
+    targets: Annotated[list[ScpTarget], Field(min_length=1)] = ["ALL"]
+    export_format: Literal["XML", "JSON"] = "XML"
+    export_use: Literal["Default", "Clone", "Replace"] = "Default"
+
+
+class ScpImportDetails(_Details):
+    backup_id: str
+    targets: Annotated[list[ScpTarget], Field(min_length=1)] = ["ALL"]
+    shutdown_type: Literal["Graceful", "Forced", "NoReboot"] = "Graceful"
+    host_power_state: Literal["On", "Off"] = "On"
+    preview: bool = False
+
+
+class FirmwareDetails(_Details):
+    repository: str | None = None
+    image_uri: str | None = None
+    components: list[str] = []
+    apply_time: Literal["Immediate", "OnReset"] = "OnReset"
+    reboot: bool = True
+
+    @model_validator(mode="after")
+    def _source(self) -> FirmwareDetails:
+        if bool(self.repository) == bool(self.image_uri):
+            raise ValueError("give exactly one of repository (a local firmware repository name) or image_uri")
+        if self.image_uri and not self.image_uri.startswith(("http://", "https://", "nfs://", "cifs://", "/redfish/")):
+            raise ValueError("image_uri must be an http(s), nfs or cifs URL on the local network")
+        return self
+
+
+class VcenterDetails(_Details):
+    vcenters: list[str] = []
+
+
+class VcenterTestDetails(_Details):
+    vcenter: str
+
+
+class ClusterSafetyDetails(_Details):
+    min_required_hosts: Annotated[int, Field(ge=1, le=1000)] = 2
+
+
+class GroupSafetyDetails(_Details):
+    min_healthy_servers: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
+class RollingUpdateDetails(FirmwareDetails):
+    max_concurrent: Annotated[int, Field(ge=1, le=64)] = 1
+    min_required_hosts: Annotated[int, Field(ge=1, le=1000)] = 2
+    continue_on_failure: bool = False
+    maintenance_timeout_seconds: Annotated[int, Field(ge=60, le=86_400)] = 1800
+
+
+class HostStepDetails(_Details):
+    evacuate_powered_off_vms: bool = False
+    maintenance_timeout_seconds: Annotated[int, Field(ge=60, le=86_400)] = 1800
+
+
+@dataclass(frozen=True)
+class JobTypeSpec:
+    targets: TargetRule
+    details: type[_Details]
+    touches_idrac: bool = True
+
+
+JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
+    "discovery_scan": JobTypeSpec("none", DiscoveryDetails),
+    "test_credentials": JobTypeSpec("servers", TestCredentialsDetails),
+    "refresh_server_info": JobTypeSpec("servers", NoDetails),
+    "health_check": JobTypeSpec("servers", NoDetails),
+    "power_action": JobTypeSpec("servers", PowerDetails),
+    "fetch_event_logs": JobTypeSpec("servers", EventLogDetails),
+    "boot_configuration": JobTypeSpec("servers", BootDetails),
+    "virtual_media_mount": JobTypeSpec("servers", MediaMountDetails),
+    "virtual_media_unmount": JobTypeSpec("servers", MediaUnmountDetails),
+    "bios_config_read": JobTypeSpec("servers", NoDetails),
+    "bios_config_write": JobTypeSpec("servers", BiosWriteDetails),
+    "scp_export": JobTypeSpec("servers", ScpExportDetails),
+    "scp_import": JobTypeSpec("one_server", ScpImportDetails),
+    "firmware_update": JobTypeSpec("servers", FirmwareDetails),
+    "full_server_update": JobTypeSpec("servers", FirmwareDetails),
+    "vcenter_sync": JobTypeSpec("none", VcenterDetails, touches_idrac=False),
+    "vcenter_connectivity_test": JobTypeSpec("none", VcenterTestDetails, touches_idrac=False),
+    "openmanage_sync": JobTypeSpec("none", NoDetails, touches_idrac=False),
+    "cluster_safety_check": JobTypeSpec("clusters", ClusterSafetyDetails, touches_idrac=False),
+    "server_group_safety_check": JobTypeSpec("groups", GroupSafetyDetails),
+    "rolling_cluster_update": JobTypeSpec("one_cluster_or_group", RollingUpdateDetails),
+    "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails),
+    "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails),
+}
+
+
+def validate_details(job_type: str, details: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated details with defaults filled in, or pydantic's ValidationError."""
+    model = JOB_TYPE_SPECS[job_type].details
+    return model.model_validate(details or {}).model_dump(mode="json")

@@ -1,0 +1,152 @@
+"""Who is acting, and the one way a use case mutates: role check, one transaction, one audit row.
+
+Every mutating service function is declared with ``@mutation(action, min_role)``. The decorator checks
+the role before anything is read, runs the function in a single transaction and writes exactly one
+``audit_logs`` row in that same transaction, so a refused or failed call leaves nothing behind and a
+successful one can never go unaudited. ``MUTATIONS`` lists them all for the RBAC test matrix.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.models import AuditLog, User
+from dsm_core.services.errors import PermissionDenied
+
+Role = Literal["admin", "operator", "viewer"]
+ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    role: Role
+    user_id: uuid.UUID | None = None
+    ip_address: str | None = None
+
+    def may(self, min_role: Role) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[min_role]
+
+
+SYSTEM = Actor(username="system", role="admin")
+"""The worker and `dsm init` act as the system (DESIGN.md §3 Roles)."""
+
+
+def client_address(environ: dict[str, str] | None = None) -> str | None:
+    """The SSH client's address when the operator came in over SSH (the usual jump-host case)."""
+    env = os.environ if environ is None else environ
+    for var in ("SSH_CLIENT", "SSH_CONNECTION"):
+        if env.get(var):
+            return env[var].split()[0]
+    return None
+
+
+def actor_for(engine: Engine, username: str, ip_address: str | None = None) -> Actor:
+    """The DSM identity of an OS user; an unknown user is refused with how to get access."""
+    with read_scope(engine) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise PermissionDenied(
+            f"OS user {username!r} is not a DSM user; an admin can add it with "
+            f"`dsm users add {username} --role viewer`")
+    return Actor(username=user.username, role=user.role, user_id=user.id,  # type: ignore[arg-type]
+                 ip_address=ip_address)
+
+
+@dataclass
+class ServiceContext:
+    engine: Engine
+    actor: Actor
+
+    def require(self, min_role: Role, action: str) -> None:
+        if not self.actor.may(min_role):
+            raise PermissionDenied(
+                f"{action} needs the {min_role} role; {self.actor.username} is {self.actor.role}")
+
+
+@dataclass
+class Tx:
+    """The transaction a mutation runs in, and the audit entry it must record exactly once."""
+
+    ctx: ServiceContext
+    session: Session
+    action: str
+    _entry: dict[str, Any] | None = field(default=None)
+
+    @property
+    def actor(self) -> Actor:
+        return self.ctx.actor
+
+    def audit(self, target_type: str, target_id: object, **details: Any) -> None:
+        if self._entry is not None:
+            raise RuntimeError(f"{self.action} recorded its audit entry twice")
+        self._entry = {"target_type": target_type, "target_id": None if target_id is None else str(target_id),
+                       "details": details or None}
+
+    def flush_audit(self) -> None:
+        if self._entry is None:
+            raise RuntimeError(f"{self.action} changed data without recording an audit entry")
+        self.session.add(AuditLog(user_id=self.actor.user_id, username=self.actor.username,
+                                  action=self.action, ip_address=self.actor.ip_address, **self._entry))
+
+
+@dataclass(frozen=True)
+class MutationInfo:
+    action: str
+    min_role: Role
+    function: Callable[..., Any]
+
+
+MUTATIONS: dict[str, MutationInfo] = {}
+
+
+def mutation(action: str, min_role: Role) -> Callable[
+        [Callable[Concatenate[Tx, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
+    def decorate(fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
+        @functools.wraps(fn)
+        def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            ctx.require(min_role, action)
+            with session_scope(ctx.engine) as session:
+                tx = Tx(ctx, session, action)
+                result = fn(tx, *args, **kwargs)
+                session.flush()
+                tx.flush_audit()
+            return result
+
+        MUTATIONS[action] = MutationInfo(action, min_role, wrapper)
+        return wrapper
+
+    return decorate
+
+
+def query(min_role: Role = "viewer") -> Callable[
+        [Callable[Concatenate[Session, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
+    """A read use case: role check, then a read-only transaction."""
+
+    def decorate(fn: Callable[Concatenate[Session, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
+        @functools.wraps(fn)
+        def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            ctx.require(min_role, fn.__name__.replace("_", " "))
+            with read_scope(ctx.engine) as session:
+                return fn(session, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def count(session: Session, statement: Any) -> int:
+    return int(session.exec(sa.select(sa.func.count()).select_from(statement.subquery())).one()[0])  # type: ignore[call-overload]

@@ -1,0 +1,190 @@
+"""Jobs from the operator's side: create (validated per type), cancel, list, show.
+
+The worker claims and runs them (dsm_worker). A job names its targets by id in ``target_scope``:
+servers and groups are resolved from the operator's REFs and names now, so a typo is refused at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pydantic
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
+from dsm_core.models import CredentialSet, FirmwareRepository, Job, JobTask, ScpBackup, Vcenter, VcenterHost
+from dsm_core.models.base import JOB_STATUSES
+from dsm_core.services.context import Tx, mutation, query
+from dsm_core.services.errors import Conflict, NotFound, ValidationError
+from dsm_core.services.groups import get_group
+from dsm_core.services.servers import get_server
+from dsm_core.services.views import row_view
+from dsm_core.timeutil import utcnow
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def _details_error(job_type: str, exc: pydantic.ValidationError) -> ValidationError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    field = f"details.{loc}" if loc else "details"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(JOB_TYPE_SPECS[job_type].details.model_fields) or "none"
+        return ValidationError(field, f"is not a detail of {job_type}", f"details it takes: {allowed}")
+    if kind == "missing":
+        return ValidationError(field, f"is required for {job_type}", f"add --detail {loc}=VALUE")
+    message = first["msg"].removeprefix("Value error, ")
+    return ValidationError(field, f"{message} (got {first.get('input')!r})" if "input" in first else message)
+
+
+def _resolve_targets(session: Session, job_type: str, servers: list[str], groups: list[str],
+                     clusters: list[str]) -> dict[str, list[str]]:
+    rule = JOB_TYPE_SPECS[job_type].targets
+    scope: dict[str, list[str]] = {}
+    if servers:
+        scope["servers"] = list(dict.fromkeys(str(get_server(session, ref).id) for ref in servers))
+    if groups:
+        scope["groups"] = list(dict.fromkeys(str(get_group(session, name).id) for name in groups))
+    if clusters:
+        known = set(session.exec(select(VcenterHost.cluster).where(VcenterHost.cluster.is_not(None))).all())  # type: ignore[union-attr]
+        for name in clusters:
+            if name not in known:
+                raise NotFound(f"cluster {name!r} is not known; run a vcenter_sync job first "
+                               "(`dsm jobs create vcenter_sync`)")
+        scope["clusters"] = list(dict.fromkeys(clusters))
+    n_servers, n_groups, n_clusters = (len(scope.get(k, [])) for k in ("servers", "groups", "clusters"))
+    wrong = None
+    if rule == "none" and scope:
+        wrong = "takes no targets"
+    elif rule == "servers" and not scope:
+        wrong = "needs targets: --server REF, --group NAME or --cluster NAME"
+    elif rule == "one_server" and (n_servers != 1 or n_groups or n_clusters):
+        wrong = "needs exactly one --server REF"
+    elif rule == "clusters" and (not n_clusters or n_servers or n_groups):
+        wrong = "needs one or more --cluster NAME and nothing else"
+    elif rule == "groups" and (not n_groups or n_servers or n_clusters):
+        wrong = "needs one or more --group NAME and nothing else"
+    elif rule == "one_cluster_or_group" and (n_servers or n_clusters + n_groups != 1):
+        wrong = "needs exactly one --cluster NAME or one --group NAME"
+    if wrong:
+        raise ValidationError("target_scope", f"{job_type} {wrong}")
+    return scope
+
+
+def _check_references(session: Session, job_type: str, details: dict[str, Any]) -> list[str]:
+    """Names in details must exist now; returns the credential set ids the job may use."""
+    set_ids: list[str] = []
+    for name in details.get("credential_sets", []) + ([details["credential_set"]] if details.get("credential_set") else []):
+        cs = session.exec(select(CredentialSet).where(CredentialSet.name == name)).first()
+        if cs is None:
+            raise ValidationError("details.credential_sets", f"credential set {name!r} does not exist",
+                                  "`dsm credentials list` shows the sets")
+        set_ids.append(str(cs.id))
+    if details.get("repository"):
+        if session.exec(select(FirmwareRepository).where(FirmwareRepository.name == details["repository"])).first() is None:
+            raise ValidationError("details.repository", f"firmware repository {details['repository']!r} does not exist",
+                                  "add the local repository first")
+    for name in details.get("vcenters", []) + ([details["vcenter"]] if details.get("vcenter") else []):
+        if session.exec(select(Vcenter).where(Vcenter.name == name)).first() is None:
+            raise ValidationError("details.vcenters", f"vCenter {name!r} is not configured", "add the vCenter first")
+    if job_type == "scp_import":
+        try:
+            backup = session.get(ScpBackup, uuid.UUID(details["backup_id"]))
+        except ValueError:
+            backup = None
+        if backup is None:
+            raise ValidationError("details.backup_id", f"{details['backup_id']!r} is not an SCP backup id",
+                                  "export one with an scp_export job first")
+    return set_ids
+
+
+@mutation("jobs.create", "operator")
+def create_job(tx: Tx, job_type: str, *, servers: list[str] | None = None, groups: list[str] | None = None,
+               clusters: list[str] | None = None, details: dict[str, Any] | None = None,
+               schedule_at: datetime | None = None, parent_job_id: uuid.UUID | None = None) -> dict[str, Any]:
+    if job_type not in JOB_TYPE_SPECS:
+        raise ValidationError("job_type", f"{job_type!r} is not a job type",
+                              "use one of " + ", ".join(sorted(JOB_TYPE_SPECS)))
+    try:
+        clean = validate_details(job_type, details)
+    except pydantic.ValidationError as exc:
+        raise _details_error(job_type, exc) from None
+    if schedule_at is not None and schedule_at.tzinfo is None:
+        raise ValidationError("schedule_at", "has no time zone", "give an ISO time with an offset, e.g. 2026-12-01T02:00+00:00")
+    if parent_job_id is not None and tx.session.get(Job, parent_job_id) is None:
+        raise NotFound(f"parent job {parent_job_id} does not exist")
+    scope = _resolve_targets(tx.session, job_type, servers or [], groups or [], clusters or [])
+    set_ids = _check_references(tx.session, job_type, clean)
+    job = Job(job_type=job_type, target_scope=scope, details=clean, created_by=tx.actor.user_id,
+              schedule_at=schedule_at, parent_job_id=parent_job_id, credential_set_ids=set_ids or None)
+    tx.session.add(job)
+    tx.audit("job", job.id, job_type=job_type, target_scope=scope)
+    return row_view(job)
+
+
+def _get_job(session: Session, job_id: str | uuid.UUID) -> Job:
+    try:
+        key = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id).strip())
+    except ValueError:
+        key = None
+    job = session.get(Job, key) if key else None
+    if job is None:
+        # Operators copy the short prefix the list shows; accept a unique prefix.
+        prefix = str(job_id).strip().lower()
+        if len(prefix) >= 6:
+            matches = session.exec(select(Job).where(sa.cast(Job.id, sa.String).like(prefix.replace("-", "") + "%")
+                                                     | sa.cast(Job.id, sa.String).like(prefix + "%"))).all()
+            if len(matches) == 1:
+                return matches[0]
+        raise NotFound(f"job {job_id!r} does not exist; `dsm jobs list` shows the jobs")
+    return job
+
+
+@mutation("jobs.cancel", "operator")
+def cancel_job(tx: Tx, job_id: str | uuid.UUID) -> dict[str, Any]:
+    job = _get_job(tx.session, job_id)
+    if job.status in FINISHED:
+        raise Conflict(f"job {job.id} is already {job.status}; only pending or running jobs can be cancelled")
+    previous = job.status
+    if job.status == "pending":
+        job.status = "cancelled"
+        job.completed_at = utcnow()
+        job.error = f"cancelled by {tx.actor.username} before it started"
+        for task in tx.session.exec(select(JobTask).where(JobTask.job_id == job.id, JobTask.status == "pending")).all():
+            task.status = "cancelled"
+            tx.session.add(task)
+    else:
+        job.cancel_requested = True  # the worker running it stops at its next safe point
+    tx.session.add(job)
+    tx.audit("job", job.id, previous_status=previous, job_type=job.job_type)
+    return row_view(job)
+
+
+@query("viewer")
+def list_jobs(session: Session, *, status: str | None = None, job_type: str | None = None,
+              limit: int = 100) -> list[dict[str, Any]]:
+    if status is not None and status not in JOB_STATUSES:
+        raise ValidationError("status", f"{status!r} is not a job status", "use one of " + ", ".join(JOB_STATUSES))
+    if job_type is not None and job_type not in JOB_TYPE_SPECS:
+        raise ValidationError("type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS)))
+    if not 1 <= limit <= 10_000:
+        raise ValidationError("limit", f"{limit} is out of range", "use 1 to 10000")
+    stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if job_type:
+        stmt = stmt.where(Job.job_type == job_type)
+    return [row_view(j) for j in session.exec(stmt).all()]
+
+
+@query("viewer")
+def show_job(session: Session, job_id: str) -> dict[str, Any]:
+    job = _get_job(session, job_id)
+    view = row_view(job)
+    tasks = session.exec(select(JobTask).where(JobTask.job_id == job.id).order_by(JobTask.created_at)).all()  # type: ignore[arg-type]
+    view["tasks"] = [row_view(t) for t in tasks]
+    return view

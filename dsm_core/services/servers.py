@@ -1,0 +1,316 @@
+"""Servers: add, import from CSV, update, remove, list, show; and how an operator's REF finds one.
+
+REF is whatever an operator has at hand: the id, an IP, IP:PORT, the hostname or the service tag.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
+from dsm_core.credentials.secret import Secret
+from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMember
+from dsm_core.models.base import TLS_VERIFY_MODES
+from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_port
+from dsm_core.services.context import Tx, mutation, query
+from dsm_core.services.credentials import get_set, load_candidates
+from dsm_core.services.errors import Conflict, NotFound, ValidationError
+from dsm_core.services.settings import seal_for_worker
+from dsm_core.services.views import row_view
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_SERVICE_TAG = re.compile(r"^[A-Za-z0-9]{5,20}$")
+CSV_COLUMNS = ("ip_address", "port", "hostname", "service_tag", "model", "credential_set", "groups", "notes")
+
+
+def parse_address(text: str, port: int | str | None = None, field: str = "address") -> tuple[str, int]:
+    try:
+        ip, embedded = parse_endpoint(text)
+        explicit = parse_port(port) if port not in (None, "") else None
+    except AddressError as exc:
+        raise ValidationError(field, str(exc), "write IP, IP:PORT or [IPv6]:PORT") from None
+    if embedded is not None and explicit is not None and embedded != explicit:
+        raise ValidationError(field, f"{text!r} says port {embedded} but port is {explicit}",
+                              "give the port once")
+    return str(ip), embedded or explicit or 443
+
+
+def validate_hostname(value: str | None, field: str = "hostname") -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not _HOSTNAME.match(value):
+        raise ValidationError(field, f"{value!r} is not a host name", "use letters, digits, '-' and dots")
+    return value
+
+
+def validate_service_tag(value: str | None, field: str = "service_tag") -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip().upper()
+    if not _SERVICE_TAG.match(value):
+        raise ValidationError(field, f"{value!r} is not a Dell service tag", "use 5 to 20 letters and digits")
+    return value
+
+
+def find_servers(session: Session, ref: str) -> list[Server]:
+    ref = ref.strip()
+    try:
+        server = session.get(Server, uuid.UUID(ref))
+        return [server] if server else []
+    except ValueError:
+        pass
+    try:
+        ip, port = parse_endpoint(ref)
+    except AddressError:
+        lowered = ref.lower()
+        stmt = select(Server).where(sa.or_(sa.func.lower(Server.hostname) == lowered,
+                                           sa.func.lower(Server.service_tag) == lowered))
+        return list(session.exec(stmt).all())
+    stmt = select(Server).where(Server.ip_address == str(ip))
+    if port is not None:
+        stmt = stmt.where(Server.port == port)
+    return list(session.exec(stmt).all())
+
+
+def get_server(session: Session, ref: str) -> Server:
+    found = find_servers(session, ref)
+    if not found:
+        raise NotFound(f"no server matches {ref!r}; give an id, IP, IP:PORT, hostname or service tag "
+                       "(`dsm servers list` shows them)")
+    if len(found) > 1:
+        names = ", ".join(format_endpoint(s.ip_address, s.port) for s in found[:10])
+        raise ValidationError("server", f"{ref!r} matches {len(found)} servers ({names})",
+                              "give IP:PORT or the id")
+    return found[0]
+
+
+def _check_new_credentials(username: str | None, password: Secret | None) -> None:
+    if bool(username) != bool(password and password.reveal()):
+        raise ValidationError("username", "server credentials need both a user name and a password",
+                              "give --username with --password-stdin, or neither")
+
+
+@mutation("servers.add", "operator")
+def add_server(tx: Tx, address: str, *, port: int | None = None, hostname: str | None = None,
+               credential_set: str | None = None, username: str | None = None,
+               password: Secret | None = None, service_tag: str | None = None, model: str | None = None,
+               notes: str | None = None, tls_verify_mode: str = "pin") -> dict[str, Any]:
+    ip, real_port = parse_address(address, port)
+    hostname = validate_hostname(hostname)
+    service_tag = validate_service_tag(service_tag)
+    _check_new_credentials(username, password)
+    if tls_verify_mode not in TLS_VERIFY_MODES:
+        raise ValidationError("tls_verify_mode", f"{tls_verify_mode!r} is not a mode", "use pin, ca or off")
+    set_id = get_set(tx.session, credential_set).id if credential_set else None
+    if tx.session.exec(select(Server).where(Server.ip_address == ip, Server.port == real_port)).first():
+        raise Conflict(f"server {format_endpoint(ip, real_port)} already exists")
+    server = Server(ip_address=ip, port=real_port, hostname=hostname, service_tag=service_tag, model=model,
+                    credential_set_id=set_id, notes=notes, tls_verify_mode=tls_verify_mode,
+                    idrac_username=username.strip() if username else None,
+                    idrac_password_sealed=seal_for_worker(tx.session, password) if username and password else None)
+    tx.session.add(server)
+    tx.audit("server", server.id, address=format_endpoint(ip, real_port), hostname=hostname,
+             credential_set=credential_set, own_credentials=bool(username))
+    return row_view(server)
+
+
+_UPDATABLE = ("hostname", "service_tag", "model", "notes", "credential_set", "tls_verify_mode", "port")
+
+
+@mutation("servers.update", "operator")
+def update_server(tx: Tx, ref: str, *, username: str | None = None, password: Secret | None = None,
+                  clear_credentials: bool = False, **changes: Any) -> dict[str, Any]:
+    server = get_server(tx.session, ref)
+    unknown = set(changes) - set(_UPDATABLE)
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "cannot be changed here", "changeable: " + ", ".join(_UPDATABLE))
+    changed: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "hostname":
+            value = validate_hostname(value)
+        elif key == "service_tag":
+            value = validate_service_tag(value)
+        elif key == "tls_verify_mode" and value not in TLS_VERIFY_MODES:
+            raise ValidationError(key, f"{value!r} is not a mode", "use pin, ca or off")
+        elif key == "port":
+            try:
+                value = parse_port(value)
+            except AddressError as exc:
+                raise ValidationError("port", str(exc)) from None
+        if key == "credential_set":
+            server.credential_set_id = get_set(tx.session, value).id if value else None
+        else:
+            setattr(server, key, value)
+        changed[key] = value
+    if clear_credentials:
+        server.idrac_username = server.idrac_password_sealed = None
+        changed["own_credentials"] = "(cleared)"
+    elif username or password:
+        _check_new_credentials(username, password)
+        assert username and password
+        server.idrac_username = username.strip()
+        server.idrac_password_sealed = seal_for_worker(tx.session, password)
+        changed["own_credentials"] = "(changed)"
+    if not changed:
+        raise ValidationError("changes", "nothing to change", "name at least one field to update")
+    if "port" in changed and tx.session.exec(select(Server).where(
+            Server.ip_address == server.ip_address, Server.port == server.port, Server.id != server.id)).first():
+        raise Conflict(f"server {format_endpoint(server.ip_address, server.port)} already exists")
+    tx.session.add(server)
+    tx.audit("server", server.id, **changed)
+    return row_view(server)
+
+
+@mutation("servers.remove", "operator")
+def remove_server(tx: Tx, ref: str) -> None:
+    server = get_server(tx.session, ref)
+    tx.session.delete(server)
+    tx.audit("server", server.id, address=format_endpoint(server.ip_address, server.port),
+             hostname=server.hostname, service_tag=server.service_tag)
+
+
+# --- CSV import ---------------------------------------------------------------------------------------
+
+
+class CsvImportError(ValidationError):
+    """Every bad row of an import, each with its line number; nothing was written."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__(source, f"{len(errors)} bad row(s), nothing imported:\n  " + "\n  ".join(errors),
+                         "fix the rows, or import the good rows only with --skip-bad")
+
+
+@dataclass
+class _Row:
+    line: int
+    ip: str
+    port: int
+    hostname: str | None
+    service_tag: str | None
+    model: str | None
+    credential_set_id: uuid.UUID | None
+    group_ids: list[uuid.UUID]
+    notes: str | None
+
+
+def _parse_rows(session: Session, text: str, source: str) -> tuple[list[_Row], list[str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if "ip_address" not in header:
+        raise ValidationError(f"{source} line 1", "the header has no ip_address column",
+                              "start the file with a header row such as ip_address,hostname,credential_set")
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown:
+        raise ValidationError(f"{source} line 1", f"unknown column(s) {', '.join(unknown)}",
+                              "allowed columns: " + ", ".join(CSV_COLUMNS))
+    reader.fieldnames = header
+    sets = {cs.name: cs.id for cs in session.exec(select(CredentialSet)).all()}
+    groups = {g.name: g.id for g in session.exec(select(ServerGroup)).all()}
+    existing = {(ip, port) for ip, port in session.exec(select(Server.ip_address, Server.port)).all()}
+    rows: list[_Row] = []
+    errors: list[str] = []
+    seen: dict[tuple[str, int], int] = {}
+    for record in reader:
+        line = reader.line_num
+        get = lambda key: (record.get(key) or "").strip()  # noqa: E731
+        if not any(get(c) for c in header):
+            continue  # blank line
+        try:
+            ip, port = parse_address(get("ip_address"), get("port") or None, field="ip_address")
+            hostname = validate_hostname(get("hostname"))
+            tag = validate_service_tag(get("service_tag"))
+            set_name = get("credential_set")
+            if set_name and set_name not in sets:
+                raise ValidationError("credential_set", f'"{set_name}" does not exist',
+                                      "create it with `dsm credentials add` first")
+            group_names = [g.strip() for g in get("groups").split(";") if g.strip()]
+            missing = [g for g in group_names if g not in groups]
+            if missing:
+                raise ValidationError("groups", f'"{missing[0]}" does not exist',
+                                      "create it with `dsm groups add` first")
+            if (ip, port) in existing:
+                raise ValidationError("ip_address", f'{format_endpoint(ip, port)} is already a server',
+                                      "remove the row or the existing server")
+            if (ip, port) in seen:
+                raise ValidationError("ip_address", f"{format_endpoint(ip, port)} repeats line {seen[(ip, port)]}",
+                                      "keep one row per server")
+        except ValidationError as exc:
+            errors.append(f"{source} line {line}: {exc}")
+            continue
+        seen[(ip, port)] = line
+        rows.append(_Row(line, ip, port, hostname, tag, get("model") or None,
+                         sets.get(set_name) if set_name else None, [groups[g] for g in group_names],
+                         get("notes") or None))
+    return rows, errors
+
+
+@mutation("servers.import", "operator")
+def import_servers_csv(tx: Tx, text: str, *, source: str = "servers.csv",
+                       skip_bad: bool = False) -> dict[str, Any]:
+    rows, errors = _parse_rows(tx.session, text, os.path.basename(source))
+    if errors and not skip_bad:
+        raise CsvImportError(os.path.basename(source), errors)
+    if not rows:
+        raise ValidationError(os.path.basename(source), "no server rows to import",
+                              "add rows below the header" if not errors else "every row was bad; see above")
+    for row in rows:
+        server = Server(ip_address=row.ip, port=row.port, hostname=row.hostname, service_tag=row.service_tag,
+                        model=row.model, credential_set_id=row.credential_set_id, notes=row.notes)
+        tx.session.add(server)
+        tx.session.flush()
+        for gid in row.group_ids:
+            tx.session.add(ServerGroupMember(server_group_id=gid, server_id=server.id))
+    tx.audit("server", None, source=os.path.basename(source), imported=len(rows), skipped=len(errors))
+    return {"imported": len(rows), "skipped": errors}
+
+
+# --- reads ------------------------------------------------------------------------------------------
+
+
+def _groups_by_server(session: Session, server_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, list[str]]:
+    stmt = select(ServerGroupMember.server_id, ServerGroup.name).join(
+        ServerGroup, ServerGroup.id == ServerGroupMember.server_group_id)  # type: ignore[arg-type]
+    if server_ids is not None:
+        stmt = stmt.where(ServerGroupMember.server_id.in_(server_ids))  # type: ignore[attr-defined]
+    out: dict[uuid.UUID, list[str]] = {}
+    for sid, name in session.exec(stmt).all():
+        out.setdefault(sid, []).append(name)
+    return out
+
+
+@query("viewer")
+def list_servers(session: Session) -> list[dict[str, Any]]:
+    servers = session.exec(select(Server).order_by(Server.ip_address, Server.port)).all()  # type: ignore[arg-type]
+    groups = _groups_by_server(session)
+    out = []
+    for s in servers:
+        view = row_view(s)
+        view["groups"] = sorted(groups.get(s.id, []))
+        out.append(view)
+    return out
+
+
+@query("viewer")
+def show_server(session: Session, ref: str) -> dict[str, Any]:
+    server = get_server(session, ref)
+    view = row_view(server)
+    view["groups"] = sorted(_groups_by_server(session, [server.id]).get(server.id, []))
+    facts = ServerCredentialFacts(server.ip_address, server.idrac_username, server.idrac_password_sealed,
+                                  server.credential_set_id)
+    # The environment fallback lives in the worker's environment, which this process cannot see.
+    resolved = resolve(facts, load_candidates(session), {})
+    view["credential_source"] = (resolved.describe() if resolved
+                                 else "no credential set applies; the worker's IDRAC_DEFAULT_USER, if set")
+    return view
