@@ -202,7 +202,8 @@ def cmd_servers(rt: Runtime) -> None:
 def cmd_groups(rt: Runtime) -> None:
     a, ctx = rt.args, rt.ctx()
     if a.groups_cmd == "list":
-        _emit(a, groups.list_groups(ctx), [("name", "name"), ("group_type", "type"), ("min_healthy_servers", "min healthy"),
+        _emit(a, groups.list_groups(ctx), [("name", "name"), ("group_type", "type"),
+                                           ("min_healthy_servers", "min healthy"),
                                            ("member_count", "members"), ("color", "colour")])
     elif a.groups_cmd == "show":
         _emit(a, groups.show_group(ctx, a.name))

@@ -29,12 +29,12 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 class ConfigError(Exception):
     """A configuration problem, phrased so the operator can fix it without reading code."""
 
-    def __init__(self, source: str, key: str, value: object, accepted: str) -> None:
+    def __init__(self, source: str, key: str, value: object, accepted: str, message: str | None = None) -> None:
         self.source = source
         self.key = key
         self.value = value
         self.accepted = accepted
-        super().__init__(f"{source}: {key} = {value!r} is not valid; expected {accepted}")
+        super().__init__(f"{source}: {message or f'{key} = {value!r} is not valid'}; expected {accepted}")
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "(file)", "unparseable", f"valid TOML ({exc})") from None
+        raise ConfigError(str(path), "(file)", None, f"valid TOML ({exc})", message="cannot be parsed") from None
     except OSError as exc:
-        raise ConfigError(str(path), "(file)", "unreadable", f"a readable file ({exc.strerror})") from None
+        raise ConfigError(str(path), "(file)", None, f"a readable file ({exc.strerror})",
+                          message="cannot be read") from None
 
 
 def _parse(key: _Key, value: object, source: str) -> object:
@@ -206,15 +207,17 @@ def load_config(explicit: str | Path | None = None, environ: Mapping[str, str] |
         for section, body in raw.items():
             known = _BY_SECTION.get(section)
             if known is None:
-                raise ConfigError(str(path), section, "(section)",
-                                  "one of the sections " + ", ".join(f"[{s}]" for s in _BY_SECTION))
+                raise ConfigError(str(path), section, None,
+                                  "one of the sections " + ", ".join(f"[{s}]" for s in _BY_SECTION),
+                                  message=f"[{section}] is not a section DSM knows")
             if not isinstance(body, dict):
                 raise ConfigError(str(path), section, body, f"a [{section}] table")
             for name, value in body.items():
                 key = known.get(name)
                 if key is None:
                     raise ConfigError(str(path), f"{section}.{name}", value,
-                                      f"one of the keys of [{section}]: " + ", ".join(known))
+                                      f"one of the keys of [{section}]: " + ", ".join(known),
+                                      message=f"{section}.{name} is not a key DSM knows")
                 values[key.dotted] = _parse(key, value, str(path))
     for key in KEYS:
         if key.env in env:

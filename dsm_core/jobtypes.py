@@ -38,7 +38,7 @@ def parse_address_spec(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6
             last = parse_ip(first_text.rsplit(".", 1)[0] + "." + last_text)
         if first.version != last.version or int(last) < int(first):
             raise AddressError(f'"{text}" is not a range from a lower to a higher address of one family')
-        return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+        return list(ipaddress.summarize_address_range(first, last))
     return [parse_cidr(text)]
 
 
@@ -60,7 +60,8 @@ class DiscoveryDetails(_Details):
             try:
                 parse_address_spec(spec)
             except AddressError as exc:
-                raise ValueError(f"{exc}; write a CIDR (10.0.0.0/24), an address or a range (10.0.0.1-10.0.0.50)") from None
+                raise ValueError(f"{exc}; write a CIDR (10.0.0.0/24), an address or a range "
+                                 "(10.0.0.1-10.0.0.50)") from None
         return value
 
     @model_validator(mode="after")
@@ -123,7 +124,8 @@ class MediaMountDetails(_Details):
         nfs_style = ":/" in value and "://" not in value
         cifs_style = value.startswith("//")
         if not (value.startswith(_MEDIA_SCHEMES) or nfs_style or cifs_style):
-            raise ValueError("must be http(s)://host/path.iso, host:/export/path.iso (NFS) or //host/share/path.iso (CIFS)")
+            raise ValueError("must be http(s)://host/path.iso, host:/export/path.iso (NFS) "
+                             "or //host/share/path.iso (CIFS)")
         if not value.lower().endswith((".iso", ".img")):
             raise ValueError("must name an .iso or .img file")
         return value

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
+from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -62,10 +63,15 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     return not (type_ == "table" and name == "alembic_version")
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    """Render DSM's portable types by their import path so revisions do not depend on reprs."""
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Render DSM's portable types by their import path, and SQLModel's AutoString as plain sa.String,
+    so revisions depend on neither reprs nor SQLModel internals."""
+    from sqlmodel.sql.sqltypes import AutoString
+
     from dsm_core.db.types import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "dsm_core.db.types.UTCDateTime()"
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     return False

@@ -7,7 +7,7 @@ Constraint names follow one convention so that Alembic can drop them by name on 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Field, SQLModel
 
@@ -68,7 +68,10 @@ def timestamp(*, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
 
 
-def fk(target: str, *, nullable: bool = True, ondelete: str = "SET NULL", index: bool = True) -> Any:
+OnDelete = Literal["CASCADE", "SET NULL", "RESTRICT"]
+
+
+def fk(target: str, *, nullable: bool = True, ondelete: OnDelete = "SET NULL", index: bool = True) -> Any:
     if nullable:
         return Field(default=None, foreign_key=target, nullable=True, ondelete=ondelete, index=index)
     return Field(foreign_key=target, nullable=False, ondelete=ondelete, index=index)

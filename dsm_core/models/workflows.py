@@ -9,7 +9,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from dsm_core.models.base import STEP_STATUSES, WORKFLOW_TYPES, created_at, enum_field, fk, json_field, pk, timestamp, updated_at
+from dsm_core.models.base import (
+    STEP_STATUSES,
+    WORKFLOW_TYPES,
+    created_at,
+    enum_field,
+    fk,
+    json_field,
+    pk,
+    timestamp,
+    updated_at,
+)
 
 
 class WorkflowExecution(SQLModel, table=True):

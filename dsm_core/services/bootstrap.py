@@ -18,7 +18,7 @@ from dsm_core.credentials.sealing import SealingError, create_key_file, encode_p
 from dsm_core.db import migrate
 from dsm_core.models import ActivitySettings, User
 from dsm_core.services.context import SYSTEM, ServiceContext, Tx, mutation
-from dsm_core.services.errors import ServiceError
+from dsm_core.services.errors import Conflict, ServiceError
 from dsm_core.services.settings import singleton
 from dsm_core.services.users import validate_username
 
@@ -37,15 +37,18 @@ class InitReport:
 
 
 @mutation("system.register_worker_key", "admin")
-def register_worker_key(tx: Tx, public_key_b64: str, kid: str) -> None:
+def register_worker_key(tx: Tx, /, public_key_b64: str, kid: str) -> None:
     row = singleton(tx.session, ActivitySettings)
+    if row.sealing_public_key and row.sealing_public_key != public_key_b64:
+        raise Conflict("a different worker key is already registered; replacing it would make every sealed "
+                       "password unreadable (key rotation is not supported)")
     row.sealing_public_key = public_key_b64
     tx.session.add(row)
     tx.audit("worker_key", kid)
 
 
 @mutation("users.ensure_admin", "admin")
-def ensure_admin(tx: Tx, username: str) -> str:
+def ensure_admin(tx: Tx, /, username: str) -> str:
     from sqlmodel import select
 
     user = tx.session.exec(select(User).where(User.username == username)).first()

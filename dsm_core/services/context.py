@@ -126,6 +126,9 @@ def mutation(action: str, min_role: Role) -> Callable[
                 tx.flush_audit()
             return result
 
+        if action in MUTATIONS:
+            raise RuntimeError(f"two mutations are named {action}")
+        wrapper.dsm_kind = "mutation"  # type: ignore[attr-defined]
         MUTATIONS[action] = MutationInfo(action, min_role, wrapper)
         return wrapper
 
@@ -143,10 +146,11 @@ def query(min_role: Role = "viewer") -> Callable[
             with read_scope(ctx.engine) as session:
                 return fn(session, *args, **kwargs)
 
+        wrapper.dsm_kind = "query"  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
 
 
-def count(session: Session, statement: Any) -> int:
+def count(session: Session, /, statement: Any) -> int:
     return int(session.exec(sa.select(sa.func.count()).select_from(statement.subquery())).one()[0])  # type: ignore[call-overload]

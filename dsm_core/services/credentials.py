@@ -37,19 +37,19 @@ def _cidr(text: str) -> str:
         raise ValidationError("range", str(exc), "write a CIDR such as 10.0.0.0/24 or fd00::/64") from None
 
 
-def get_set(session: Session, name: str) -> CredentialSet:
+def get_set(session: Session, /, name: str) -> CredentialSet:
     found = session.exec(select(CredentialSet).where(CredentialSet.name == name)).first()
     if found is None:
         raise NotFound(f"credential set {name!r} does not exist; `dsm credentials list` shows the sets")
     return found
 
 
-def _ranges(session: Session, set_id: Any) -> list[CredentialIpRange]:
+def _ranges(session: Session, /, set_id: Any) -> list[CredentialIpRange]:
     return list(session.exec(select(CredentialIpRange).where(CredentialIpRange.credential_set_id == set_id)
                              .order_by(CredentialIpRange.priority, CredentialIpRange.ip_range)).all())  # type: ignore[arg-type]
 
 
-def _set_view(session: Session, cs: CredentialSet) -> dict[str, Any]:
+def _set_view(session: Session, /, cs: CredentialSet) -> dict[str, Any]:
     view = row_view(cs)
     view["ranges"] = [{"ip_range": r.ip_range, "priority": r.priority, "description": r.description}
                       for r in _ranges(session, cs.id)]
@@ -57,7 +57,7 @@ def _set_view(session: Session, cs: CredentialSet) -> dict[str, Any]:
 
 
 @mutation("credentials.add", "admin")
-def add_credential_set(tx: Tx, name: str, username: str, password: Secret, *, ranges: list[str] | None = None,
+def add_credential_set(tx: Tx, /, name: str, username: str, password: Secret, *, ranges: list[str] | None = None,
                        priority: int = 100, is_default: bool = False,
                        description: str | None = None) -> dict[str, Any]:
     name = _name(name)
@@ -87,7 +87,7 @@ def add_credential_set(tx: Tx, name: str, username: str, password: Secret, *, ra
 
 
 @mutation("credentials.set_password", "admin")
-def set_credential_password(tx: Tx, name: str, password: Secret) -> None:
+def set_credential_password(tx: Tx, /, name: str, password: Secret) -> None:
     cs = get_set(tx.session, name)
     if not password.reveal():
         raise ValidationError("password", "is empty", "type the iDRAC password on standard input")
@@ -97,14 +97,14 @@ def set_credential_password(tx: Tx, name: str, password: Secret) -> None:
 
 
 @mutation("credentials.remove", "admin")
-def remove_credential_set(tx: Tx, name: str) -> None:
+def remove_credential_set(tx: Tx, /, name: str) -> None:
     cs = get_set(tx.session, name)
     tx.session.delete(cs)
     tx.audit("credential_set", cs.id, name=name)
 
 
 @mutation("credentials.add_range", "admin")
-def add_ip_range(tx: Tx, name: str, cidr: str, priority: int = 100, description: str | None = None) -> None:
+def add_ip_range(tx: Tx, /, name: str, cidr: str, priority: int = 100, description: str | None = None) -> None:
     cs = get_set(tx.session, name)
     normalised = _cidr(cidr)
     if any(r.ip_range == normalised for r in _ranges(tx.session, cs.id)):
@@ -115,7 +115,7 @@ def add_ip_range(tx: Tx, name: str, cidr: str, priority: int = 100, description:
 
 
 @mutation("credentials.remove_range", "admin")
-def remove_ip_range(tx: Tx, name: str, cidr: str) -> None:
+def remove_ip_range(tx: Tx, /, name: str, cidr: str) -> None:
     cs = get_set(tx.session, name)
     normalised = _cidr(cidr)
     match = next((r for r in _ranges(tx.session, cs.id) if r.ip_range == normalised), None)
@@ -126,12 +126,12 @@ def remove_ip_range(tx: Tx, name: str, cidr: str) -> None:
 
 
 @query("viewer")
-def list_credential_sets(session: Session) -> list[dict[str, Any]]:
+def list_credential_sets(session: Session, /) -> list[dict[str, Any]]:
     sets = session.exec(select(CredentialSet).order_by(CredentialSet.priority, CredentialSet.name)).all()  # type: ignore[arg-type]
     return [_set_view(session, cs) for cs in sets]
 
 
-def load_candidates(session: Session) -> list[CredentialCandidate]:
+def load_candidates(session: Session, /) -> list[CredentialCandidate]:
     """All sets as plain data for dsm_core.credentials.resolution (used by the worker and server views)."""
     ranges: dict[Any, list[CredentialRange]] = {}
     for r in session.exec(select(CredentialIpRange)).all():

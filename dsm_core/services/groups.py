@@ -19,7 +19,7 @@ MANUAL_TYPES = tuple(t for t in GROUP_TYPES if t != "vcenter_cluster")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def get_group(session: Session, name: str) -> ServerGroup:
+def get_group(session: Session, /, name: str) -> ServerGroup:
     group = session.exec(select(ServerGroup).where(ServerGroup.name == name)).first()
     if group is None:
         raise NotFound(f"group {name!r} does not exist; `dsm groups list` shows the groups")
@@ -32,7 +32,8 @@ def _validate(name: str | None = None, group_type: str | None = None, color: str
         raise ValidationError("name", f"{name!r} is empty or longer than 100 characters", "give a short name")
     if group_type is not None and group_type not in MANUAL_TYPES:
         raise ValidationError("type", f"{group_type!r} is not a group type",
-                              "use one of " + ", ".join(MANUAL_TYPES) + " (vcenter_cluster groups come from vCenter sync)")
+                              "use one of " + ", ".join(MANUAL_TYPES)
+                              + " (vcenter_cluster groups come from vCenter sync)")
     if color is not None and not _COLOUR.match(color):
         raise ValidationError("color", f"{color!r} is not a colour", "write it as #RRGGBB, e.g. #3b82f6")
     if min_healthy is not None and not 0 <= min_healthy <= 10_000:
@@ -48,7 +49,7 @@ def _priority(priority: int) -> int:
 
 
 @mutation("groups.add", "operator")
-def add_group(tx: Tx, name: str, *, group_type: str = "application", color: str = "#3b82f6",
+def add_group(tx: Tx, /, name: str, *, group_type: str = "application", color: str = "#3b82f6",
               min_healthy_servers: int = 1, description: str | None = None) -> dict[str, Any]:
     _validate(name, group_type, color, min_healthy_servers)
     name = name.strip()
@@ -62,7 +63,7 @@ def add_group(tx: Tx, name: str, *, group_type: str = "application", color: str 
 
 
 @mutation("groups.update", "operator")
-def update_group(tx: Tx, name: str, *, new_name: str | None = None, color: str | None = None,
+def update_group(tx: Tx, /, name: str, *, new_name: str | None = None, color: str | None = None,
                  min_healthy_servers: int | None = None, description: str | None = None) -> dict[str, Any]:
     group = get_group(tx.session, name)
     _validate(new_name, None, color, min_healthy_servers)
@@ -85,14 +86,14 @@ def update_group(tx: Tx, name: str, *, new_name: str | None = None, color: str |
 
 
 @mutation("groups.remove", "operator")
-def remove_group(tx: Tx, name: str) -> None:
+def remove_group(tx: Tx, /, name: str) -> None:
     group = get_group(tx.session, name)
     tx.session.delete(group)
     tx.audit("server_group", group.id, name=name)
 
 
 @mutation("groups.add_member", "operator")
-def add_member(tx: Tx, name: str, server_ref: str, *, priority: int = 100, role: str | None = None) -> None:
+def add_member(tx: Tx, /, name: str, server_ref: str, *, priority: int = 100, role: str | None = None) -> None:
     group = get_group(tx.session, name)
     server = get_server(tx.session, server_ref)
     priority = _priority(priority)
@@ -104,7 +105,7 @@ def add_member(tx: Tx, name: str, server_ref: str, *, priority: int = 100, role:
 
 
 @mutation("groups.remove_member", "operator")
-def remove_member(tx: Tx, name: str, server_ref: str) -> None:
+def remove_member(tx: Tx, /, name: str, server_ref: str) -> None:
     group = get_group(tx.session, name)
     server = get_server(tx.session, server_ref)
     member = tx.session.exec(select(ServerGroupMember).where(ServerGroupMember.server_group_id == group.id,
@@ -115,7 +116,7 @@ def remove_member(tx: Tx, name: str, server_ref: str) -> None:
     tx.audit("server_group", group.id, name=name, removed_server=str(server.id))
 
 
-def _members(session: Session, group: ServerGroup) -> list[dict[str, Any]]:
+def _members(session: Session, /, group: ServerGroup) -> list[dict[str, Any]]:
     rows = session.exec(select(ServerGroupMember, Server).join(Server, Server.id == ServerGroupMember.server_id)  # type: ignore[arg-type]
                         .where(ServerGroupMember.server_group_id == group.id)
                         .order_by(ServerGroupMember.priority, Server.ip_address)).all()  # type: ignore[arg-type]
@@ -124,9 +125,9 @@ def _members(session: Session, group: ServerGroup) -> list[dict[str, Any]]:
 
 
 @query("viewer")
-def list_groups(session: Session) -> list[dict[str, Any]]:
+def list_groups(session: Session, /) -> list[dict[str, Any]]:
     out = []
-    for group in session.exec(select(ServerGroup).order_by(ServerGroup.name)).all():  # type: ignore[arg-type]
+    for group in session.exec(select(ServerGroup).order_by(ServerGroup.name)).all():
         view = row_view(group)
         view["member_count"] = len(_members(session, group))
         out.append(view)
@@ -134,7 +135,7 @@ def list_groups(session: Session) -> list[dict[str, Any]]:
 
 
 @query("viewer")
-def show_group(session: Session, name: str) -> dict[str, Any]:
+def show_group(session: Session, /, name: str) -> dict[str, Any]:
     group = get_group(session, name)
     view = row_view(group)
     view["members"] = _members(session, group)

@@ -41,7 +41,7 @@ def _details_error(job_type: str, exc: pydantic.ValidationError) -> ValidationEr
     return ValidationError(field, f"{message} (got {first.get('input')!r})" if "input" in first else message)
 
 
-def _resolve_targets(session: Session, job_type: str, servers: list[str], groups: list[str],
+def _resolve_targets(session: Session, /, job_type: str, servers: list[str], groups: list[str],
                      clusters: list[str]) -> dict[str, list[str]]:
     rule = JOB_TYPE_SPECS[job_type].targets
     scope: dict[str, list[str]] = {}
@@ -75,19 +75,22 @@ def _resolve_targets(session: Session, job_type: str, servers: list[str], groups
     return scope
 
 
-def _check_references(session: Session, job_type: str, details: dict[str, Any]) -> list[str]:
+def _check_references(session: Session, /, job_type: str, details: dict[str, Any]) -> list[str]:
     """Names in details must exist now; returns the credential set ids the job may use."""
     set_ids: list[str] = []
-    for name in details.get("credential_sets", []) + ([details["credential_set"]] if details.get("credential_set") else []):
+    named_sets = list(details.get("credential_sets", []))
+    if details.get("credential_set"):
+        named_sets.append(details["credential_set"])
+    for name in named_sets:
         cs = session.exec(select(CredentialSet).where(CredentialSet.name == name)).first()
         if cs is None:
             raise ValidationError("details.credential_sets", f"credential set {name!r} does not exist",
                                   "`dsm credentials list` shows the sets")
         set_ids.append(str(cs.id))
-    if details.get("repository"):
-        if session.exec(select(FirmwareRepository).where(FirmwareRepository.name == details["repository"])).first() is None:
-            raise ValidationError("details.repository", f"firmware repository {details['repository']!r} does not exist",
-                                  "add the local repository first")
+    repo = details.get("repository")
+    if repo and session.exec(select(FirmwareRepository).where(FirmwareRepository.name == repo)).first() is None:
+        raise ValidationError("details.repository", f"firmware repository {repo!r} does not exist",
+                              "add the local repository first")
     for name in details.get("vcenters", []) + ([details["vcenter"]] if details.get("vcenter") else []):
         if session.exec(select(Vcenter).where(Vcenter.name == name)).first() is None:
             raise ValidationError("details.vcenters", f"vCenter {name!r} is not configured", "add the vCenter first")
@@ -103,7 +106,7 @@ def _check_references(session: Session, job_type: str, details: dict[str, Any]) 
 
 
 @mutation("jobs.create", "operator")
-def create_job(tx: Tx, job_type: str, *, servers: list[str] | None = None, groups: list[str] | None = None,
+def create_job(tx: Tx, /, job_type: str, *, servers: list[str] | None = None, groups: list[str] | None = None,
                clusters: list[str] | None = None, details: dict[str, Any] | None = None,
                schedule_at: datetime | None = None, parent_job_id: uuid.UUID | None = None) -> dict[str, Any]:
     if job_type not in JOB_TYPE_SPECS:
@@ -114,7 +117,8 @@ def create_job(tx: Tx, job_type: str, *, servers: list[str] | None = None, group
     except pydantic.ValidationError as exc:
         raise _details_error(job_type, exc) from None
     if schedule_at is not None and schedule_at.tzinfo is None:
-        raise ValidationError("schedule_at", "has no time zone", "give an ISO time with an offset, e.g. 2026-12-01T02:00+00:00")
+        raise ValidationError("schedule_at", "has no time zone",
+                              "give an ISO time with an offset, e.g. 2026-12-01T02:00+00:00")
     if parent_job_id is not None and tx.session.get(Job, parent_job_id) is None:
         raise NotFound(f"parent job {parent_job_id} does not exist")
     scope = _resolve_targets(tx.session, job_type, servers or [], groups or [], clusters or [])
@@ -126,7 +130,7 @@ def create_job(tx: Tx, job_type: str, *, servers: list[str] | None = None, group
     return row_view(job)
 
 
-def _get_job(session: Session, job_id: str | uuid.UUID) -> Job:
+def _get_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
     try:
         key = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id).strip())
     except ValueError:
@@ -145,7 +149,7 @@ def _get_job(session: Session, job_id: str | uuid.UUID) -> Job:
 
 
 @mutation("jobs.cancel", "operator")
-def cancel_job(tx: Tx, job_id: str | uuid.UUID) -> dict[str, Any]:
+def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     job = _get_job(tx.session, job_id)
     if job.status in FINISHED:
         raise Conflict(f"job {job.id} is already {job.status}; only pending or running jobs can be cancelled")
@@ -165,12 +169,13 @@ def cancel_job(tx: Tx, job_id: str | uuid.UUID) -> dict[str, Any]:
 
 
 @query("viewer")
-def list_jobs(session: Session, *, status: str | None = None, job_type: str | None = None,
+def list_jobs(session: Session, /, *, status: str | None = None, job_type: str | None = None,
               limit: int = 100) -> list[dict[str, Any]]:
     if status is not None and status not in JOB_STATUSES:
         raise ValidationError("status", f"{status!r} is not a job status", "use one of " + ", ".join(JOB_STATUSES))
     if job_type is not None and job_type not in JOB_TYPE_SPECS:
-        raise ValidationError("type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS)))
+        raise ValidationError("type", f"{job_type!r} is not a job type",
+                              "use one of " + ", ".join(sorted(JOB_TYPE_SPECS)))
     if not 1 <= limit <= 10_000:
         raise ValidationError("limit", f"{limit} is out of range", "use 1 to 10000")
     stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)  # type: ignore[attr-defined]
@@ -182,7 +187,7 @@ def list_jobs(session: Session, *, status: str | None = None, job_type: str | No
 
 
 @query("viewer")
-def show_job(session: Session, job_id: str) -> dict[str, Any]:
+def show_job(session: Session, /, job_id: str) -> dict[str, Any]:
     job = _get_job(session, job_id)
     view = row_view(job)
     tasks = session.exec(select(JobTask).where(JobTask.job_id == job.id).order_by(JobTask.created_at)).all()  # type: ignore[arg-type]

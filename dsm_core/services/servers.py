@@ -28,7 +28,8 @@ from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import row_view
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 _SERVICE_TAG = re.compile(r"^[A-Za-z0-9]{5,20}$")
 CSV_COLUMNS = ("ip_address", "port", "hostname", "service_tag", "model", "credential_set", "groups", "notes")
 
@@ -63,7 +64,7 @@ def validate_service_tag(value: str | None, field: str = "service_tag") -> str |
     return value
 
 
-def find_servers(session: Session, ref: str) -> list[Server]:
+def find_servers(session: Session, /, ref: str) -> list[Server]:
     ref = ref.strip()
     try:
         server = session.get(Server, uuid.UUID(ref))
@@ -83,7 +84,7 @@ def find_servers(session: Session, ref: str) -> list[Server]:
     return list(session.exec(stmt).all())
 
 
-def get_server(session: Session, ref: str) -> Server:
+def get_server(session: Session, /, ref: str) -> Server:
     found = find_servers(session, ref)
     if not found:
         raise NotFound(f"no server matches {ref!r}; give an id, IP, IP:PORT, hostname or service tag "
@@ -102,7 +103,7 @@ def _check_new_credentials(username: str | None, password: Secret | None) -> Non
 
 
 @mutation("servers.add", "operator")
-def add_server(tx: Tx, address: str, *, port: int | None = None, hostname: str | None = None,
+def add_server(tx: Tx, /, address: str, *, port: int | None = None, hostname: str | None = None,
                credential_set: str | None = None, username: str | None = None,
                password: Secret | None = None, service_tag: str | None = None, model: str | None = None,
                notes: str | None = None, tls_verify_mode: str = "pin") -> dict[str, Any]:
@@ -129,7 +130,7 @@ _UPDATABLE = ("hostname", "service_tag", "model", "notes", "credential_set", "tl
 
 
 @mutation("servers.update", "operator")
-def update_server(tx: Tx, ref: str, *, username: str | None = None, password: Secret | None = None,
+def update_server(tx: Tx, /, ref: str, *, username: str | None = None, password: Secret | None = None,
                   clear_credentials: bool = False, **changes: Any) -> dict[str, Any]:
     server = get_server(tx.session, ref)
     unknown = set(changes) - set(_UPDATABLE)
@@ -173,7 +174,7 @@ def update_server(tx: Tx, ref: str, *, username: str | None = None, password: Se
 
 
 @mutation("servers.remove", "operator")
-def remove_server(tx: Tx, ref: str) -> None:
+def remove_server(tx: Tx, /, ref: str) -> None:
     server = get_server(tx.session, ref)
     tx.session.delete(server)
     tx.audit("server", server.id, address=format_endpoint(server.ip_address, server.port),
@@ -205,7 +206,7 @@ class _Row:
     notes: str | None
 
 
-def _parse_rows(session: Session, text: str, source: str) -> tuple[list[_Row], list[str]]:
+def _parse_rows(session: Session, /, text: str, source: str) -> tuple[list[_Row], list[str]]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "ip_address" not in header:
@@ -224,8 +225,9 @@ def _parse_rows(session: Session, text: str, source: str) -> tuple[list[_Row], l
     seen: dict[tuple[str, int], int] = {}
     for record in reader:
         line = reader.line_num
-        get = lambda key: (record.get(key) or "").strip()  # noqa: E731
-        if not any(get(c) for c in header):
+        cells = {key: (record.get(key) or "").strip() for key in CSV_COLUMNS}
+        get = cells.__getitem__
+        if not any(cells.values()):
             continue  # blank line
         try:
             ip, port = parse_address(get("ip_address"), get("port") or None, field="ip_address")
@@ -257,7 +259,7 @@ def _parse_rows(session: Session, text: str, source: str) -> tuple[list[_Row], l
 
 
 @mutation("servers.import", "operator")
-def import_servers_csv(tx: Tx, text: str, *, source: str = "servers.csv",
+def import_servers_csv(tx: Tx, /, text: str, *, source: str = "servers.csv",
                        skip_bad: bool = False) -> dict[str, Any]:
     rows, errors = _parse_rows(tx.session, text, os.path.basename(source))
     if errors and not skip_bad:
@@ -279,7 +281,7 @@ def import_servers_csv(tx: Tx, text: str, *, source: str = "servers.csv",
 # --- reads ------------------------------------------------------------------------------------------
 
 
-def _groups_by_server(session: Session, server_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, list[str]]:
+def _groups_by_server(session: Session, /, server_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, list[str]]:
     stmt = select(ServerGroupMember.server_id, ServerGroup.name).join(
         ServerGroup, ServerGroup.id == ServerGroupMember.server_group_id)  # type: ignore[arg-type]
     if server_ids is not None:
@@ -291,7 +293,7 @@ def _groups_by_server(session: Session, server_ids: Sequence[uuid.UUID] | None =
 
 
 @query("viewer")
-def list_servers(session: Session) -> list[dict[str, Any]]:
+def list_servers(session: Session, /) -> list[dict[str, Any]]:
     servers = session.exec(select(Server).order_by(Server.ip_address, Server.port)).all()  # type: ignore[arg-type]
     groups = _groups_by_server(session)
     out = []
@@ -303,7 +305,7 @@ def list_servers(session: Session) -> list[dict[str, Any]]:
 
 
 @query("viewer")
-def show_server(session: Session, ref: str) -> dict[str, Any]:
+def show_server(session: Session, /, ref: str) -> dict[str, Any]:
     server = get_server(session, ref)
     view = row_view(server)
     view["groups"] = sorted(_groups_by_server(session, [server.id]).get(server.id, []))

@@ -31,7 +31,7 @@ from dsm_core.services.views import row_view
 M = TypeVar("M", bound=SQLModel)
 
 
-def singleton(session: Session, model: type[M]) -> M:
+def singleton(session: Session, /, model: type[M]) -> M:
     """The one row of a settings table, created with defaults on first use."""
     row = session.get(model, SINGLETON_ID)
     if row is not None:
@@ -47,7 +47,7 @@ def singleton(session: Session, model: type[M]) -> M:
     return row
 
 
-def sealing_key(session: Session) -> X25519PublicKey:
+def sealing_key(session: Session, /) -> X25519PublicKey:
     """The worker's public key; sealing is impossible before `dsm init` stored it."""
     row = session.get(ActivitySettings, SINGLETON_ID)
     if row is None or not row.sealing_public_key:
@@ -55,7 +55,7 @@ def sealing_key(session: Session) -> X25519PublicKey:
     return decode_public_key(row.sealing_public_key)
 
 
-def seal_for_worker(session: Session, secret: Secret) -> str:
+def seal_for_worker(session: Session, /, secret: Secret) -> str:
     return seal(secret, sealing_key(session))
 
 
@@ -114,19 +114,19 @@ def _job_types(text: str) -> list[str]:
     return items
 
 
-def _I(column: str, lo: int, hi: int) -> SettingKey:  # noqa: N802
+def _I(column: str, lo: int, hi: int) -> SettingKey:
     return SettingKey(column, f"a whole number from {lo} to {hi}", _int_range(lo, hi))
 
 
-def _B(column: str) -> SettingKey:  # noqa: N802
+def _B(column: str) -> SettingKey:
     return SettingKey(column, "true or false", _bool)
 
 
-def _T(column: str, max_len: int = 255) -> SettingKey:  # noqa: N802
+def _T(column: str, max_len: int = 255) -> SettingKey:
     return SettingKey(column, f"text of at most {max_len} characters (empty clears it)", _optional_text(max_len))
 
 
-def _S(column: str) -> SettingKey:  # noqa: N802
+def _S(column: str) -> SettingKey:
     return SettingKey(column, "a password, read from standard input (give the value -)", _optional_text(1024),
                       secret=True)
 
@@ -190,7 +190,7 @@ def _section_view(row: SQLModel, section: str) -> dict[str, Any]:
 
 
 @query("viewer")
-def show_settings(session: Session, section: str | None = None) -> dict[str, dict[str, Any]]:
+def show_settings(session: Session, /, section: str | None = None) -> dict[str, dict[str, Any]]:
     if section is not None and section not in SECTIONS:
         raise ValidationError("section", f"{section!r} is not a settings section",
                               "use one of " + ", ".join(SECTIONS))
@@ -200,7 +200,7 @@ def show_settings(session: Session, section: str | None = None) -> dict[str, dic
 
 
 @mutation("settings.set", "admin")
-def set_setting(tx: Tx, dotted: str, value: str | Secret) -> dict[str, Any]:
+def set_setting(tx: Tx, /, dotted: str, value: str | Secret) -> dict[str, Any]:
     section, key, model, spec = _split_key(dotted)
     row = singleton(tx.session, model)
     if spec.secret:

@@ -29,19 +29,19 @@ def validate_role(role: str) -> str:
     return role
 
 
-def _get(session: Session, username: str) -> User:
+def _get(session: Session, /, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(f"user {username!r} does not exist; `dsm users list` shows who does")
     return user
 
 
-def _admins(session: Session) -> int:
+def _admins(session: Session, /) -> int:
     return len(session.exec(select(User.id).where(User.role == "admin")).all())
 
 
 @mutation("users.add", "admin")
-def add_user(tx: Tx, username: str, role: str, full_name: str | None = None) -> dict[str, Any]:
+def add_user(tx: Tx, /, username: str, role: str, full_name: str | None = None) -> dict[str, Any]:
     name, role = validate_username(username), validate_role(role)
     if tx.session.exec(select(User).where(User.username == name)).first() is not None:
         raise Conflict(f"user {name!r} already exists; change its role with `dsm users set-role {name} ROLE`")
@@ -52,7 +52,7 @@ def add_user(tx: Tx, username: str, role: str, full_name: str | None = None) -> 
 
 
 @mutation("users.set_role", "admin")
-def set_role(tx: Tx, username: str, role: str) -> dict[str, Any]:
+def set_role(tx: Tx, /, username: str, role: str) -> dict[str, Any]:
     role = validate_role(role)
     user = _get(tx.session, username)
     if user.role == "admin" and role != "admin" and _admins(tx.session) == 1:
@@ -65,7 +65,7 @@ def set_role(tx: Tx, username: str, role: str) -> dict[str, Any]:
 
 
 @mutation("users.remove", "admin")
-def remove_user(tx: Tx, username: str) -> None:
+def remove_user(tx: Tx, /, username: str) -> None:
     user = _get(tx.session, username)
     if user.role == "admin" and _admins(tx.session) == 1:
         raise Conflict(f"{username} is the last admin; make another user admin first")
@@ -74,5 +74,5 @@ def remove_user(tx: Tx, username: str) -> None:
 
 
 @query("viewer")
-def list_users(session: Session) -> list[dict[str, Any]]:
-    return [row_view(u) for u in session.exec(select(User).order_by(User.username)).all()]  # type: ignore[arg-type]
+def list_users(session: Session, /) -> list[dict[str, Any]]:
+    return [row_view(u) for u in session.exec(select(User).order_by(User.username)).all()]

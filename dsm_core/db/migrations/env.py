@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import dsm_core.models  # noqa: F401  (registers every table)
 from dsm_core.db.migrate import include_object, render_item
-from sqlmodel import SQLModel
 
 config = context.config
 connection = config.attributes["connection"]

@@ -1,0 +1,166 @@
+"""Fixtures: every database test runs on SQLite and on a throwaway PostgreSQL.
+
+Each test gets its own database copied from a template that is migrated once per session and holds the
+worker's public key and three users (alice admin, oscar operator, victor viewer): a copy costs
+milliseconds, a migration a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from dsm_core.credentials.sealing import create_key_file, encode_public_key, key_id
+from dsm_core.db import make_engine, migrate
+from dsm_core.services.bootstrap import register_worker_key
+from dsm_core.services.context import SYSTEM, Actor, ServiceContext, actor_for
+from dsm_core.services.users import add_user
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pg import PgCluster, start_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+BACKENDS = ("sqlite", "postgresql")
+_PG_UNAVAILABLE: str | None = None
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster | None]:
+    global _PG_UNAVAILABLE
+    try:
+        cluster = start_cluster()
+    except (FileNotFoundError, RuntimeError) as exc:
+        _PG_UNAVAILABLE = str(exc)
+        yield None
+        return
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "worker.key"
+    create_key_file(path)
+    return path
+
+
+def _seed(engine: Engine, key_path: Path) -> None:
+    migrate.upgrade(engine)
+    key, _ = create_key_file(key_path)
+    system = ServiceContext(engine, SYSTEM)
+    register_worker_key(system, encode_public_key(key.public_key()), key_id(key.public_key()))
+    for name, role in (("alice", "admin"), ("oscar", "operator"), ("victor", "viewer")):
+        add_user(system, name, role)
+
+
+@dataclass
+class Templates:
+    sqlite_file: Path
+    pg: PgCluster | None
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster | None,
+              worker_key_path: Path) -> Templates:
+    sqlite_file = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    _seed(engine, worker_key_path)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the main file
+    assert not Path(f"{sqlite_file}-wal").exists() or Path(f"{sqlite_file}-wal").stat().st_size == 0
+    if pg_cluster is not None:
+        admin = sa.create_engine(pg_cluster.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql("CREATE DATABASE dsm_template")
+        admin.dispose()
+        engine = make_engine(pg_cluster.url("dsm_template"))
+        _seed(engine, worker_key_path)
+        engine.dispose()
+    return Templates(sqlite_file, pg_cluster)
+
+
+def fresh_database(templates: Templates, backend: str, tmp_path: Path, *, empty: bool = False) -> str:
+    """URL of a new database for one test: a copy of the seeded template, or empty when asked."""
+    if backend == "sqlite":
+        target = tmp_path / f"dsm-{next(_counter)}.db"
+        if not empty:
+            shutil.copy(templates.sqlite_file, target)
+        return f"sqlite:///{target}"
+    if templates.pg is None:
+        if os.environ.get("DSM_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here (DSM_REQUIRE_POSTGRES) but unavailable: {_PG_UNAVAILABLE}")
+        pytest.skip(f"PostgreSQL variant skipped: {_PG_UNAVAILABLE}")
+    name = f"t_{next(_counter)}_{tmp_path.name[-12:].lower().replace('-', '_')}"
+    admin = sa.create_engine(templates.pg.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + ("" if empty else " TEMPLATE dsm_template"))
+    admin.dispose()
+    return templates.pg.url(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(templates: Templates, backend: str, tmp_path: Path) -> str:
+    return fresh_database(templates, backend, tmp_path)
+
+
+@pytest.fixture
+def empty_db_url(templates: Templates, backend: str, tmp_path: Path) -> str:
+    return fresh_database(templates, backend, tmp_path, empty=True)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def ctx_for(engine: Engine, username: str) -> ServiceContext:
+    return ServiceContext(engine, actor_for(engine, username))
+
+
+@pytest.fixture
+def admin(engine: Engine) -> ServiceContext:
+    return ctx_for(engine, "alice")
+
+
+@pytest.fixture
+def operator(engine: Engine) -> ServiceContext:
+    return ctx_for(engine, "oscar")
+
+
+@pytest.fixture
+def viewer(engine: Engine) -> ServiceContext:
+    return ctx_for(engine, "victor")
+
+
+_PG_PARAM = re.compile(r"[\[-]postgresql[\]-]")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    ran = sum(1 for r in terminalreporter.stats.get("passed", []) if _PG_PARAM.search(r.nodeid))
+    if _PG_UNAVAILABLE:
+        terminalreporter.write_line(f"PostgreSQL variants were SKIPPED: {_PG_UNAVAILABLE}", yellow=True)
+    elif ran:
+        terminalreporter.write_line(f"PostgreSQL variants passed: {ran} (throwaway cluster from Debian's binaries)")
+
+
+__all__ = ["Actor", "ctx_for", "fresh_database"]

@@ -1,0 +1,37 @@
+"""Run the installed `dsm` command the way an operator does, in a DSM_HOME of the test's own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def dsm_executable() -> list[str]:
+    found = shutil.which("dsm", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "dsm_cli.main"]
+
+
+@dataclass
+class DsmHome:
+    home: Path
+    database_url: str | None
+    extra_env: dict[str, str]
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DSM_", "IDRAC_"))}
+        env["DSM_HOME"] = str(self.home)
+        if self.database_url:
+            env["DSM_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
+        return env
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([*dsm_executable(), *args], input=stdin, capture_output=True, text=True,
+                              env=self.env(), timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"dsm {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
