@@ -1,0 +1,1 @@
+"""The Textual operator console (`dsm`): screens and widgets only; reads and writes through dsm_core."""
