@@ -296,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "the user config dir, /etc/dsm/config.toml)")
     p.add_argument("--version", action="version", version=f"dsm {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("sim", help="run a simulated Dell iDRAC fleet on loopback (see `dsm sim --help`)", add_help=False)
 
     def json_flag(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
@@ -432,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sim"]:  # the simulator needs no config or database
+        from dsm_sim.cli import main as sim_main
+
+        return sim_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[Runtime], None] | None = getattr(args, "handler", None)
