@@ -24,7 +24,7 @@ _SCHEMAS = {
 }
 _DELL = ("DellOem", "DellSystem", "DellManager", "DellJob", "DellJobCollection", "DellJobService", "DellLCService",
          "DellSoftwareInstallationService", "DellSoftwareInventory", "DellServiceRoot", "DelliDRACCard",
-         "DellPowerSupply", "DellLCLogEntry")
+         "DellPowerSupply", "DellPowerSupplyView", "DellOemPower", "DellChassis", "DellLCLogEntry")
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,13 @@ def chassis(idrac: SimIdrac) -> dict[str, Any]:
         "Manufacturer": "Dell Inc.",
         "Model": f"PowerEdge {hw.model}",
         "Name": "Computer System Chassis",
+        "Oem": {"Dell": {"@odata.type": "#DellOem.v1_3_0.DellOemResources", "DellChassis": {
+            "@odata.context": "/redfish/v1/$metadata#DellChassis.DellChassis",
+            "@odata.id": f"{CHASSIS}/Oem/Dell/DellChassis/mainsystemchassis",
+            "@odata.type": "#DellChassis.v1_0_0.DellChassis", "CanBeFRUed": True,
+            "Description": "This resource shall provide information about the enclosure or chassis the system is in.",
+            "Id": "mainsystemchassis", "Links": {"ComputerSystem": ref(SYSTEM)}, "Name": "DellChassis",
+            "SystemID": hw.system_id}}},
         "PartNumber": "0WMWCRA01",
         "PhysicalSecurity": {"IntrusionSensor": "Normal", "IntrusionSensorNumber": 115, "IntrusionSensorReArm": "Manual"},
         "PowerState": idrac.power_state,
@@ -112,6 +119,16 @@ def _psu_failed(idrac: SimIdrac, i: int) -> bool:
     return "psu" in idrac.health_faults and i == idrac.hw.psu_count - 1
 
 
+def _psu_view(idrac: SimIdrac, i: int, failed: bool) -> dict[str, Any]:
+    return {"DetailedState": "Failure Detected" if failed else "Presence Detected",
+            "DeviceDescription": f"Power Supply {i + 1}", "Id": f"PSU.Slot.{i + 1}",
+            "LastSystemInventoryTime": idrac.last_reset.isoformat(timespec="seconds"),
+            "LastUpdateTime": idrac.clock.wall().isoformat(timespec="seconds"), "Name": "DellPowerSupplyView",
+            "PMBusMonitoring": "Capable", "Range1MaxInputPowerWatts": int(idrac.hw.psu_watts * 1.1),
+            "RedMinNumberNeeded": 1, **counted("RedTypeOfSet", ["N+1", "Sparing"]),
+            "RedundancyStatus": "Lost" if failed else "Full"}
+
+
 def power(idrac: SimIdrac) -> dict[str, Any]:
     hw = idrac.hw
     body = envelope(f"{CHASSIS}/Power", "Power.v1_7_1.Power")
@@ -138,12 +155,18 @@ def power(idrac: SimIdrac) -> dict[str, Any]:
             **counted("Redundancy", []), "RelatedItem": [ref(CHASSIS)],
             "Status": status("Critical" if failed else "OK"),
             "Oem": {"Dell": {"@odata.type": "#DellOem.v1_3_0.DellOemResources",
-                             "DellPowerSupply": {"@odata.type": "#DellPowerSupply.v1_1_0.DellPowerSupply",
-                                                 "@odata.id": f"{CHASSIS}/Power/Oem/Dell/DellPowerSupply/{slot}",
-                                                 "Id": slot, "Name": "DellPowerSupply",
-                                                 "IsSwitchingSupply": True, "ActiveInputVoltage": "Unknown",
-                                                 "RequestedState": "NotApplicable",
-                                                 **counted("OperationalStatus", ["Error" if failed else "OK"])}}},
+                             "DellPowerSupply": {
+                                 "@odata.context": "/redfish/v1/$metadata#DellPowerSupply.DellPowerSupply",
+                                 "@odata.type": "#DellPowerSupply.v1_1_0.DellPowerSupply",
+                                 "@odata.id": f"{CHASSIS}/Power/Oem/Dell/DellPowerSupply/{slot}",
+                                 "Id": slot, "Name": "DellPowerSupply", "IsSwitchingSupply": True,
+                                 "ActiveInputVoltage": "Unknown", "RequestedState": "NotApplicable",
+                                 "Links": {}, **counted("OperationalStatus", ["Error" if failed else "OK"])},
+                             "DellPowerSupplyView": {
+                                 "@odata.context": "/redfish/v1/$metadata#DellPowerSupplyView.DellPowerSupplyView",
+                                 "@odata.type": "#DellPowerSupplyView.v1_3_0.DellPowerSupplyView",
+                                 "@odata.id": f"{CHASSIS}/Power/Oem/Dell/DellPowerSupplyInventory/{slot}",
+                                 **_psu_view(idrac, i, failed)}}},
         })
         volts.append({"@odata.context": "/redfish/v1/$metadata#Power.Power", "@odata.type": "#Power.v1_7_1.Voltage",
                       "@odata.id": f"{CHASSIS}/Power#/Voltages/{i}", "Name": f"PS{i + 1} Voltage 1",
@@ -228,5 +251,11 @@ def power_supply(idrac: SimIdrac, psu_id: str) -> dict[str, Any] | None:
                  "Model": f"PWR SPLY,{idrac.hw.psu_watts}W,RDNT,ARTESYN", "Name": f"PS{i + 1} Status",
                  "PartNumber": "07GN3CA02", "PowerCapacityWatts": idrac.hw.psu_watts, "PowerSupplyType": "AC",
                  "SerialNumber": f"PH{idrac.spec.service_tag}{i}", "SparePartNumber": "07GN3CA02",
-                 "Status": status("Critical" if failed else "OK")})
+                 "Status": status("Critical" if failed else "OK"),
+                 "Oem": {"Dell": {"@odata.type": "#DellOemPower.v1_0_0.DellOemPower",
+                                  "DellPowerSupply": {"ActiveInputVoltage": "Unknown", "IsSwitchingSupply": True,
+                                                      **counted("OperationalStatus", ["Error" if failed else "OK"]),
+                                                      "RequestedState": "NotApplicable"},
+                                  "DellPowerSupplyView": {k: v for k, v in _psu_view(idrac, i, failed).items()
+                                                          if k not in ("Id", "Name")}}}})
     return body

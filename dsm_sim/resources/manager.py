@@ -96,7 +96,11 @@ def manager(idrac: SimIdrac) -> dict[str, Any]:
                                            "IPMIVersion": "2.0", "Id": "iDRAC.Embedded.1-1_0x23_IDRACinfo",
                                            "LastSystemInventoryTime": idrac.last_reset.isoformat(timespec="seconds"),
                                            "LastUpdateTime": now.isoformat(timespec="seconds"),
-                                           "Name": "DelliDRACCard", "URLString": f"https://{idrac.spec.address}:443"}}},
+                                           "Name": "DelliDRACCard", "URLString": f"https://{idrac.spec.address}:443"},
+                         # Remote syslog settings (their certificate stores are not simulated).
+                         "RemoteSystemLogs": {"CA": {}, "HTTPS": {
+                             "SecureClientAuth": "Anonymous", "SecurePort": 6514,
+                             **counted("SecureServers", [""]), "SecureSysLogEnable": "Disabled"}}}},
         "PowerState": "On",
         **counted("Redundancy", []),
         "SerialConsole": {**counted("ConnectTypesSupported", []), "MaxConcurrentSessions": 0, "ServiceEnabled": False},
