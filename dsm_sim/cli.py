@@ -68,7 +68,9 @@ def spec_from_args(args: argparse.Namespace) -> FleetSpec:
 
 async def _run(spec: FleetSpec) -> None:
     from dsm_sim.fleet import Fleet
+    from dsm_sim.http import shrink_tls_buffers
 
+    shrink_tls_buffers()
     fleet = Fleet(spec)
     await fleet.start()
     stop = asyncio.Event()
