@@ -22,8 +22,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dsm_core dsm_cli tests
-	$(BIN)/mypy dsm_core
+	$(BIN)/ruff check dsm_core dsm_cli dsm_sim tests bench
+	$(BIN)/mypy dsm_core dsm_sim
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

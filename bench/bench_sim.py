@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dsm_sim.fleet import FleetProcess  # noqa: E402
-from dsm_sim.spec import FleetSpec  # noqa: E402
+from dsm_sim.fleet import FleetProcess
+from dsm_sim.spec import FleetSpec
 
 SECONDS = float(os.environ.get("DSM_BENCH_SECONDS", "8"))
 PATH = "/redfish/v1/Systems/System.Embedded.1"
@@ -43,7 +43,9 @@ class Conn:
         reader, writer = await asyncio.open_connection(host, int(port), ssl=ctx)
         return cls(reader, writer, host)
 
-    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         self.writer.write(head.encode() + body)
@@ -70,8 +72,9 @@ async def _hammer(endpoints: list[str], seconds: float) -> tuple[int, int, float
     async def login(ep: str) -> None:
         async with sem:
             conns[ep] = [await Conn.open(ep, ctx), await Conn.open(ep, ctx)]
-            status, hdrs, _ = await conns[ep][0].request("POST", "/redfish/v1/SessionService/Sessions",
-                                                         {"Content-Type": "application/json"}, login_body)
+            status, hdrs, _ = await conns[ep][0].request(
+                "POST", "/redfish/v1/SessionService/Sessions", {"Content-Type": "application/json"}, login_body
+            )
             assert status == 201, status
             sessions[ep] = (hdrs["x-auth-token"], hdrs["location"])
 
@@ -115,23 +118,39 @@ def run(count: int, start: str, active: int) -> dict[str, float]:
         servers = fleet.servers()
         peak = max(s["counters"]["peak_concurrent"] for s in servers)
         rss_after = rss_mb(fleet.pid)
-    return {"start_s": started, "rss_mb": memory, "rss_after_mb": rss_after, "gets": done, "errors": errors,
-            "gets_per_s": done / elapsed, "open_sessions": open_sessions, "peak_per_idrac": peak}
+    return {
+        "start_s": started,
+        "rss_mb": memory,
+        "rss_after_mb": rss_after,
+        "gets": done,
+        "errors": errors,
+        "gets_per_s": done / elapsed,
+        "open_sessions": open_sessions,
+        "peak_per_idrac": peak,
+    }
 
 
 def main() -> None:
     base = run(1, "127.0.30.1", 1)
     print(f"baseline: 1 iDRAC           {base['gets_per_s']:8.0f} GETs/s (2 in flight)")
     big = run(1000, "127.0.32.1", int(os.environ.get("DSM_BENCH_ACTIVE", "1000")))
-    print(f"fleet start: 1,000 iDRACs   {big['start_s']:8.2f} s          (target <= 10 s)   "
-          f"{'ok' if big['start_s'] <= 10 else 'MISSED'}")
-    print(f"fleet RSS after start       {big['rss_mb']:8.0f} MB         (target <= 500 MB) "
-          f"{'ok' if big['rss_mb'] <= 500 else 'MISSED'}; after load {big['rss_after_mb']:.0f} MB")
-    print(f"authenticated GETs/s        {big['gets_per_s']:8.0f}            (target >= 1,000)  "
-          f"{'ok' if big['gets_per_s'] >= 1000 else 'MISSED'}; "
-          f"{big['gets_per_s'] / base['gets_per_s']:.1f}x the one-iDRAC baseline")
-    print(f"errors {big['errors']:.0f}, open sessions after logout {big['open_sessions']:.0f}, "
-          f"peak concurrent requests on one iDRAC {big['peak_per_idrac']:.0f}")
+    print(
+        f"fleet start: 1,000 iDRACs   {big['start_s']:8.2f} s          (target <= 10 s)   "
+        f"{'ok' if big['start_s'] <= 10 else 'MISSED'}"
+    )
+    print(
+        f"fleet RSS after start       {big['rss_mb']:8.0f} MB         (target <= 500 MB) "
+        f"{'ok' if big['rss_mb'] <= 500 else 'MISSED'}; after load {big['rss_after_mb']:.0f} MB"
+    )
+    print(
+        f"authenticated GETs/s        {big['gets_per_s']:8.0f}            (target >= 1,000)  "
+        f"{'ok' if big['gets_per_s'] >= 1000 else 'MISSED'}; "
+        f"{big['gets_per_s'] / base['gets_per_s']:.1f}x the one-iDRAC baseline"
+    )
+    print(
+        f"errors {big['errors']:.0f}, open sessions after logout {big['open_sessions']:.0f}, "
+        f"peak concurrent requests on one iDRAC {big['peak_per_idrac']:.0f}"
+    )
 
 
 if __name__ == "__main__":

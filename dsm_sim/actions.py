@@ -41,16 +41,27 @@ from dsm_sim.state import (
     SimIdrac,
 )
 
-SUCCESS = {"@Message.ExtendedInfo": [{"Message": "Successfully Completed Request", "MessageArgs": [],
-                                      "MessageArgs@odata.count": 0, "MessageId": "Base.1.12.Success",
-                                      "RelatedProperties": [], "RelatedProperties@odata.count": 0,
-                                      "Resolution": "None", "Severity": "OK"}]}
+SUCCESS = {
+    "@Message.ExtendedInfo": [
+        {
+            "Message": "Successfully Completed Request",
+            "MessageArgs": [],
+            "MessageArgs@odata.count": 0,
+            "MessageId": "Base.1.12.Success",
+            "RelatedProperties": [],
+            "RelatedProperties@odata.count": 0,
+            "Resolution": "None",
+            "Severity": "OK",
+        }
+    ]
+}
 FETCH_TIMEOUT = 10.0
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
 
-def _bad(message_id: str, message: str, resolution: str = "Correct the request and retry.",
-         status: int = 400) -> Response:
+def _bad(
+    message_id: str, message: str, resolution: str = "Correct the request and retry.", status: int = 400
+) -> Response:
     return Response(status, error(message_id, message, resolution, "Warning"))
 
 
@@ -85,13 +96,27 @@ def login(idrac: SimIdrac, request: Request, path: str) -> Response:
         return _bad("SYS406", "UserName and Password are required.", "Send UserName and Password.")
     if not idrac.check_password(user, password):
         idrac.counters.auth_failures += 1
-        return Response(401, error("SYS415", "Unable to complete the operation because an invalid username and/or "
-                                             "password is entered, and therefore authentication failed.",
-                                   "Enter valid user name and password and retry the operation.", "Critical"))
+        return Response(
+            401,
+            error(
+                "SYS415",
+                "Unable to complete the operation because an invalid username and/or "
+                "password is entered, and therefore authentication failed.",
+                "Enter valid user name and password and retry the operation.",
+                "Critical",
+            ),
+        )
     session = idrac.open_session(user, request.client)
     if session is None:
-        return Response(503, error("RAC0218", "The maximum number of user sessions is reached.",
-                                   "Close one or more sessions and retry the operation.", "Critical"))
+        return Response(
+            503,
+            error(
+                "RAC0218",
+                "The maximum number of user sessions is reached.",
+                "Close one or more sessions and retry the operation.",
+                "Critical",
+            ),
+        )
     location = f"{idrac.sessions_path()}/{session.id}"
     return Response(201, rt.session(idrac, session), [("Location", location), ("X-Auth-Token", session.token)])
 
@@ -154,11 +179,16 @@ async def mutate(idrac: SimIdrac, request: Request, path: str, session: Session 
 def _reset(idrac: SimIdrac, body: dict[str, Any]) -> Response:
     reset_type = body.get("ResetType")
     if reset_type not in RESET_TYPES:
-        return _bad("SYS426", f"The value {reset_type} for ResetType is not in the list of acceptable values.",
-                    "Use one of " + ", ".join(RESET_TYPES) + ".")
+        return _bad(
+            "SYS426",
+            f"The value {reset_type} for ResetType is not in the list of acceptable values.",
+            "Use one of " + ", ".join(RESET_TYPES) + ".",
+        )
     problem = idrac.reset(reset_type)
     if problem:
-        return Response(409, error("PSU501" if "ON" in problem else "PSU502", problem, "No response action is required."))
+        return Response(
+            409, error("PSU501" if "ON" in problem else "PSU502", problem, "No response action is required.")
+        )
     return Response(204)
 
 
@@ -204,9 +234,9 @@ async def _reachable(url: str) -> bool:
     if safe is None:
         return False
     try:
-        async with httpx.AsyncClient(verify=False, timeout=FETCH_TIMEOUT, trust_env=False) as client:
-            async with client.stream("GET", safe) as response:
-                return response.status_code == 200
+        async with (httpx.AsyncClient(verify=False, timeout=FETCH_TIMEOUT, trust_env=False) as client,
+                    client.stream("GET", safe) as response):
+            return response.status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -215,14 +245,27 @@ async def _media(idrac: SimIdrac, base: str, slot: str, action: str, body: dict[
     on_system = idrac.media_on_system()
     if (base == SYSTEM) != on_system or slot not in idrac.virtual_media:
         # iDRAC 9 ≥ 6.00 still lists the Manager path, but inserting there fails like this.
-        return _bad("RAC0904", "Unable to connect to the virtual media because the remote file location is not "
-                               "accessible.", "Use the VirtualMedia path under Systems and retry.")
+        return _bad(
+            "RAC0904",
+            "Unable to connect to the virtual media because the remote file location is not accessible.",
+            "Use the VirtualMedia path under Systems and retry.",
+        )
     state = idrac.virtual_media[slot]
     if action == "VirtualMedia.EjectMedia":
         if not state["Inserted"]:
-            return _bad("VRM0009", "No Virtual Media devices are currently connected.", "No response action is required.")
-        state.update({"Inserted": False, "Image": None, "ImageName": None, "ConnectedVia": "NotConnected",
-                      "UserName": None, "TransferProtocolType": None})
+            return _bad(
+                "VRM0009", "No Virtual Media devices are currently connected.", "No response action is required."
+            )
+        state.update(
+            {
+                "Inserted": False,
+                "Image": None,
+                "ImageName": None,
+                "ConnectedVia": "NotConnected",
+                "UserName": None,
+                "TransferProtocolType": None,
+            }
+        )
         idrac.log_lc("VRM0010", f"Virtual Media disconnected from {slot}.", "Configuration")
         return Response(204)
     image = body.get("Image")
@@ -231,12 +274,22 @@ async def _media(idrac: SimIdrac, base: str, slot: str, action: str, body: dict[
     if state["Inserted"]:
         return _bad("VRM0012", "The Virtual Media device is already connected.", "Eject the media first.")
     if not await _reachable(image):
-        return _bad("RAC0904", "Unable to connect to the virtual media because the remote file location is not "
-                               "accessible.", "Make sure the image is reachable from the iDRAC and retry.")
-    state.update({"Inserted": True, "Image": image, "ImageName": image.rsplit("/", 1)[-1],
-                  "ConnectedVia": "URI", "UserName": body.get("UserName"),
-                  "WriteProtected": bool(body.get("WriteProtected", True)),
-                  "TransferProtocolType": urlsplit(image).scheme.upper()})
+        return _bad(
+            "RAC0904",
+            "Unable to connect to the virtual media because the remote file location is not accessible.",
+            "Make sure the image is reachable from the iDRAC and retry.",
+        )
+    state.update(
+        {
+            "Inserted": True,
+            "Image": image,
+            "ImageName": image.rsplit("/", 1)[-1],
+            "ConnectedVia": "URI",
+            "UserName": body.get("UserName"),
+            "WriteProtected": bool(body.get("WriteProtected", True)),
+            "TransferProtocolType": urlsplit(image).scheme.upper(),
+        }
+    )
     idrac.log_lc("VRM0011", f"Virtual Media connected to {state['ImageName']}.", "Configuration")
     return Response(204)
 
@@ -253,8 +306,12 @@ def _patch(idrac: SimIdrac, request: Request, path: str) -> Response:
     boot_path = f"{SYSTEM}/Settings" if idrac.generation >= 10 else SYSTEM
     if path in (SYSTEM, f"{SYSTEM}/Settings"):
         if path != boot_path:
-            return Response(405, error("SYS402", f"PATCH of Boot is done at {boot_path} on this iDRAC.",
-                                       f"Send the PATCH to {boot_path}."))
+            return Response(
+                405,
+                error(
+                    "SYS402", f"PATCH of Boot is done at {boot_path} on this iDRAC.", f"Send the PATCH to {boot_path}."
+                ),
+            )
         return _boot_patch(idrac, body)
     return Response(405, error("SYS402", f"PATCH is not allowed on {path}.", "None."))
 
@@ -264,8 +321,11 @@ def _bios_patch(idrac: SimIdrac, body: dict[str, Any]) -> Response:
     if not isinstance(attributes, dict) or not attributes:
         return _bad("SYS406", "Attributes is required.", "Send the attributes to change.")
     if idrac.bios_pending_job and idrac.bios_pending_job in idrac.jobs:
-        return _bad("SYS011", "Pending configuration values are already committed; a BIOS job is scheduled.",
-                    "Wait for the job to complete or delete it, then retry.")
+        return _bad(
+            "SYS011",
+            "Pending configuration values are already committed; a BIOS job is scheduled.",
+            "Wait for the job to complete or delete it, then retry.",
+        )
     problem = idrac.validate_bios(attributes)
     if problem:
         return _bad("SYS409", problem, "Check the BIOS attribute registry and retry.")
@@ -286,8 +346,7 @@ def _create_config_job(idrac: SimIdrac, request: Request) -> Response:
     if isinstance(body, Response):
         return body
     if body.get("TargetSettingsURI") != f"{SYSTEM}/Bios/Settings":
-        return _bad("SYS406", "TargetSettingsURI must name the BIOS settings resource.",
-                    f"Use {SYSTEM}/Bios/Settings.")
+        return _bad("SYS406", "TargetSettingsURI must name the BIOS settings resource.", f"Use {SYSTEM}/Bios/Settings.")
     if not idrac.bios_pending:
         return _bad("SUP0108", "There are no pending BIOS changes to apply.", "PATCH Bios/Settings first.")
     if idrac.bios_pending_job and idrac.bios_pending_job in idrac.jobs:
@@ -312,11 +371,17 @@ def _boot_patch(idrac: SimIdrac, body: dict[str, Any]) -> Response:
     mode = boot.get("BootSourceOverrideMode")
     order = boot.get("BootOrder")
     if target is not None and target not in BOOT_TARGETS:
-        return _bad("SYS426", f"The value {target} for BootSourceOverrideTarget is not in the list of acceptable "
-                              "values.", "Use one of " + ", ".join(BOOT_TARGETS) + ".")
+        return _bad(
+            "SYS426",
+            f"The value {target} for BootSourceOverrideTarget is not in the list of acceptable values.",
+            "Use one of " + ", ".join(BOOT_TARGETS) + ".",
+        )
     if enabled is not None and enabled not in ("Disabled", "Once", "Continuous"):
-        return _bad("SYS426", f"The value {enabled} for BootSourceOverrideEnabled is not acceptable.",
-                    "Use Disabled, Once or Continuous.")
+        return _bad(
+            "SYS426",
+            f"The value {enabled} for BootSourceOverrideEnabled is not acceptable.",
+            "Use Disabled, Once or Continuous.",
+        )
     if mode is not None and mode not in ("UEFI", "Legacy"):
         return _bad("SYS426", f"The value {mode} for BootSourceOverrideMode is not acceptable.", "Use UEFI or Legacy.")
     if target == "UefiTarget" and not boot.get("UefiTargetBootSourceOverride"):
@@ -340,8 +405,14 @@ def _boot_patch(idrac: SimIdrac, body: dict[str, Any]) -> Response:
 
         def apply() -> None:
             idrac.boot_order = new_order
-        job = idrac.add_job("BIOSConfiguration", "Configure: BIOS.Setup.1-1 BootOrder", CONFIG_JOB_SECONDS,
-                            on_reboot=True, on_complete=apply)
+
+        job = idrac.add_job(
+            "BIOSConfiguration",
+            "Configure: BIOS.Setup.1-1 BootOrder",
+            CONFIG_JOB_SECONDS,
+            on_reboot=True,
+            on_complete=apply,
+        )
         return _job_created(job.id, f"{MANAGER}/Jobs/{job.id}")
     return Response(200, SUCCESS)
 
@@ -361,14 +432,21 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
         return _bad("SYS426", f"The value {bad[0]} for Target is not acceptable.", "Use " + ", ".join(SCP_TARGETS))
     share_type = share.get("ShareType", "LOCAL")
     if share_type not in ("LOCAL", "Local"):
-        return _bad("SYS426", f"ShareType {share_type} is not simulated; export and import use LOCAL buffers.",
-                    "Use a local export (no share parameters).")
+        return _bad(
+            "SYS426",
+            f"ShareType {share_type} is not simulated; export and import use LOCAL buffers.",
+            "Use a local export (no share parameters).",
+        )
     if operation == "ExportSystemConfiguration":
         fmt = body.get("ExportFormat", "XML")
         if fmt not in ("XML", "JSON"):
             return _bad("SYS426", f"ExportFormat {fmt} is not acceptable.", "Use XML or JSON.")
-        job = idrac.add_job("ExportConfiguration", "Export: System Configuration", EXPORT_JOB_SECONDS,
-                            success=("SYS043", "Successfully exported Server Configuration Profile"))
+        job = idrac.add_job(
+            "ExportConfiguration",
+            "Export: System Configuration",
+            EXPORT_JOB_SECONDS,
+            success=("SYS043", "Successfully exported Server Configuration Profile"),
+        )
         job.extra["targets"], job.extra["format"] = targets, fmt
         return _job_created(job.id)
     buffer = body.get("ImportBuffer")
@@ -378,13 +456,20 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
         profile = scp.parse_profile(buffer)
     except scp.ProfileError as exc:
         return _bad("SYS041", f"Unable to import the Server Configuration Profile: {exc}.", "Check the profile.")
-    bios_changes = {k: _typed(v) for k, v in profile.get("BIOS.Setup.1-1", {}).items()
-                    if k not in ("SystemModelName", "SystemBiosVersion", "SystemServiceTag", "SystemManufacturer")
-                    and idrac.bios.get(k) != _typed(v)}
+    bios_changes = {
+        k: _typed(v)
+        for k, v in profile.get("BIOS.Setup.1-1", {}).items()
+        if k not in ("SystemModelName", "SystemBiosVersion", "SystemServiceTag", "SystemManufacturer")
+        and idrac.bios.get(k) != _typed(v)
+    }
     problem = idrac.validate_bios(bios_changes) if bios_changes else None
     if operation == "ImportSystemConfigurationPreview":
-        job = idrac.add_job("ImportConfiguration", "Preview Import from Local", EXPORT_JOB_SECONDS,
-                            success=("SYS081", "Successfully previewed Server Configuration Profile import operation."))
+        job = idrac.add_job(
+            "ImportConfiguration",
+            "Preview Import from Local",
+            EXPORT_JOB_SECONDS,
+            success=("SYS081", "Successfully previewed Server Configuration Profile import operation."),
+        )
         if problem:
             job.fail_with = ("SYS082", f"Server Configuration Profile preview failed: {problem}")
         return _job_created(job.id)
@@ -392,17 +477,30 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
     if shutdown not in ("Graceful", "Forced", "NoReboot"):
         return _bad("SYS426", f"ShutdownType {shutdown} is not acceptable.", "Use Graceful, Forced or NoReboot.")
     if not bios_changes:
-        job = idrac.add_job("ImportConfiguration", "Import Configuration", EXPORT_JOB_SECONDS,
-                            success=("SYS069", "No changes were applied since the current component configuration "
-                                               "matched the requested configuration."))
+        job = idrac.add_job(
+            "ImportConfiguration",
+            "Import Configuration",
+            EXPORT_JOB_SECONDS,
+            success=(
+                "SYS069",
+                "No changes were applied since the current component configuration "
+                "matched the requested configuration.",
+            ),
+        )
         return _job_created(job.id)
 
     def apply() -> None:
         if not problem:
             idrac.bios.update(bios_changes)
-    job = idrac.add_job("ImportConfiguration", "Import Configuration", CONFIG_JOB_SECONDS * 2, on_complete=apply,
-                        on_reboot=shutdown == "NoReboot",
-                        success=("SYS053", "Successfully imported and applied Server Configuration Profile."))
+
+    job = idrac.add_job(
+        "ImportConfiguration",
+        "Import Configuration",
+        CONFIG_JOB_SECONDS * 2,
+        on_complete=apply,
+        on_reboot=shutdown == "NoReboot",
+        success=("SYS053", "Successfully imported and applied Server Configuration Profile."),
+    )
     if problem:
         job.with_errors = ("SYS055", f"Some attributes were not applied: {problem}")
     if shutdown != "NoReboot" and idrac.power_state == "On":
@@ -428,11 +526,20 @@ def finished_export(idrac: SimIdrac, job_id: str) -> Response | None:
 
 # --- firmware ------------------------------------------------------------------------------------------------
 
-_DUP = re.compile(r"^(?P<kind>[A-Za-z][A-Za-z0-9-]*?)(?:_Firmware)?_(?P<pkg>[A-Z0-9]{5})_(?:WN64|LN64|WN32|LN|LW64)"
-                  r"_(?P<version>[0-9][0-9A-Za-z.\-]*?)(?:_A\d{2})?\.(?:EXE|exe|BIN|bin)$")
-_KINDS = {"BIOS": BIOS_COMPONENT_ID, "iDRAC": IDRAC_COMPONENT_ID, "iDRAC-with-Lifecycle-Controller": IDRAC_COMPONENT_ID,
-          "Network": NIC_COMPONENT_ID, "SAS-RAID": RAID_COMPONENT_ID, "Power": PSU_COMPONENT_ID,
-          "CPLD": CPLD_COMPONENT_ID, "Firmware": CPLD_COMPONENT_ID}
+_DUP = re.compile(
+    r"^(?P<kind>[A-Za-z][A-Za-z0-9-]*?)(?:_Firmware)?_(?P<pkg>[A-Z0-9]{5})_(?:WN64|LN64|WN32|LN|LW64)"
+    r"_(?P<version>[0-9][0-9A-Za-z.\-]*?)(?:_A\d{2})?\.(?:EXE|exe|BIN|bin)$"
+)
+_KINDS = {
+    "BIOS": BIOS_COMPONENT_ID,
+    "iDRAC": IDRAC_COMPONENT_ID,
+    "iDRAC-with-Lifecycle-Controller": IDRAC_COMPONENT_ID,
+    "Network": NIC_COMPONENT_ID,
+    "SAS-RAID": RAID_COMPONENT_ID,
+    "Power": PSU_COMPONENT_ID,
+    "CPLD": CPLD_COMPONENT_ID,
+    "Firmware": CPLD_COMPONENT_ID,
+}
 
 
 def dup_identity(filename: str) -> tuple[str, str] | None:
@@ -445,22 +552,35 @@ def dup_identity(filename: str) -> tuple[str, str] | None:
     return (cid, m.group("version")) if cid else None
 
 
-def _firmware_job(idrac: SimIdrac, component: Component | None, version: str | None, apply_time: str,
-                  fail: tuple[str, str] | None = None) -> Response:
+def _firmware_job(
+    idrac: SimIdrac,
+    component: Component | None,
+    version: str | None,
+    apply_time: str,
+    fail: tuple[str, str] | None = None,
+) -> Response:
     name = f"Firmware Update: {component.name if component else 'unknown component'}"
     needs_reboot = component is not None and component.component_id in (BIOS_COMPONENT_ID, CPLD_COMPONENT_ID)
 
     def apply() -> None:
         assert component is not None and version is not None
         idrac.install(component, version)
-    job = idrac.add_job("FirmwareUpdate", name, FIRMWARE_JOB_SECONDS, on_reboot=needs_reboot or apply_time == "OnReset",
-                        on_complete=apply if component and version else None,
-                        success=("RED001", "Job completed successfully."))
+
+    job = idrac.add_job(
+        "FirmwareUpdate",
+        name,
+        FIRMWARE_JOB_SECONDS,
+        on_reboot=needs_reboot or apply_time == "OnReset",
+        on_complete=apply if component and version else None,
+        success=("RED001", "Job completed successfully."),
+    )
     if fail is not None:
         job.fail_with = fail
     elif component is not None and version == component.version:
-        job.success = ("SUP029", "Firmware versions on server match catalog, applicable updates are not present in "
-                                 "the repository.")
+        job.success = (
+            "SUP029",
+            "Firmware versions on server match catalog, applicable updates are not present in the repository.",
+        )
         job.on_complete = None
     return _job_created(job.id)
 
@@ -468,8 +588,15 @@ def _firmware_job(idrac: SimIdrac, component: Component | None, version: str | N
 def _resolve_image(idrac: SimIdrac, filename: str) -> tuple[Component | None, str | None, tuple[str, str] | None]:
     ident = dup_identity(filename)
     if ident is None:
-        return None, None, ("RED097", "Unable to update the firmware because the package is not compatible with this "
-                                      "system or its components.")
+        return (
+            None,
+            None,
+            (
+                "RED097",
+                "Unable to update the firmware because the package is not compatible with this "
+                "system or its components.",
+            ),
+        )
     component = idrac.component(ident[0])
     if component is None:
         return None, None, ("RED097", "The component of the update package is not in the inventory of this system.")
@@ -491,8 +618,13 @@ async def _simple_update(idrac: SimIdrac, body: dict[str, Any]) -> Response:
         return _firmware_job(idrac, component, inv.group(3), apply_time)
     data = await _fetch(uri)
     if data is None:
-        return _firmware_job(idrac, None, None, apply_time,
-                             ("RED004", "Unable to download the update package from the specified location."))
+        return _firmware_job(
+            idrac,
+            None,
+            None,
+            apply_time,
+            ("RED004", "Unable to download the update package from the specified location."),
+        )
     component, version, fail = _resolve_image(idrac, urlsplit(uri).path)
     return _firmware_job(idrac, component, version, apply_time, fail)
 
@@ -500,8 +632,11 @@ async def _simple_update(idrac: SimIdrac, body: dict[str, Any]) -> Response:
 async def _multipart_update(idrac: SimIdrac, request: Request) -> Response:
     parts = _multipart(request)
     if parts is None or "UpdateFile" not in parts:
-        return _bad("SYS406", "A multipart body with UpdateParameters and UpdateFile is required.",
-                    "Send multipart/form-data with both parts.")
+        return _bad(
+            "SYS406",
+            "A multipart body with UpdateParameters and UpdateFile is required.",
+            "Send multipart/form-data with both parts.",
+        )
     try:
         params = json.loads(parts.get("UpdateParameters", (None, b"{}"))[1] or b"{}")
     except ValueError:
@@ -521,9 +656,11 @@ def _http_push(idrac: SimIdrac, request: Request) -> Response:
     if fail or component is None or version is None:
         return _bad(fail[0] if fail else "RED097", fail[1] if fail else "Unknown package.", "Check the package.")
     member = component.inventory_id("Available", version)
-    return Response(201, {"Id": member, "Version": version, "@odata.id":
-                          f"/redfish/v1/UpdateService/FirmwareInventory/{member}"},
-                    [("Location", f"/redfish/v1/UpdateService/FirmwareInventory/{member}")])
+    return Response(
+        201,
+        {"Id": member, "Version": version, "@odata.id": f"/redfish/v1/UpdateService/FirmwareInventory/{member}"},
+        [("Location", f"/redfish/v1/UpdateService/FirmwareInventory/{member}")],
+    )
 
 
 def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]] | None:
@@ -534,10 +671,11 @@ def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]] | None:
     if not message.is_multipart():
         return None
     out: dict[str, tuple[str | None, bytes]] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
+    for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name:
-            out[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+            payload = part.get_payload(decode=True)
+            out[str(name)] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
     return out
 
 
@@ -575,12 +713,18 @@ async def _install_from_repository(idrac: SimIdrac, body: dict[str, Any]) -> Res
             staged.append((pkg, installed_version, jid))
     elif failure is None:
         staged = [(p, (idrac.component(p.component_id) or Component("", "", "", "")).version, "") for p in updates]
-    idrac.repo_update_list = None if failure else [
-        {"package": p, "installed": v, "jid": j} for p, v, j in staged]
-    job = idrac.add_job("RepositoryUpdate", "Repository Update", 60.0,
-                        success=("RED001", "Job completed successfully.") if updates else
-                        ("SUP029", "Firmware versions on server match catalog, applicable updates are not present in "
-                                   "the repository."))
+    idrac.repo_update_list = None if failure else [{"package": p, "installed": v, "jid": j} for p, v, j in staged]
+    job = idrac.add_job(
+        "RepositoryUpdate",
+        "Repository Update",
+        60.0,
+        success=("RED001", "Job completed successfully.")
+        if updates
+        else (
+            "SUP029",
+            "Firmware versions on server match catalog, applicable updates are not present in the repository.",
+        ),
+    )
     if failure:
         job.fail_with = failure
     if reboot and staged and apply_update and idrac.power_state == "On":
@@ -590,8 +734,11 @@ async def _install_from_repository(idrac: SimIdrac, body: dict[str, Any]) -> Res
 
 def _repo_update_list(idrac: SimIdrac, body: dict[str, Any]) -> Response:
     if not idrac.repo_update_list:
-        return _bad("SUP029", "Firmware versions on server match catalog, applicable updates are not present in the "
-                              "repository.", "No response action is required.")
+        return _bad(
+            "SUP029",
+            "Firmware versions on server match catalog, applicable updates are not present in the repository.",
+            "No response action is required.",
+        )
     packages = [(e["package"], e["installed"], e["jid"]) for e in idrac.repo_update_list]
     return Response(200, {"PackageList": catalog.package_list_xml(packages)})
 
@@ -613,9 +760,13 @@ def _remote_services_status(idrac: SimIdrac, body: dict[str, Any]) -> Response:
         server = "InPOST"
     busy = any(j.state(idrac.clock.now())[0] == "Running" for j in idrac.jobs.values())
     body_out = envelope(f"{MANAGER}/Oem/Dell/DellLCService", "DellLCService.v1_3_0.DellLCService")
-    body_out = {"@Message.ExtendedInfo": SUCCESS["@Message.ExtendedInfo"],
-                "LCStatus": "Ready" if not busy else "InUse", "RTStatus": "Ready", "ServerStatus": server,
-                "Status": "Ready" if not busy else "InUse"}
+    body_out = {
+        "@Message.ExtendedInfo": SUCCESS["@Message.ExtendedInfo"],
+        "LCStatus": "Ready" if not busy else "InUse",
+        "RTStatus": "Ready",
+        "ServerStatus": server,
+        "Status": "Ready" if not busy else "InUse",
+    }
     return Response(200, body_out)
 
 
@@ -629,8 +780,9 @@ def _reboot_job(idrac: SimIdrac, body: dict[str, Any]) -> Response:
     kind = body.get("RebootJobType")
     if kind not in ("GracefulRebootWithForcedShutdown", "GracefulRebootWithoutForcedShutdown", "PowerCycle"):
         return _bad("SYS426", f"RebootJobType {kind} is not acceptable.", "See the allowable values.")
-    job = idrac.add_job("RebootNoForce" if "Without" in kind else "RebootForce", f"Reboot: {kind}", 1.0,
-                        on_reboot=True, prefix="RID")
+    job = idrac.add_job(
+        "RebootNoForce" if "Without" in kind else "RebootForce", f"Reboot: {kind}", 1.0, on_reboot=True, prefix="RID"
+    )
     job.extra["reboot"] = kind
     return Response(200, SUCCESS, [("Location", f"{MANAGER}/Jobs/{job.id}")])
 
@@ -651,9 +803,16 @@ def _setup_job_queue(idrac: SimIdrac, body: dict[str, Any]) -> Response:
 def system_settings(idrac: SimIdrac) -> dict[str, Any]:
     """iDRAC 10's System/Settings: where Boot is PATCHed (REDFISH.md §2.7)."""
     body = envelope(f"{SYSTEM}/Settings", "ComputerSystem.v1_16_0.ComputerSystem")
-    body.update({"Id": "Settings", "Name": "System Settings",
-                 "Boot": {"BootSourceOverrideEnabled": idrac.boot_override_enabled,
-                          "BootSourceOverrideTarget": idrac.boot_override_target}})
+    body.update(
+        {
+            "Id": "Settings",
+            "Name": "System Settings",
+            "Boot": {
+                "BootSourceOverrideEnabled": idrac.boot_override_enabled,
+                "BootSourceOverrideTarget": idrac.boot_override_target,
+            },
+        }
+    )
     return body
 
 
@@ -661,10 +820,14 @@ _POST_ACTIONS: dict[tuple[str, str], Any] = {
     (SYSTEM, "ComputerSystem.Reset"): _reset,
     (MANAGER, "Manager.Reset"): _manager_reset,
     ("/redfish/v1/UpdateService", "UpdateService.SimpleUpdate"): _simple_update,
-    (f"{SYSTEM}/Oem/Dell/DellSoftwareInstallationService", "DellSoftwareInstallationService.InstallFromRepository"):
-        _install_from_repository,
-    (f"{SYSTEM}/Oem/Dell/DellSoftwareInstallationService", "DellSoftwareInstallationService.GetRepoBasedUpdateList"):
-        _repo_update_list,
+    (
+        f"{SYSTEM}/Oem/Dell/DellSoftwareInstallationService",
+        "DellSoftwareInstallationService.InstallFromRepository",
+    ): _install_from_repository,
+    (
+        f"{SYSTEM}/Oem/Dell/DellSoftwareInstallationService",
+        "DellSoftwareInstallationService.GetRepoBasedUpdateList",
+    ): _repo_update_list,
     (f"{MANAGER}/Oem/Dell/DellJobService", "DellJobService.DeleteJobQueue"): _delete_job_queue,
     (f"{MANAGER}/Oem/Dell/DellJobService", "DellJobService.CreateRebootJob"): _reboot_job,
     (f"{MANAGER}/Oem/Dell/DellJobService", "DellJobService.SetupJobQueue"): _setup_job_queue,

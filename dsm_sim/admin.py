@@ -23,12 +23,21 @@ if TYPE_CHECKING:
 def describe(idrac: SimIdrac) -> dict[str, Any]:
     idrac.tick()
     return {
-        "endpoint": idrac.spec.endpoint, "address": idrac.spec.address, "port": idrac.spec.port,
-        "service_tag": idrac.spec.service_tag, "model": f"PowerEdge {idrac.hw.model}",
-        "idrac_generation": idrac.generation, "idrac_firmware": idrac.firmware, "bios_version": idrac.bios_version,
-        "power_state": idrac.power_state, "host_state": idrac.host_state,
-        "idrac_rebooting": idrac.idrac_rebooting(), "health_faults": sorted(idrac.health_faults),
-        "open_sessions": len(idrac.sessions), "counters": idrac.counters.as_dict(), "faults": idrac.faults.as_dict(),
+        "endpoint": idrac.spec.endpoint,
+        "address": idrac.spec.address,
+        "port": idrac.spec.port,
+        "service_tag": idrac.spec.service_tag,
+        "model": f"PowerEdge {idrac.hw.model}",
+        "idrac_generation": idrac.generation,
+        "idrac_firmware": idrac.firmware,
+        "bios_version": idrac.bios_version,
+        "power_state": idrac.power_state,
+        "host_state": idrac.host_state,
+        "idrac_rebooting": idrac.idrac_rebooting(),
+        "health_faults": sorted(idrac.health_faults),
+        "open_sessions": len(idrac.sessions),
+        "counters": idrac.counters.as_dict(),
+        "faults": idrac.faults.as_dict(),
         "jobs": {jid: job.state(idrac.clock.now())[0] for jid, job in idrac.jobs.items()},
         "virtual_media": {slot: s["Image"] for slot, s in idrac.virtual_media.items() if s["Inserted"]},
     }
@@ -55,9 +64,15 @@ class AdminApp:
     async def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")
         if request.method == "GET" and path == "/fleet":
-            return Response(200, {"time_scale": self.fleet.clock.scale, "sim_seconds": self.fleet.clock.now(),
-                                  "servers": [describe(i) for i in self.fleet.idracs]},
-                            content_type="application/json")
+            return Response(
+                200,
+                {
+                    "time_scale": self.fleet.clock.scale,
+                    "sim_seconds": self.fleet.clock.now(),
+                    "servers": [describe(i) for i in self.fleet.idracs],
+                },
+                content_type="application/json",
+            )
         if request.method == "GET" and path.startswith("/servers/"):
             idrac = self.fleet.get(path.removeprefix("/servers/"))
             if idrac is None:

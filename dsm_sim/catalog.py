@@ -53,10 +53,15 @@ def applicable_updates(catalog_xml: str, system_id: int, installed: dict[str, st
             cid = dev.get("componentID", "")
             if cid not in installed or version_key(version) <= version_key(installed[cid]):
                 continue
-            pkg = CatalogPackage(cid, version, comp.get("path", ""), (name_el.text or "").strip() if name_el is not None else "",
-                                 crit.get("value", "1") if crit is not None else "1",
-                                 comp.get("rebootRequired", "false").lower() == "true",
-                                 ctype.get("value", "FRMW") if ctype is not None else "FRMW")
+            pkg = CatalogPackage(
+                cid,
+                version,
+                comp.get("path", ""),
+                (name_el.text or "").strip() if name_el is not None else "",
+                crit.get("value", "1") if crit is not None else "1",
+                comp.get("rebootRequired", "false").lower() == "true",
+                ctype.get("value", "FRMW") if ctype is not None else "FRMW",
+            )
             if cid not in best or version_key(version) > version_key(best[cid].version):
                 best[cid] = pkg
     return sorted(best.values(), key=lambda p: p.component_id)
@@ -66,18 +71,29 @@ def package_list_xml(packages: list[tuple[CatalogPackage, str, str]]) -> str:
     """GetRepoBasedUpdateList's PackageList: CIM-XML instances of DCIM_RepoUpdateSWID.
 
     ``packages`` is (package, installed version, JID)."""
-    out = ["<?xml version=\"1.0\" encoding=\"UTF-8\" ?><CIM CIMVERSION=\"2.0\" DTDVERSION=\"2.0\">"
-           "<MESSAGE ID=\"0\" PROTOCOLVERSION=\"1.0\"><SIMPLEREQ>"]
+    out = [
+        '<?xml version="1.0" encoding="UTF-8" ?><CIM CIMVERSION="2.0" DTDVERSION="2.0">'
+        '<MESSAGE ID="0" PROTOCOLVERSION="1.0"><SIMPLEREQ>'
+    ]
     for pkg, installed, jid in packages:
-        props = {"Criticality": pkg.criticality, "DisplayName": pkg.name, "PackageName": pkg.path.rsplit("/", 1)[-1],
-                 "PackagePath": pkg.path, "PackageVersion": pkg.version,
-                 "RebootType": "HOST" if pkg.reboot_required else "NONE", "JobID": jid,
-                 "ComponentID": pkg.component_id, "ComponentType": pkg.component_type,
-                 "ComponentInstalledVersion": installed}
-        out.append("<VALUE.NAMEDINSTANCE><INSTANCENAME CLASSNAME=\"DCIM_RepoUpdateSWID\"/><INSTANCE "
-                   "CLASSNAME=\"DCIM_RepoUpdateSWID\">")
+        props = {
+            "Criticality": pkg.criticality,
+            "DisplayName": pkg.name,
+            "PackageName": pkg.path.rsplit("/", 1)[-1],
+            "PackagePath": pkg.path,
+            "PackageVersion": pkg.version,
+            "RebootType": "HOST" if pkg.reboot_required else "NONE",
+            "JobID": jid,
+            "ComponentID": pkg.component_id,
+            "ComponentType": pkg.component_type,
+            "ComponentInstalledVersion": installed,
+        }
+        out.append(
+            '<VALUE.NAMEDINSTANCE><INSTANCENAME CLASSNAME="DCIM_RepoUpdateSWID"/><INSTANCE '
+            'CLASSNAME="DCIM_RepoUpdateSWID">'
+        )
         for name, value in props.items():
-            out.append(f"<PROPERTY NAME=\"{name}\" TYPE=\"string\"><VALUE>{_esc(value)}</VALUE></PROPERTY>")
+            out.append(f'<PROPERTY NAME="{name}" TYPE="string"><VALUE>{_esc(value)}</VALUE></PROPERTY>')
         out.append("</INSTANCE></VALUE.NAMEDINSTANCE>")
     out.append("</SIMPLEREQ></MESSAGE></CIM>")
     return "".join(out)

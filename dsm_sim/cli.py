@@ -24,14 +24,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int)
     p.add_argument("--start", help="first loopback address (default 127.0.10.1); the others follow it")
     p.add_argument("--port", type=int, help="HTTPS port of every iDRAC (default 8443)")
-    p.add_argument("--models", help=f"comma-separated, cycled ({', '.join(MODELS)}; default {','.join(DEFAULT_MODELS)})")
+    p.add_argument(
+        "--models", help=f"comma-separated, cycled ({', '.join(MODELS)}; default {','.join(DEFAULT_MODELS)})"
+    )
     p.add_argument("--seed", type=int, help="seed for service tags and serials")
     p.add_argument("--tag-scheme", choices=("dell", "vcsim"), help="vcsim: VCS0000, VCS0001… as vcsim's hosts")
     p.add_argument("--username", help="iDRAC user (default root)")
     p.add_argument("--time-scale", type=float, help="simulated seconds per real second (default 1)")
-    p.add_argument("--fault", action="append", default=[], metavar="TARGET=FAULTS",
-                   help="health faults, e.g. 127.0.10.3:8443=psu,fan or 5=disk (index)")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="TARGET=FAULTS",
+        help="health faults, e.g. 127.0.10.3:8443=psu,fan or 5=disk (index)",
+    )
     p.add_argument("--firmware", action="append", default=[], metavar="MODEL=VERSION", help="iDRAC firmware override")
+    p.add_argument(
+        "--inject",
+        action="append",
+        default=[],
+        metavar="TARGET:FAULT=VALUE,...",
+        help="faults from the start, e.g. all:latency_ms=50,jitter_ms=10 or 127.0.10.2:8443:error_503_rate=0.2",
+    )
     p.add_argument("--random-faults", type=float, help="share of servers given one random health fault")
     p.add_argument("--admin-port", type=int, help="admin API port on 127.0.0.1 (default: a free one)")
     p.add_argument("--shared-certificate", action="store_true", help="one TLS certificate for all (saves memory)")
@@ -40,8 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def spec_from_args(args: argparse.Namespace) -> FleetSpec:
     spec = load_fleet_toml(args.spec) if args.spec else FleetSpec()
-    for field in ("count", "start", "port", "seed", "tag_scheme", "username", "time_scale", "random_faults",
-                  "admin_port"):
+    for field in (
+        "count",
+        "start",
+        "port",
+        "seed",
+        "tag_scheme",
+        "username",
+        "time_scale",
+        "random_faults",
+        "admin_port",
+    ):
         value = getattr(args, field)
         if value is not None:
             setattr(spec, field, value)
@@ -60,6 +83,19 @@ def spec_from_args(args: argparse.Namespace) -> FleetSpec:
         if not sep:
             raise SpecError(f"--firmware {item!r}: write MODEL=VERSION")
         spec.firmware[model] = version
+    for item in args.inject:
+        target, sep, settings = item.rpartition(":")
+        if not sep or "=" not in settings:
+            raise SpecError(f"--inject {item!r}: write TARGET:fault=value[,fault=value]")
+        parsed: dict[str, object] = {}
+        for pair in settings.split(","):
+            key, _, value = pair.partition("=")
+            parsed[key.strip()] = (
+                value.strip().lower() in ("true", "1", "yes")
+                if value.strip().lower() in ("true", "false", "yes", "no")
+                else float(value)
+            )
+        spec.faults.setdefault(target, {}).update(parsed)
     if args.shared_certificate:
         spec.shared_certificate = True
     spec.validate()
@@ -78,8 +114,12 @@ async def _run(spec: FleetSpec) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(json.dumps(fleet.ready_info()), flush=True)
-    print(f"dsm sim: {len(fleet.idracs)} iDRACs on {fleet.idracs[0].spec.endpoint} … "
-          f"{fleet.idracs[-1].spec.endpoint}; admin {fleet.ready_info()['admin']}", file=sys.stderr, flush=True)
+    print(
+        f"dsm sim: {len(fleet.idracs)} iDRACs on {fleet.idracs[0].spec.endpoint} … "
+        f"{fleet.idracs[-1].spec.endpoint}; admin {fleet.ready_info()['admin']}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

@@ -38,6 +38,10 @@ class Fleet:
         self.clock = SimClock(spec.time_scale)
         self.idracs = [SimIdrac(s, self.clock) for s in spec.servers()]
         self._by_endpoint = {i.spec.endpoint: i for i in self.idracs}
+        for key, settings in spec.faults.items():
+            for idrac in self.idracs:
+                if key in ("all", idrac.spec.endpoint, idrac.spec.address, str(idrac.spec.index)):
+                    idrac.faults.update(settings)
         self._servers: list[asyncio.Server] = []
         self._certs: CertificateStore | None = None
         self.admin_port = 0
@@ -47,8 +51,11 @@ class Fleet:
 
     async def start(self) -> None:
         self._certs = CertificateStore()
-        shared = self._certs.context("idrac-sim", [i.spec.address for i in self.idracs[:1]]) \
-            if self.spec.shared_certificate else None
+        shared = (
+            self._certs.context("idrac-sim", [i.spec.address for i in self.idracs[:1]])
+            if self.spec.shared_certificate
+            else None
+        )
         try:
             for idrac in self.idracs:
                 ctx = shared or self._certs.context(f"idrac-{idrac.spec.service_tag}", [idrac.spec.address])
@@ -74,9 +81,14 @@ class Fleet:
             self._certs = None
 
     def ready_info(self) -> dict[str, Any]:
-        return {"ready": True, "admin": f"http://127.0.0.1:{self.admin_port}", "count": len(self.idracs),
-                "endpoints": [i.spec.endpoint for i in self.idracs], "username": self.spec.username,
-                "time_scale": self.spec.time_scale}
+        return {
+            "ready": True,
+            "admin": f"http://127.0.0.1:{self.admin_port}",
+            "count": len(self.idracs),
+            "endpoints": [i.spec.endpoint for i in self.idracs],
+            "username": self.spec.username,
+            "time_scale": self.spec.time_scale,
+        }
 
 
 class _Handle:
@@ -135,13 +147,32 @@ class FleetThread(_Handle):
 
 
 def spec_to_args(spec: FleetSpec) -> list[str]:
-    args = ["--count", str(spec.count), "--start", spec.start, "--port", str(spec.port), "--models",
-            ",".join(spec.models), "--seed", str(spec.seed), "--tag-scheme", spec.tag_scheme, "--username",
-            spec.username, "--time-scale", str(spec.time_scale), "--random-faults", str(spec.random_faults)]
+    args = [
+        "--count",
+        str(spec.count),
+        "--start",
+        spec.start,
+        "--port",
+        str(spec.port),
+        "--models",
+        ",".join(spec.models),
+        "--seed",
+        str(spec.seed),
+        "--tag-scheme",
+        spec.tag_scheme,
+        "--username",
+        spec.username,
+        "--time-scale",
+        str(spec.time_scale),
+        "--random-faults",
+        str(spec.random_faults),
+    ]
     for key, faults in spec.health_faults.items():
         args += ["--fault", f"{key}={','.join(faults)}"]
     for model, version in spec.firmware.items():
         args += ["--firmware", f"{model}={version}"]
+    for key, settings in spec.faults.items():
+        args += ["--inject", f"{key}:" + ",".join(f"{k}={v}" for k, v in settings.items())]
     if spec.shared_certificate:
         args.append("--shared-certificate")
     return args
@@ -157,8 +188,13 @@ class FleetProcess(_Handle):
 
     def start(self) -> FleetProcess:
         env = dict(os.environ, DSM_SIM_PASSWORD=self.spec.password)
-        self.proc = subprocess.Popen([sys.executable, "-m", "dsm_sim", *spec_to_args(self.spec)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dsm_sim", *spec_to_args(self.spec)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + self.timeout
         line = ""

@@ -28,7 +28,7 @@ SSL_READ_BUFFER = 32 * 1024
 def shrink_tls_buffers() -> None:
     import asyncio.sslproto
 
-    asyncio.sslproto.SSLProtocol.max_size = SSL_READ_BUFFER  # type: ignore[attr-defined]
+    asyncio.sslproto.SSLProtocol.max_size = SSL_READ_BUFFER
 
 
 @dataclass
@@ -65,10 +65,21 @@ class Response:
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-_REASONS = {200: b"OK", 201: b"Created", 202: b"Accepted", 204: b"No Content", 400: b"Bad Request",
-            401: b"Unauthorized", 403: b"Forbidden", 404: b"Not Found", 405: b"Method Not Allowed",
-            409: b"Conflict", 412: b"Precondition Failed", 500: b"Internal Server Error",
-            503: b"Service Unavailable"}
+_REASONS = {
+    200: b"OK",
+    201: b"Created",
+    202: b"Accepted",
+    204: b"No Content",
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    403: b"Forbidden",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    409: b"Conflict",
+    412: b"Precondition Failed",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
 
 
 async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader, client: str) -> Request | None:
@@ -97,7 +108,9 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader, clie
                 path=unquote(parts.path),
                 query={k: v for k, v in parse_qsl(parts.query, keep_blank_values=True)},
                 headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers},
-                body=b"".join(chunks), client=client)
+                body=b"".join(chunks),
+                client=client,
+            )
         elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
             return None
 
@@ -120,17 +133,22 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                 writer.transport.abort()
                 return
             body = response.encode()
-            headers = [(b"content-length", str(len(body)).encode()), (b"odata-version", b"4.0"),
-                       (b"server", b"Apache"), (b"cache-control", b"no-cache")]
+            headers = [
+                (b"content-length", str(len(body)).encode()),
+                (b"odata-version", b"4.0"),
+                (b"server", b"Apache"),
+                (b"cache-control", b"no-cache"),
+            ]
             if body:
                 headers.append((b"content-type", response.content_type.encode()))
             headers += [(k.encode(), v.encode()) for k, v in response.headers]
-            out = conn.send(h11.Response(status_code=response.status, headers=headers,
-                                         reason=_REASONS.get(response.status, b"")))
+            out = conn.send(
+                h11.Response(status_code=response.status, headers=headers, reason=_REASONS.get(response.status, b""))
+            )
             if body and request.method != "HEAD":
-                out += conn.send(h11.Data(data=body))  # type: ignore[operator]
-            out += conn.send(h11.EndOfMessage())  # type: ignore[operator]
-            writer.write(out)  # type: ignore[arg-type]
+                out = (out or b"") + (conn.send(h11.Data(data=body)) or b"")
+            out = (out or b"") + (conn.send(h11.EndOfMessage()) or b"")
+            writer.write(out)
             await writer.drain()
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 break
@@ -145,10 +163,11 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
             writer.close()
 
 
-async def start_listener(host: str, port: int, handler: Handler,
-                         ssl_context: ssl.SSLContext | None) -> asyncio.Server:
+async def start_listener(host: str, port: int, handler: Handler, ssl_context: ssl.SSLContext | None) -> asyncio.Server:
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await serve_connection(reader, writer, handler)
 
-    extra = {"ssl": ssl_context, "ssl_handshake_timeout": 30} if ssl_context is not None else {}
-    return await asyncio.start_server(on_connect, host, port, backlog=128, reuse_address=True, **extra)
+    if ssl_context is None:
+        return await asyncio.start_server(on_connect, host, port, backlog=128, reuse_address=True)
+    return await asyncio.start_server(on_connect, host, port, backlog=128, reuse_address=True, ssl=ssl_context,
+                                      ssl_handshake_timeout=30)

@@ -81,22 +81,36 @@ def _static_routes(idrac: SimIdrac) -> dict[str, Getter]:
 
 
 _DYNAMIC: list[tuple[re.Pattern[str], Callable[[SimIdrac, re.Match[str]], dict[str, Any] | None]]] = [
-    (re.compile(r"^/redfish/v1/(?:SessionService/)?Sessions/(\d+)$"),
-     lambda i, m: rt.session(i, s) if (s := i.session_by_id(m.group(1))) else None),
+    (
+        re.compile(r"^/redfish/v1/(?:SessionService/)?Sessions/(\d+)$"),
+        lambda i, m: rt.session(i, s) if (s := i.session_by_id(m.group(1))) else None,
+    ),
     (re.compile(r"^/redfish/v1/TaskService/Tasks/(\w+)$"), lambda i, m: rt.task(i, m.group(1))),
     (re.compile(r"^/redfish/v1/JobService/Jobs/(\w+)$"), lambda i, m: rt.dmtf_job(i, m.group(1))),
     (re.compile(rf"^{SYSTEM}/BootOptions/(\w+)$"), lambda i, m: sy.boot_option(i, m.group(1))),
-    (re.compile(rf"^{SYSTEM}/VirtualMedia/(\w+)$"),
-     lambda i, m: sy.virtual_media(i, m.group(1)) if i.media_on_system() else None),
+    (
+        re.compile(rf"^{SYSTEM}/VirtualMedia/(\w+)$"),
+        lambda i, m: sy.virtual_media(i, m.group(1)) if i.media_on_system() else None,
+    ),
     (re.compile(rf"^{MANAGER}/VirtualMedia/(\w+)$"), lambda i, m: _manager_media(i, m.group(1))),
-    (re.compile(rf"^{MANAGER}/(Oem/Dell/Jobs|Jobs)/(\w+)$"),
-     lambda i, m: mg.dell_job(i, f"{MANAGER}/{m.group(1)}", m.group(2))),
-    (re.compile(rf"^{SYSTEM}/Storage/RAID\.Integrated\.1-1/Drives/Disk\.Bay\.(\d+):Enclosure\.Internal\.0-1:RAID\.Integrated\.1-1$"),
-     lambda i, m: sy.drive(i, int(m.group(1)))),
-    (re.compile(rf"^{CHASSIS}/ThermalSubsystem/Fans/([\w.]+)$"),
-     lambda i, m: ch.fan(i, m.group(1)) if i.has_subsystems() else None),
-    (re.compile(rf"^{CHASSIS}/PowerSubsystem/PowerSupplies/([\w.]+)$"),
-     lambda i, m: ch.power_supply(i, m.group(1)) if i.has_subsystems() else None),
+    (
+        re.compile(rf"^{MANAGER}/(Oem/Dell/Jobs|Jobs)/(\w+)$"),
+        lambda i, m: mg.dell_job(i, f"{MANAGER}/{m.group(1)}", m.group(2)),
+    ),
+    (
+        re.compile(
+            rf"^{SYSTEM}/Storage/RAID\.Integrated\.1-1/Drives/Disk\.Bay\.(\d+):Enclosure\.Internal\.0-1:RAID\.Integrated\.1-1$"
+        ),
+        lambda i, m: sy.drive(i, int(m.group(1))),
+    ),
+    (
+        re.compile(rf"^{CHASSIS}/ThermalSubsystem/Fans/([\w.]+)$"),
+        lambda i, m: ch.fan(i, m.group(1)) if i.has_subsystems() else None,
+    ),
+    (
+        re.compile(rf"^{CHASSIS}/PowerSubsystem/PowerSupplies/([\w.]+)$"),
+        lambda i, m: ch.power_supply(i, m.group(1)) if i.has_subsystems() else None,
+    ),
     (re.compile(rf"^{up.INVENTORY}/([^/]+)$"), lambda i, m: up.firmware_item(i, m.group(1))),
 ]
 
@@ -116,9 +130,18 @@ class _LegacyMediaView:
 
     def __init__(self, idrac: SimIdrac) -> None:
         self._idrac = idrac
-        self.virtual_media = {s: {"Inserted": False, "Image": None, "ImageName": None, "WriteProtected": True,
-                                  "ConnectedVia": "NotConnected", "UserName": None, "TransferProtocolType": None}
-                              for s in ("CD", "RemovableDisk")}
+        self.virtual_media = {
+            s: {
+                "Inserted": False,
+                "Image": None,
+                "ImageName": None,
+                "WriteProtected": True,
+                "ConnectedVia": "NotConnected",
+                "UserName": None,
+                "TransferProtocolType": None,
+            }
+            for s in ("CD", "RemovableDisk")
+        }
 
     def media_on_system(self) -> bool:
         return False
@@ -171,19 +194,34 @@ class IdracApp:
             return Response(hang=f.hang_seconds)
         if f.error_503_rate and rng.random() < f.error_503_rate:
             idrac.counters.errors_5xx += 1
-            return Response(503, error("RAC0508", "The iDRAC is busy; retry the operation later.",
-                                       "Retry the operation after a few seconds."), [("Retry-After", "2")])
+            return Response(
+                503,
+                error(
+                    "RAC0508",
+                    "The iDRAC is busy; retry the operation later.",
+                    "Retry the operation after a few seconds.",
+                ),
+                [("Retry-After", "2")],
+            )
         response = await self._dispatch(request)
-        if f.malformed_json_rate and response.status == 200 and isinstance(response.body, dict) \
-                and rng.random() < f.malformed_json_rate:
+        if (
+            f.malformed_json_rate
+            and response.status == 200
+            and isinstance(response.body, dict)
+            and rng.random() < f.malformed_json_rate
+        ):
             response.body = response.encode()[: max(1, len(response.encode()) // 2)]
         return response
 
     async def _dispatch(self, request: Request) -> Response:
         idrac = self.idrac
         path = request.path.rstrip("/") or "/"
-        if request.method == "GET" and path in ("/redfish", "/redfish/v1", "/redfish/v1/$metadata",
-                                                 "/redfish/v1/odata"):
+        if request.method == "GET" and path in (
+            "/redfish",
+            "/redfish/v1",
+            "/redfish/v1/$metadata",
+            "/redfish/v1/odata",
+        ):
             return self._public(path)
         if request.method == "POST" and path in ("/redfish/v1/SessionService/Sessions", "/redfish/v1/Sessions"):
             return actions.login(idrac, request, path)
@@ -202,7 +240,11 @@ class IdracApp:
         token = request.headers.get("x-auth-token")
         if token:
             session = idrac.sessions.get(token)
-            if session is not None and idrac.faults.unauthorized_rate and idrac.rng.random() < idrac.faults.unauthorized_rate:
+            if (
+                session is not None
+                and idrac.faults.unauthorized_rate
+                and idrac.rng.random() < idrac.faults.unauthorized_rate
+            ):
                 idrac.sessions.pop(token, None)  # the iDRAC dropped it (as after a racreset)
                 session = None
             if session is None:
@@ -230,9 +272,17 @@ class IdracApp:
             return Response(200, metadata_document(), content_type="application/xml;charset=utf-8")
         if path == "/redfish/v1/odata":
             root = rt.service_root(self.idrac)
-            return Response(200, {"@odata.context": "/redfish/v1/$metadata", "value": [
-                {"kind": "Singleton", "name": k, "url": v["@odata.id"]}
-                for k, v in root.items() if isinstance(v, dict) and "@odata.id" in v]})
+            return Response(
+                200,
+                {
+                    "@odata.context": "/redfish/v1/$metadata",
+                    "value": [
+                        {"kind": "Singleton", "name": k, "url": v["@odata.id"]}
+                        for k, v in root.items()
+                        if isinstance(v, dict) and "@odata.id" in v
+                    ],
+                },
+            )
         return Response(200, rt.service_root(self.idrac))
 
     def resolve(self, path: str) -> dict[str, Any] | None:
@@ -266,8 +316,14 @@ class IdracApp:
                 return done
         body = self.resolve(path)
         if body is None:
-            return Response(404, error("SYS403", f"Unable to complete the operation because the resource {path} "
-                                       "entered in not found.", "Enter the correct resource and retry the operation."))
+            return Response(
+                404,
+                error(
+                    "SYS403",
+                    f"Unable to complete the operation because the resource {path} entered in not found.",
+                    "Enter the correct resource and retry the operation.",
+                ),
+            )
         if "Members" in body and query.get("$expand", "").startswith(("*", ".")):
             body["Members"] = [self.resolve(m["@odata.id"]) or m for m in body["Members"]]
         if "$select" in query:
@@ -280,24 +336,36 @@ class IdracApp:
             try:
                 entries = [e for e in entries if _matches(e, query["$filter"])]
             except ValueError as exc:
-                return Response(400, error("SYS442", f"The value {query['$filter']} for the query parameter "
-                                                     f"$filter is invalid: {exc}", "Correct the filter."))
+                return Response(
+                    400,
+                    error(
+                        "SYS442",
+                        f"The value {query['$filter']} for the query parameter $filter is invalid: {exc}",
+                        "Correct the filter.",
+                    ),
+                )
         try:
             skip = int(query.get("$skip", "0"))
             top = int(query.get("$top", str(LOG_PAGE)))
         except ValueError:
-            return Response(400, error("SYS440", "The query parameter $skip or $top is not a number.",
-                                       "Enter a number and retry."))
+            return Response(
+                400, error("SYS440", "The query parameter $skip or $top is not a number.", "Enter a number and retry.")
+            )
         if skip and skip >= len(entries):
-            return Response(400, error("SYS439", "The query parameter $skip is out of range.",
-                                       "Enter a value in range and retry."))
-        page = entries[skip: skip + min(top, LOG_PAGE)]
+            return Response(
+                400, error("SYS439", "The query parameter $skip is out of range.", "Enter a value in range and retry.")
+            )
+        page = entries[skip : skip + min(top, LOG_PAGE)]
         base = f"{MANAGER}/LogServices/{which}/Entries"
-        body = {"@odata.context": "/redfish/v1/$metadata#LogEntryCollection.LogEntryCollection",
-                "@odata.id": path, "@odata.type": "#LogEntryCollection.LogEntryCollection",
-                "Description": "System Event Logs for this manager" if which == "Sel" else "LC Logs for this manager",
-                "Members": [mg.log_entry(self.idrac, which, e) for e in page],
-                "Members@odata.count": len(entries), "Name": "Log Entry Collection"}
+        body = {
+            "@odata.context": "/redfish/v1/$metadata#LogEntryCollection.LogEntryCollection",
+            "@odata.id": path,
+            "@odata.type": "#LogEntryCollection.LogEntryCollection",
+            "Description": "System Event Logs for this manager" if which == "Sel" else "LC Logs for this manager",
+            "Members": [mg.log_entry(self.idrac, which, e) for e in page],
+            "Members@odata.count": len(entries),
+            "Name": "Log Entry Collection",
+        }
         if skip + len(page) < len(entries):
             extra = "".join(f"&{k}={v}" for k, v in query.items() if k in ("$filter",))
             body["Members@odata.nextLink"] = f"{base}?$skip={skip + len(page)}{extra}"
@@ -321,10 +389,17 @@ def _find_embedded(node: Any, path: str) -> dict[str, Any] | None:
 
 
 def _unauthorized() -> Response:
-    return Response(401, error("SYS415", "Unable to complete the operation because an invalid username and/or "
-                                         "password is entered, and therefore authentication failed.",
-                               "Enter valid user name and password and retry the operation.", "Critical"),
-                    [("WWW-Authenticate", 'Basic realm="RedfishService"')])
+    return Response(
+        401,
+        error(
+            "SYS415",
+            "Unable to complete the operation because an invalid username and/or "
+            "password is entered, and therefore authentication failed.",
+            "Enter valid user name and password and retry the operation.",
+            "Critical",
+        ),
+        [("WWW-Authenticate", 'Basic realm="RedfishService"')],
+    )
 
 
 def _select(body: dict[str, Any], select: str) -> dict[str, Any]:
@@ -372,7 +447,7 @@ def _matches(entry: LogEntry, text: str) -> bool:
 
 
 def _compare(a: Any, op: str, b: Any) -> bool:
-    return {"eq": a == b, "ne": a != b, "ge": a >= b, "gt": a > b, "le": a <= b, "lt": a < b}[op]
+    return bool({"eq": a == b, "ne": a != b, "ge": a >= b, "gt": a > b, "le": a <= b, "lt": a < b}[op])
 
 
 __all__ = ["IdracApp", "json"]

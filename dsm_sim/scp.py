@@ -8,9 +8,14 @@ from xml.etree import ElementTree as ET
 
 from dsm_sim.state import SimIdrac
 
-TARGET_COMPONENTS = {"BIOS": "BIOS.Setup.1-1", "IDRAC": "iDRAC.Embedded.1", "NIC": "NIC.Embedded.1-1-1",
-                     "RAID": "RAID.Integrated.1-1", "System": "System.Embedded.1",
-                     "LifecycleController": "LifecycleController.Embedded.1"}
+TARGET_COMPONENTS = {
+    "BIOS": "BIOS.Setup.1-1",
+    "IDRAC": "iDRAC.Embedded.1",
+    "NIC": "NIC.Embedded.1-1-1",
+    "RAID": "RAID.Integrated.1-1",
+    "System": "System.Embedded.1",
+    "LifecycleController": "LifecycleController.Embedded.1",
+}
 
 
 def _components(idrac: SimIdrac, targets: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -19,8 +24,16 @@ def _components(idrac: SimIdrac, targets: list[str]) -> list[tuple[str, list[tup
     if "BIOS" in wanted:
         out.append(("BIOS.Setup.1-1", [(k, str(v)) for k, v in sorted(idrac.bios.items())]))
     if "IDRAC" in wanted:
-        out.append(("iDRAC.Embedded.1", [("IPv4.1#Enable", "Enabled"), ("Users.2#UserName", idrac.spec.username),
-                                         ("ServerBoot.1#BootOnce", "Disabled")]))
+        out.append(
+            (
+                "iDRAC.Embedded.1",
+                [
+                    ("IPv4.1#Enable", "Enabled"),
+                    ("Users.2#UserName", idrac.spec.username),
+                    ("ServerBoot.1#BootOnce", "Disabled"),
+                ],
+            )
+        )
     if "NIC" in wanted:
         out.append(("NIC.Embedded.1-1-1", [("LegacyBootProto", "PXE"), ("WakeOnLan", "Enabled")]))
     if "RAID" in wanted:
@@ -37,10 +50,20 @@ def export_profile(idrac: SimIdrac, targets: list[str], fmt: str) -> str:
     comps = _components(idrac, targets)
     model = f"PowerEdge {idrac.hw.model}"
     if fmt == "JSON":
-        return json.dumps({"SystemConfiguration": {
-            "Model": model, "ServiceTag": idrac.spec.service_tag, "TimeStamp": stamp,
-            "Components": [{"FQDD": fqdd, "Attributes": [{"Name": n, "Value": v} for n, v in attrs]}
-                           for fqdd, attrs in comps]}}, indent=2)
+        return json.dumps(
+            {
+                "SystemConfiguration": {
+                    "Model": model,
+                    "ServiceTag": idrac.spec.service_tag,
+                    "TimeStamp": stamp,
+                    "Components": [
+                        {"FQDD": fqdd, "Attributes": [{"Name": n, "Value": v} for n, v in attrs]}
+                        for fqdd, attrs in comps
+                    ],
+                }
+            },
+            indent=2,
+        )
     root = ET.Element("SystemConfiguration", Model=model, ServiceTag=idrac.spec.service_tag, TimeStamp=stamp)
     for fqdd, attrs in comps:
         comp = ET.SubElement(root, "Component", FQDD=fqdd)
@@ -69,5 +92,7 @@ def parse_profile(buffer: str) -> dict[str, dict[str, str]]:
         raise ProfileError(f"XML profile is malformed ({exc})") from None
     if root.tag != "SystemConfiguration":
         raise ProfileError(f"root element is {root.tag}, not SystemConfiguration")
-    return {c.get("FQDD", ""): {a.get("Name", ""): a.text or "" for a in c.findall("Attribute")}
-            for c in root.findall("Component")}
+    return {
+        c.get("FQDD", ""): {a.get("Name", ""): a.text or "" for a in c.findall("Attribute")}
+        for c in root.findall("Component")
+    }

@@ -59,6 +59,7 @@ class FleetSpec:
     firmware: dict[str, str] = field(default_factory=dict)  # model → iDRAC firmware override
     health_faults: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "IP:PORT" or index → faults
     random_faults: float = 0.0  # share of servers given one random health fault
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)  # "all", "IP:PORT" or index → injected faults
     admin_port: int = 0  # 0: pick a free port
     shared_certificate: bool = False
 
@@ -81,6 +82,13 @@ class FleetSpec:
             bad = [f for f in faults if f not in HEALTH_FAULTS]
             if bad:
                 raise SpecError(f"fault {bad[0]!r} for {key}: choose from {', '.join(HEALTH_FAULTS)}")
+        from dsm_sim.state import Faults
+
+        known = set(Faults().as_dict())
+        for key, settings in self.faults.items():
+            unknown = set(settings) - known
+            if unknown:
+                raise SpecError(f"fault {sorted(unknown)[0]!r} for {key}: choose from {', '.join(sorted(known))}")
         if self.tag_scheme not in ("dell", "vcsim"):
             raise SpecError(f"tag scheme {self.tag_scheme!r}: use dell or vcsim")
         if self.time_scale <= 0:
@@ -109,13 +117,23 @@ class FleetSpec:
             # Dell system UUIDs embed the service tag ("4c4c4544-…" is "DELL" in ASCII).
             tag_hex = tag.encode().hex().ljust(24, "0")[:24]
             system_uuid = str(uuid.UUID(f"4c4c4544{tag_hex}"))
-            out.append(ServerSpec(
-                index=i, address=address, port=self.port, hardware=hw,
-                idrac_firmware=self.firmware.get(hw.model, hw.idrac_firmware), bios_version=hw.bios_version,
-                service_tag=tag, serial_number=f"CN{rng.randrange(10**11, 10**12)}",
-                system_uuid=system_uuid,
-                mac=":".join(f"{b:02x}" for b in [0xB0, 0x7B, 0x25, *(rng.randrange(256) for _ in range(3))]),
-                username=self.username, password=self.password, health_faults=frozenset(faults)))
+            out.append(
+                ServerSpec(
+                    index=i,
+                    address=address,
+                    port=self.port,
+                    hardware=hw,
+                    idrac_firmware=self.firmware.get(hw.model, hw.idrac_firmware),
+                    bios_version=hw.bios_version,
+                    service_tag=tag,
+                    serial_number=f"CN{rng.randrange(10**11, 10**12)}",
+                    system_uuid=system_uuid,
+                    mac=":".join(f"{b:02x}" for b in [0xB0, 0x7B, 0x25, *(rng.randrange(256) for _ in range(3))]),
+                    username=self.username,
+                    password=self.password,
+                    health_faults=frozenset(faults),
+                )
+            )
         return out
 
 
@@ -129,8 +147,23 @@ def _loopback(text: str, what: str) -> ipaddress.IPv4Address:
     return ip
 
 
-_TOML_KEYS = {"count", "start", "port", "models", "seed", "tag_scheme", "username", "password", "time_scale",
-              "firmware", "health_faults", "random_faults", "admin_port", "shared_certificate"}
+_TOML_KEYS = {
+    "count",
+    "start",
+    "port",
+    "models",
+    "seed",
+    "tag_scheme",
+    "username",
+    "password",
+    "time_scale",
+    "firmware",
+    "health_faults",
+    "random_faults",
+    "admin_port",
+    "shared_certificate",
+    "faults",
+}
 
 
 def load_fleet_toml(path: Path, base: FleetSpec | None = None) -> FleetSpec:

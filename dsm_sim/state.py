@@ -120,24 +120,49 @@ class Component:
 
 
 BIOS_DEFAULTS: dict[str, Any] = {
-    "BootMode": "Uefi", "SysProfile": "PerfPerWattOptimizedDapc", "LogicalProc": "Enabled",
-    "ProcVirtualization": "Enabled", "SriovGlobalEnable": "Disabled", "AcPwrRcvry": "Last",
-    "AcPwrRcvryDelay": "Immediate", "AcPwrRcvryUserDelay": 120, "SecureBoot": "Disabled",
-    "TpmSecurity": "On", "EmbSata": "AhciMode", "MemTest": "Disabled", "ProcTurboMode": "Enabled",
-    "ProcCStates": "Enabled", "WorkloadProfile": "NotAvailable", "NumLock": "On",
-    "ErrPrompt": "Enabled", "PowerCycleRequest": "None", "AssetTag": "", "SerialComm": "Off",
-    "SystemModelName": "", "SystemBiosVersion": "", "SystemServiceTag": "", "SystemManufacturer": "Dell Inc.",
+    "BootMode": "Uefi",
+    "SysProfile": "PerfPerWattOptimizedDapc",
+    "LogicalProc": "Enabled",
+    "ProcVirtualization": "Enabled",
+    "SriovGlobalEnable": "Disabled",
+    "AcPwrRcvry": "Last",
+    "AcPwrRcvryDelay": "Immediate",
+    "AcPwrRcvryUserDelay": 120,
+    "SecureBoot": "Disabled",
+    "TpmSecurity": "On",
+    "EmbSata": "AhciMode",
+    "MemTest": "Disabled",
+    "ProcTurboMode": "Enabled",
+    "ProcCStates": "Enabled",
+    "WorkloadProfile": "NotAvailable",
+    "NumLock": "On",
+    "ErrPrompt": "Enabled",
+    "PowerCycleRequest": "None",
+    "AssetTag": "",
+    "SerialComm": "Off",
+    "SystemModelName": "",
+    "SystemBiosVersion": "",
+    "SystemServiceTag": "",
+    "SystemManufacturer": "Dell Inc.",
 }
 BIOS_ENUMS: dict[str, tuple[str, ...]] = {
     "BootMode": ("Uefi", "Bios"),
     "SysProfile": ("PerfPerWattOptimizedDapc", "PerfPerWattOptimizedOs", "PerfOptimized", "Custom"),
-    "LogicalProc": ("Enabled", "Disabled"), "ProcVirtualization": ("Enabled", "Disabled"),
-    "SriovGlobalEnable": ("Enabled", "Disabled"), "AcPwrRcvry": ("On", "Off", "Last"),
-    "AcPwrRcvryDelay": ("Immediate", "User", "Random"), "SecureBoot": ("Enabled", "Disabled"),
-    "TpmSecurity": ("On", "Off"), "EmbSata": ("AhciMode", "RaidMode", "Off"), "MemTest": ("Enabled", "Disabled"),
-    "ProcTurboMode": ("Enabled", "Disabled"), "ProcCStates": ("Enabled", "Disabled"),
-    "WorkloadProfile": ("NotAvailable", "VtOptimizedProfile", "DbOptimizedProfile"), "NumLock": ("On", "Off"),
-    "ErrPrompt": ("Enabled", "Disabled"), "PowerCycleRequest": ("None", "VirtualAC"),
+    "LogicalProc": ("Enabled", "Disabled"),
+    "ProcVirtualization": ("Enabled", "Disabled"),
+    "SriovGlobalEnable": ("Enabled", "Disabled"),
+    "AcPwrRcvry": ("On", "Off", "Last"),
+    "AcPwrRcvryDelay": ("Immediate", "User", "Random"),
+    "SecureBoot": ("Enabled", "Disabled"),
+    "TpmSecurity": ("On", "Off"),
+    "EmbSata": ("AhciMode", "RaidMode", "Off"),
+    "MemTest": ("Enabled", "Disabled"),
+    "ProcTurboMode": ("Enabled", "Disabled"),
+    "ProcCStates": ("Enabled", "Disabled"),
+    "WorkloadProfile": ("NotAvailable", "VtOptimizedProfile", "DbOptimizedProfile"),
+    "NumLock": ("On", "Off"),
+    "ErrPrompt": ("Enabled", "Disabled"),
+    "PowerCycleRequest": ("None", "VirtualAC"),
     "SerialComm": ("Off", "OnConRedirCom1", "OnConRedirCom2", "OnNoConRedir"),
 }
 BIOS_READ_ONLY = frozenset({"SystemModelName", "SystemBiosVersion", "SystemServiceTag", "SystemManufacturer"})
@@ -175,15 +200,28 @@ class SimIdrac:
         self.uefi_target: str | None = None
         self.boot_order = [b[0] for b in BOOT_OPTIONS]
         self.bios: dict[str, Any] = dict(BIOS_DEFAULTS)
-        self.bios.update({"SystemModelName": f"PowerEdge {self.hw.model}", "SystemBiosVersion": self.bios_version,
-                          "SystemServiceTag": spec.service_tag})
+        self.bios.update(
+            {
+                "SystemModelName": f"PowerEdge {self.hw.model}",
+                "SystemBiosVersion": self.bios_version,
+                "SystemServiceTag": spec.service_tag,
+            }
+        )
         self.bios_pending: dict[str, Any] = {}
         self.bios_pending_job: str | None = None
         self.jobs: dict[str, SimJob] = {}
         self.virtual_media: dict[str, dict[str, Any]] = {
-            slot: {"Inserted": False, "Image": None, "ImageName": None, "WriteProtected": True,
-                   "ConnectedVia": "NotConnected", "UserName": None, "TransferProtocolType": None}
-            for slot in self.media_slots()}
+            slot: {
+                "Inserted": False,
+                "Image": None,
+                "ImageName": None,
+                "WriteProtected": True,
+                "ConnectedVia": "NotConnected",
+                "UserName": None,
+                "TransferProtocolType": None,
+            }
+            for slot in self.media_slots()
+        }
         self.idrac_down_until = -1.0
         self.pending_idrac_firmware: str | None = None
         self.components = self._initial_components()
@@ -251,7 +289,8 @@ class SimIdrac:
 
     def check_password(self, username: str, password: str) -> bool:
         return secrets.compare_digest(username, self.spec.username) and secrets.compare_digest(
-            password, self.spec.password)
+            password, self.spec.password
+        )
 
     def open_session(self, username: str, client: str) -> Session | None:
         if len(self.sessions) >= MAX_SESSIONS or self.faults.session_exhaustion:
@@ -261,8 +300,12 @@ class SimIdrac:
         session = Session(self._session_ids, secrets.token_hex(16), username, now, now, client)
         self.sessions[session.token] = session
         self.counters.logins += 1
-        self.log_lc("USR0030", f"Successfully logged in using {username}, from {client} and REDFISH.",
-                    "Audit", [username, client, "REDFISH"])
+        self.log_lc(
+            "USR0030",
+            f"Successfully logged in using {username}, from {client} and REDFISH.",
+            "Audit",
+            [username, client, "REDFISH"],
+        )
         return session
 
     def session_by_id(self, sid: str) -> Session | None:
@@ -342,12 +385,31 @@ class SimIdrac:
 
     # --- jobs ----------------------------------------------------------------------------------------
 
-    def add_job(self, job_type: str, name: str, duration: float, *, on_reboot: bool = False,
-                on_complete: Any = None, success: tuple[str, str] | None = None, target_uri: str | None = None,
-                result: Any = None, prefix: str = "JID") -> SimJob:
+    def add_job(
+        self,
+        job_type: str,
+        name: str,
+        duration: float,
+        *,
+        on_reboot: bool = False,
+        on_complete: Any = None,
+        success: tuple[str, str] | None = None,
+        target_uri: str | None = None,
+        result: Any = None,
+        prefix: str = "JID",
+    ) -> SimJob:
         now = self.clock.now()
-        job = SimJob(new_job_id(prefix), job_type, name, now, duration, None if on_reboot else now,
-                     on_complete=on_complete, target_uri=target_uri, result=result)
+        job = SimJob(
+            new_job_id(prefix),
+            job_type,
+            name,
+            now,
+            duration,
+            None if on_reboot else now,
+            on_complete=on_complete,
+            target_uri=target_uri,
+            result=result,
+        )
         if success:
             job.success = success
         if self.faults.job_failure:
@@ -395,8 +457,15 @@ class SimIdrac:
             self.bios_pending = {}
             self.bios_pending_job = None
             self.log_lc("SYS053", "Successfully applied the BIOS configuration.", "Configuration")
-        job = self.add_job("BIOSConfiguration", "Configure: BIOS.Setup.1-1", CONFIG_JOB_SECONDS, on_reboot=True,
-                           on_complete=apply, target_uri="/redfish/v1/Systems/System.Embedded.1/Bios/Settings")
+
+        job = self.add_job(
+            "BIOSConfiguration",
+            "Configure: BIOS.Setup.1-1",
+            CONFIG_JOB_SECONDS,
+            on_reboot=True,
+            on_complete=apply,
+            target_uri="/redfish/v1/Systems/System.Embedded.1/Bios/Settings",
+        )
         self.bios_pending_job = job.id
         return job
 
@@ -406,16 +475,24 @@ class SimIdrac:
         hw = self.hw
         comps = [
             Component(BIOS_COMPONENT_ID, "BIOS.Setup.1-1", "BIOS", self.bios_version, "BIOS", previous="1.2.4"),
-            Component(IDRAC_COMPONENT_ID, "iDRAC.Embedded.1-1", "Integrated Dell Remote Access Controller",
-                      self.firmware, previous="5.10.50.00"),
-            Component(LC_COMPONENT_ID, "USC.Embedded.1:LC.Embedded.1", "Lifecycle Controller", self.firmware,
-                      updateable=False),
+            Component(
+                IDRAC_COMPONENT_ID,
+                "iDRAC.Embedded.1-1",
+                "Integrated Dell Remote Access Controller",
+                self.firmware,
+                previous="5.10.50.00",
+            ),
+            Component(
+                LC_COMPONENT_ID, "USC.Embedded.1:LC.Embedded.1", "Lifecycle Controller", self.firmware, updateable=False
+            ),
             Component(CPLD_COMPONENT_ID, "CPLD.Embedded.1", "System CPLD", "1.0.5"),
             Component(NIC_COMPONENT_ID, "NIC.Embedded.1-1-1", "Broadcom Gigabit Ethernet BCM5720", "21.80.9"),
             Component(RAID_COMPONENT_ID, "RAID.Integrated.1-1", "PERC H755 Front", "52.16.1-4405"),
         ]
-        comps += [Component(PSU_COMPONENT_ID, f"PSU.Slot.{i}", "Power Supply.Slot." + str(i), "00.2A.2B")
-                  for i in range(1, hw.psu_count + 1)]
+        comps += [
+            Component(PSU_COMPONENT_ID, f"PSU.Slot.{i}", "Power Supply.Slot." + str(i), "00.2A.2B")
+            for i in range(1, hw.psu_count + 1)
+        ]
         return comps
 
     def component(self, component_id: str) -> Component | None:
@@ -437,8 +514,12 @@ class SimIdrac:
             if component.component_id == BIOS_COMPONENT_ID:
                 self.bios_version = version
                 self.bios["SystemBiosVersion"] = version
-        self.log_lc("SUP0516", f"Updating firmware for {component.name} to version {version}.", "Updates",
-                    [component.name, version])
+        self.log_lc(
+            "SUP0516",
+            f"Updating firmware for {component.name} to version {version}.",
+            "Updates",
+            [component.name, version],
+        )
 
     # --- health and logs --------------------------------------------------------------------------------
 
@@ -449,32 +530,86 @@ class SimIdrac:
         for i in range(12):
             t = start + timedelta(minutes=37 * i)
             self.log_sel("OK", "An OEM diagnostic event occurred.", f"7e0{i:05x}", None, 26, when=t)
-        self.log_sel("OK", "The chassis is closed while the power is off.", "PST0003", "Physical Chassis Security",
-                     115, when=start + timedelta(hours=9))
+        self.log_sel(
+            "OK",
+            "The chassis is closed while the power is off.",
+            "PST0003",
+            "Physical Chassis Security",
+            115,
+            when=start + timedelta(hours=9),
+        )
         for i in range(8):
-            self.log_lc("USR0030", f"Successfully logged in using root, from 127.0.0.{i + 2} and REDFISH.",
-                        "Audit", when=start + timedelta(minutes=53 * i))
+            self.log_lc(
+                "USR0030",
+                f"Successfully logged in using root, from 127.0.0.{i + 2} and REDFISH.",
+                "Audit",
+                when=start + timedelta(minutes=53 * i),
+            )
 
-    def log_sel(self, severity: str, message: str, message_id: str, sensor_type: str | None, sensor_number: int,
-                when: datetime | None = None) -> None:
+    def log_sel(
+        self,
+        severity: str,
+        message: str,
+        message_id: str,
+        sensor_type: str | None,
+        sensor_number: int,
+        when: datetime | None = None,
+    ) -> None:
         self._log_ids["sel"] += 1
-        self.sel.append(LogEntry(self._log_ids["sel"], when or self.clock.wall(), severity, message, message_id,
-                                 sensor_type, sensor_number))
+        self.sel.append(
+            LogEntry(
+                self._log_ids["sel"],
+                when or self.clock.wall(),
+                severity,
+                message,
+                message_id,
+                sensor_type,
+                sensor_number,
+            )
+        )
 
-    def log_lc(self, message_id: str, message: str, category: str, args: list[str] | None = None,
-               severity: str = "OK", when: datetime | None = None) -> None:
+    def log_lc(
+        self,
+        message_id: str,
+        message: str,
+        category: str,
+        args: list[str] | None = None,
+        severity: str = "OK",
+        when: datetime | None = None,
+    ) -> None:
         self._log_ids["lclog"] += 1
-        self.lclog.append(LogEntry(self._log_ids["lclog"], when or self.clock.wall(), severity, message,
-                                   f"IDRAC.2.8.{message_id}", None, None, category, args or []))
+        self.lclog.append(
+            LogEntry(
+                self._log_ids["lclog"],
+                when or self.clock.wall(),
+                severity,
+                message,
+                f"IDRAC.2.8.{message_id}",
+                None,
+                None,
+                category,
+                args or [],
+            )
+        )
 
     _FAULT_EVENTS = {
         "psu": ("Critical", "Power supply 2 is lost.", "PSU0003", "Power Supply", 101),
         "fan": ("Critical", "Fan 3 RPM is less than the lower critical threshold.", "FAN0001", "Fan", 58),
-        "dimm": ("Critical", "Multi-bit memory errors detected on a memory device at location DIMM A3.", "MEM0001",
-                 "Memory", 7),
+        "dimm": (
+            "Critical",
+            "Multi-bit memory errors detected on a memory device at location DIMM A3.",
+            "MEM0001",
+            "Memory",
+            7,
+        ),
         "disk": ("Critical", "Fault detected on drive 1 in disk drive bay 1.", "PDR1016", "Drive Slot", 20),
-        "temp": ("Critical", "The system inlet temperature is greater than the upper critical threshold.",
-                 "TMP0120", "Temperature", 4),
+        "temp": (
+            "Critical",
+            "The system inlet temperature is greater than the upper critical threshold.",
+            "TMP0120",
+            "Temperature",
+            4,
+        ),
     }
 
     def _log_fault(self, fault: str) -> None:

@@ -21,8 +21,14 @@ def ref(path: str) -> dict[str, str]:
 
 def collection(path: str, type_name: str, name: str, description: str, members: list[str]) -> dict[str, Any]:
     body = envelope(path, f"{type_name}.{type_name}", f"{type_name}.{type_name}")
-    body.update({"Description": description, "Members": [ref(m) for m in members],
-                 "Members@odata.count": len(members), "Name": name})
+    body.update(
+        {
+            "Description": description,
+            "Members": [ref(m) for m in members],
+            "Members@odata.count": len(members),
+            "Name": name,
+        }
+    )
     return body
 
 
@@ -37,14 +43,30 @@ def counted(key: str, items: list[Any]) -> dict[str, Any]:
     return {key: items, f"{key}@odata.count": len(items)}
 
 
-def error(message_id: str, message: str, resolution: str = "No response action is required.",
-          severity: str = "Warning", args: list[str] | None = None) -> dict[str, Any]:
+def error(
+    message_id: str,
+    message: str,
+    resolution: str = "No response action is required.",
+    severity: str = "Warning",
+    args: list[str] | None = None,
+) -> dict[str, Any]:
     """The error body iDRACs send: a Base GeneralError wrapping Dell's own MessageId (IDRAC.2.8.xxx)."""
     full_id = message_id if "." in message_id else f"IDRAC.2.8.{message_id}"
-    return {"error": {
-        "@Message.ExtendedInfo": [{
-            "Message": message, "MessageArgs": args or [], "MessageArgs@odata.count": len(args or []),
-            "MessageId": full_id, "RelatedProperties": [], "RelatedProperties@odata.count": 0,
-            "Resolution": resolution, "Severity": severity}],
-        "code": "Base.1.12.GeneralError",
-        "message": "A general error has occurred. See ExtendedInfo for more information"}}
+    return {
+        "error": {
+            "@Message.ExtendedInfo": [
+                {
+                    "Message": message,
+                    "MessageArgs": args or [],
+                    "MessageArgs@odata.count": len(args or []),
+                    "MessageId": full_id,
+                    "RelatedProperties": [],
+                    "RelatedProperties@odata.count": 0,
+                    "Resolution": resolution,
+                    "Severity": severity,
+                }
+            ],
+            "code": "Base.1.12.GeneralError",
+            "message": "A general error has occurred. See ExtendedInfo for more information",
+        }
+    }

@@ -60,3 +60,17 @@ def test_cli_refuses_bad_flags_with_exit_2() -> None:
     proc = subprocess.run([sys.executable, "-m", "dsm_sim", "--start", "192.168.1.10"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and "loopback" in proc.stderr
+
+
+def test_faults_at_start_from_flags() -> None:
+    from dsm_sim.cli import build_parser, spec_from_args
+    from dsm_sim.fleet import Fleet
+
+    args = build_parser().parse_args(["--count", "3", "--inject", "all:latency_ms=50,jitter_ms=10",
+                                      "--inject", "127.0.10.2:8443:error_503_rate=0.5,job_failure=true"])
+    fleet = Fleet(spec_from_args(args))
+    faults = [i.faults.as_dict() for i in fleet.idracs]
+    assert [f["latency_ms"] for f in faults] == [50.0, 50.0, 50.0]
+    assert [f["error_503_rate"] for f in faults] == [0.0, 0.5, 0.0] and faults[1]["job_failure"] is True
+    with pytest.raises(SpecError, match="choose from"):
+        FleetSpec(faults={"all": {"explode": 1}}).validate()
