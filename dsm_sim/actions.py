@@ -85,6 +85,21 @@ def _job_created(job_id: str, location: str | None = None) -> Response:
 # --- sessions ------------------------------------------------------------------------------------------
 
 
+def unauthorized() -> Response:
+    """The 401 an iDRAC sends for a bad password, an unknown token or a dropped session (SYS415)."""
+    return Response(
+        401,
+        error(
+            "SYS415",
+            "Unable to complete the operation because an invalid username and/or "
+            "password is entered, and therefore authentication failed.",
+            "Enter valid user name and password and retry the operation.",
+            "Critical",
+        ),
+        [("WWW-Authenticate", 'Basic realm="RedfishService"')],
+    )
+
+
 def login(idrac: SimIdrac, request: Request, path: str) -> Response:
     if path not in (idrac.sessions_path(), idrac.legacy_sessions_path()):
         return Response(404, error("SYS403", f"The resource {path} is not found.", "Use the sessions path."))
@@ -96,16 +111,7 @@ def login(idrac: SimIdrac, request: Request, path: str) -> Response:
         return _bad("SYS406", "UserName and Password are required.", "Send UserName and Password.")
     if not idrac.check_password(user, password):
         idrac.counters.auth_failures += 1
-        return Response(
-            401,
-            error(
-                "SYS415",
-                "Unable to complete the operation because an invalid username and/or "
-                "password is entered, and therefore authentication failed.",
-                "Enter valid user name and password and retry the operation.",
-                "Critical",
-            ),
-        )
+        return unauthorized()
     session = idrac.open_session(user, request.client)
     if session is None:
         return Response(

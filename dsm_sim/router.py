@@ -389,17 +389,7 @@ def _find_embedded(node: Any, path: str) -> dict[str, Any] | None:
 
 
 def _unauthorized() -> Response:
-    return Response(
-        401,
-        error(
-            "SYS415",
-            "Unable to complete the operation because an invalid username and/or "
-            "password is entered, and therefore authentication failed.",
-            "Enter valid user name and password and retry the operation.",
-            "Critical",
-        ),
-        [("WWW-Authenticate", 'Basic realm="RedfishService"')],
-    )
+    return actions.unauthorized()
 
 
 def _select(body: dict[str, Any], select: str) -> dict[str, Any]:
