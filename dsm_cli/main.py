@@ -159,6 +159,9 @@ SERVER_COLUMNS = [("ip_address", "ip"), ("port", "port"), ("hostname", "hostname
 
 
 def cmd_servers(rt: Runtime) -> None:
+    if rt.args.servers_cmd in ("refresh", "health", "logs", "test-credentials", "diagnose"):
+        cmd_servers_job(rt)
+        return
     a, ctx = rt.args, rt.ctx()
     if a.servers_cmd == "list":
         _emit(a, servers.list_servers(ctx), SERVER_COLUMNS)
@@ -192,6 +195,8 @@ def cmd_servers(rt: Runtime) -> None:
         if a.tls_verify is not None:
             changes["tls_verify_mode"] = a.tls_verify
         password = read_password() if a.password_stdin else None
+        if a.forget_certificate:
+            changes["tls_fingerprint_sha256"] = None
         _emit(a, servers.update_server(ctx, a.ref, username=a.username, password=password,
                                        clear_credentials=a.clear_credentials, **changes))
     elif a.servers_cmd == "remove":
@@ -261,6 +266,9 @@ JOB_COLUMNS = [("id", "id"), ("job_type", "type"), ("status", "status"), ("progr
 
 
 def cmd_jobs(rt: Runtime) -> None:
+    if rt.args.jobs_cmd == "wait":
+        cmd_jobs_wait(rt)
+        return
     a, ctx = rt.args, rt.ctx()
     if a.jobs_cmd == "list":
         _emit(a, jobs.list_jobs(ctx, status=a.status, job_type=a.type, limit=a.limit), JOB_COLUMNS)
@@ -285,6 +293,87 @@ def cmd_jobs(rt: Runtime) -> None:
         view = jobs.cancel_job(ctx, a.id)
         print(f"job {view['id']}: " + ("cancelled" if view["status"] == "cancelled"
                                        else "cancellation requested; the worker stops it at its next safe point"))
+
+
+def cmd_worker(rt: Runtime) -> None:
+    from dsm_worker.main import WorkerOptions, run_worker
+
+    a = rt.args
+    if a.concurrency is not None and not 1 <= a.concurrency <= 256:
+        raise CliError("--concurrency: give 1 to 256 jobs at once")
+    code = run_worker(rt.config, WorkerOptions(max_jobs=a.concurrency or 4, exit_when_idle=a.exit_when_idle,
+                                               grace_seconds=a.grace))
+    if code:
+        raise CliError("worker stopped with an error (see above)", code)
+
+
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def wait_for_job(rt: Runtime, ctx: ServiceContext, job_id: str, timeout: float | None, quiet: bool = False) -> int:
+    """Follow a job until it ends; prints progress lines; exit code 0 only when it completed."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last = None
+    while True:
+        job = jobs.show_job(ctx, job_id)
+        done = sum(t["status"] in TERMINAL for t in job["tasks"])
+        line = f"{job['status']:<9} {job['progress']:>3}%  {done}/{len(job['tasks'])} targets"
+        if line != last and not quiet:
+            print(line, flush=True)
+            last = line
+        if job["status"] in TERMINAL:
+            for task in job["tasks"]:
+                if task["status"] != "completed" and not quiet:
+                    print(f"  {task['target']}: {task['status']}: {task['error'] or ''}")
+            if job["error"]:
+                print(f"job {job['id']} {job['status']}: {job['error']}", file=sys.stderr)
+            else:
+                print(f"job {job['id']} {job['status']}")
+            return 0 if job["status"] == "completed" else 1
+        if deadline is not None and time.monotonic() >= deadline:
+            print(f"job {job['id']} still {job['status']} after {timeout:.0f} s", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+
+
+def cmd_jobs_wait(rt: Runtime) -> None:
+    code = wait_for_job(rt, rt.ctx(), rt.args.id, rt.args.timeout)
+    if code:
+        raise CliError("", code)
+
+
+def _create_and_maybe_wait(rt: Runtime, job_type: str, servers: list[str], details: dict[str, Any]) -> None:
+    ctx = rt.ctx()
+    view = jobs.create_job(ctx, job_type, servers=servers, details=details)
+    print(f"created job {view['id']} ({job_type})")
+    if rt.args.wait:
+        code = wait_for_job(rt, ctx, view["id"], rt.args.timeout)
+        if code:
+            raise CliError("", code)
+
+
+def cmd_discover(rt: Runtime) -> None:
+    a = rt.args
+    details: dict[str, Any] = {"ranges": a.ranges, "exclude": a.exclude, "port": a.port}
+    if a.credential_set:
+        details["credential_sets"] = a.credential_set
+    _create_and_maybe_wait(rt, "discovery_scan", [], details)
+
+
+def cmd_servers_job(rt: Runtime) -> None:
+    job_type = {"refresh": "refresh_server_info", "health": "health_check", "logs": "fetch_event_logs",
+                "test-credentials": "test_credentials", "diagnose": "network_diagnostics"}[rt.args.servers_cmd]
+    _create_and_maybe_wait(rt, job_type, rt.args.refs, {})
+
+
+def cmd_power(rt: Runtime) -> None:
+    a = rt.args
+    details: dict[str, Any] = {"action": a.action, "force_after_timeout": a.force_after_timeout}
+    if a.power_timeout:
+        details["timeout_seconds"] = a.power_timeout
+    _create_and_maybe_wait(rt, "power_action", a.refs, details)
 
 
 # --- parser -------------------------------------------------------------------------------------------
@@ -372,11 +461,20 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--tls-verify", choices=("pin", "ca", "off"), default="pin" if verb == "add" else None)
         if verb == "update":
             x.add_argument("--clear-credentials", action="store_true")
+            x.add_argument("--forget-certificate", action="store_true",
+                           help="drop the pinned TLS fingerprint; the next contact pins the new certificate")
     x = json_flag(ssub.add_parser("import"))
     x.add_argument("file", help="CSV with a header row (ip_address required); - for standard input")
     x.add_argument("--skip-bad", action="store_true", help="import the good rows, report the bad ones")
     x = ssub.add_parser("remove")
     x.add_argument("ref")
+    for verb, text in (("refresh", "read identity, firmware and capabilities"), ("health", "run a health check"),
+                       ("logs", "fetch SEL and Lifecycle log entries"),
+                       ("test-credentials", "check the credentials that apply"),
+                       ("diagnose", "TCP, TLS and Redfish reachability")):
+        x = ssub.add_parser(verb, help=text)
+        x.add_argument("refs", nargs="+", metavar="REF")
+        _wait_flags(x)
     sp.set_defaults(handler=cmd_servers)
 
     sp = sub.add_parser("groups", help="server groups")
@@ -428,8 +526,41 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--details-json", metavar="JSON")
     x = jsub.add_parser("cancel")
     x.add_argument("id")
+    x = jsub.add_parser("wait", help="follow a job; exit 0 only when it completed")
+    x.add_argument("id")
+    x.add_argument("--timeout", type=float, metavar="S")
     sp.set_defaults(handler=cmd_jobs)
+
+    sp = sub.add_parser("worker", help="run the worker (the only part that talks to iDRACs)")
+    sp.add_argument("--exit-when-idle", action="store_true", help="stop once no job is left to run")
+    sp.add_argument("--concurrency", type=int, help="jobs at once (default 4)")
+    sp.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on SIGTERM")
+    sp.set_defaults(handler=cmd_worker)
+
+    sp = sub.add_parser("discover", help="find iDRACs in address ranges (a discovery_scan job)")
+    sp.add_argument("ranges", nargs="+", metavar="CIDR", help="CIDR, address or first-last range")
+    sp.add_argument("--exclude", action="append", default=[], metavar="CIDR")
+    sp.add_argument("--port", type=int, default=443)
+    sp.add_argument("--credential-set", action="append", default=[], metavar="NAME",
+                    help="only these sets, in this order (default: resolution order)")
+    _wait_flags(sp)
+    sp.set_defaults(handler=cmd_discover)
+
+    sp = sub.add_parser("power", help="power action on servers (a power_action job)")
+    sp.add_argument("action", choices=("On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
+                                       "PowerCycle"))
+    sp.add_argument("refs", nargs="+", metavar="REF")
+    sp.add_argument("--force-after-timeout", action="store_true",
+                    help="GracefulShutdown: force off if the OS has not shut down in time")
+    sp.add_argument("--power-timeout", type=int, metavar="S", help="seconds to wait for the power state")
+    _wait_flags(sp)
+    sp.set_defaults(handler=cmd_power)
     return p
+
+
+def _wait_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", action="store_true", help="follow the job; exit 0 only when it completed")
+    parser.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S seconds")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -460,7 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dsm: refused: {exc}", file=sys.stderr)
         return 3
     except CliError as exc:
-        print(f"dsm: error: {exc}", file=sys.stderr)
+        if str(exc):
+            print(f"dsm: error: {exc}", file=sys.stderr)
         return exc.code
     except ServiceError as exc:
         print(f"dsm: error: {exc}", file=sys.stderr)

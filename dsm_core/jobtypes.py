@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from dsm_core.netaddr import AddressError, parse_cidr, parse_ip
 
-TargetRule = Literal["none", "servers", "one_server", "clusters", "groups", "one_cluster_or_group"]
+TargetRule = Literal["none", "servers", "one_server", "clusters", "groups", "one_cluster_or_group",
+                     "servers_or_address"]
 MAX_DISCOVERY_ADDRESSES = 65_536
 
 
@@ -176,6 +177,22 @@ class FirmwareDetails(_Details):
         return self
 
 
+class DiagnosticsDetails(_Details):
+    address: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 443
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_ip(value)
+            except AddressError as exc:
+                raise ValueError(f"{exc}; give the iDRAC's IP address") from None
+        return value
+
+
 class VcenterDetails(_Details):
     vcenters: list[str] = []
 
@@ -215,6 +232,7 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "discovery_scan": JobTypeSpec("none", DiscoveryDetails),
     "test_credentials": JobTypeSpec("servers", TestCredentialsDetails),
     "refresh_server_info": JobTypeSpec("servers", NoDetails),
+    "network_diagnostics": JobTypeSpec("servers_or_address", DiagnosticsDetails),
     "health_check": JobTypeSpec("servers", NoDetails),
     "power_action": JobTypeSpec("servers", PowerDetails),
     "fetch_event_logs": JobTypeSpec("servers", EventLogDetails),

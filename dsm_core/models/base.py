@@ -31,6 +31,7 @@ JOB_TYPES = (
     "virtual_media_unmount", "bios_config_read", "bios_config_write", "scp_export", "scp_import",
     "vcenter_connectivity_test", "openmanage_sync", "cluster_safety_check", "server_group_safety_check",
     "rolling_cluster_update", "prepare_host_for_update", "verify_host_after_update", "refresh_server_info",
+    "network_diagnostics",
 )
 CONNECTION_STATUSES = ("connected", "failed", "unknown")
 TLS_VERIFY_MODES = ("pin", "ca", "off")

@@ -70,6 +70,8 @@ class Server(SQLModel, table=True):
     boot_source_override_target: str | None = Field(default=None, max_length=64)
     boot_order: list[Any] | None = json_field()
     supported_endpoints: dict[str, Any] | None = json_field()
+    storage_summary: dict[str, Any] | None = json_field()
+    """Controllers and drives with their health, from the last refresh."""
     """Capabilities detected once per refresh: sessions path, virtual media path, SCP actions, log paths."""
     discovery_job_id: uuid.UUID | None = fk("jobs.id")
     openmanage_device_id: str | None = Field(default=None, max_length=64)

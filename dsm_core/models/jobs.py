@@ -70,6 +70,8 @@ class JobTask(SQLModel, table=True):
     """What the task acts on when it is not a known server (an address being discovered)."""
     status: str = enum_field("job_status", JOB_STATUSES, "pending")
     progress: int = Field(default=0, nullable=False)
+    attempts: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    """How many times a worker started this task (a task is resumed, never repeated, once completed)."""
     log: str | None = None
     error: str | None = None
     started_at: datetime | None = timestamp()

@@ -70,6 +70,8 @@ def _resolve_targets(session: Session, /, job_type: str, servers: list[str], gro
         wrong = "needs one or more --group NAME and nothing else"
     elif rule == "one_cluster_or_group" and (n_servers or n_clusters + n_groups != 1):
         wrong = "needs exactly one --cluster NAME or one --group NAME"
+    elif rule == "servers_or_address" and (n_groups or n_clusters):
+        wrong = "takes --server REF targets or --detail address=IP, not groups or clusters"
     if wrong:
         raise ValidationError("target_scope", f"{job_type} {wrong}")
     return scope
@@ -122,6 +124,9 @@ def create_job(tx: Tx, /, job_type: str, *, servers: list[str] | None = None, gr
     if parent_job_id is not None and tx.session.get(Job, parent_job_id) is None:
         raise NotFound(f"parent job {parent_job_id} does not exist")
     scope = _resolve_targets(tx.session, job_type, servers or [], groups or [], clusters or [])
+    if JOB_TYPE_SPECS[job_type].targets == "servers_or_address" and bool(scope) == bool(clean.get("address")):
+        raise ValidationError("target_scope", f"{job_type} needs either --server REF or --detail address=IP",
+                              "give exactly one of them")
     set_ids = _check_references(tx.session, job_type, clean)
     job = Job(job_type=job_type, target_scope=scope, details=clean, created_by=tx.actor.user_id,
               schedule_at=schedule_at, parent_job_id=parent_job_id, credential_set_ids=set_ids or None)

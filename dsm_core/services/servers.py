@@ -126,7 +126,8 @@ def add_server(tx: Tx, /, address: str, *, port: int | None = None, hostname: st
     return row_view(server)
 
 
-_UPDATABLE = ("hostname", "service_tag", "model", "notes", "credential_set", "tls_verify_mode", "port")
+_UPDATABLE = ("hostname", "service_tag", "model", "notes", "credential_set", "tls_verify_mode", "port",
+              "tls_fingerprint_sha256")
 
 
 @mutation("servers.update", "operator")
@@ -144,6 +145,8 @@ def update_server(tx: Tx, /, ref: str, *, username: str | None = None, password:
             value = validate_service_tag(value)
         elif key == "tls_verify_mode" and value not in TLS_VERIFY_MODES:
             raise ValidationError(key, f"{value!r} is not a mode", "use pin, ca or off")
+        elif key == "tls_fingerprint_sha256" and value is not None:
+            raise ValidationError(key, "can only be forgotten here", "the worker pins the next certificate it sees")
         elif key == "port":
             try:
                 value = parse_port(value)

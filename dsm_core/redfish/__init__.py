@@ -1,0 +1,1 @@
+"""Redfish client for Dell iDRACs: sessions, throttling, retries, TLS pinning, typed views, capabilities."""

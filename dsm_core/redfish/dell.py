@@ -1,0 +1,265 @@
+"""iDRAC operations on top of the client: capability detection, inventory, health, logs, power.
+
+Capabilities are detected once per refresh and stored on the server row, so later jobs pick URIs by what
+the iDRAC is (REDFISH.md §2.0) instead of trying paths until one answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from dsm_core.redfish.client import IdracClient, RedfishError
+from dsm_core.redfish.models import (
+    FirmwareItem,
+    LogEntryView,
+    ManagerView,
+    ServiceRootView,
+    SystemView,
+    dig,
+    members,
+)
+
+SYSTEM = "/redfish/v1/Systems/System.Embedded.1"
+MANAGER = "/redfish/v1/Managers/iDRAC.Embedded.1"
+CHASSIS = "/redfish/v1/Chassis/System.Embedded.1"
+
+
+def _version_at_least(version: str | None, minimum: str) -> bool:
+    if not version:
+        return False
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+    return key(version) >= key(minimum)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    generation: int | None
+    firmware: str | None
+    redfish_version: str | None
+    sessions_path: str
+    virtual_media_path: str
+    scp_export: str | None
+    scp_import: str | None
+    scp_preview: str | None
+    boot_patch: str
+    sel_entries: str
+    lclog_entries: str
+    thermal: str  # "subsystem" or "legacy"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Capabilities | None:
+        if not data:
+            return None
+        kwargs: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        try:
+            return cls(**kwargs)
+        except TypeError:
+            return None
+
+
+def sessions_path_for(redfish_version: str | None) -> str:
+    """Dell's scripts log in at SessionService/Sessions from Redfish 1.6 and at /redfish/v1/Sessions before."""
+    if redfish_version and not _version_at_least(redfish_version, "1.6.0"):
+        return "/redfish/v1/Sessions"
+    return "/redfish/v1/SessionService/Sessions"
+
+
+def detect(root: ServiceRootView, manager: ManagerView, system: SystemView, chassis: dict[str, Any]) -> Capabilities:
+    gen = manager.generation
+    if system.virtual_media_link:
+        media = system.virtual_media_link
+    elif manager.virtual_media_link:
+        media = manager.virtual_media_link
+    else:
+        media = f"{SYSTEM}/VirtualMedia" if (gen or 9) >= 10 else f"{MANAGER}/VirtualMedia"
+    # Thermal/Power (deprecated, but with temperatures) while the iDRAC still has them; else the subsystems.
+    thermal = "legacy" if "Thermal" in chassis else "subsystem"
+    return Capabilities(
+        generation=gen, firmware=manager.firmware_version, redfish_version=root.redfish_version,
+        sessions_path=sessions_path_for(root.redfish_version), virtual_media_path=media,
+        scp_export=manager.action("ExportSystemConfiguration"), scp_import=manager.action("ImportSystemConfiguration"),
+        scp_preview=manager.action("ImportSystemConfigurationPreview"),
+        boot_patch=f"{SYSTEM}/Settings" if (gen or 0) >= 10 else SYSTEM,
+        sel_entries=f"{MANAGER}/LogServices/Sel/Entries", lclog_entries=f"{MANAGER}/LogServices/Lclog/Entries",
+        thermal=thermal)
+
+
+@dataclass(frozen=True)
+class Identity:
+    root: ServiceRootView
+    manager: ManagerView
+    system: SystemView
+    capabilities: Capabilities
+
+
+async def read_identity(client: IdracClient, root: ServiceRootView) -> Identity:
+    manager = ManagerView.parse(await client.get(MANAGER))
+    system = SystemView.parse(await client.get(SYSTEM))
+    chassis = await client.get(CHASSIS)
+    return Identity(root, manager, system, detect(root, manager, system, chassis))
+
+
+async def read_firmware(client: IdracClient) -> list[FirmwareItem]:
+    collection = await client.get("/redfish/v1/UpdateService/FirmwareInventory", {"$expand": "*($levels=1)"})
+    items = members(collection)
+    if items and "Version" not in items[0]:  # $expand not honoured (older firmware): one GET per member
+        items = [await client.get(m["@odata.id"]) for m in items if isinstance(m.get("@odata.id"), str)]
+    parsed = (FirmwareItem.parse(m) for m in items)
+    return [i for i in parsed if i is not None]
+
+
+async def read_storage(client: IdracClient) -> dict[str, Any]:
+    """Controllers and drives with their health: enough for the summary and the health check."""
+    try:
+        collection = await client.get(f"{SYSTEM}/Storage", {"$expand": "*($levels=1)"})
+    except RedfishError as exc:
+        if exc.status == 404:
+            return {"controllers": [], "drives": [], "health": None}
+        raise
+    controllers, drives, worst = [], [], "OK"
+    for ctrl in members(collection):
+        if "Id" not in ctrl and isinstance(ctrl.get("@odata.id"), str):
+            ctrl = await client.get(ctrl["@odata.id"])
+        controllers.append({"id": ctrl.get("Id"), "name": ctrl.get("Name"),
+                            "health": dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health")})
+        for ref in ctrl.get("Drives") or []:
+            if isinstance(ref, dict) and isinstance(ref.get("@odata.id"), str):
+                drive = await client.get(ref["@odata.id"])
+                health = dig(drive, "Status", "Health")
+                drives.append({"id": drive.get("Id"), "name": drive.get("Name"), "health": health,
+                               "capacity_bytes": drive.get("CapacityBytes"), "media": drive.get("MediaType")})
+                worst = _worse(worst, health)
+        worst = _worse(worst, controllers[-1]["health"])
+    return {"controllers": controllers, "drives": drives, "health": worst if controllers else None}
+
+
+_RANK = {"OK": 0, "Warning": 1, "Critical": 2}
+
+
+def _worse(a: str | None, b: str | None) -> str:
+    a, b = a or "OK", b or "OK"
+    return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
+
+
+@dataclass(frozen=True)
+class HealthReading:
+    overall: str | None
+    power_state: str | None
+    cpu: str | None
+    memory: str | None
+    storage: str | None
+    fans: str | None
+    psu: str | None
+    network: str | None
+    temperature_celsius: float | None
+    sensors: dict[str, Any]
+
+
+async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthReading:
+    system = SystemView.parse(await client.get(SYSTEM))
+    fans: list[dict[str, Any]] = []
+    temps: list[dict[str, Any]] = []
+    psus: list[dict[str, Any]] = []
+    chassis = await client.get(CHASSIS)
+    if "Thermal" in chassis:
+        thermal = await client.get(f"{CHASSIS}/Thermal")
+        fans = [{"name": f.get("Name"), "rpm": f.get("Reading"), "health": dig(f, "Status", "Health")}
+                for f in thermal.get("Fans") or [] if isinstance(f, dict)]
+        temps = [{"name": t.get("Name"), "celsius": t.get("ReadingCelsius"), "health": dig(t, "Status", "Health"),
+                  "context": t.get("PhysicalContext")} for t in thermal.get("Temperatures") or [] if isinstance(t, dict)]
+        power = await client.get(f"{CHASSIS}/Power")
+        psus = [{"name": p.get("Name"), "health": dig(p, "Status", "Health"), "watts": p.get("PowerOutputWatts")}
+                for p in power.get("PowerSupplies") or [] if isinstance(p, dict)]
+    elif "ThermalSubsystem" in chassis:
+        for ref in members(await client.get(f"{CHASSIS}/ThermalSubsystem/Fans", {"$expand": "*($levels=1)"})):
+            fan = ref if "Status" in ref else await client.get(ref["@odata.id"])
+            fans.append({"name": fan.get("Name"), "rpm": dig(fan, "SpeedPercent", "SpeedRPM"),
+                         "health": dig(fan, "Status", "Health")})
+        supplies = await client.get(f"{CHASSIS}/PowerSubsystem/PowerSupplies", {"$expand": "*($levels=1)"})
+        for ref in members(supplies):
+            psu = ref if "Status" in ref else await client.get(ref["@odata.id"])
+            psus.append({"name": psu.get("Name"), "health": dig(psu, "Status", "Health")})
+    storage = await read_storage(client)
+
+    def worst(items: list[dict[str, Any]]) -> str | None:
+        return _worse_all([i.get("health") for i in items]) if items else None
+
+    inlet = next((t["celsius"] for t in temps if t.get("context") == "Intake"), None)
+    if inlet is None and temps:
+        inlet = temps[0].get("celsius")
+    rollups = system.rollups
+    return HealthReading(
+        overall=system.health_rollup or system.health, power_state=system.power_state,
+        cpu=rollups.get("CPU"), memory=system_memory_health(system),
+        storage=storage["health"] or rollups.get("Storage"),
+        fans=worst(fans) or rollups.get("Fan"), psu=worst(psus) or rollups.get("PS"),
+        network=rollups.get("Network"), temperature_celsius=float(inlet) if isinstance(inlet, int | float) else None,
+        sensors={"fans": fans, "temperatures": temps, "power_supplies": psus, "storage": storage,
+                 "rollups": rollups})
+
+
+def system_memory_health(system: SystemView) -> str | None:
+    """Dell reports memory in DellSystem.SysMemPrimaryStatus, parsed into the rollups map as "SysMemPrimaryStatus"."""
+    return system.memory_health
+
+
+def _worse_all(values: list[Any]) -> str:
+    worst = "OK"
+    for v in values:
+        worst = _worse(worst, v if isinstance(v, str) else None)
+    return worst
+
+
+async def read_log(client: IdracClient, path: str, since: datetime | None, max_entries: int) -> list[LogEntryView]:
+    """Entries newer than ``since`` (newest first as iDRACs list them), following nextLink pages."""
+    params: dict[str, str] | None = None
+    if since is not None:
+        params = {"$filter": f"Created ge '{since.isoformat(timespec='seconds')}'"}
+    out: list[LogEntryView] = []
+    url: str | None = path
+    first = True
+    while url and len(out) < max_entries:
+        try:
+            page = await client.get(url, params if first else None)
+        except RedfishError as exc:
+            if first and params and exc.status == 400:  # firmware without $filter on logs: read all, filter here
+                params, first = None, True
+                continue
+            if not first and exc.status == 400:  # "$skip is out of range": the end
+                break
+            raise
+        first = False
+        for item in members(page):
+            entry = LogEntryView.parse(item)
+            if entry is not None and (since is None or entry.created is None or entry.created >= since):
+                out.append(entry)
+        next_link = page.get("Members@odata.nextLink")
+        url = next_link if isinstance(next_link, str) else None
+    return out[:max_entries]
+
+
+async def power_state(client: IdracClient) -> str | None:
+    return SystemView.parse(await client.get(SYSTEM, {"$select": "PowerState"})).power_state
+
+
+async def reset(client: IdracClient, reset_type: str) -> None:
+    await client.post(f"{SYSTEM}/Actions/ComputerSystem.Reset", {"ResetType": reset_type})
+
+
+async def wait_power(client: IdracClient, wanted: str, timeout: float, interval: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if await power_state(client) == wanted:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(interval)

@@ -1,0 +1,130 @@
+"""discovery_scan: find iDRACs in ranges of addresses, log in with the first credential set that works.
+
+Unauthenticated service-root probe first (cheap, says whether a Dell iDRAC is there), then credential sets
+in resolution order. Many addresses in parallel, while the per-iDRAC cap still holds for each one found.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+from sqlmodel import select
+
+from dsm_core.credentials.resolution import CredentialCandidate, ResolvedCredential, candidates_for_address
+from dsm_core.credentials.secret import Secret
+from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.jobtypes import parse_address_spec
+from dsm_core.models import JobTask, Server
+from dsm_core.netaddr import format_endpoint, parse_endpoint
+from dsm_core.redfish import dell
+from dsm_core.redfish.client import AuthenticationFailed, IdracClient, RedfishError, probe_service_root
+from dsm_core.redfish.models import ServiceRootView, SystemView
+from dsm_core.redfish.tls import TlsPolicy
+from dsm_core.services.credentials import load_candidates
+from dsm_core.timeutil import utcnow
+from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
+
+
+def expand(ranges: list[str], exclude: list[str]) -> list[str]:
+    excluded = {str(ip) for spec in exclude for net in parse_address_spec(spec) for ip in net}
+    out: list[str] = []
+    seen: set[str] = set()
+    for spec in ranges:
+        for net in parse_address_spec(spec):
+            hosts = net.hosts() if net.num_addresses > 2 and "-" not in spec else iter(net)
+            for ip in hosts:
+                text = str(ip)
+                if text not in excluded and text not in seen:
+                    seen.add(text)
+                    out.append(text)
+    return out
+
+
+def _candidates(engine: Any, address: str, only: list[str]) -> list[ResolvedCredential]:
+    with read_scope(engine) as s:
+        sets: list[CredentialCandidate] = load_candidates(s)
+    if only:
+        chosen = [c for wanted in only for c in sets if str(c.set_id) == wanted]
+        return [ResolvedCredential("linked_set", c.username, c.password_sealed, set_id=c.set_id, set_name=c.name)
+                for c in chosen]
+    return candidates_for_address(address, sets, os.environ)
+
+
+def _upsert(engine: Any, address: str, port: int, job_id: uuid.UUID, cred: ResolvedCredential,
+            system: SystemView, root: ServiceRootView, pin: str | None) -> str:
+    now = utcnow()
+    with session_scope(engine) as s:
+        server = s.exec(select(Server).where(Server.ip_address == address, Server.port == port)).first()
+        created = server is None
+        if server is None:
+            server = Server(ip_address=address, port=port, discovery_job_id=job_id)
+        server.service_tag = system.service_tag or root.service_tag or server.service_tag
+        server.model = system.model or server.model
+        server.power_state = system.power_state
+        server.overall_health = system.health_rollup or system.health
+        server.bios_version = system.bios_version or server.bios_version
+        server.redfish_version = root.redfish_version
+        server.manager_mac_address = root.manager_mac
+        server.discovered_by_credential_set_id = cred.set_id
+        server.connection_status, server.connection_error, server.last_seen = "connected", None, now
+        if pin and not server.tls_fingerprint_sha256:
+            server.tls_fingerprint_sha256 = pin
+        s.add(server)
+    return "added" if created else "updated"
+
+
+async def discovery_scan(ctx: JobContext) -> Outcome:
+    details = ctx.job.details
+    port = int(details.get("port", 443))
+    addresses = expand(list(details["ranges"]), list(details.get("exclude", [])))
+    probe_timeout = float(details.get("probe_timeout_seconds", 5.0))
+    only = list(ctx.job.credential_set_ids)
+    found: dict[str, Any] = {"probed": len(addresses), "idracs": 0, "added": 0, "updated": 0, "refused": 0}
+
+    async def work(task: JobTask, log: TaskLog) -> None:
+        ip, _ = parse_endpoint(task.target or "")
+        address = str(ip)
+        endpoint = format_endpoint(address, port)
+        tls = TlsPolicy("pin")
+        recorder = ctx.worker.activity.recorder(None, ctx.job.id, task.id)
+        await ctx.wait_unpaused()
+        root_data = await probe_service_root(endpoint, tls, probe_timeout, recorder)
+        if root_data is None:
+            log.add("no Redfish service answered")
+            return
+        root = ServiceRootView.parse(root_data)
+        if not root.is_dell:
+            log.add(f"Redfish service, but not a Dell iDRAC ({root.vendor or 'unknown vendor'})")
+            return
+        found["idracs"] += 1
+        candidates = await ctx.db(_candidates, ctx.engine, address, only)
+        if not candidates:
+            raise TaskFailed("iDRAC found, but no credential set covers this address; add one with a range")
+        tried = []
+        sessions = dell.sessions_path_for(root.redfish_version)
+        for cred in candidates:
+            password = ctx.unseal(cred.password_sealed) if cred.password_env is None else cred.password_env
+            client = IdracClient(endpoint, cred.username, Secret(password.reveal()), tls, ctx.worker.pool.throttle,
+                                 ctx.worker.client_settings(), recorder=recorder, paused=ctx.worker.paused,
+                                 sessions_path=sessions)
+            tried.append(cred.set_name or cred.source)
+            try:
+                system = SystemView.parse(await client.get(dell.SYSTEM))
+            except AuthenticationFailed:
+                continue
+            finally:
+                await client.close()
+            outcome = await ctx.db(_upsert, ctx.engine, address, port, ctx.job.id, cred, system, root, tls.pinned)
+            found[outcome] += 1
+            log.add(f"{system.model} {system.service_tag}: logged in with {cred.describe()}; server {outcome}")
+            return
+        found["refused"] += 1
+        raise TaskFailed(f"iDRAC found, but no credential set worked (tried {', '.join(tried)})")
+
+    threads = int(ctx.worker.activity_settings.discovery_max_threads)
+    outcome = await ctx.run_targets([(None, format_endpoint(a, port)) for a in addresses], work, threads,
+                                    probe_timeout * 4 + 60)
+    ctx.result.update(found)
+    return outcome

@@ -1,0 +1,48 @@
+"""power_action: On, ForceOff, GracefulShutdown, GracefulRestart, ForceRestart, PowerCycle — and wait for it."""
+
+from __future__ import annotations
+
+import time
+
+from dsm_core.models import JobTask, Server
+from dsm_core.redfish import dell
+from dsm_worker.handlers.inventory import for_each_server
+from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
+
+WANTED = {"On": "On", "ForceOff": "Off", "GracefulShutdown": "Off", "GracefulRestart": "On", "ForceRestart": "On",
+          "PowerCycle": "On"}
+POLL_SECONDS = 2.0
+
+
+async def power_action(ctx: JobContext) -> Outcome:
+    action = str(ctx.job.details["action"])
+    timeout = float(ctx.job.details.get("timeout_seconds", 300))
+    force = bool(ctx.job.details.get("force_after_timeout", False))
+    wanted = WANTED[action]
+
+    async def work(server: Server, task: JobTask, log: TaskLog) -> None:
+        async with ctx.idrac(server, task.id) as client:
+            before = await dell.power_state(client)
+            log.add(f"power state before: {before}")
+            if action == "On" and before == "On":
+                log.add("already on; nothing to do")
+                return
+            if action in ("ForceOff", "GracefulShutdown") and before == "Off":
+                log.add("already off; nothing to do")
+                return
+            started = time.monotonic()
+            await dell.reset(client, action)
+            log.add(f"{action} accepted")
+            if await dell.wait_power(client, wanted, timeout, POLL_SECONDS):
+                log.add(f"power state {wanted} after {time.monotonic() - started:.0f} s")
+                return
+            if action == "GracefulShutdown" and force:
+                log.add(f"still on after {timeout:.0f} s: forcing off as the job asked")
+                await dell.reset(client, "ForceOff")
+                if await dell.wait_power(client, "Off", timeout, POLL_SECONDS):
+                    log.add("power state Off after ForceOff")
+                    return
+            hint = " (rerun with --detail force_after_timeout=true to force it)" if action == "GracefulShutdown" else ""
+            raise TaskFailed(f"{action}: power state is not {wanted} after {timeout:.0f} s{hint}")
+    # A power action waits on the host, not the iDRAC: its timeout is the job's own, twice with the fallback.
+    return await for_each_server(ctx, work, timeout=timeout * 2 + 120)

@@ -1,0 +1,237 @@
+"""`dsm worker`: the one DSM process that talks to iDRACs.
+
+Claims jobs (several workers may share a PostgreSQL), runs up to ``max_concurrent_jobs`` at once, renews a
+lease on each so a job whose worker died is taken over and resumed, writes a heartbeat for the TUI, honours
+cancellation and the emergency pause, and on SIGTERM stops claiming and finishes or hands back its jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy.engine import Engine
+
+from dsm_core import __version__
+from dsm_core.config import Config
+from dsm_core.credentials.sealing import SealingError, load_private_key
+from dsm_core.db import engine_from_config, migrate
+from dsm_core.ids import uuid7
+from dsm_core.jobtypes import JOB_TYPE_SPECS
+from dsm_core.models import ActivitySettings, NetworkSettings
+from dsm_core.redfish.client import ClientSettings, Throttle
+from dsm_worker import store
+from dsm_worker.activity import ActivityWriter
+from dsm_worker.handlers import HANDLERS
+from dsm_worker.pool import IdracPool
+from dsm_worker.runtime import JobCancelled, JobContext
+
+log = logging.getLogger("dsm.worker")
+
+
+@dataclass
+class WorkerOptions:
+    max_jobs: int = 4
+    exit_when_idle: bool = False
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    grace_seconds: float = 30.0
+    settings_seconds: float = 3.0
+
+
+@dataclass
+class _Running:
+    task: asyncio.Task[None]
+    cancel: asyncio.Event
+    lost: bool = False
+
+
+class Worker:
+    def __init__(self, engine: Engine, private_key: X25519PrivateKey, options: WorkerOptions) -> None:
+        self.engine = engine
+        self.private_key = private_key
+        self.options = options
+        self.id = uuid7()
+        self.hostname = socket.gethostname()
+        self.pid = os.getpid()
+        self.activity_settings, self.network_settings = store.worker_settings(engine)
+        self.global_cap = max(1, int(self.activity_settings.global_max_concurrent))
+        self.throttle = Throttle(self.global_cap, max(1, int(self.activity_settings.idrac_max_concurrent)))
+        self.pool = IdracPool(self.throttle, self.client_settings, self.paused)
+        self.activity = ActivityWriter(engine, f"worker:{self.id}", lambda: self.activity_settings.log_level,
+                                       lambda: (int(self.activity_settings.max_request_body_kb),
+                                                int(self.activity_settings.max_response_body_kb)))
+        self.running: dict[uuid.UUID, _Running] = {}
+        self.draining = asyncio.Event()
+
+    # --- settings --------------------------------------------------------------------------------------
+
+    def paused(self) -> bool:
+        return bool(self.activity_settings.pause_idrac_operations)
+
+    def client_settings(self) -> ClientSettings:
+        n = self.network_settings
+        return ClientSettings(connect_timeout=float(n.connection_timeout_seconds),
+                              read_timeout=float(n.read_timeout_seconds), max_retries=int(n.max_retry_attempts),
+                              retry_delay=float(n.retry_delay_seconds), backoff=str(n.retry_backoff_type),
+                              per_idrac=max(1, int(self.activity_settings.idrac_max_concurrent)),
+                              request_delay_ms=int(self.activity_settings.idrac_request_delay_ms))
+
+    def _apply_settings(self, activity: ActivitySettings, network: NetworkSettings) -> None:
+        was_paused = self.paused()
+        self.activity_settings, self.network_settings = activity, network
+        if self.paused() != was_paused:
+            log.warning("pause_idrac_operations=%s: %s", self.paused(),
+                        "no new iDRAC request starts" if self.paused() else "iDRAC work resumes")
+
+    # --- loops -------------------------------------------------------------------------------------------
+
+    async def _beat(self, status: str) -> None:
+        await asyncio.to_thread(store.beat, self.engine, self.id, self.hostname, self.pid, __version__, status,
+                                list(self.running), self.options.max_jobs)
+
+    async def _maintenance_loop(self) -> None:
+        """Heartbeat, leases, cancellation, settings and idle sessions, every few seconds."""
+        interval = min(self.options.lease_seconds / 3, self.options.settings_seconds)
+        while True:
+            try:
+                self._apply_settings(*await asyncio.to_thread(store.worker_settings, self.engine))
+                states = await asyncio.to_thread(store.renew_leases, self.engine, self.id, list(self.running),
+                                                 self.options.lease_seconds)
+                for job_id, state in states.items():
+                    run = self.running.get(job_id)
+                    if run is None:
+                        continue
+                    if state == "cancel" and not run.cancel.is_set():
+                        log.info("job=%s cancellation requested", job_id)
+                        run.cancel.set()
+                    elif state == "lost" and not run.lost:
+                        log.warning("job=%s lease lost to another worker; stopping here", job_id)
+                        run.lost = True
+                        run.task.cancel()
+                await self._beat("draining" if self.draining.is_set() else "running")
+                await self.pool.reap()
+            except Exception:  # noqa: BLE001  (a database hiccup must not stop the worker)
+                log.exception("maintenance failed; retrying")
+            await asyncio.sleep(interval)
+
+    async def _execute(self, job: store.ClaimedJob, cancel: asyncio.Event) -> None:
+        handler = HANDLERS[job.job_type]
+        ctx = JobContext(self, job, cancel)
+        log.info("job=%s type=%s attempt=%d %s", job.id, job.job_type, job.attempts,
+                 "resumed" if job.resumed else "started")
+        status, error = "completed", None
+        try:
+            outcome = await handler(ctx)
+            error = outcome.summary()
+            status = "failed" if outcome.failed else "completed"
+            ctx.result.setdefault("targets", {"total": outcome.total, "completed": outcome.completed,
+                                              "failed": outcome.failed})
+        except JobCancelled:
+            status, error = "cancelled", "cancelled by request"
+        except asyncio.CancelledError:
+            run = self.running.get(job.id)
+            if run is not None and run.lost:
+                return  # another worker owns it now
+            await asyncio.to_thread(store.hand_back, self.engine, job.id, self.id)
+            log.info("job=%s handed back", job.id)
+            raise
+        except Exception as exc:  # noqa: BLE001  (a handler bug fails the job with its message, never hangs it)
+            log.exception("job=%s failed", job.id)
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        await asyncio.to_thread(store.finish_job, self.engine, job.id, self.id, status, error, ctx.result or None)
+        log.info("job=%s type=%s status=%s%s", job.id, job.job_type, status, f" error={error!r}" if error else "")
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal)
+        self.activity.start()
+        await self._beat("running")
+        maintenance = asyncio.create_task(self._maintenance_loop(), name="maintenance")
+        log.info("worker=%s host=%s pid=%d version=%s max_jobs=%d started", self.id, self.hostname, self.pid,
+                 __version__, self.options.max_jobs)
+        types = list(HANDLERS)
+        idrac_types = [t for t in types if JOB_TYPE_SPECS[t].touches_idrac]
+        try:
+            while not self.draining.is_set():
+                free = self.options.max_jobs - len(self.running)
+                claimed = []
+                if free > 0:
+                    claimed = await asyncio.to_thread(store.claim_jobs, self.engine, self.id, free,
+                                                      self.options.lease_seconds, types,
+                                                      idrac_types if self.paused() else ())
+                for job in claimed:
+                    cancel = asyncio.Event()
+                    task = asyncio.create_task(self._execute(job, cancel), name=f"job-{job.id}")
+                    self.running[job.id] = _Running(task, cancel)
+                    task.add_done_callback(lambda _t, job_id=job.id: self.running.pop(job_id, None))
+                if self.options.exit_when_idle and not self.running and not claimed:
+                    if not await asyncio.to_thread(store.pending_exists, self.engine, types):
+                        break
+                waiters = [r.task for r in self.running.values()]
+                drain = asyncio.create_task(self.draining.wait())
+                await asyncio.wait([*waiters, drain], timeout=self.options.poll_seconds,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                drain.cancel()
+            await self._drain()
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await self.pool.close_all()
+            await self.activity.stop()
+            await self._beat("stopped")
+            log.info("worker=%s stopped", self.id)
+        return 0
+
+    def _on_signal(self) -> None:
+        if not self.draining.is_set():
+            log.info("worker=%s draining: no new jobs; up to %.0f s for %d running", self.id,
+                     self.options.grace_seconds, len(self.running))
+        self.draining.set()
+
+    async def _drain(self) -> None:
+        if not self.running:
+            return
+        tasks = [r.task for r in self.running.values()]
+        _, pending = await asyncio.wait(tasks, timeout=self.options.grace_seconds)
+        for task in pending:
+            task.cancel()  # _execute hands the job back on cancellation
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def configure_logging(level: str) -> None:
+    """Single-line logs on stderr: journald adds its own timestamps and fields."""
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def run_worker(config: Config, options: WorkerOptions) -> int:
+    configure_logging(config.log_level)
+    try:
+        key = load_private_key(config.worker_key_file)
+    except SealingError as exc:
+        log.error("%s", exc)
+        print(f"dsm worker: {exc}", file=sys.stderr)
+        return 1
+    engine = engine_from_config(config)
+    if not migrate.is_current(engine):
+        print(f"dsm worker: database {config.redacted_database_url()} is not at revision "
+              f"{migrate.head_revision()}; run `dsm db upgrade`", file=sys.stderr)
+        return 1
+    worker = Worker(engine, key, options)
+    try:
+        return asyncio.run(worker.run())
+    finally:
+        engine.dispose()

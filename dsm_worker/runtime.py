@@ -1,0 +1,214 @@
+"""What a job handler works with: its targets as tasks, credentials, an iDRAC client, cancellation, pause.
+
+``run_targets`` is the heart of resumability: tasks are created once per target; a job resumed by another
+worker (its first worker died) only runs the tasks that had not finished, so no target is done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlmodel import select
+
+from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
+from dsm_core.credentials.sealing import SealingError, unseal
+from dsm_core.credentials.secret import Secret
+from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.models import JobTask, Server
+from dsm_core.netaddr import format_endpoint
+from dsm_core.redfish.client import IdracClient, Paused
+from dsm_core.redfish.dell import Capabilities, sessions_path_for
+from dsm_core.redfish.tls import TlsPolicy
+from dsm_core.services.credentials import load_candidates
+from dsm_worker import store
+
+if TYPE_CHECKING:
+    from dsm_worker.main import Worker
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class TaskFailed(Exception):
+    """A target could not be done; the message is what the operator reads in the task."""
+
+
+@dataclass
+class TaskLog:
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+
+@dataclass
+class Outcome:
+    total: int
+    completed: int
+    failed: int
+    cancelled: int
+    errors: list[str]
+
+    def summary(self) -> str | None:
+        if not self.failed:
+            return None
+        first = "; ".join(self.errors[:3])
+        more = f" (and {len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
+        return f"{self.failed} of {self.total} target(s) failed: {first}{more}"
+
+
+TaskFn = Callable[[JobTask, TaskLog], Awaitable[None]]
+
+
+@dataclass
+class JobContext:
+    worker: Worker
+    job: store.ClaimedJob
+    cancel: asyncio.Event
+    result: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Any:
+        return self.worker.engine
+
+    async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    # --- credentials and clients ---------------------------------------------------------------------------
+
+    def credentials_for(self, server: Server) -> tuple[str, Secret, str]:
+        """(username, password, source description) by the resolution order; raises TaskFailed."""
+        with read_scope(self.engine) as s:
+            candidates = load_candidates(s)
+        facts = ServerCredentialFacts(server.ip_address, server.idrac_username, server.idrac_password_sealed,
+                                      server.credential_set_id)
+        resolved = resolve(facts, candidates, os.environ)
+        if resolved is None:
+            raise TaskFailed(f"no credentials for {server.ip_address}: add a credential set whose range covers it, "
+                             "link one to the server, or set a default set")
+        if resolved.password_env is not None:
+            return resolved.username, resolved.password_env, resolved.describe()
+        return resolved.username, self.unseal(resolved.password_sealed), resolved.describe()
+
+    def unseal(self, sealed: str | None) -> Secret:
+        if not sealed:
+            raise TaskFailed("the credential has no password stored")
+        key: X25519PrivateKey = self.worker.private_key
+        try:
+            return unseal(sealed, key)
+        except SealingError as exc:
+            raise TaskFailed(str(exc)) from None
+
+    @contextlib.asynccontextmanager
+    async def idrac(self, server: Server, task_id: uuid.UUID | None, credentials: tuple[str, Secret] | None = None,
+                    fresh: bool = False) -> AsyncIterator[IdracClient]:
+        """A client for ``server``: the worker's pooled session, or with ``fresh`` a new login closed after."""
+        username, password = credentials or self.credentials_for(server)[:2]
+        tls = TlsPolicy(server.tls_verify_mode, server.tls_fingerprint_sha256, server.tls_ca_bundle)
+        caps = Capabilities.from_dict(server.supported_endpoints)
+        sessions = caps.sessions_path if caps else sessions_path_for(server.redfish_version)
+        recorder = self.worker.activity.recorder(server.id, self.job.id, task_id)
+        endpoint = format_endpoint(server.ip_address, server.port)
+        if fresh:
+            client = IdracClient(endpoint, username, password, tls, self.worker.pool.throttle,
+                                 self.worker.client_settings(), recorder=recorder, paused=self.worker.paused,
+                                 sessions_path=sessions)
+            try:
+                yield client
+            finally:
+                await client.close()
+                await self._keep_pin(server, client)
+            return
+        async with self.worker.pool.client(endpoint, username, password, tls, recorder, sessions) as pooled:
+            try:
+                yield pooled
+            finally:
+                await self._keep_pin(server, pooled)
+
+    async def _keep_pin(self, server: Server, client: IdracClient) -> None:
+        learned = client.tls.learned
+        if learned:
+            client.tls.learned = None
+            await self.db(_store_pin, self.engine, server.id, learned)
+
+    # --- tasks -------------------------------------------------------------------------------------------------
+
+    async def wait_unpaused(self) -> None:
+        while self.worker.paused():
+            if self.cancel.is_set():
+                raise JobCancelled()
+            await asyncio.sleep(1.0)
+
+    async def run_targets(self, targets: list[tuple[uuid.UUID | None, str]], fn: TaskFn, concurrency: int,
+                          timeout: float) -> Outcome:
+        tasks = await self.db(store.ensure_tasks, self.engine, self.job.id, targets)
+        todo = [t for t in tasks if t.status not in store.FINISHED]
+        total = len(tasks)
+        finished = total - len(todo)
+        sem = asyncio.Semaphore(max(1, concurrency))
+        progress_lock = asyncio.Lock()
+
+        async def one(task: JobTask) -> None:
+            nonlocal finished
+            async with sem:
+                while True:
+                    if self.cancel.is_set():
+                        return
+                    await self.wait_unpaused()
+                    await self.db(store.start_task, self.engine, task.id)
+                    log = TaskLog()
+                    try:
+                        await asyncio.wait_for(fn(task, log), timeout)
+                        status, error = "completed", None
+                    except Paused:
+                        await self.db(_task_back_to_pending, self.engine, task.id)
+                        continue  # paused mid-task: wait, then do this target again from the start
+                    except TimeoutError:
+                        status, error = "failed", f"timed out after {timeout:.0f} s"
+                    except (TaskFailed, Exception) as exc:  # noqa: BLE001  (each target's failure is its own)
+                        status, error = "failed", str(exc) or type(exc).__name__
+                    if error:
+                        log.add(f"failed: {error}")
+                    await self.db(store.finish_task, self.engine, task.id, status, log.lines, error)
+                    break
+            async with progress_lock:
+                finished += 1
+                if total and (finished == total or finished % max(1, total // 20) == 0):
+                    await self.db(store.set_progress, self.engine, self.job.id, int(100 * finished / total))
+
+        await asyncio.gather(*(one(t) for t in todo))
+        if self.cancel.is_set():
+            raise JobCancelled()
+        return await self.db(_outcome, self.engine, self.job.id)
+
+
+def _store_pin(engine: Any, server_id: uuid.UUID, fingerprint: str) -> None:
+    with session_scope(engine) as s:
+        server = s.get(Server, server_id)
+        if server is not None and not server.tls_fingerprint_sha256:
+            server.tls_fingerprint_sha256 = fingerprint
+            s.add(server)
+
+
+def _task_back_to_pending(engine: Any, task_id: uuid.UUID) -> None:
+    with session_scope(engine) as s:
+        task = s.get(JobTask, task_id)
+        if task is not None:
+            task.status = "pending"
+            s.add(task)
+
+
+def _outcome(engine: Any, job_id: uuid.UUID) -> Outcome:
+    with read_scope(engine) as s:
+        tasks = list(s.exec(select(JobTask).where(JobTask.job_id == job_id)).all())
+    errors = [f"{t.target}: {t.error}" for t in tasks if t.status == "failed"]
+    return Outcome(len(tasks), sum(t.status == "completed" for t in tasks), len(errors),
+                   sum(t.status == "cancelled" for t in tasks), errors)

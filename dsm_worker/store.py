@@ -1,0 +1,223 @@
+"""The worker's database side: claiming with leases, heartbeats, tasks, and saving what handlers read.
+
+Synchronous functions, called from the event loop through ``asyncio.to_thread``. Claiming is the one
+place several workers race: on PostgreSQL it takes rows with ``FOR UPDATE SKIP LOCKED``; on SQLite the
+whole claim runs under ``BEGIN IMMEDIATE`` (see dsm_core.db.engine), which serialises writers. Either way
+the UPDATE re-checks the row's state, so a job is never handed to two workers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.models import (
+    SINGLETON_ID,
+    ActivitySettings,
+    IdracCommand,
+    Job,
+    JobTask,
+    NetworkSettings,
+    Server,
+    ServerGroupMember,
+    VcenterHost,
+    WorkerHeartbeat,
+)
+from dsm_core.timeutil import utcnow
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: uuid.UUID
+    job_type: str
+    target_scope: dict[str, Any]
+    details: dict[str, Any]
+    credential_set_ids: list[str]
+    attempts: int
+    resumed: bool  # an earlier worker's lease expired: resume from its tasks
+
+
+def _claimable(now: datetime, job_types: Iterable[str]) -> Any:
+    return sa.and_(
+        Job.job_type.in_(list(job_types)),  # type: ignore[attr-defined]
+        sa.or_(
+            sa.and_(Job.status == "pending", sa.or_(Job.schedule_at.is_(None), Job.schedule_at <= now)),  # type: ignore[union-attr,operator]
+            sa.and_(Job.status == "running", Job.lease_expires_at < now),  # type: ignore[operator]
+        ),
+    )
+
+
+def claim_jobs(engine: Engine, worker_id: uuid.UUID, limit: int, lease: float, job_types: Iterable[str],
+               skip_idrac_types: Iterable[str] = ()) -> list[ClaimedJob]:
+    types = [t for t in job_types if t not in set(skip_idrac_types)]
+    if limit <= 0 or not types:
+        return []
+    now = utcnow()
+    with session_scope(engine) as s:
+        stmt = (select(Job.id).where(_claimable(now, types)).order_by(Job.created_at, Job.id)  # type: ignore[arg-type]
+                .limit(limit).with_for_update(skip_locked=True))
+        ids = list(s.exec(stmt).all())
+        claimed: list[ClaimedJob] = []
+        for job_id in ids:
+            job = s.get(Job, job_id)
+            if job is None:
+                continue
+            resumed, attempts = job.status == "running", job.attempts + 1
+            result = s.execute(
+                sa.update(Job).where(Job.id == job_id, _claimable(now, types))  # type: ignore[arg-type]
+                .values(status="running", claimed_by=worker_id, lease_expires_at=now + timedelta(seconds=lease),
+                        started_at=job.started_at or now, attempts=Job.attempts + 1, updated_at=now))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            claimed.append(ClaimedJob(job.id, job.job_type, dict(job.target_scope or {}), dict(job.details or {}),
+                                      list(job.credential_set_ids or []), attempts, resumed))
+        return claimed
+
+
+def renew_leases(engine: Engine, worker_id: uuid.UUID, job_ids: list[uuid.UUID], lease: float) -> dict[uuid.UUID, str]:
+    """Extend our leases; returns, per job, "ok", "cancel" (cancel requested) or "lost" (no longer ours)."""
+    if not job_ids:
+        return {}
+    now = utcnow()
+    with session_scope(engine) as s:
+        s.execute(sa.update(Job).where(Job.id.in_(job_ids), Job.claimed_by == worker_id,  # type: ignore[attr-defined]
+                                       Job.status == "running")
+                  .values(lease_expires_at=now + timedelta(seconds=lease)))
+        rows = s.exec(select(Job.id, Job.claimed_by, Job.status, Job.cancel_requested)
+                      .where(Job.id.in_(job_ids))).all()  # type: ignore[attr-defined]
+    out = {}
+    for job_id, owner, status, cancel in rows:
+        out[job_id] = "lost" if owner != worker_id or status != "running" else ("cancel" if cancel else "ok")
+    return out
+
+
+def beat(engine: Engine, worker_id: uuid.UUID, hostname: str, pid: int, version: str, status: str,
+         running: list[uuid.UUID], max_jobs: int) -> None:
+    now = utcnow()
+    with session_scope(engine) as s:
+        row = s.get(WorkerHeartbeat, worker_id)
+        if row is None:
+            row = WorkerHeartbeat(id=worker_id, hostname=hostname, pid=pid, version=version, started_at=now)
+        row.status, row.last_beat_at = status, now
+        row.running_jobs = [str(j) for j in running]
+        row.max_concurrent_jobs = max_jobs
+        s.add(row)
+
+
+def worker_settings(engine: Engine) -> tuple[ActivitySettings, NetworkSettings]:
+    with read_scope(engine) as s:
+        activity = s.get(ActivitySettings, SINGLETON_ID) or ActivitySettings(id=SINGLETON_ID)
+        network = s.get(NetworkSettings, SINGLETON_ID) or NetworkSettings(id=SINGLETON_ID)
+        return activity, network
+
+
+def pending_exists(engine: Engine, job_types: Iterable[str]) -> bool:
+    now = utcnow()
+    with read_scope(engine) as s:
+        return s.exec(select(Job.id).where(_claimable(now, job_types)).limit(1)).first() is not None
+
+
+# --- job outcome ----------------------------------------------------------------------------------------
+
+
+def finish_job(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID, status: str, error: str | None,
+               result: dict[str, Any] | None = None) -> bool:
+    """Record the outcome, only if we still hold the job (a lost lease means another worker owns it)."""
+    now = utcnow()
+    with session_scope(engine) as s:
+        job = s.get(Job, job_id)
+        if job is None or job.claimed_by != worker_id or job.status != "running":
+            return False
+        job.status, job.error, job.completed_at, job.lease_expires_at = status, error, now, None
+        job.progress = 100 if status == "completed" else job.progress
+        if result is not None:
+            job.details = {**(job.details or {}), "result": result}
+        s.add(job)
+        if status == "cancelled":
+            s.execute(sa.update(JobTask).where(JobTask.job_id == job_id, JobTask.status.in_(("pending", "running")))  # type: ignore[attr-defined]
+                      .values(status="cancelled", completed_at=now, updated_at=now))
+        return True
+
+
+def hand_back(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID) -> None:
+    """Shutdown before the job finished: make it claimable again at once (its tasks are kept)."""
+    with session_scope(engine) as s:
+        s.execute(sa.update(Job).where(Job.id == job_id, Job.claimed_by == worker_id, Job.status == "running")
+                  .values(status="pending", claimed_by=None, lease_expires_at=None, updated_at=utcnow()))
+        s.execute(sa.update(JobTask).where(JobTask.job_id == job_id, JobTask.status == "running")
+                  .values(status="pending", updated_at=utcnow()))
+
+
+def set_progress(engine: Engine, job_id: uuid.UUID, progress: int) -> None:
+    with session_scope(engine) as s:
+        s.execute(sa.update(Job).where(Job.id == job_id).values(progress=max(0, min(100, progress)),
+                                                                updated_at=utcnow()))
+
+
+# --- targets and tasks ------------------------------------------------------------------------------------
+
+
+def expand_servers(engine: Engine, scope: dict[str, Any]) -> list[Server]:
+    """The servers a job targets: listed servers, members of listed groups, hosts of listed clusters."""
+    ids: list[uuid.UUID] = [uuid.UUID(x) for x in scope.get("servers", [])]
+    with read_scope(engine) as s:
+        if scope.get("groups"):
+            group_ids = [uuid.UUID(g) for g in scope["groups"]]
+            ids += list(s.exec(select(ServerGroupMember.server_id)
+                               .where(ServerGroupMember.server_group_id.in_(group_ids))  # type: ignore[attr-defined]
+                               .order_by(ServerGroupMember.priority)).all())
+        if scope.get("clusters"):
+            ids += [i for i in s.exec(select(VcenterHost.server_id)
+                                      .where(VcenterHost.cluster.in_(scope["clusters"]))).all() if i]  # type: ignore[union-attr]
+        unique = list(dict.fromkeys(ids))
+        rows = {srv.id: srv for srv in s.exec(select(Server).where(Server.id.in_(unique))).all()}  # type: ignore[attr-defined]
+    return [rows[i] for i in unique if i in rows]
+
+
+def ensure_tasks(engine: Engine, job_id: uuid.UUID, targets: list[tuple[uuid.UUID | None, str]]) -> list[JobTask]:
+    """One task per target, created once; a resumed job gets its existing tasks back."""
+    with session_scope(engine) as s:
+        existing = list(s.exec(select(JobTask).where(JobTask.job_id == job_id)).all())
+        known = {(t.server_id, t.target) for t in existing}
+        for server_id, label in targets:
+            if (server_id, label) not in known:
+                task = JobTask(job_id=job_id, server_id=server_id, target=label)
+                s.add(task)
+                existing.append(task)
+        s.flush()
+        return existing
+
+
+def start_task(engine: Engine, task_id: uuid.UUID) -> None:
+    now = utcnow()
+    with session_scope(engine) as s:
+        s.execute(sa.update(JobTask).where(JobTask.id == task_id)
+                  .values(status="running", started_at=now, updated_at=now, attempts=JobTask.attempts + 1))
+
+
+def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str], error: str | None) -> None:
+    now = utcnow()
+    with session_scope(engine) as s:
+        s.execute(sa.update(JobTask).where(JobTask.id == task_id).values(
+            status=status, completed_at=now, updated_at=now, log="\n".join(log) or None, error=error,
+            progress=100 if status == "completed" else 0))
+
+
+def write_activity(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        with session_scope(engine) as s:
+            s.execute(sa.insert(IdracCommand), rows)
+
+
+def session(engine: Engine) -> Session:
+    return Session(engine, expire_on_commit=False)
