@@ -301,8 +301,10 @@ def cmd_worker(rt: Runtime) -> None:
     a = rt.args
     if a.concurrency is not None and not 1 <= a.concurrency <= 256:
         raise CliError("--concurrency: give 1 to 256 jobs at once")
+    if not 5 <= a.lease <= 3600:
+        raise CliError("--lease: give 5 to 3600 seconds")
     code = run_worker(rt.config, WorkerOptions(max_jobs=a.concurrency or 4, exit_when_idle=a.exit_when_idle,
-                                               grace_seconds=a.grace))
+                                               grace_seconds=a.grace, lease_seconds=a.lease))
     if code:
         raise CliError("worker stopped with an error (see above)", code)
 
@@ -535,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--exit-when-idle", action="store_true", help="stop once no job is left to run")
     sp.add_argument("--concurrency", type=int, help="jobs at once (default 4)")
     sp.add_argument("--grace", type=float, default=30.0, help="seconds to finish running jobs on SIGTERM")
+    sp.add_argument("--lease", type=float, default=60.0,
+                    help="seconds a claimed job stays ours without renewal; after a crash, another worker "
+                         "resumes it this long after the last renewal")
     sp.set_defaults(handler=cmd_worker)
 
     sp = sub.add_parser("discover", help="find iDRACs in address ranges (a discovery_scan job)")

@@ -42,7 +42,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return "UTCDateTime()"
 
 
-JSONType: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: a Python None is SQL NULL (not the JSON literal null), so "IS NULL" means "no value".
+JSONType: sa.types.TypeEngine[Any] = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def checked_enum(name: str, values: tuple[str, ...]) -> sa.Enum:

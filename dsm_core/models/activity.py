@@ -37,6 +37,7 @@ class IdracCommand(SQLModel, table=True):
     response_time_ms: int | None = None
     success: bool = Field(default=True, nullable=False)
     error_message: str | None = None
-    source: str | None = Field(default=None, max_length=32)
+    source: str | None = Field(default=None, max_length=64)
+    """Who made the call: "worker:<worker id>" for the worker."""
     initiated_by: uuid.UUID | None = fk("users.id", index=False)
     created_at: datetime = created_at()

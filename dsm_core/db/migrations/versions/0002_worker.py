@@ -38,10 +38,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("storage_summary", JSON, nullable=True))
     with op.batch_alter_table("job_tasks") as batch:
         batch.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("idrac_commands") as batch:
+        batch.alter_column("source", type_=sa.String(length=64), existing_type=sa.String(length=32))
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM jobs WHERE job_type = 'network_diagnostics'")
+    with op.batch_alter_table("idrac_commands") as batch:
+        batch.alter_column("source", type_=sa.String(length=32), existing_type=sa.String(length=64))
     with op.batch_alter_table("job_tasks") as batch:
         batch.drop_column("attempts")
     with op.batch_alter_table("servers") as batch:

@@ -1,0 +1,70 @@
+"""Fixtures for worker tests: a DSM installation (SQLite or PostgreSQL) and a simulated fleet to manage."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from dsm_core.db import make_engine
+from dsm_sim.fleet import FleetThread
+from tests.conftest import Templates, fresh_database
+from tests.integration.cli import DsmHome, dsm_executable
+from tests.sim.conftest import fleet_spec
+
+
+@dataclass
+class Install:
+    home: DsmHome
+    engine: Engine
+    url: str
+
+    def worker(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+        """`dsm worker --exit-when-idle` to the end, as a real process."""
+        proc = subprocess.run([*dsm_executable(), "worker", "--exit-when-idle", *args], capture_output=True,
+                              text=True, env=self.home.env(), timeout=timeout)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc
+
+    def start_worker(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([*dsm_executable(), "worker", *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=self.home.env())
+
+
+def make_install(templates: Templates, backend: str, tmp_path: Path, ranges: list[str]) -> Install:
+    url = None if backend == "sqlite" else fresh_database(templates, backend, tmp_path, empty=True)
+    home = DsmHome(tmp_path / "home", url, {})
+    home.run("init", check=True)
+    args = ["credentials", "add", "lab", "--username", "root", "--password-stdin"]
+    for r in ranges:
+        args += ["--range", r]
+    home.run(*args, stdin="calvin\n", check=True)
+    # Fast failure in tests: short timeouts, one quick retry.
+    for key, value in (("network.read_timeout_seconds", "5"), ("network.connection_timeout_seconds", "3"),
+                       ("network.max_retry_attempts", "1"), ("network.retry_delay_seconds", "0")):
+        home.run("settings", "set", key, value, check=True)
+    db_url = url or f"sqlite:///{home.home / 'dsm.db'}"
+    return Install(home, make_engine(db_url), db_url)
+
+
+@pytest.fixture
+def fleet() -> Iterator[FleetThread]:
+    with FleetThread(fleet_spec(count=4, models=("R750", "R630", "R770", "R660"), time_scale=600,
+                                health_faults={"2": ("psu", "fan")})) as f:
+        yield f
+
+
+def block_of(fleet: FleetThread) -> str:
+    first = fleet.endpoints[0].split(":")[0]
+    return first.rsplit(".", 1)[0] + ".0/24"
+
+
+@pytest.fixture
+def install(templates: Templates, backend: str, tmp_path: Path, fleet: FleetThread) -> Iterator[Install]:
+    inst = make_install(templates, backend, tmp_path, [block_of(fleet)])
+    yield inst
+    inst.engine.dispose()
