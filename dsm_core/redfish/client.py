@@ -24,6 +24,7 @@ from dsm_core.redfish.redaction import redact
 from dsm_core.redfish.tls import CertificateChanged, TlsPolicy, make_transport
 
 RETRY_STATUS = frozenset({429, 503})
+LOGOUT_ATTEMPTS = 8
 
 
 class RedfishError(Exception):
@@ -175,8 +176,12 @@ class IdracClient:
             else:
                 self._basic = True
 
-    async def _relogin(self) -> None:
+    async def _relogin(self, stale: str | None) -> None:
+        """Replace the session that just got a 401 — unless a concurrent request already did (two requests
+        failing together must not open two sessions, one of which nobody would ever delete)."""
         async with self._login_lock:
+            if self._token != stale:
+                return
             self._token = self._location = None
             self._basic = False
         await self.login()
@@ -192,12 +197,13 @@ class IdracClient:
                       files: Any = None) -> httpx.Response:
         if not self._token and not self._basic:
             await self.login()
+        used = self._token
         try:
             return await self._send(method, path, json_body=json_body, params=params, files=files)
         except RedfishError as exc:
             if exc.status != 401 or self._basic:
                 raise
-        await self._relogin()  # the iDRAC dropped our session (reset, timeout): once more, freshly
+        await self._relogin(used)  # the iDRAC dropped our session (reset, timeout): once more, freshly
         return await self._send(method, path, json_body=json_body, params=params, files=files)
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -291,14 +297,25 @@ class IdracClient:
 
     # --- teardown ----------------------------------------------------------------------------------------
 
+    async def _logout(self, location: str) -> None:
+        """Delete the session, harder than an ordinary request tries: a leaked session holds one of the
+        iDRAC's few slots (RAC0218) until its idle timeout."""
+        for attempt in range(1, LOGOUT_ATTEMPTS + 1):
+            try:
+                await self._send("DELETE", location)
+                return
+            except RedfishError as exc:
+                if exc.status in (401, 404):
+                    return  # already gone (expired, or the iDRAC restarted)
+            except (Paused, CertificateChanged):
+                return
+            await asyncio.sleep(min(2.0, 0.1 * attempt))
+
     async def close(self) -> None:
         """Delete the session (always: iDRACs allow few) and drop the connections."""
         try:
             if self._token and self._location:
-                try:
-                    await self._send("DELETE", self._location)
-                except (RedfishError, Paused, CertificateChanged):
-                    pass  # the session times out on the iDRAC; nothing else to do
+                await self._logout(self._location)
         finally:
             self._token = self._location = None
             if self._http is not None:
@@ -306,13 +323,14 @@ class IdracClient:
                 self._http = None
 
 
-async def probe_service_root(endpoint: str, tls: TlsPolicy, timeout: float,
+async def probe_service_root(endpoint: str, tls: TlsPolicy, timeout: float, throttle: Throttle,
                              recorder: Recorder | None = None) -> dict[str, Any] | None:
     """Unauthenticated GET /redfish/v1 (discovery's first look): the root, or None when nothing answers."""
-    started = time.monotonic()
     transport = make_transport(endpoint, tls, 1)
-    async with httpx.AsyncClient(base_url=f"https://{endpoint}", transport=transport, trust_env=False,
-                                 timeout=httpx.Timeout(timeout)) as client:
+    async with (throttle.global_sem, throttle.for_endpoint(endpoint),
+                httpx.AsyncClient(base_url=f"https://{endpoint}", transport=transport, trust_env=False,
+                                  timeout=httpx.Timeout(timeout)) as client):
+        started = time.monotonic()
         try:
             response = await client.get("/redfish/v1")
         except (httpx.TimeoutException, httpx.TransportError) as exc:

@@ -78,7 +78,8 @@ async def network_diagnostics(ctx: JobContext) -> Outcome:
                 + ("" if tls.get("matches_pin", True) else " — DIFFERS FROM THE PINNED CERTIFICATE"))
         started = time.monotonic()
         recorder = ctx.worker.activity.recorder(task.server_id, ctx.job.id, task.id)
-        root = await probe_service_root(format_endpoint(host, port), TlsPolicy("off"), timeout, recorder)
+        root = await probe_service_root(format_endpoint(host, port), TlsPolicy("off"), timeout, ctx.worker.throttle,
+                                        recorder)
         result["redfish_ms"] = round((time.monotonic() - started) * 1000, 1)
         if root is None:
             result["redfish"] = "no Redfish service root"

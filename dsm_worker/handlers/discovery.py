@@ -90,7 +90,7 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
         tls = TlsPolicy("pin")
         recorder = ctx.worker.activity.recorder(None, ctx.job.id, task.id)
         await ctx.wait_unpaused()
-        root_data = await probe_service_root(endpoint, tls, probe_timeout, recorder)
+        root_data = await probe_service_root(endpoint, tls, probe_timeout, ctx.worker.throttle, recorder)
         if root_data is None:
             log.add("no Redfish service answered")
             return
