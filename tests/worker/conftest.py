@@ -31,8 +31,11 @@ class Install:
         return proc
 
     def start_worker(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([*dsm_executable(), "worker", *args], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, env=self.home.env())
+        """A worker in the background; its log goes to a file (a pipe nobody reads would block it)."""
+        self.home.home.mkdir(parents=True, exist_ok=True)
+        log = open(self.home.home / f"worker-{len(list(self.home.home.glob('worker-*.log')))}.log", "w")  # noqa: SIM115
+        return subprocess.Popen([*dsm_executable(), "worker", *args], stdout=subprocess.DEVNULL, stderr=log,
+                                text=True, env=self.home.env())
 
 
 def make_install(templates: Templates, backend: str, tmp_path: Path, ranges: list[str]) -> Install:
