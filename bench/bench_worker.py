@@ -1,0 +1,153 @@
+"""Worker benchmark: discovery of a loopback /22 and a refresh of 1,000 servers, through a real `dsm worker`.
+
+- Discovery: 127.0.8.0/22 (1,022 host addresses), 256 simulated iDRACs answering with 50 ms latency.
+  Baseline in the same run: the same worker with one discovery thread on a 64-address slice.
+  Target: ≤ 15 s.
+- Refresh: 1,000 simulated iDRACs at 100 ms latency per request (a real iDRAC averages ~190 ms: see the
+  capture's README). Baseline in the same run: a sequential loop doing the same reads with DMTF's `redfish`
+  library, timed on 20 servers and scaled to 1,000 (a sequential loop is linear by construction).
+  Target: ≥ 20x faster than that loop.
+- Peak concurrent requests on any one iDRAC (from the simulator's counters) and the worker's peak RSS
+  (VmHWM; target ≤ 300 MB).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dsm_sim.fleet import FleetProcess  # noqa: E402
+from dsm_sim.spec import FleetSpec  # noqa: E402
+
+DSM = [str(Path(sys.executable).parent / "dsm")]
+SAMPLE = int(os.environ.get("DSM_BENCH_BASELINE_SERVERS", "20"))
+
+
+class Home:
+    def __init__(self) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="dsm-bench-")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DSM_")}
+        self.env["DSM_HOME"] = self.dir.name
+        self.env["DSM_LOGGING_LEVEL"] = "WARNING"
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        proc = subprocess.run([*DSM, *args], input=stdin, capture_output=True, text=True, env=self.env, timeout=600)
+        if proc.returncode:
+            raise RuntimeError(f"dsm {' '.join(args)}: {proc.stderr[-2000:]}")
+        return proc.stdout
+
+    def setup(self, cidr: str, threads: int = 256) -> None:
+        self.run("init")
+        self.run("credentials", "add", "lab", "--username", "root", "--password-stdin", "--range", cidr,
+                 stdin="calvin\n")
+        for key, value in (("activity.global_max_concurrent", "256"), ("activity.discovery_max_threads", str(threads)),
+                           ("activity.log_level", "all")):
+            self.run("settings", "set", key, value)
+
+    def worker(self) -> tuple[float, float]:
+        """Run `dsm worker --exit-when-idle`; (wall seconds, peak RSS in MB)."""
+        started = time.monotonic()
+        proc = subprocess.Popen([*DSM, "worker", "--exit-when-idle", "--concurrency", "4"], env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        peak = 0.0
+        while proc.poll() is None:
+            try:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+                peak = max(peak, int(status.split("VmHWM:")[1].split()[0]) / 1024)
+            except (OSError, IndexError):
+                pass
+            time.sleep(0.1)
+        if proc.returncode:
+            raise RuntimeError("worker failed")
+        return time.monotonic() - started, peak
+
+
+def bench_discovery() -> None:
+    spec = FleetSpec(count=256, start="127.0.8.1", models=("R650", "R750", "R660"),
+                     faults={"all": {"latency_ms": 50}})
+    with FleetProcess(spec) as fleet:
+        slow = Home()
+        slow.setup("127.0.8.0/22", threads=1)
+        slow.run("discover", "127.0.8.0/26", "--port", "8443")
+        base_seconds, _ = slow.worker()
+        fast = Home()
+        fast.setup("127.0.8.0/22")
+        fast.run("discover", "127.0.8.0/22", "--port", "8443")
+        seconds, rss = fast.worker()
+        found = fast.run("servers", "list", "--json").count('"ip_address"')
+        peak = max(s["counters"]["peak_concurrent"] for s in fleet.servers())
+        open_sessions = fleet.open_sessions()
+    per_address_base = base_seconds / 62
+    print(f"discovery 127.0.8.0/22 (1,022 addresses, 256 iDRACs @ 50 ms): {seconds:6.1f} s (target <= 15 s) "
+          f"{'ok' if seconds <= 15 else 'MISSED'}; found {found}/256")
+    print(f"  baseline, one thread on 62 addresses: {base_seconds:.1f} s = {per_address_base * 1000:.0f} ms/address; "
+          f"speed-up {per_address_base * 1022 / seconds:.0f}x")
+    print(f"  peak concurrent requests on one iDRAC: {peak} (cap 2); open sessions after: {open_sessions}; "
+          f"worker peak RSS {rss:.0f} MB")
+
+
+def dmtf_sequential(endpoints: list[str]) -> float:
+    """The same reads as refresh_server_info, one server after the other, with DMTF's redfish library."""
+    import redfish
+
+    started = time.monotonic()
+    for endpoint in endpoints:
+        c = redfish.redfish_client(base_url=f"https://{endpoint}", username="root", password="calvin",
+                                   default_prefix="/redfish/v1", timeout=30)
+        c.login(auth="session")
+        try:
+            c.get("/redfish/v1")
+            c.get("/redfish/v1/Managers/iDRAC.Embedded.1")
+            c.get("/redfish/v1/Systems/System.Embedded.1")
+            c.get("/redfish/v1/Chassis/System.Embedded.1")
+            c.get("/redfish/v1/UpdateService/FirmwareInventory?$expand=*($levels=1)")
+            storage = c.get("/redfish/v1/Systems/System.Embedded.1/Storage?$expand=*($levels=1)").dict
+            for ctrl in storage.get("Members", []):
+                for drive in ctrl.get("Drives", []):
+                    c.get(drive["@odata.id"])
+        finally:
+            c.logout()
+    return time.monotonic() - started
+
+
+def bench_refresh() -> None:
+    spec = FleetSpec(count=1000, start="127.0.16.1", faults={"all": {"latency_ms": 100}})
+    with FleetProcess(spec) as fleet:
+        base = dmtf_sequential(fleet.endpoints[:SAMPLE])
+        per_server = base / SAMPLE
+        home = Home()
+        home.setup("127.0.16.0/20")
+        home.run("servers", "import", "-", stdin="ip_address\n" + "\n".join(fleet.endpoints) + "\n")
+        fleet.admin("POST", "/counters/reset", {"targets": "all"})
+        home.run("servers", "refresh", *fleet.endpoints)
+        seconds, rss = home.worker()
+        import json
+
+        job_status = json.loads(home.run("jobs", "list", "--json"))[0]["status"]
+        peak = max(s["counters"]["peak_concurrent"] for s in fleet.servers())
+        requests = sum(s["counters"]["requests"] for s in fleet.servers())
+        open_sessions = fleet.open_sessions()
+    ratio = per_server * 1000 / seconds
+    print(f"refresh of 1,000 servers (@ 100 ms per request): {seconds:6.1f} s, {requests} requests, "
+          f"job {job_status}")
+    print(f"  baseline, DMTF redfish library sequentially: {per_server:.2f} s/server on {SAMPLE} servers "
+          f"-> {per_server * 1000:.0f} s for 1,000")
+    print(f"  speed-up {ratio:.0f}x (target >= 20x) {'ok' if ratio >= 20 else 'MISSED'}")
+    print(f"  peak concurrent requests on one iDRAC: {peak} (cap 2) {'ok' if peak <= 2 else 'MISSED'}; "
+          f"open sessions after: {open_sessions}")
+    print(f"  worker peak RSS {rss:.0f} MB (target <= 300 MB) {'ok' if rss <= 300 else 'MISSED'}")
+
+
+def main() -> None:
+    bench_discovery()
+    bench_refresh()
+
+
+if __name__ == "__main__":
+    main()
