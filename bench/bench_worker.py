@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dsm_sim.fleet import FleetProcess  # noqa: E402
-from dsm_sim.spec import FleetSpec  # noqa: E402
+from dsm_sim.fleet import FleetProcess
+from dsm_sim.spec import FleetSpec
 
 DSM = [str(Path(sys.executable).parent / "dsm")]
 SAMPLE = int(os.environ.get("DSM_BENCH_BASELINE_SERVERS", "20"))
@@ -44,17 +44,25 @@ class Home:
 
     def setup(self, cidr: str, threads: int = 256) -> None:
         self.run("init")
-        self.run("credentials", "add", "lab", "--username", "root", "--password-stdin", "--range", cidr,
-                 stdin="calvin\n")
-        for key, value in (("activity.global_max_concurrent", "256"), ("activity.discovery_max_threads", str(threads)),
-                           ("activity.log_level", "all")):
+        self.run(
+            "credentials", "add", "lab", "--username", "root", "--password-stdin", "--range", cidr, stdin="calvin\n"
+        )
+        for key, value in (
+            ("activity.global_max_concurrent", "256"),
+            ("activity.discovery_max_threads", str(threads)),
+            ("activity.log_level", "all"),
+        ):
             self.run("settings", "set", key, value)
 
     def worker(self) -> tuple[float, float]:
         """Run `dsm worker --exit-when-idle`; (wall seconds, peak RSS in MB)."""
         started = time.monotonic()
-        proc = subprocess.Popen([*DSM, "worker", "--exit-when-idle", "--concurrency", "4"], env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*DSM, "worker", "--exit-when-idle", "--concurrency", "4"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         peak = 0.0
         while proc.poll() is None:
             try:
@@ -69,8 +77,7 @@ class Home:
 
 
 def bench_discovery() -> None:
-    spec = FleetSpec(count=256, start="127.0.8.1", models=("R650", "R750", "R660"),
-                     faults={"all": {"latency_ms": 50}})
+    spec = FleetSpec(count=256, start="127.0.8.1", models=("R650", "R750", "R660"), faults={"all": {"latency_ms": 50}})
     with FleetProcess(spec) as fleet:
         slow = Home()
         slow.setup("127.0.8.0/22", threads=1)
@@ -84,12 +91,18 @@ def bench_discovery() -> None:
         peak = max(s["counters"]["peak_concurrent"] for s in fleet.servers())
         open_sessions = fleet.open_sessions()
     per_address_base = base_seconds / 62
-    print(f"discovery 127.0.8.0/22 (1,022 addresses, 256 iDRACs @ 50 ms): {seconds:6.1f} s (target <= 15 s) "
-          f"{'ok' if seconds <= 15 else 'MISSED'}; found {found}/256")
-    print(f"  baseline, one thread on 62 addresses: {base_seconds:.1f} s = {per_address_base * 1000:.0f} ms/address; "
-          f"speed-up {per_address_base * 1022 / seconds:.0f}x")
-    print(f"  peak concurrent requests on one iDRAC: {peak} (cap 2); open sessions after: {open_sessions}; "
-          f"worker peak RSS {rss:.0f} MB")
+    print(
+        f"discovery 127.0.8.0/22 (1,022 addresses, 256 iDRACs @ 50 ms): {seconds:6.1f} s (target <= 15 s) "
+        f"{'ok' if seconds <= 15 else 'MISSED'}; found {found}/256"
+    )
+    print(
+        f"  baseline, one thread on 62 addresses: {base_seconds:.1f} s = {per_address_base * 1000:.0f} ms/address; "
+        f"speed-up {per_address_base * 1022 / seconds:.0f}x"
+    )
+    print(
+        f"  peak concurrent requests on one iDRAC: {peak} (cap 2); open sessions after: {open_sessions}; "
+        f"worker peak RSS {rss:.0f} MB"
+    )
 
 
 def dmtf_sequential(endpoints: list[str]) -> float:
@@ -98,8 +111,9 @@ def dmtf_sequential(endpoints: list[str]) -> float:
 
     started = time.monotonic()
     for endpoint in endpoints:
-        c = redfish.redfish_client(base_url=f"https://{endpoint}", username="root", password="calvin",
-                                   default_prefix="/redfish/v1", timeout=30)
+        c = redfish.redfish_client(
+            base_url=f"https://{endpoint}", username="root", password="calvin", default_prefix="/redfish/v1", timeout=30
+        )
         c.login(auth="session")
         try:
             c.get("/redfish/v1")
@@ -134,13 +148,16 @@ def bench_refresh() -> None:
         requests = sum(s["counters"]["requests"] for s in fleet.servers())
         open_sessions = fleet.open_sessions()
     ratio = per_server * 1000 / seconds
-    print(f"refresh of 1,000 servers (@ 100 ms per request): {seconds:6.1f} s, {requests} requests, "
-          f"job {job_status}")
-    print(f"  baseline, DMTF redfish library sequentially: {per_server:.2f} s/server on {SAMPLE} servers "
-          f"-> {per_server * 1000:.0f} s for 1,000")
+    print(f"refresh of 1,000 servers (@ 100 ms per request): {seconds:6.1f} s, {requests} requests, job {job_status}")
+    print(
+        f"  baseline, DMTF redfish library sequentially: {per_server:.2f} s/server on {SAMPLE} servers "
+        f"-> {per_server * 1000:.0f} s for 1,000"
+    )
     print(f"  speed-up {ratio:.0f}x (target >= 20x) {'ok' if ratio >= 20 else 'MISSED'}")
-    print(f"  peak concurrent requests on one iDRAC: {peak} (cap 2) {'ok' if peak <= 2 else 'MISSED'}; "
-          f"open sessions after: {open_sessions}")
+    print(
+        f"  peak concurrent requests on one iDRAC: {peak} (cap 2) {'ok' if peak <= 2 else 'MISSED'}; "
+        f"open sessions after: {open_sessions}"
+    )
     print(f"  worker peak RSS {rss:.0f} MB (target <= 300 MB) {'ok' if rss <= 300 else 'MISSED'}")
 
 

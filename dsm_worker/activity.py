@@ -7,6 +7,7 @@ every 500 rows), so a thousand concurrent requests never wait on the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -24,8 +25,15 @@ log = logging.getLogger("dsm.worker.activity")
 
 
 class ActivityWriter:
-    def __init__(self, engine: Engine, source: str, level: Callable[[], str], limits: Callable[[], tuple[int, int]],
-                 flush_seconds: float = 0.5, batch: int = 500) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        source: str,
+        level: Callable[[], str],
+        limits: Callable[[], tuple[int, int]],
+        flush_seconds: float = 0.5,
+        batch: int = 500,
+    ) -> None:
         self.engine = engine
         self.source = source
         self._level = level
@@ -37,20 +45,37 @@ class ActivityWriter:
         self._stopping = asyncio.Event()
         self.written = 0
 
-    def recorder(self, server_id: uuid.UUID | None, job_id: uuid.UUID | None,
-                 task_id: uuid.UUID | None) -> Callable[[CallRecord], None]:
+    def recorder(
+        self, server_id: uuid.UUID | None, job_id: uuid.UUID | None, task_id: uuid.UUID | None
+    ) -> Callable[[CallRecord], None]:
         def record(call: CallRecord) -> None:
             level = self._level()
             if level == "none" or (level == "errors_only" and call.success):
                 return
             req_kb, resp_kb = self._limits()
-            self._rows.append({
-                "id": uuid7(), "timestamp": utcnow(), "created_at": utcnow(), "server_id": server_id,
-                "job_id": job_id, "task_id": task_id, "command_type": call.method, "operation_type": "idrac_api",
-                "endpoint": call.endpoint, "full_url": call.full_url, "request_headers": call.request_headers,
-                "request_body": truncate(call.request_body, req_kb), "response_body": truncate(call.response_body, resp_kb),
-                "status_code": call.status, "response_time_ms": call.latency_ms, "success": call.success,
-                "error_message": call.error, "source": self.source})
+            self._rows.append(
+                {
+                    "id": uuid7(),
+                    "timestamp": utcnow(),
+                    "created_at": utcnow(),
+                    "server_id": server_id,
+                    "job_id": job_id,
+                    "task_id": task_id,
+                    "command_type": call.method,
+                    "operation_type": "idrac_api",
+                    "endpoint": call.endpoint,
+                    "full_url": call.full_url,
+                    "request_headers": call.request_headers,
+                    "request_body": truncate(call.request_body, req_kb),
+                    "response_body": truncate(call.response_body, resp_kb),
+                    "status_code": call.status,
+                    "response_time_ms": call.latency_ms,
+                    "success": call.success,
+                    "error_message": call.error,
+                    "source": self.source,
+                }
+            )
+
         return record
 
     def start(self) -> None:
@@ -58,19 +83,17 @@ class ActivityWriter:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._flush_seconds)
-            except TimeoutError:
-                pass
             await self.flush()
 
     async def flush(self) -> None:
         while self._rows:
-            rows, self._rows = self._rows[: self._batch], self._rows[self._batch:]
+            rows, self._rows = self._rows[: self._batch], self._rows[self._batch :]
             try:
                 await asyncio.to_thread(store.write_activity, self.engine, rows)
                 self.written += len(rows)
-            except Exception:  # noqa: BLE001  (the log must not take the worker down; say so and go on)
+            except Exception:
                 log.exception("activity log write failed; %d rows dropped", len(rows))
 
     async def stop(self) -> None:

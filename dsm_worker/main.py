@@ -66,9 +66,12 @@ class Worker:
         self.global_cap = max(1, int(self.activity_settings.global_max_concurrent))
         self.throttle = Throttle(self.global_cap, max(1, int(self.activity_settings.idrac_max_concurrent)))
         self.pool = IdracPool(self.throttle, self.client_settings, self.paused)
-        self.activity = ActivityWriter(engine, f"worker:{self.id}", lambda: self.activity_settings.log_level,
-                                       lambda: (int(self.activity_settings.max_request_body_kb),
-                                                int(self.activity_settings.max_response_body_kb)))
+        self.activity = ActivityWriter(
+            engine,
+            f"worker:{self.id}",
+            lambda: self.activity_settings.log_level,
+            lambda: (int(self.activity_settings.max_request_body_kb), int(self.activity_settings.max_response_body_kb)),
+        )
         self.running: dict[uuid.UUID, _Running] = {}
         self.draining = asyncio.Event()
 
@@ -79,24 +82,40 @@ class Worker:
 
     def client_settings(self) -> ClientSettings:
         n = self.network_settings
-        return ClientSettings(connect_timeout=float(n.connection_timeout_seconds),
-                              read_timeout=float(n.read_timeout_seconds), max_retries=int(n.max_retry_attempts),
-                              retry_delay=float(n.retry_delay_seconds), backoff=str(n.retry_backoff_type),
-                              per_idrac=max(1, int(self.activity_settings.idrac_max_concurrent)),
-                              request_delay_ms=int(self.activity_settings.idrac_request_delay_ms))
+        return ClientSettings(
+            connect_timeout=float(n.connection_timeout_seconds),
+            read_timeout=float(n.read_timeout_seconds),
+            max_retries=int(n.max_retry_attempts),
+            retry_delay=float(n.retry_delay_seconds),
+            backoff=str(n.retry_backoff_type),
+            per_idrac=max(1, int(self.activity_settings.idrac_max_concurrent)),
+            request_delay_ms=int(self.activity_settings.idrac_request_delay_ms),
+        )
 
     def _apply_settings(self, activity: ActivitySettings, network: NetworkSettings) -> None:
         was_paused = self.paused()
         self.activity_settings, self.network_settings = activity, network
         if self.paused() != was_paused:
-            log.warning("pause_idrac_operations=%s: %s", self.paused(),
-                        "no new iDRAC request starts" if self.paused() else "iDRAC work resumes")
+            log.warning(
+                "pause_idrac_operations=%s: %s",
+                self.paused(),
+                "no new iDRAC request starts" if self.paused() else "iDRAC work resumes",
+            )
 
     # --- loops -------------------------------------------------------------------------------------------
 
     async def _beat(self, status: str) -> None:
-        await asyncio.to_thread(store.beat, self.engine, self.id, self.hostname, self.pid, __version__, status,
-                                list(self.running), self.options.max_jobs)
+        await asyncio.to_thread(
+            store.beat,
+            self.engine,
+            self.id,
+            self.hostname,
+            self.pid,
+            __version__,
+            status,
+            list(self.running),
+            self.options.max_jobs,
+        )
 
     async def _maintenance_loop(self) -> None:
         """Heartbeat, leases, cancellation, settings and idle sessions, every few seconds."""
@@ -104,8 +123,9 @@ class Worker:
         while True:
             try:
                 self._apply_settings(*await asyncio.to_thread(store.worker_settings, self.engine))
-                states = await asyncio.to_thread(store.renew_leases, self.engine, self.id, list(self.running),
-                                                 self.options.lease_seconds)
+                states = await asyncio.to_thread(
+                    store.renew_leases, self.engine, self.id, list(self.running), self.options.lease_seconds
+                )
                 for job_id, state in states.items():
                     run = self.running.get(job_id)
                     if run is None:
@@ -119,22 +139,24 @@ class Worker:
                         run.task.cancel()
                 await self._beat("draining" if self.draining.is_set() else "running")
                 await self.pool.reap()
-            except Exception:  # noqa: BLE001  (a database hiccup must not stop the worker)
+            except Exception:
                 log.exception("maintenance failed; retrying")
             await asyncio.sleep(interval)
 
     async def _execute(self, job: store.ClaimedJob, cancel: asyncio.Event) -> None:
         handler = HANDLERS[job.job_type]
         ctx = JobContext(self, job, cancel)
-        log.info("job=%s type=%s attempt=%d %s", job.id, job.job_type, job.attempts,
-                 "resumed" if job.resumed else "started")
+        log.info(
+            "job=%s type=%s attempt=%d %s", job.id, job.job_type, job.attempts, "resumed" if job.resumed else "started"
+        )
         status, error = "completed", None
         try:
             outcome = await handler(ctx)
             error = outcome.summary()
             status = "failed" if outcome.failed else "completed"
-            ctx.result.setdefault("targets", {"total": outcome.total, "completed": outcome.completed,
-                                              "failed": outcome.failed})
+            ctx.result.setdefault(
+                "targets", {"total": outcome.total, "completed": outcome.completed, "failed": outcome.failed}
+            )
         except JobCancelled:
             status, error = "cancelled", "cancelled by request"
         except asyncio.CancelledError:
@@ -144,7 +166,7 @@ class Worker:
             await asyncio.to_thread(store.hand_back, self.engine, job.id, self.id)
             log.info("job=%s handed back", job.id)
             raise
-        except Exception as exc:  # noqa: BLE001  (a handler bug fails the job with its message, never hangs it)
+        except Exception as exc:
             log.exception("job=%s failed", job.id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         await asyncio.to_thread(store.finish_job, self.engine, job.id, self.id, status, error, ctx.result or None)
@@ -157,8 +179,14 @@ class Worker:
         self.activity.start()
         await self._beat("running")
         maintenance = asyncio.create_task(self._maintenance_loop(), name="maintenance")
-        log.info("worker=%s host=%s pid=%d version=%s max_jobs=%d started", self.id, self.hostname, self.pid,
-                 __version__, self.options.max_jobs)
+        log.info(
+            "worker=%s host=%s pid=%d version=%s max_jobs=%d started",
+            self.id,
+            self.hostname,
+            self.pid,
+            __version__,
+            self.options.max_jobs,
+        )
         types = list(HANDLERS)
         idrac_types = [t for t in types if JOB_TYPE_SPECS[t].touches_idrac]
         try:
@@ -166,21 +194,28 @@ class Worker:
                 free = self.options.max_jobs - len(self.running)
                 claimed = []
                 if free > 0:
-                    claimed = await asyncio.to_thread(store.claim_jobs, self.engine, self.id, free,
-                                                      self.options.lease_seconds, types,
-                                                      idrac_types if self.paused() else ())
+                    claimed = await asyncio.to_thread(
+                        store.claim_jobs,
+                        self.engine,
+                        self.id,
+                        free,
+                        self.options.lease_seconds,
+                        types,
+                        idrac_types if self.paused() else (),
+                    )
                 for job in claimed:
                     cancel = asyncio.Event()
                     task = asyncio.create_task(self._execute(job, cancel), name=f"job-{job.id}")
                     self.running[job.id] = _Running(task, cancel)
                     task.add_done_callback(lambda _t, job_id=job.id: self.running.pop(job_id, None))
-                if self.options.exit_when_idle and not self.running and not claimed:
-                    if not await asyncio.to_thread(store.pending_exists, self.engine, types):
-                        break
+                if (self.options.exit_when_idle and not self.running and not claimed
+                        and not await asyncio.to_thread(store.pending_exists, self.engine, types)):
+                    break
                 waiters = [r.task for r in self.running.values()]
                 drain = asyncio.create_task(self.draining.wait())
-                await asyncio.wait([*waiters, drain], timeout=self.options.poll_seconds,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    [*waiters, drain], timeout=self.options.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
                 drain.cancel()
             await self._drain()
         finally:
@@ -195,8 +230,12 @@ class Worker:
 
     def _on_signal(self) -> None:
         if not self.draining.is_set():
-            log.info("worker=%s draining: no new jobs; up to %.0f s for %d running", self.id,
-                     self.options.grace_seconds, len(self.running))
+            log.info(
+                "worker=%s draining: no new jobs; up to %.0f s for %d running",
+                self.id,
+                self.options.grace_seconds,
+                len(self.running),
+            )
         self.draining.set()
 
     async def _drain(self) -> None:
@@ -211,8 +250,9 @@ class Worker:
 
 def configure_logging(level: str) -> None:
     """Single-line logs on stderr: journald adds its own timestamps and fields."""
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
 
@@ -227,8 +267,11 @@ def run_worker(config: Config, options: WorkerOptions) -> int:
         return 1
     engine = engine_from_config(config)
     if not migrate.is_current(engine):
-        print(f"dsm worker: database {config.redacted_database_url()} is not at revision "
-              f"{migrate.head_revision()}; run `dsm db upgrade`", file=sys.stderr)
+        print(
+            f"dsm worker: database {config.redacted_database_url()} is not at revision "
+            f"{migrate.head_revision()}; run `dsm db upgrade`",
+            file=sys.stderr,
+        )
         return 1
     worker = Worker(engine, key, options)
     try:

@@ -17,8 +17,13 @@ from dsm_core.redfish.tls import TlsPolicy
 
 
 class IdracPool:
-    def __init__(self, throttle: Throttle, settings: Callable[[], ClientSettings], paused: Callable[[], bool],
-                 idle_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        throttle: Throttle,
+        settings: Callable[[], ClientSettings],
+        paused: Callable[[], bool],
+        idle_seconds: float = 30.0,
+    ) -> None:
         self.throttle = throttle
         self._settings = settings
         self._paused = paused
@@ -28,18 +33,31 @@ class IdracPool:
         self._lock = asyncio.Lock()
 
     @contextlib.asynccontextmanager
-    async def client(self, endpoint: str, username: str, password: Secret, tls: TlsPolicy, recorder: Recorder,
-                     sessions_path: str) -> object:
+    async def client(
+        self, endpoint: str, username: str, password: Secret, tls: TlsPolicy, recorder: Recorder, sessions_path: str
+    ) -> object:
         key = (endpoint, username)
         async with self._lock:
             client = self._clients.get(key)
-            if client is not None and (client.password != password or client.tls.mode != tls.mode
-                                       or client.tls.pinned != tls.pinned and tls.pinned is not None):
+            if client is not None and (
+                client.password != password
+                or client.tls.mode != tls.mode
+                or (client.tls.pinned != tls.pinned
+                and tls.pinned is not None)
+            ):
                 await client.close()  # credentials or trust changed: a fresh session
                 client = None
             if client is None:
-                client = IdracClient(endpoint, username, password, tls, self.throttle, self._settings(),
-                                     paused=self._paused, sessions_path=sessions_path)
+                client = IdracClient(
+                    endpoint,
+                    username,
+                    password,
+                    tls,
+                    self.throttle,
+                    self._settings(),
+                    paused=self._paused,
+                    sessions_path=sessions_path,
+                )
                 self._clients[key] = client
             self._users[key] = self._users.get(key, 0) + 1
         client.recorder = recorder
@@ -52,8 +70,11 @@ class IdracPool:
     async def reap(self) -> None:
         now = time.monotonic()
         async with self._lock:
-            idle = [k for k, c in self._clients.items()
-                    if self._users.get(k, 0) == 0 and now - c.last_used > self.idle_seconds]
+            idle = [
+                k
+                for k, c in self._clients.items()
+                if self._users.get(k, 0) == 0 and now - c.last_used > self.idle_seconds
+            ]
             for key in idle:
                 client = self._clients.pop(key)
                 await client.close()

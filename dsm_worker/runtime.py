@@ -88,12 +88,15 @@ class JobContext:
         """(username, password, source description) by the resolution order; raises TaskFailed."""
         with read_scope(self.engine) as s:
             candidates = load_candidates(s)
-        facts = ServerCredentialFacts(server.ip_address, server.idrac_username, server.idrac_password_sealed,
-                                      server.credential_set_id)
+        facts = ServerCredentialFacts(
+            server.ip_address, server.idrac_username, server.idrac_password_sealed, server.credential_set_id
+        )
         resolved = resolve(facts, candidates, os.environ)
         if resolved is None:
-            raise TaskFailed(f"no credentials for {server.ip_address}: add a credential set whose range covers it, "
-                             "link one to the server, or set a default set")
+            raise TaskFailed(
+                f"no credentials for {server.ip_address}: add a credential set whose range covers it, "
+                "link one to the server, or set a default set"
+            )
         if resolved.password_env is not None:
             return resolved.username, resolved.password_env, resolved.describe()
         return resolved.username, self.unseal(resolved.password_sealed), resolved.describe()
@@ -108,8 +111,13 @@ class JobContext:
             raise TaskFailed(str(exc)) from None
 
     @contextlib.asynccontextmanager
-    async def idrac(self, server: Server, task_id: uuid.UUID | None, credentials: tuple[str, Secret] | None = None,
-                    fresh: bool = False) -> AsyncIterator[IdracClient]:
+    async def idrac(
+        self,
+        server: Server,
+        task_id: uuid.UUID | None,
+        credentials: tuple[str, Secret] | None = None,
+        fresh: bool = False,
+    ) -> AsyncIterator[IdracClient]:
         """A client for ``server``: the worker's pooled session, or with ``fresh`` a new login closed after."""
         username, password = credentials or self.credentials_for(server)[:2]
         tls = TlsPolicy(server.tls_verify_mode, server.tls_fingerprint_sha256, server.tls_ca_bundle)
@@ -118,9 +126,17 @@ class JobContext:
         recorder = self.worker.activity.recorder(server.id, self.job.id, task_id)
         endpoint = format_endpoint(server.ip_address, server.port)
         if fresh:
-            client = IdracClient(endpoint, username, password, tls, self.worker.pool.throttle,
-                                 self.worker.client_settings(), recorder=recorder, paused=self.worker.paused,
-                                 sessions_path=sessions)
+            client = IdracClient(
+                endpoint,
+                username,
+                password,
+                tls,
+                self.worker.pool.throttle,
+                self.worker.client_settings(),
+                recorder=recorder,
+                paused=self.worker.paused,
+                sessions_path=sessions,
+            )
             try:
                 yield client
             finally:
@@ -147,8 +163,9 @@ class JobContext:
                 raise JobCancelled()
             await asyncio.sleep(1.0)
 
-    async def run_targets(self, targets: list[tuple[uuid.UUID | None, str]], fn: TaskFn, concurrency: int,
-                          timeout: float) -> Outcome:
+    async def run_targets(
+        self, targets: list[tuple[uuid.UUID | None, str]], fn: TaskFn, concurrency: int, timeout: float
+    ) -> Outcome:
         tasks = await self.db(store.ensure_tasks, self.engine, self.job.id, targets)
         todo = [t for t in tasks if t.status not in store.FINISHED]
         total = len(tasks)
@@ -173,7 +190,7 @@ class JobContext:
                         continue  # paused mid-task: wait, then do this target again from the start
                     except TimeoutError:
                         status, error = "failed", f"timed out after {timeout:.0f} s"
-                    except (TaskFailed, Exception) as exc:  # noqa: BLE001  (each target's failure is its own)
+                    except (TaskFailed, Exception) as exc:
                         status, error = "failed", str(exc) or type(exc).__name__
                     if error:
                         log.add(f"failed: {error}")
@@ -210,5 +227,10 @@ def _outcome(engine: Any, job_id: uuid.UUID) -> Outcome:
     with read_scope(engine) as s:
         tasks = list(s.exec(select(JobTask).where(JobTask.job_id == job_id)).all())
     errors = [f"{t.target}: {t.error}" for t in tasks if t.status == "failed"]
-    return Outcome(len(tasks), sum(t.status == "completed" for t in tasks), len(errors),
-                   sum(t.status == "cancelled" for t in tasks), errors)
+    return Outcome(
+        len(tasks),
+        sum(t.status == "completed" for t in tasks),
+        len(errors),
+        sum(t.status == "cancelled" for t in tasks),
+        errors,
+    )

@@ -57,15 +57,26 @@ def _claimable(now: datetime, job_types: Iterable[str]) -> Any:
     )
 
 
-def claim_jobs(engine: Engine, worker_id: uuid.UUID, limit: int, lease: float, job_types: Iterable[str],
-               skip_idrac_types: Iterable[str] = ()) -> list[ClaimedJob]:
+def claim_jobs(
+    engine: Engine,
+    worker_id: uuid.UUID,
+    limit: int,
+    lease: float,
+    job_types: Iterable[str],
+    skip_idrac_types: Iterable[str] = (),
+) -> list[ClaimedJob]:
     types = [t for t in job_types if t not in set(skip_idrac_types)]
     if limit <= 0 or not types:
         return []
     now = utcnow()
     with session_scope(engine) as s:
-        stmt = (select(Job.id).where(_claimable(now, types)).order_by(Job.created_at, Job.id)  # type: ignore[arg-type]
-                .limit(limit).with_for_update(skip_locked=True))
+        stmt = (
+            select(Job.id)
+            .where(_claimable(now, types))
+            .order_by(Job.created_at, Job.id)  # type: ignore[arg-type]
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         ids = list(s.exec(stmt).all())
         claimed: list[ClaimedJob] = []
         for job_id in ids:
@@ -74,13 +85,30 @@ def claim_jobs(engine: Engine, worker_id: uuid.UUID, limit: int, lease: float, j
                 continue
             resumed, attempts = job.status == "running", job.attempts + 1
             result = s.execute(
-                sa.update(Job).where(Job.id == job_id, _claimable(now, types))  # type: ignore[arg-type]
-                .values(status="running", claimed_by=worker_id, lease_expires_at=now + timedelta(seconds=lease),
-                        started_at=job.started_at or now, attempts=Job.attempts + 1, updated_at=now))
+                sa.update(Job)
+                .where(Job.id == job_id, _claimable(now, types))  # type: ignore[arg-type]
+                .values(
+                    status="running",
+                    claimed_by=worker_id,
+                    lease_expires_at=now + timedelta(seconds=lease),
+                    started_at=job.started_at or now,
+                    attempts=Job.attempts + 1,
+                    updated_at=now,
+                )
+            )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 continue
-            claimed.append(ClaimedJob(job.id, job.job_type, dict(job.target_scope or {}), dict(job.details or {}),
-                                      list(job.credential_set_ids or []), attempts, resumed))
+            claimed.append(
+                ClaimedJob(
+                    job.id,
+                    job.job_type,
+                    dict(job.target_scope or {}),
+                    dict(job.details or {}),
+                    list(job.credential_set_ids or []),
+                    attempts,
+                    resumed,
+                )
+            )
         return claimed
 
 
@@ -90,19 +118,32 @@ def renew_leases(engine: Engine, worker_id: uuid.UUID, job_ids: list[uuid.UUID],
         return {}
     now = utcnow()
     with session_scope(engine) as s:
-        s.execute(sa.update(Job).where(Job.id.in_(job_ids), Job.claimed_by == worker_id,  # type: ignore[attr-defined]
-                                       Job.status == "running")
-                  .values(lease_expires_at=now + timedelta(seconds=lease)))
-        rows = s.exec(select(Job.id, Job.claimed_by, Job.status, Job.cancel_requested)
-                      .where(Job.id.in_(job_ids))).all()  # type: ignore[attr-defined]
+        s.execute(
+            sa.update(Job)
+            .where(
+                Job.id.in_(job_ids),
+                Job.claimed_by == worker_id,  # type: ignore[attr-defined]
+                Job.status == "running",
+            )
+            .values(lease_expires_at=now + timedelta(seconds=lease))
+        )
+        rows = s.exec(select(Job.id, Job.claimed_by, Job.status, Job.cancel_requested).where(Job.id.in_(job_ids))).all()  # type: ignore[attr-defined]
     out = {}
     for job_id, owner, status, cancel in rows:
         out[job_id] = "lost" if owner != worker_id or status != "running" else ("cancel" if cancel else "ok")
     return out
 
 
-def beat(engine: Engine, worker_id: uuid.UUID, hostname: str, pid: int, version: str, status: str,
-         running: list[uuid.UUID], max_jobs: int) -> None:
+def beat(
+    engine: Engine,
+    worker_id: uuid.UUID,
+    hostname: str,
+    pid: int,
+    version: str,
+    status: str,
+    running: list[uuid.UUID],
+    max_jobs: int,
+) -> None:
     now = utcnow()
     with session_scope(engine) as s:
         row = s.get(WorkerHeartbeat, worker_id)
@@ -130,8 +171,14 @@ def pending_exists(engine: Engine, job_types: Iterable[str]) -> bool:
 # --- job outcome ----------------------------------------------------------------------------------------
 
 
-def finish_job(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID, status: str, error: str | None,
-               result: dict[str, Any] | None = None) -> bool:
+def finish_job(
+    engine: Engine,
+    job_id: uuid.UUID,
+    worker_id: uuid.UUID,
+    status: str,
+    error: str | None,
+    result: dict[str, Any] | None = None,
+) -> bool:
     """Record the outcome, only if we still hold the job (a lost lease means another worker owns it)."""
     now = utcnow()
     with session_scope(engine) as s:
@@ -144,24 +191,34 @@ def finish_job(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID, status: 
             job.details = {**(job.details or {}), "result": result}
         s.add(job)
         if status == "cancelled":
-            s.execute(sa.update(JobTask).where(JobTask.job_id == job_id, JobTask.status.in_(("pending", "running")))  # type: ignore[attr-defined]
-                      .values(status="cancelled", completed_at=now, updated_at=now))
+            s.execute(
+                sa.update(JobTask)
+                .where(JobTask.job_id == job_id, JobTask.status.in_(("pending", "running")))  # type: ignore[attr-defined]
+                .values(status="cancelled", completed_at=now, updated_at=now)
+            )
         return True
 
 
 def hand_back(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID) -> None:
     """Shutdown before the job finished: make it claimable again at once (its tasks are kept)."""
     with session_scope(engine) as s:
-        s.execute(sa.update(Job).where(Job.id == job_id, Job.claimed_by == worker_id, Job.status == "running")
-                  .values(status="pending", claimed_by=None, lease_expires_at=None, updated_at=utcnow()))
-        s.execute(sa.update(JobTask).where(JobTask.job_id == job_id, JobTask.status == "running")
-                  .values(status="pending", updated_at=utcnow()))
+        s.execute(
+            sa.update(Job)
+            .where(Job.id == job_id, Job.claimed_by == worker_id, Job.status == "running")
+            .values(status="pending", claimed_by=None, lease_expires_at=None, updated_at=utcnow())
+        )
+        s.execute(
+            sa.update(JobTask)
+            .where(JobTask.job_id == job_id, JobTask.status == "running")
+            .values(status="pending", updated_at=utcnow())
+        )
 
 
 def set_progress(engine: Engine, job_id: uuid.UUID, progress: int) -> None:
     with session_scope(engine) as s:
-        s.execute(sa.update(Job).where(Job.id == job_id).values(progress=max(0, min(100, progress)),
-                                                                updated_at=utcnow()))
+        s.execute(
+            sa.update(Job).where(Job.id == job_id).values(progress=max(0, min(100, progress)), updated_at=utcnow())
+        )
 
 
 # --- targets and tasks ------------------------------------------------------------------------------------
@@ -173,12 +230,19 @@ def expand_servers(engine: Engine, scope: dict[str, Any]) -> list[Server]:
     with read_scope(engine) as s:
         if scope.get("groups"):
             group_ids = [uuid.UUID(g) for g in scope["groups"]]
-            ids += list(s.exec(select(ServerGroupMember.server_id)
-                               .where(ServerGroupMember.server_group_id.in_(group_ids))  # type: ignore[attr-defined]
-                               .order_by(ServerGroupMember.priority)).all())
+            ids += list(
+                s.exec(
+                    select(ServerGroupMember.server_id)
+                    .where(ServerGroupMember.server_group_id.in_(group_ids))  # type: ignore[attr-defined]
+                    .order_by(ServerGroupMember.priority)
+                ).all()
+            )
         if scope.get("clusters"):
-            ids += [i for i in s.exec(select(VcenterHost.server_id)
-                                      .where(VcenterHost.cluster.in_(scope["clusters"]))).all() if i]  # type: ignore[union-attr]
+            ids += [
+                i
+                for i in s.exec(select(VcenterHost.server_id).where(VcenterHost.cluster.in_(scope["clusters"]))).all()
+                if i
+            ]  # type: ignore[union-attr]
         unique = list(dict.fromkeys(ids))
         rows = {srv.id: srv for srv in s.exec(select(Server).where(Server.id.in_(unique))).all()}  # type: ignore[attr-defined]
     return [rows[i] for i in unique if i in rows]
@@ -201,16 +265,28 @@ def ensure_tasks(engine: Engine, job_id: uuid.UUID, targets: list[tuple[uuid.UUI
 def start_task(engine: Engine, task_id: uuid.UUID) -> None:
     now = utcnow()
     with session_scope(engine) as s:
-        s.execute(sa.update(JobTask).where(JobTask.id == task_id)
-                  .values(status="running", started_at=now, updated_at=now, attempts=JobTask.attempts + 1))
+        s.execute(
+            sa.update(JobTask)
+            .where(JobTask.id == task_id)
+            .values(status="running", started_at=now, updated_at=now, attempts=JobTask.attempts + 1)
+        )
 
 
 def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str], error: str | None) -> None:
     now = utcnow()
     with session_scope(engine) as s:
-        s.execute(sa.update(JobTask).where(JobTask.id == task_id).values(
-            status=status, completed_at=now, updated_at=now, log="\n".join(log) or None, error=error,
-            progress=100 if status == "completed" else 0))
+        s.execute(
+            sa.update(JobTask)
+            .where(JobTask.id == task_id)
+            .values(
+                status=status,
+                completed_at=now,
+                updated_at=now,
+                log="\n".join(log) or None,
+                error=error,
+                progress=100 if status == "completed" else 0,
+            )
+        )
 
 
 def write_activity(engine: Engine, rows: list[dict[str, Any]]) -> None:

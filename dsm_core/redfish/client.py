@@ -30,8 +30,15 @@ LOGOUT_ATTEMPTS = 8
 class RedfishError(Exception):
     """A request that did not succeed; says what was asked, what came back and Dell's MessageId."""
 
-    def __init__(self, method: str, path: str, status: int | None, message: str, message_id: str | None = None,
-                 endpoint: str = "") -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        message: str,
+        message_id: str | None = None,
+        endpoint: str = "",
+    ) -> None:
         self.method, self.path, self.status = method, path, status
         self.message, self.message_id, self.endpoint = message, message_id, endpoint
         code = f"HTTP {status}" if status is not None else "no response"
@@ -149,9 +156,13 @@ class IdracClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             timeout = httpx.Timeout(self.settings.read_timeout, connect=self.settings.connect_timeout)
-            self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, trust_env=False,
-                                           transport=make_transport(self.endpoint, self.tls, self.settings.per_idrac),
-                                           headers={"Accept": "application/json"})
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=timeout,
+                trust_env=False,
+                transport=make_transport(self.endpoint, self.tls, self.settings.per_idrac),
+                headers={"Accept": "application/json"},
+            )
         return self._http
 
     # --- authentication ----------------------------------------------------------------------------------
@@ -166,8 +177,9 @@ class IdracClient:
                 response = await self._send("POST", self.sessions_path, json_body=body, auth=False)
             except RedfishError as exc:
                 if exc.status in (401, 403):
-                    raise AuthenticationFailed(exc.method, exc.path, exc.status, exc.message, exc.message_id,
-                                               self.endpoint) from None
+                    raise AuthenticationFailed(
+                        exc.method, exc.path, exc.status, exc.message, exc.message_id, self.endpoint
+                    ) from None
                 self._basic = True  # sessions unavailable (503 RAC0218, 404 on old firmware…): basic auth
                 return
             token = response.headers.get("X-Auth-Token")
@@ -193,8 +205,15 @@ class IdracClient:
 
     # --- requests ---------------------------------------------------------------------------------------
 
-    async def request(self, method: str, path: str, *, json_body: Any = None, params: Mapping[str, str] | None = None,
-                      files: Any = None) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Any = None,
+    ) -> httpx.Response:
         if not self._token and not self._basic:
             await self.login()
         used = self._token
@@ -220,15 +239,25 @@ class IdracClient:
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):
-            raise RedfishError(method, path, response.status_code, "response is not valid JSON",
-                               endpoint=self.endpoint) from None
+            raise RedfishError(
+                method, path, response.status_code, "response is not valid JSON", endpoint=self.endpoint
+            ) from None
         if not isinstance(data, dict):
-            raise RedfishError(method, path, response.status_code, "response is not a JSON object",
-                               endpoint=self.endpoint)
+            raise RedfishError(
+                method, path, response.status_code, "response is not a JSON object", endpoint=self.endpoint
+            )
         return data
 
-    async def _send(self, method: str, path: str, *, json_body: Any = None, params: Mapping[str, str] | None = None,
-                    files: Any = None, auth: bool = True) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, str] | None = None,
+        files: Any = None,
+        auth: bool = True,
+    ) -> httpx.Response:
         settings = self.settings
         attempt = 0
         while True:
@@ -244,8 +273,9 @@ class IdracClient:
                 headers = self._auth_headers() if auth else {}
                 basic = (self.username, self.password.reveal()) if auth and self._basic else None
                 try:
-                    response = await self._client().request(method, path, json=json_body, params=params,
-                                                            files=files, headers=headers, auth=basic)
+                    response = await self._client().request(
+                        method, path, json=json_body, params=params, files=files, headers=headers, auth=basic
+                    )
                     if method == "GET" and response.status_code == 200:
                         try:
                             response.json()
@@ -265,17 +295,30 @@ class IdracClient:
                 await asyncio.sleep(settings.delay(attempt))
                 continue
             if error and (response is None or response.status_code < 400):
-                raise RedfishError(method, path, response.status_code if response is not None else None,
-                                   f"{error} (after {attempt} attempt{'s' if attempt > 1 else ''})",
-                                   endpoint=self.endpoint)
+                raise RedfishError(
+                    method,
+                    path,
+                    response.status_code if response is not None else None,
+                    f"{error} (after {attempt} attempt{'s' if attempt > 1 else ''})",
+                    endpoint=self.endpoint,
+                )
             assert response is not None
             if response.status_code >= 400:
                 message, mid = _error_details(response)
                 raise RedfishError(method, path, response.status_code, message, mid, self.endpoint)
             return response
 
-    def _record(self, method: str, path: str, params: Mapping[str, str] | None, body: Any,
-                response: httpx.Response | None, started: float, error: str | None, headers: dict[str, str]) -> None:
+    def _record(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: Any,
+        response: httpx.Response | None,
+        started: float,
+        error: str | None,
+        headers: dict[str, str],
+    ) -> None:
         if self.recorder is None:
             return
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
@@ -289,11 +332,20 @@ class IdracClient:
                 response_body = response.json()
             except (ValueError, UnicodeDecodeError):
                 response_body = response.text[:2000] if response.text else None
-        self.recorder(CallRecord(
-            method=method, endpoint=path + query, full_url=f"{self.base_url}{path}{query}", status=status,
-            latency_ms=int((time.monotonic() - started) * 1000), success=success, error=error,
-            request_headers=redact({**headers, **({"Authorization": "Basic"} if self._basic else {})}),
-            request_body=redact(body), response_body=redact(response_body)))
+        self.recorder(
+            CallRecord(
+                method=method,
+                endpoint=path + query,
+                full_url=f"{self.base_url}{path}{query}",
+                status=status,
+                latency_ms=int((time.monotonic() - started) * 1000),
+                success=success,
+                error=error,
+                request_headers=redact({**headers, **({"Authorization": "Basic"} if self._basic else {})}),
+                request_body=redact(body),
+                response_body=redact(response_body),
+            )
+        )
 
     # --- teardown ----------------------------------------------------------------------------------------
 
@@ -323,21 +375,37 @@ class IdracClient:
                 self._http = None
 
 
-async def probe_service_root(endpoint: str, tls: TlsPolicy, timeout: float, throttle: Throttle,
-                             recorder: Recorder | None = None) -> dict[str, Any] | None:
+async def probe_service_root(
+    endpoint: str, tls: TlsPolicy, timeout: float, throttle: Throttle, recorder: Recorder | None = None
+) -> dict[str, Any] | None:
     """Unauthenticated GET /redfish/v1 (discovery's first look): the root, or None when nothing answers."""
     transport = make_transport(endpoint, tls, 1)
-    async with (throttle.global_sem, throttle.for_endpoint(endpoint),
-                httpx.AsyncClient(base_url=f"https://{endpoint}", transport=transport, trust_env=False,
-                                  timeout=httpx.Timeout(timeout)) as client):
+    async with (
+        throttle.global_sem,
+        throttle.for_endpoint(endpoint),
+        httpx.AsyncClient(
+            base_url=f"https://{endpoint}", transport=transport, trust_env=False, timeout=httpx.Timeout(timeout)
+        ) as client,
+    ):
         started = time.monotonic()
         try:
             response = await client.get("/redfish/v1")
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             if recorder is not None:
-                recorder(CallRecord("GET", "/redfish/v1", f"https://{endpoint}/redfish/v1", None,
-                                    int((time.monotonic() - started) * 1000), False,
-                                    f"{type(exc).__name__}: {exc or 'no answer'}", None, None, None))
+                recorder(
+                    CallRecord(
+                        "GET",
+                        "/redfish/v1",
+                        f"https://{endpoint}/redfish/v1",
+                        None,
+                        int((time.monotonic() - started) * 1000),
+                        False,
+                        f"{type(exc).__name__}: {exc or 'no answer'}",
+                        None,
+                        None,
+                        None,
+                    )
+                )
             return None
     body: Any = None
     try:
@@ -345,9 +413,20 @@ async def probe_service_root(endpoint: str, tls: TlsPolicy, timeout: float, thro
     except (ValueError, UnicodeDecodeError):
         body = None
     if recorder is not None:
-        recorder(CallRecord("GET", "/redfish/v1", f"https://{endpoint}/redfish/v1", response.status_code,
-                            int((time.monotonic() - started) * 1000), response.status_code == 200, None, None, None,
-                            redact(body)))
+        recorder(
+            CallRecord(
+                "GET",
+                "/redfish/v1",
+                f"https://{endpoint}/redfish/v1",
+                response.status_code,
+                int((time.monotonic() - started) * 1000),
+                response.status_code == 200,
+                None,
+                None,
+                None,
+                redact(body),
+            )
+        )
     return body if response.status_code == 200 and isinstance(body, dict) else None
 
 

@@ -34,6 +34,7 @@ def _version_at_least(version: str | None, minimum: str) -> bool:
 
     def key(v: str) -> tuple[int, ...]:
         return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+
     return key(version) >= key(minimum)
 
 
@@ -84,13 +85,19 @@ def detect(root: ServiceRootView, manager: ManagerView, system: SystemView, chas
     # Thermal/Power (deprecated, but with temperatures) while the iDRAC still has them; else the subsystems.
     thermal = "legacy" if "Thermal" in chassis else "subsystem"
     return Capabilities(
-        generation=gen, firmware=manager.firmware_version, redfish_version=root.redfish_version,
-        sessions_path=sessions_path_for(root.redfish_version), virtual_media_path=media,
-        scp_export=manager.action("ExportSystemConfiguration"), scp_import=manager.action("ImportSystemConfiguration"),
+        generation=gen,
+        firmware=manager.firmware_version,
+        redfish_version=root.redfish_version,
+        sessions_path=sessions_path_for(root.redfish_version),
+        virtual_media_path=media,
+        scp_export=manager.action("ExportSystemConfiguration"),
+        scp_import=manager.action("ImportSystemConfiguration"),
         scp_preview=manager.action("ImportSystemConfigurationPreview"),
         boot_patch=f"{SYSTEM}/Settings" if (gen or 0) >= 10 else SYSTEM,
-        sel_entries=f"{MANAGER}/LogServices/Sel/Entries", lclog_entries=f"{MANAGER}/LogServices/Lclog/Entries",
-        thermal=thermal)
+        sel_entries=f"{MANAGER}/LogServices/Sel/Entries",
+        lclog_entries=f"{MANAGER}/LogServices/Lclog/Entries",
+        thermal=thermal,
+    )
 
 
 @dataclass(frozen=True)
@@ -129,14 +136,26 @@ async def read_storage(client: IdracClient) -> dict[str, Any]:
     for ctrl in members(collection):
         if "Id" not in ctrl and isinstance(ctrl.get("@odata.id"), str):
             ctrl = await client.get(ctrl["@odata.id"])
-        controllers.append({"id": ctrl.get("Id"), "name": ctrl.get("Name"),
-                            "health": dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health")})
+        controllers.append(
+            {
+                "id": ctrl.get("Id"),
+                "name": ctrl.get("Name"),
+                "health": dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health"),
+            }
+        )
         for ref in ctrl.get("Drives") or []:
             if isinstance(ref, dict) and isinstance(ref.get("@odata.id"), str):
                 drive = await client.get(ref["@odata.id"])
                 health = dig(drive, "Status", "Health")
-                drives.append({"id": drive.get("Id"), "name": drive.get("Name"), "health": health,
-                               "capacity_bytes": drive.get("CapacityBytes"), "media": drive.get("MediaType")})
+                drives.append(
+                    {
+                        "id": drive.get("Id"),
+                        "name": drive.get("Name"),
+                        "health": health,
+                        "capacity_bytes": drive.get("CapacityBytes"),
+                        "media": drive.get("MediaType"),
+                    }
+                )
                 worst = _worse(worst, health)
         worst = _worse(worst, controllers[-1]["health"])
     return {"controllers": controllers, "drives": drives, "health": worst if controllers else None}
@@ -172,18 +191,37 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
     chassis = await client.get(CHASSIS)
     if "Thermal" in chassis:
         thermal = await client.get(f"{CHASSIS}/Thermal")
-        fans = [{"name": f.get("Name"), "rpm": f.get("Reading"), "health": dig(f, "Status", "Health")}
-                for f in thermal.get("Fans") or [] if isinstance(f, dict)]
-        temps = [{"name": t.get("Name"), "celsius": t.get("ReadingCelsius"), "health": dig(t, "Status", "Health"),
-                  "context": t.get("PhysicalContext")} for t in thermal.get("Temperatures") or [] if isinstance(t, dict)]
+        fans = [
+            {"name": f.get("Name"), "rpm": f.get("Reading"), "health": dig(f, "Status", "Health")}
+            for f in thermal.get("Fans") or []
+            if isinstance(f, dict)
+        ]
+        temps = [
+            {
+                "name": t.get("Name"),
+                "celsius": t.get("ReadingCelsius"),
+                "health": dig(t, "Status", "Health"),
+                "context": t.get("PhysicalContext"),
+            }
+            for t in thermal.get("Temperatures") or []
+            if isinstance(t, dict)
+        ]
         power = await client.get(f"{CHASSIS}/Power")
-        psus = [{"name": p.get("Name"), "health": dig(p, "Status", "Health"), "watts": p.get("PowerOutputWatts")}
-                for p in power.get("PowerSupplies") or [] if isinstance(p, dict)]
+        psus = [
+            {"name": p.get("Name"), "health": dig(p, "Status", "Health"), "watts": p.get("PowerOutputWatts")}
+            for p in power.get("PowerSupplies") or []
+            if isinstance(p, dict)
+        ]
     elif "ThermalSubsystem" in chassis:
         for ref in members(await client.get(f"{CHASSIS}/ThermalSubsystem/Fans", {"$expand": "*($levels=1)"})):
             fan = ref if "Status" in ref else await client.get(ref["@odata.id"])
-            fans.append({"name": fan.get("Name"), "rpm": dig(fan, "SpeedPercent", "SpeedRPM"),
-                         "health": dig(fan, "Status", "Health")})
+            fans.append(
+                {
+                    "name": fan.get("Name"),
+                    "rpm": dig(fan, "SpeedPercent", "SpeedRPM"),
+                    "health": dig(fan, "Status", "Health"),
+                }
+            )
         supplies = await client.get(f"{CHASSIS}/PowerSubsystem/PowerSupplies", {"$expand": "*($levels=1)"})
         for ref in members(supplies):
             psu = ref if "Status" in ref else await client.get(ref["@odata.id"])
@@ -198,13 +236,17 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
         inlet = temps[0].get("celsius")
     rollups = system.rollups
     return HealthReading(
-        overall=system.health_rollup or system.health, power_state=system.power_state,
-        cpu=rollups.get("CPU"), memory=system_memory_health(system),
+        overall=system.health_rollup or system.health,
+        power_state=system.power_state,
+        cpu=rollups.get("CPU"),
+        memory=system_memory_health(system),
         storage=storage["health"] or rollups.get("Storage"),
-        fans=worst(fans) or rollups.get("Fan"), psu=worst(psus) or rollups.get("PS"),
-        network=rollups.get("Network"), temperature_celsius=float(inlet) if isinstance(inlet, int | float) else None,
-        sensors={"fans": fans, "temperatures": temps, "power_supplies": psus, "storage": storage,
-                 "rollups": rollups})
+        fans=worst(fans) or rollups.get("Fan"),
+        psu=worst(psus) or rollups.get("PS"),
+        network=rollups.get("Network"),
+        temperature_celsius=float(inlet) if isinstance(inlet, int | float) else None,
+        sensors={"fans": fans, "temperatures": temps, "power_supplies": psus, "storage": storage, "rollups": rollups},
+    )
 
 
 def system_memory_health(system: SystemView) -> str | None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?\s*(Z|[+-]\d{1,2}:?\d{2})?$")
+_DATE = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?\s*(Z|[+-]\d{1,2}:?\d{2})?$"
+)
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -84,13 +86,18 @@ class ServiceRootView:
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> ServiceRootView:
-        return cls(_str(data.get("RedfishVersion")), _str(data.get("Vendor")), _str(data.get("Product")),
-                   _str(dig(data, "Oem", "Dell", "ServiceTag")), _str(dig(data, "Oem", "Dell", "ManagerMACAddress")),
-                   _str(dig(data, "Links", "Sessions", "@odata.id")))
+        return cls(
+            _str(data.get("RedfishVersion")),
+            _str(data.get("Vendor")),
+            _str(data.get("Product")),
+            _str(dig(data, "Oem", "Dell", "ServiceTag")),
+            _str(dig(data, "Oem", "Dell", "ManagerMACAddress")),
+            _str(dig(data, "Links", "Sessions", "@odata.id")),
+        )
 
 
 def idrac_generation(manager_model: str | None, firmware: str | None) -> int | None:
-    """13G and older → iDRAC 8; 14G–16G → iDRAC 9; 17G → iDRAC 10 (REDFISH.md §2.0)."""
+    """13G and older → iDRAC 8; 14G-16G → iDRAC 9; 17G → iDRAC 10 (REDFISH.md §2.0)."""
     if manager_model:
         m = re.match(r"\s*(\d+)\s*G", manager_model)
         if m:
@@ -125,8 +132,9 @@ class ManagerView:
                 actions[key.rsplit(".", 1)[-1]] = target
         firmware = _str(data.get("FirmwareVersion"))
         model = _str(data.get("Model"))
-        return cls(firmware, model, idrac_generation(model, firmware), _str(dig(data, "VirtualMedia", "@odata.id")),
-                   actions)
+        return cls(
+            firmware, model, idrac_generation(model, firmware), _str(dig(data, "VirtualMedia", "@odata.id")), actions
+        )
 
 
 @dataclass(frozen=True)
@@ -164,8 +172,15 @@ class SystemView:
     @classmethod
     def parse(cls, data: dict[str, Any]) -> SystemView:
         dell = dig(data, "Oem", "Dell", "DellSystem") or {}
-        rollups = {k.removesuffix("RollupStatus"): str(v) for k, v in dell.items()
-                   if k.endswith("RollupStatus") and isinstance(v, str)} if isinstance(dell, dict) else {}
+        rollups = (
+            {
+                k.removesuffix("RollupStatus"): str(v)
+                for k, v in dell.items()
+                if k.endswith("RollupStatus") and isinstance(v, str)
+            }
+            if isinstance(dell, dict)
+            else {}
+        )
         boot = data.get("Boot") if isinstance(data.get("Boot"), dict) else {}
         assert isinstance(boot, dict)
         order = boot.get("BootOrder") if isinstance(boot.get("BootOrder"), list) else []
@@ -173,19 +188,28 @@ class SystemView:
         reset = dig(data, "Actions", "#ComputerSystem.Reset", "ResetType@Redfish.AllowableValues")
         return cls(
             service_tag=_str(data.get("SKU")) or _str(dell.get("NodeID") if isinstance(dell, dict) else None),
-            model=_str(data.get("Model")), manufacturer=_str(data.get("Manufacturer")),
-            serial_number=_str(data.get("SerialNumber")), uuid=_str(data.get("UUID")),
-            power_state=_str(data.get("PowerState")), bios_version=_str(data.get("BiosVersion")),
-            health=_str(dig(data, "Status", "Health")), health_rollup=_str(dig(data, "Status", "HealthRollup")),
+            model=_str(data.get("Model")),
+            manufacturer=_str(data.get("Manufacturer")),
+            serial_number=_str(data.get("SerialNumber")),
+            uuid=_str(data.get("UUID")),
+            power_state=_str(data.get("PowerState")),
+            bios_version=_str(data.get("BiosVersion")),
+            health=_str(dig(data, "Status", "Health")),
+            health_rollup=_str(dig(data, "Status", "HealthRollup")),
             hostname=_str(data.get("HostName")),
-            cpu_count=_int(dig(data, "ProcessorSummary", "Count")), cpu_model=_str(dig(data, "ProcessorSummary", "Model")),
+            cpu_count=_int(dig(data, "ProcessorSummary", "Count")),
+            cpu_model=_str(dig(data, "ProcessorSummary", "Model")),
             memory_gib=_float(dig(data, "MemorySummary", "TotalSystemMemoryGiB")),
             memory_health=_str(dig(data, "MemorySummary", "Status", "HealthRollup"))
             or _str(dig(data, "MemorySummary", "Status", "Health"))
             or (_str(dell.get("SysMemPrimaryStatus")) if isinstance(dell, dict) else None),
-            boot=BootView(_str(boot.get("BootSourceOverrideTarget")), _str(boot.get("BootSourceOverrideEnabled")),
-                          _str(boot.get("BootSourceOverrideMode")), [str(x) for x in order or []],
-                          [str(x) for x in allowed] if isinstance(allowed, list) else []),
+            boot=BootView(
+                _str(boot.get("BootSourceOverrideTarget")),
+                _str(boot.get("BootSourceOverrideEnabled")),
+                _str(boot.get("BootSourceOverrideMode")),
+                [str(x) for x in order or []],
+                [str(x) for x in allowed] if isinstance(allowed, list) else [],
+            ),
             rollups=rollups,
             system_generation=_str(dell.get("SystemGeneration")) if isinstance(dell, dict) else None,
             system_id=_int(dell.get("SystemID")) if isinstance(dell, dict) else None,
@@ -215,10 +239,17 @@ class FirmwareItem:
         prefix = inv_id.split("-", 1)[0] if "-" in inv_id else None
         fqdd = inv_id.split("__", 1)[1] if "__" in inv_id else None
         updateable = data.get("Updateable")
-        return cls(inv_id, _str(data.get("Name")), _str(data.get("Version")),
-                   _str(data.get("SoftwareId")) or _str(dell.get("ComponentID") if isinstance(dell, dict) else None),
-                   _str(dell.get("ComponentType")) if isinstance(dell, dict) else None,
-                   prefix, updateable if isinstance(updateable, bool) else None, fqdd, data)
+        return cls(
+            inv_id,
+            _str(data.get("Name")),
+            _str(data.get("Version")),
+            _str(data.get("SoftwareId")) or _str(dell.get("ComponentID") if isinstance(dell, dict) else None),
+            _str(dell.get("ComponentType")) if isinstance(dell, dict) else None,
+            prefix,
+            updateable if isinstance(updateable, bool) else None,
+            fqdd,
+            data,
+        )
 
 
 @dataclass(frozen=True)
@@ -238,9 +269,17 @@ class LogEntryView:
         entry_id = _str(data.get("Id"))
         if entry_id is None:
             return None
-        return cls(entry_id, parse_time(data.get("Created")), _str(data.get("Severity")), _str(data.get("Message")),
-                   _str(data.get("MessageId")), _str(data.get("SensorType")), _str(data.get("SensorNumber")),
-                   _str(dig(data, "Oem", "Dell", "Category")), data)
+        return cls(
+            entry_id,
+            parse_time(data.get("Created")),
+            _str(data.get("Severity")),
+            _str(data.get("Message")),
+            _str(data.get("MessageId")),
+            _str(data.get("SensorType")),
+            _str(data.get("SensorNumber")),
+            _str(dig(data, "Oem", "Dell", "Category")),
+            data,
+        )
 
 
 def members(collection: dict[str, Any]) -> list[dict[str, Any]]:

@@ -25,12 +25,13 @@ class CertificateChanged(Exception):
         super().__init__(
             f"TLS certificate of {endpoint} changed: pinned {pinned}, presented {presented}. Nothing was sent. "
             "If the iDRAC's certificate was replaced on purpose (iDRAC reset, new certificate), forget the pin "
-            "with `dsm servers update REF --forget-certificate` and run a refresh.")
+            "with `dsm servers update REF --forget-certificate` and run a refresh."
+        )
 
 
 def fingerprint(der: bytes) -> str:
     digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 @dataclass
@@ -77,8 +78,9 @@ class _PinnedStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
         tls = await self._inner.start_tls(ssl_context, server_hostname, timeout)
         ssl_object = tls.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
@@ -101,14 +103,20 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
         self._inner = httpcore.AnyIOBackend()
         self._check = check
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         return _PinnedStream(stream, self._check)
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not used for iDRACs")
 
     async def sleep(self, seconds: float) -> None:
@@ -118,12 +126,21 @@ class PinningBackend(httpcore.AsyncNetworkBackend):
 def make_transport(endpoint: str, policy: TlsPolicy, max_connections: int) -> httpx.AsyncHTTPTransport:
     """An httpx transport whose connections are checked against ``policy`` before any request is sent."""
     ctx = policy.ssl_context()
-    transport = httpx.AsyncHTTPTransport(verify=ctx, limits=httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=60))
+    transport = httpx.AsyncHTTPTransport(
+        verify=ctx,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=60
+        ),
+    )
     # httpx builds its httpcore pool privately; rebuild it with the same settings and our network backend,
     # the only place where the peer certificate can be seen before the first request goes out.
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ctx, max_connections=max_connections, max_keepalive_connections=max_connections,
-        keepalive_expiry=60, http1=True, http2=False,
-        network_backend=PinningBackend(lambda der: policy.check(endpoint, der)))
+        ssl_context=ctx,
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=60,
+        http1=True,
+        http2=False,
+        network_backend=PinningBackend(lambda der: policy.check(endpoint, der)),
+    )
     return transport

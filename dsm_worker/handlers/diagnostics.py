@@ -38,10 +38,16 @@ async def _tls(host: str, port: int, timeout: float) -> dict[str, Any]:
         obj = writer.get_extra_info("ssl_object")
         der = obj.getpeercert(binary_form=True)
         cert = x509.load_der_x509_certificate(der)
-        return {"handshake_ms": round((time.monotonic() - started) * 1000, 1), "version": obj.version(),
-                "cipher": obj.cipher()[0], "subject": cert.subject.rfc4514_string(),
-                "issuer": cert.issuer.rfc4514_string(), "not_after": cert.not_valid_after_utc.isoformat(),
-                "self_signed": cert.subject == cert.issuer, "fingerprint_sha256": fingerprint(der)}
+        return {
+            "handshake_ms": round((time.monotonic() - started) * 1000, 1),
+            "version": obj.version(),
+            "cipher": obj.cipher()[0],
+            "subject": cert.subject.rfc4514_string(),
+            "issuer": cert.issuer.rfc4514_string(),
+            "not_after": cert.not_valid_after_utc.isoformat(),
+            "self_signed": cert.subject == cert.issuer,
+            "fingerprint_sha256": fingerprint(der),
+        }
     finally:
         writer.close()
 
@@ -74,19 +80,26 @@ async def network_diagnostics(ctx: JobContext) -> Outcome:
         if server is not None and server.tls_fingerprint_sha256:
             tls["matches_pin"] = tls["fingerprint_sha256"] == server.tls_fingerprint_sha256
         result["tls"] = tls
-        log.add(f"TLS {tls['version']} {tls['cipher']}, certificate {tls['subject']} until {tls['not_after']}"
-                + ("" if tls.get("matches_pin", True) else " — DIFFERS FROM THE PINNED CERTIFICATE"))
+        log.add(
+            f"TLS {tls['version']} {tls['cipher']}, certificate {tls['subject']} until {tls['not_after']}"
+            + ("" if tls.get("matches_pin", True) else " — DIFFERS FROM THE PINNED CERTIFICATE")
+        )
         started = time.monotonic()
         recorder = ctx.worker.activity.recorder(task.server_id, ctx.job.id, task.id)
-        root = await probe_service_root(format_endpoint(host, port), TlsPolicy("off"), timeout, ctx.worker.throttle,
-                                        recorder)
+        root = await probe_service_root(
+            format_endpoint(host, port), TlsPolicy("off"), timeout, ctx.worker.throttle, recorder
+        )
         result["redfish_ms"] = round((time.monotonic() - started) * 1000, 1)
         if root is None:
             result["redfish"] = "no Redfish service root"
             raise TaskFailed(f"{host}:{port} answers TLS but not GET /redfish/v1")
         view = ServiceRootView.parse(root)
-        result["redfish"] = {"version": view.redfish_version, "vendor": view.vendor, "product": view.product,
-                             "service_tag": view.service_tag}
+        result["redfish"] = {
+            "version": view.redfish_version,
+            "vendor": view.vendor,
+            "product": view.product,
+            "service_tag": view.service_tag,
+        }
         log.add(f"Redfish {view.redfish_version} ({view.vendor}) in {result['redfish_ms']} ms")
 
     return await ctx.run_targets(targets, work, 16, timeout * 4 + 30)

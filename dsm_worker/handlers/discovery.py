@@ -19,7 +19,7 @@ from dsm_core.jobtypes import parse_address_spec
 from dsm_core.models import JobTask, Server
 from dsm_core.netaddr import format_endpoint, parse_endpoint
 from dsm_core.redfish import dell
-from dsm_core.redfish.client import AuthenticationFailed, IdracClient, RedfishError, probe_service_root
+from dsm_core.redfish.client import AuthenticationFailed, IdracClient, probe_service_root
 from dsm_core.redfish.models import ServiceRootView, SystemView
 from dsm_core.redfish.tls import TlsPolicy
 from dsm_core.services.credentials import load_candidates
@@ -47,13 +47,23 @@ def _candidates(engine: Any, address: str, only: list[str]) -> list[ResolvedCred
         sets: list[CredentialCandidate] = load_candidates(s)
     if only:
         chosen = [c for wanted in only for c in sets if str(c.set_id) == wanted]
-        return [ResolvedCredential("linked_set", c.username, c.password_sealed, set_id=c.set_id, set_name=c.name)
-                for c in chosen]
+        return [
+            ResolvedCredential("linked_set", c.username, c.password_sealed, set_id=c.set_id, set_name=c.name)
+            for c in chosen
+        ]
     return candidates_for_address(address, sets, os.environ)
 
 
-def _upsert(engine: Any, address: str, port: int, job_id: uuid.UUID, cred: ResolvedCredential,
-            system: SystemView, root: ServiceRootView, pin: str | None) -> str:
+def _upsert(
+    engine: Any,
+    address: str,
+    port: int,
+    job_id: uuid.UUID,
+    cred: ResolvedCredential,
+    system: SystemView,
+    root: ServiceRootView,
+    pin: str | None,
+) -> str:
     now = utcnow()
     with session_scope(engine) as s:
         server = s.exec(select(Server).where(Server.ip_address == address, Server.port == port)).first()
@@ -106,9 +116,17 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
         sessions = dell.sessions_path_for(root.redfish_version)
         for cred in candidates:
             password = ctx.unseal(cred.password_sealed) if cred.password_env is None else cred.password_env
-            client = IdracClient(endpoint, cred.username, Secret(password.reveal()), tls, ctx.worker.pool.throttle,
-                                 ctx.worker.client_settings(), recorder=recorder, paused=ctx.worker.paused,
-                                 sessions_path=sessions)
+            client = IdracClient(
+                endpoint,
+                cred.username,
+                Secret(password.reveal()),
+                tls,
+                ctx.worker.pool.throttle,
+                ctx.worker.client_settings(),
+                recorder=recorder,
+                paused=ctx.worker.paused,
+                sessions_path=sessions,
+            )
             tried.append(cred.set_name or cred.source)
             try:
                 system = SystemView.parse(await client.get(dell.SYSTEM))
@@ -124,7 +142,8 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
         raise TaskFailed(f"iDRAC found, but no credential set worked (tried {', '.join(tried)})")
 
     threads = int(ctx.worker.activity_settings.discovery_max_threads)
-    outcome = await ctx.run_targets([(None, format_endpoint(a, port)) for a in addresses], work, threads,
-                                    probe_timeout * 4 + 60)
+    outcome = await ctx.run_targets(
+        [(None, format_endpoint(a, port)) for a in addresses], work, threads, probe_timeout * 4 + 60
+    )
     ctx.result.update(found)
     return outcome

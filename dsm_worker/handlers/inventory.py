@@ -48,8 +48,9 @@ def _mark_connection(engine: Any, server_id: uuid.UUID, error: str | None) -> No
         s.add(server)
 
 
-async def for_each_server(ctx: JobContext, work: Any, concurrency: int | None = None,
-                          timeout: float | None = None) -> Outcome:
+async def for_each_server(
+    ctx: JobContext, work: Any, concurrency: int | None = None, timeout: float | None = None
+) -> Outcome:
     """Run ``work(server, task, log)`` on every target server, recording reachability on the server row."""
     servers = await ctx.db(store.expand_servers, ctx.engine, ctx.job.target_scope)
     targets = [(srv.id, _label(srv)) for srv in servers]
@@ -64,15 +65,17 @@ async def for_each_server(ctx: JobContext, work: Any, concurrency: int | None = 
             raise
         await ctx.db(_mark_connection, ctx.engine, server.id, None)
 
-    return await ctx.run_targets(targets, run, concurrency or ctx.worker.global_cap,
-                                 timeout or float(settings.operation_timeout_seconds))
+    return await ctx.run_targets(
+        targets, run, concurrency or ctx.worker.global_cap, timeout or float(settings.operation_timeout_seconds)
+    )
 
 
 # --- refresh_server_info ---------------------------------------------------------------------------------
 
 
-def _save_refresh(engine: Any, server_id: uuid.UUID, ident: dell.Identity, firmware: list[FirmwareItem],
-                  storage: dict[str, Any]) -> None:
+def _save_refresh(
+    engine: Any, server_id: uuid.UUID, ident: dell.Identity, firmware: list[FirmwareItem], storage: dict[str, Any]
+) -> None:
     system, manager, caps = ident.system, ident.manager, ident.capabilities
     now = utcnow()
     with session_scope(engine) as s:
@@ -104,10 +107,21 @@ def _save_refresh(engine: Any, server_id: uuid.UUID, ident: dell.Identity, firmw
         s.add(server)
         s.execute(sa.delete(FirmwareInventory).where(FirmwareInventory.server_id == server_id))
         for item in firmware:
-            s.add(FirmwareInventory(server_id=server_id, inventory_id=item.inventory_id, fqdd=item.fqdd,
-                                    name=item.name, version=item.version, component_id=item.component_id,
-                                    component_type=item.component_type, status=item.status,
-                                    updateable=item.updateable, raw=None, collected_at=now))
+            s.add(
+                FirmwareInventory(
+                    server_id=server_id,
+                    inventory_id=item.inventory_id,
+                    fqdd=item.fqdd,
+                    name=item.name,
+                    version=item.version,
+                    component_id=item.component_id,
+                    component_type=item.component_type,
+                    status=item.status,
+                    updateable=item.updateable,
+                    raw=None,
+                    collected_at=now,
+                )
+            )
 
 
 async def refresh_server_info(ctx: JobContext) -> Outcome:
@@ -118,10 +132,13 @@ async def refresh_server_info(ctx: JobContext) -> Outcome:
             firmware = await dell.read_firmware(client)
             storage = await dell.read_storage(client)
         await ctx.db(_save_refresh, ctx.engine, server.id, ident, firmware, storage)
-        log.add(f"{ident.system.model} {ident.system.service_tag}: iDRAC {ident.manager.firmware_version} "
-                f"(iDRAC {ident.capabilities.generation}), BIOS {ident.system.bios_version}, "
-                f"power {ident.system.power_state}, health {ident.system.health_rollup}, "
-                f"{len(firmware)} firmware components")
+        log.add(
+            f"{ident.system.model} {ident.system.service_tag}: iDRAC {ident.manager.firmware_version} "
+            f"(iDRAC {ident.capabilities.generation}), BIOS {ident.system.bios_version}, "
+            f"power {ident.system.power_state}, health {ident.system.health_rollup}, "
+            f"{len(firmware)} firmware components"
+        )
+
     return await for_each_server(ctx, work)
 
 
@@ -131,14 +148,30 @@ async def refresh_server_info(ctx: JobContext) -> Outcome:
 def _save_health(engine: Any, server_id: uuid.UUID, job_id: uuid.UUID, reading: dell.HealthReading) -> None:
     now = utcnow()
     with session_scope(engine) as s:
-        s.add(ServerHealth(server_id=server_id, job_id=job_id, timestamp=now, overall_health=reading.overall,
-                           power_state=reading.power_state, cpu_health=reading.cpu, memory_health=reading.memory,
-                           storage_health=reading.storage, fan_health=reading.fans, psu_health=reading.psu,
-                           network_health=reading.network, temperature_celsius=reading.temperature_celsius,
-                           sensors=reading.sensors))
+        s.add(
+            ServerHealth(
+                server_id=server_id,
+                job_id=job_id,
+                timestamp=now,
+                overall_health=reading.overall,
+                power_state=reading.power_state,
+                cpu_health=reading.cpu,
+                memory_health=reading.memory,
+                storage_health=reading.storage,
+                fan_health=reading.fans,
+                psu_health=reading.psu,
+                network_health=reading.network,
+                temperature_celsius=reading.temperature_celsius,
+                sensors=reading.sensors,
+            )
+        )
         server = s.get(Server, server_id)
         if server is not None:
-            server.overall_health, server.power_state, server.last_health_check = reading.overall, reading.power_state, now
+            server.overall_health, server.power_state, server.last_health_check = (
+                reading.overall,
+                reading.power_state,
+                now,
+            )
             s.add(server)
 
 
@@ -149,8 +182,11 @@ async def health_check(ctx: JobContext) -> Outcome:
 
             reading = await dell.read_health(client, Capabilities.from_dict(server.supported_endpoints))
         await ctx.db(_save_health, ctx.engine, server.id, ctx.job.id, reading)
-        log.add(f"health {reading.overall}: cpu {reading.cpu}, memory {reading.memory}, storage {reading.storage}, "
-                f"fans {reading.fans}, psu {reading.psu}, inlet {reading.temperature_celsius} C")
+        log.add(
+            f"health {reading.overall}: cpu {reading.cpu}, memory {reading.memory}, storage {reading.storage}, "
+            f"fans {reading.fans}, psu {reading.psu}, inlet {reading.temperature_celsius} C"
+        )
+
     return await for_each_server(ctx, work)
 
 
@@ -159,27 +195,47 @@ async def health_check(ctx: JobContext) -> Outcome:
 
 def _newest(engine: Any, server_id: uuid.UUID, log_type: str) -> Any:
     with read_scope(engine) as s:
-        return s.exec(select(sa.func.max(ServerEventLog.timestamp)).where(
-            ServerEventLog.server_id == server_id, ServerEventLog.log_type == log_type)).one()
+        return s.exec(
+            select(sa.func.max(ServerEventLog.timestamp)).where(
+                ServerEventLog.server_id == server_id, ServerEventLog.log_type == log_type
+            )
+        ).one()
 
 
 def _save_events(engine: Any, server_id: uuid.UUID, log_type: str, entries: list[Any]) -> int:
     if not entries:
         return 0
     with session_scope(engine) as s:
-        known = set(s.exec(select(ServerEventLog.event_id).where(
-            ServerEventLog.server_id == server_id, ServerEventLog.log_type == log_type,
-            ServerEventLog.event_id.in_([e.entry_id for e in entries]))).all())  # type: ignore[union-attr]
+        known = set(
+            s.exec(
+                select(ServerEventLog.event_id).where(
+                    ServerEventLog.server_id == server_id,
+                    ServerEventLog.log_type == log_type,
+                    ServerEventLog.event_id.in_([e.entry_id for e in entries]),
+                )
+            ).all()
+        )  # type: ignore[union-attr]
         new = [e for e in entries if e.entry_id not in known]
         seen: set[str] = set()
         for e in new:
             if e.entry_id in seen:
                 continue
             seen.add(e.entry_id)
-            s.add(ServerEventLog(server_id=server_id, log_type=log_type, event_id=e.entry_id,
-                                 timestamp=e.created or utcnow(), severity=e.severity, message=e.message,
-                                 message_id=e.message_id, category=e.category, sensor_type=e.sensor_type,
-                                 sensor_number=e.sensor_number, raw_data=e.raw))
+            s.add(
+                ServerEventLog(
+                    server_id=server_id,
+                    log_type=log_type,
+                    event_id=e.entry_id,
+                    timestamp=e.created or utcnow(),
+                    severity=e.severity,
+                    message=e.message,
+                    message_id=e.message_id,
+                    category=e.category,
+                    sensor_type=e.sensor_type,
+                    sensor_number=e.sensor_number,
+                    raw_data=e.raw,
+                )
+            )
         return len(seen)
 
 
@@ -189,14 +245,17 @@ async def fetch_event_logs(ctx: JobContext) -> Outcome:
 
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
         caps = dell.Capabilities.from_dict(server.supported_endpoints)
-        paths = {"sel": caps.sel_entries if caps else f"{dell.MANAGER}/LogServices/Sel/Entries",
-                 "lclog": caps.lclog_entries if caps else f"{dell.MANAGER}/LogServices/Lclog/Entries"}
+        paths = {
+            "sel": caps.sel_entries if caps else f"{dell.MANAGER}/LogServices/Sel/Entries",
+            "lclog": caps.lclog_entries if caps else f"{dell.MANAGER}/LogServices/Lclog/Entries",
+        }
         async with ctx.idrac(server, task.id) as client:
             for log_type in wanted:
                 since = await ctx.db(_newest, ctx.engine, server.id, log_type)
                 entries = await dell.read_log(client, paths[log_type], since, limit)
                 added = await ctx.db(_save_events, ctx.engine, server.id, log_type, entries)
                 log.add(f"{log_type}: {len(entries)} entries read since {since or 'the start'}, {added} new")
+
     return await for_each_server(ctx, work)
 
 
@@ -221,9 +280,15 @@ async def test_credentials(ctx: JobContext) -> Outcome:
                 await client.get(dell.SYSTEM, {"$select": "PowerState"})
         except AuthenticationFailed as exc:
             await ctx.db(_save_credential_test, ctx.engine, server.id, False)
-            raise RedfishError(exc.method, exc.path, exc.status,
-                               f"{source} was refused by the iDRAC ({exc.message_id or 'HTTP ' + str(exc.status)})",
-                               exc.message_id, exc.endpoint) from None
+            raise RedfishError(
+                exc.method,
+                exc.path,
+                exc.status,
+                f"{source} was refused by the iDRAC ({exc.message_id or 'HTTP ' + str(exc.status)})",
+                exc.message_id,
+                exc.endpoint,
+            ) from None
         await ctx.db(_save_credential_test, ctx.engine, server.id, True)
         log.add(f"login with {source}: ok")
+
     return await for_each_server(ctx, work)

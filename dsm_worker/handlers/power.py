@@ -9,8 +9,14 @@ from dsm_core.redfish import dell
 from dsm_worker.handlers.inventory import for_each_server
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
 
-WANTED = {"On": "On", "ForceOff": "Off", "GracefulShutdown": "Off", "GracefulRestart": "On", "ForceRestart": "On",
-          "PowerCycle": "On"}
+WANTED = {
+    "On": "On",
+    "ForceOff": "Off",
+    "GracefulShutdown": "Off",
+    "GracefulRestart": "On",
+    "ForceRestart": "On",
+    "PowerCycle": "On",
+}
 POLL_SECONDS = 2.0
 
 
@@ -44,5 +50,6 @@ async def power_action(ctx: JobContext) -> Outcome:
                     return
             hint = " (rerun with --detail force_after_timeout=true to force it)" if action == "GracefulShutdown" else ""
             raise TaskFailed(f"{action}: power state is not {wanted} after {timeout:.0f} s{hint}")
+
     # A power action waits on the host, not the iDRAC: its timeout is the job's own, twice with the fallback.
     return await for_each_server(ctx, work, timeout=timeout * 2 + 120)

@@ -25,8 +25,13 @@ class Install:
 
     def worker(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         """`dsm worker --exit-when-idle` to the end, as a real process."""
-        proc = subprocess.run([*dsm_executable(), "worker", "--exit-when-idle", *args], capture_output=True,
-                              text=True, env=self.home.env(), timeout=timeout)
+        proc = subprocess.run(
+            [*dsm_executable(), "worker", "--exit-when-idle", *args],
+            capture_output=True,
+            text=True,
+            env=self.home.env(),
+            timeout=timeout,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc
 
@@ -34,8 +39,9 @@ class Install:
         """A worker in the background; its log goes to a file (a pipe nobody reads would block it)."""
         self.home.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home.home / f"worker-{len(list(self.home.home.glob('worker-*.log')))}.log", "w")  # noqa: SIM115
-        return subprocess.Popen([*dsm_executable(), "worker", *args], stdout=subprocess.DEVNULL, stderr=log,
-                                text=True, env=self.home.env())
+        return subprocess.Popen(
+            [*dsm_executable(), "worker", *args], stdout=subprocess.DEVNULL, stderr=log, text=True, env=self.home.env()
+        )
 
 
 def make_install(templates: Templates, backend: str, tmp_path: Path, ranges: list[str]) -> Install:
@@ -47,8 +53,12 @@ def make_install(templates: Templates, backend: str, tmp_path: Path, ranges: lis
         args += ["--range", r]
     home.run(*args, stdin="calvin\n", check=True)
     # Fast failure in tests: short timeouts, one quick retry.
-    for key, value in (("network.read_timeout_seconds", "5"), ("network.connection_timeout_seconds", "3"),
-                       ("network.max_retry_attempts", "1"), ("network.retry_delay_seconds", "0")):
+    for key, value in (
+        ("network.read_timeout_seconds", "5"),
+        ("network.connection_timeout_seconds", "3"),
+        ("network.max_retry_attempts", "1"),
+        ("network.retry_delay_seconds", "0"),
+    ):
         home.run("settings", "set", key, value, check=True)
     db_url = url or f"sqlite:///{home.home / 'dsm.db'}"
     return Install(home, make_engine(db_url), db_url)
@@ -56,8 +66,11 @@ def make_install(templates: Templates, backend: str, tmp_path: Path, ranges: lis
 
 @pytest.fixture
 def fleet() -> Iterator[FleetThread]:
-    with FleetThread(fleet_spec(count=4, models=("R750", "R630", "R770", "R660"), time_scale=600,
-                                health_faults={"2": ("psu", "fan")})) as f:
+    with FleetThread(
+        fleet_spec(
+            count=4, models=("R750", "R630", "R770", "R660"), time_scale=600, health_faults={"2": ("psu", "fan")}
+        )
+    ) as f:
         yield f
 
 

@@ -47,8 +47,9 @@ class MockupServer:
             sid = str(len(self.tokens) + 300)
             token = secrets.token_hex(16)
             self.tokens[token] = sid
-            return Response(201, {"Id": sid}, [("X-Auth-Token", token),
-                                               ("Location", f"/redfish/v1/SessionService/Sessions/{sid}")])
+            return Response(
+                201, {"Id": sid}, [("X-Auth-Token", token), ("Location", f"/redfish/v1/SessionService/Sessions/{sid}")]
+            )
         if request.method == "DELETE" and path.startswith("/redfish/v1/SessionService/Sessions/"):
             sid = path.rsplit("/", 1)[-1]
             for token, s in list(self.tokens.items()):
@@ -67,8 +68,9 @@ class MockupServer:
     def __enter__(self) -> MockupServer:
         self._thread.start()
         ctx = self._certs.context("idrac-capture", [self.address])
-        asyncio.run_coroutine_threadsafe(start_listener(self.address, self.port, self.handle, ctx),
-                                         self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(start_listener(self.address, self.port, self.handle, ctx), self._loop).result(
+            10
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -51,8 +51,14 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
     install.worker()
 
     jobs = _jobs(install)
-    for job_type in ("refresh_server_info", "health_check", "fetch_event_logs", "power_action", "test_credentials",
-                     "network_diagnostics"):
+    for job_type in (
+        "refresh_server_info",
+        "health_check",
+        "fetch_event_logs",
+        "power_action",
+        "test_credentials",
+        "network_diagnostics",
+    ):
         assert jobs[job_type].status == "completed", (job_type, jobs[job_type].error)
     servers = _servers(install)
     for endpoint, server in servers.items():
@@ -82,8 +88,10 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
         commands = s.exec(select(IdracCommand)).all()
     assert commands and all(c.source and c.source.startswith("worker:") for c in commands)
     assert not any("calvin" in json.dumps([c.request_body, c.request_headers, c.response_body]) for c in commands)
-    assert any(c.command_type == "POST" and isinstance(c.request_body, dict)
-               and c.request_body.get("Password") == "***" for c in commands)
+    assert any(
+        c.command_type == "POST" and isinstance(c.request_body, dict) and c.request_body.get("Password") == "***"
+        for c in commands
+    )
 
     # A second log fetch reads only what is new, and stores no duplicates.
     before = len(events)

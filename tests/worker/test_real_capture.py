@@ -31,15 +31,17 @@ def capture_server() -> Iterator[MockupServer]:
 
 
 @pytest.fixture
-def capture_install(templates: Templates, backend: str, tmp_path: Path,
-                    capture_server: MockupServer) -> Iterator[Install]:
+def capture_install(
+    templates: Templates, backend: str, tmp_path: Path, capture_server: MockupServer
+) -> Iterator[Install]:
     inst = make_install(templates, backend, tmp_path, [capture_server.address + "/32"])
     yield inst
     inst.engine.dispose()
 
 
-def test_refresh_and_health_store_what_the_real_idrac_reports(capture_install: Install,
-                                                                capture_server: MockupServer) -> None:
+def test_refresh_and_health_store_what_the_real_idrac_reports(
+    capture_install: Install, capture_server: MockupServer
+) -> None:
     system = _capture("redfish/v1/Systems/System.Embedded.1")
     manager = _capture("redfish/v1/Managers/iDRAC.Embedded.1")
     home = capture_install.home
@@ -64,8 +66,9 @@ def test_refresh_and_health_store_what_the_real_idrac_reports(capture_install: I
         assert caps["scp_export"].endswith("EID_674_Manager.ExportSystemConfiguration")
         assert caps["virtual_media_path"] == "/redfish/v1/Systems/System.Embedded.1/VirtualMedia"
         installed = {f.inventory_id for f in s.exec(select(FirmwareInventory)).all()}
-        captured = {m["@odata.id"].rsplit("/", 1)[-1]
-                    for m in _capture("redfish/v1/UpdateService/FirmwareInventory")["Members"]}
+        captured = {
+            m["@odata.id"].rsplit("/", 1)[-1] for m in _capture("redfish/v1/UpdateService/FirmwareInventory")["Members"]
+        }
         assert installed == captured
         health = s.exec(select(ServerHealth)).one()
         assert health.overall_health == system["Status"]["HealthRollup"]

@@ -92,8 +92,9 @@ def test_kill_9_mid_refresh_second_worker_finishes(templates: Templates, tmp_pat
 def test_two_workers_2000_jobs_each_runs_exactly_once(templates: Templates, backend: str, tmp_path: Path) -> None:
     with FleetThread(fleet_spec(count=10, time_scale=600)) as fleet:
         install = make_install(templates, backend, tmp_path, [block_of(fleet)])
-        ctx = ServiceContext(install.engine, actor_for(install.engine, __import__("pwd").getpwuid(
-            __import__("os").geteuid()).pw_name))
+        ctx = ServiceContext(
+            install.engine, actor_for(install.engine, __import__("pwd").getpwuid(__import__("os").geteuid()).pw_name)
+        )
         for i in range(2000):
             address, port = fleet.endpoints[i % 10].split(":")
             job_service.create_job(ctx, "network_diagnostics", details={"address": address, "port": int(port)})
@@ -103,8 +104,13 @@ def test_two_workers_2000_jobs_each_runs_exactly_once(templates: Templates, back
         with Session(install.engine) as s:
             jobs = list(s.exec(select(Job)).all())
             tasks = list(s.exec(select(JobTask)).all())
-            sources = dict(s.exec(select(IdracCommand.job_id, sa.func.count(sa.distinct(IdracCommand.source)))
-                                  .group_by(IdracCommand.job_id)).all())
+            sources = dict(
+                s.exec(
+                    select(IdracCommand.job_id, sa.func.count(sa.distinct(IdracCommand.source))).group_by(
+                        IdracCommand.job_id
+                    )
+                ).all()
+            )
         assert len(jobs) == 2000
         assert all(j.status == "completed" for j in jobs), [j.error for j in jobs if j.status != "completed"][:3]
         assert all(j.attempts == 1 for j in jobs), "a job was claimed twice"
