@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dsm_core dsm_cli dsm_sim tests bench
+	$(BIN)/ruff check dsm_core dsm_cli dsm_sim dsm_worker tests bench
 	$(BIN)/mypy dsm_core dsm_sim
 
 bench: $(STAMP)
