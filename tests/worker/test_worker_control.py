@@ -123,3 +123,27 @@ def test_changed_certificate_fails_loudly_until_forgotten(templates: Templates, 
         with Session(install.engine) as s:
             assert s.exec(select(Server)).one().tls_fingerprint_sha256 not in (None, pinned)
         install.engine.dispose()
+
+
+def test_activity_log_level_is_honoured(templates: Templates, tmp_path: Path) -> None:
+    from dsm_core.models import IdracCommand
+
+    with FleetThread(fleet_spec(count=1, time_scale=600)) as fleet:
+        install = _slow_install(templates, tmp_path, fleet)
+        install.home.run("servers", "add", "127.0.0.1:9", check=True)  # unreachable: errors only
+        counts = {}
+        for level in ("all", "errors_only", "none"):
+            install.home.run("settings", "set", "activity.log_level", level, check=True)
+            install.home.run("servers", "refresh", fleet.endpoints[0], "127.0.0.1:9", check=True)
+            def totals() -> tuple[int, int]:
+                with Session(install.engine) as s:
+                    rows = s.exec(select(IdracCommand)).all()
+                return sum(r.success for r in rows), sum(not r.success for r in rows)
+            ok_before, bad_before = totals()
+            install.worker()
+            ok_after, bad_after = totals()
+            counts[level] = (ok_after - ok_before, bad_after - bad_before)
+        assert counts["all"][0] > 5 and counts["all"][1] >= 1
+        assert counts["errors_only"][0] == 0 and counts["errors_only"][1] >= 1
+        assert counts["none"] == (0, 0)
+        install.engine.dispose()
