@@ -180,7 +180,9 @@ class IdracClient:
                     raise AuthenticationFailed(
                         exc.method, exc.path, exc.status, exc.message, exc.message_id, self.endpoint
                     ) from None
-                self._basic = True  # sessions unavailable (503 RAC0218, 404 on old firmware…): basic auth
+                if exc.status is None:
+                    raise  # unreachable: not a reason to give up on sessions for good
+                self._basic = True  # the iDRAC answered but gives no session (503 RAC0218, 404…): basic auth
                 return
             token = response.headers.get("X-Auth-Token")
             if response.status_code in (200, 201) and token:
