@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from dsm_core.credentials.secret import Secret
 from dsm_core.redfish.client import ClientSettings, IdracClient, Recorder, Throttle
@@ -35,7 +35,7 @@ class IdracPool:
     @contextlib.asynccontextmanager
     async def client(
         self, endpoint: str, username: str, password: Secret, tls: TlsPolicy, recorder: Recorder, sessions_path: str
-    ) -> object:
+    ) -> AsyncIterator[IdracClient]:
         key = (endpoint, username)
         async with self._lock:
             client = self._clients.get(key)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlmodel import select
 
-from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
+from dsm_core.credentials.resolution import CredentialCandidate, ServerCredentialFacts, resolve
 from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
@@ -74,6 +74,7 @@ class JobContext:
     job: store.ClaimedJob
     cancel: asyncio.Event
     result: dict[str, Any] = field(default_factory=dict)
+    _candidates: list[CredentialCandidate] | None = None
 
     @property
     def engine(self) -> Any:
@@ -84,10 +85,13 @@ class JobContext:
 
     # --- credentials and clients ---------------------------------------------------------------------------
 
-    def credentials_for(self, server: Server) -> tuple[str, Secret, str]:
-        """(username, password, source description) by the resolution order; raises TaskFailed."""
-        with read_scope(self.engine) as s:
-            candidates = load_candidates(s)
+    async def credentials_for(self, server: Server) -> tuple[str, Secret, str]:
+        """(username, password, source description) by the resolution order; raises TaskFailed.
+
+        The credential sets are read once per job run, off the event loop."""
+        if self._candidates is None:
+            self._candidates = await self.db(_load_candidates, self.engine)
+        candidates = self._candidates
         facts = ServerCredentialFacts(
             server.ip_address, server.idrac_username, server.idrac_password_sealed, server.credential_set_id
         )
@@ -119,7 +123,7 @@ class JobContext:
         fresh: bool = False,
     ) -> AsyncIterator[IdracClient]:
         """A client for ``server``: the worker's pooled session, or with ``fresh`` a new login closed after."""
-        username, password = credentials or self.credentials_for(server)[:2]
+        username, password = credentials or (await self.credentials_for(server))[:2]
         tls = TlsPolicy(server.tls_verify_mode, server.tls_fingerprint_sha256, server.tls_ca_bundle)
         caps = Capabilities.from_dict(server.supported_endpoints)
         sessions = caps.sessions_path if caps else sessions_path_for(server.redfish_version)
@@ -205,6 +209,11 @@ class JobContext:
         if self.cancel.is_set():
             raise JobCancelled()
         return await self.db(_outcome, self.engine, self.job.id)
+
+
+def _load_candidates(engine: Any) -> list[CredentialCandidate]:
+    with read_scope(engine) as s:
+        return load_candidates(s)
 
 
 def _store_pin(engine: Any, server_id: uuid.UUID, fingerprint: str) -> None:

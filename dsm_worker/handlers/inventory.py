@@ -273,7 +273,7 @@ def _save_credential_test(engine: Any, server_id: uuid.UUID, ok: bool) -> None:
 
 async def test_credentials(ctx: JobContext) -> Outcome:
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
-        username, password, source = ctx.credentials_for(server)
+        username, password, source = await ctx.credentials_for(server)
         try:
             async with ctx.idrac(server, task.id, (username, password), fresh=True) as client:
                 await client.login()
