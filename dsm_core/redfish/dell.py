@@ -88,7 +88,7 @@ def detect(root: ServiceRootView, manager: ManagerView, system: SystemView, chas
         generation=gen,
         firmware=manager.firmware_version,
         redfish_version=root.redfish_version,
-        sessions_path=sessions_path_for(root.redfish_version),
+        sessions_path=root.sessions_link or sessions_path_for(root.redfish_version),
         virtual_media_path=media,
         scp_export=manager.action("ExportSystemConfiguration"),
         scp_import=manager.action("ImportSystemConfiguration"),
@@ -108,10 +108,20 @@ class Identity:
     capabilities: Capabilities
 
 
+async def get_optional(client: IdracClient, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+    """A resource that some iDRACs do not have: {} on 404, instead of failing the whole read."""
+    try:
+        return await client.get(path, params)
+    except RedfishError as exc:
+        if exc.status == 404:
+            return {}
+        raise
+
+
 async def read_identity(client: IdracClient, root: ServiceRootView) -> Identity:
     manager = ManagerView.parse(await client.get(MANAGER))
     system = SystemView.parse(await client.get(SYSTEM))
-    chassis = await client.get(CHASSIS)
+    chassis = await get_optional(client, CHASSIS)
     return Identity(root, manager, system, detect(root, manager, system, chassis))
 
 
@@ -119,7 +129,8 @@ async def read_firmware(client: IdracClient) -> list[FirmwareItem]:
     collection = await client.get("/redfish/v1/UpdateService/FirmwareInventory", {"$expand": "*($levels=1)"})
     items = members(collection)
     if items and "Version" not in items[0]:  # $expand not honoured (older firmware): one GET per member
-        items = [await client.get(m["@odata.id"]) for m in items if isinstance(m.get("@odata.id"), str)]
+        fetched = [await get_optional(client, m["@odata.id"]) for m in items if isinstance(m.get("@odata.id"), str)]
+        items = [m for m in fetched if m]
     parsed = (FirmwareItem.parse(m) for m in items)
     return [i for i in parsed if i is not None]
 
@@ -135,7 +146,9 @@ async def read_storage(client: IdracClient) -> dict[str, Any]:
     controllers, drives, worst = [], [], "OK"
     for ctrl in members(collection):
         if "Id" not in ctrl and isinstance(ctrl.get("@odata.id"), str):
-            ctrl = await client.get(ctrl["@odata.id"])
+            ctrl = await get_optional(client, ctrl["@odata.id"])
+            if not ctrl:
+                continue
         controllers.append(
             {
                 "id": ctrl.get("Id"),
@@ -145,7 +158,9 @@ async def read_storage(client: IdracClient) -> dict[str, Any]:
         )
         for ref in ctrl.get("Drives") or []:
             if isinstance(ref, dict) and isinstance(ref.get("@odata.id"), str):
-                drive = await client.get(ref["@odata.id"])
+                drive = await get_optional(client, ref["@odata.id"])
+                if not drive:
+                    continue  # listed but not served (seen in captures); the controller's rollup still counts
                 health = dig(drive, "Status", "Health")
                 drives.append(
                     {
@@ -188,9 +203,9 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
     fans: list[dict[str, Any]] = []
     temps: list[dict[str, Any]] = []
     psus: list[dict[str, Any]] = []
-    chassis = await client.get(CHASSIS)
+    chassis = await get_optional(client, CHASSIS)
     if "Thermal" in chassis:
-        thermal = await client.get(f"{CHASSIS}/Thermal")
+        thermal = await get_optional(client, f"{CHASSIS}/Thermal")
         fans = [
             {"name": f.get("Name"), "rpm": f.get("Reading"), "health": dig(f, "Status", "Health")}
             for f in thermal.get("Fans") or []
@@ -206,15 +221,18 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
             for t in thermal.get("Temperatures") or []
             if isinstance(t, dict)
         ]
-        power = await client.get(f"{CHASSIS}/Power")
+        power = await get_optional(client, f"{CHASSIS}/Power")
         psus = [
             {"name": p.get("Name"), "health": dig(p, "Status", "Health"), "watts": p.get("PowerOutputWatts")}
             for p in power.get("PowerSupplies") or []
             if isinstance(p, dict)
         ]
     elif "ThermalSubsystem" in chassis:
-        for ref in members(await client.get(f"{CHASSIS}/ThermalSubsystem/Fans", {"$expand": "*($levels=1)"})):
-            fan = ref if "Status" in ref else await client.get(ref["@odata.id"])
+        expand = {"$expand": "*($levels=1)"}
+        for ref in members(await get_optional(client, f"{CHASSIS}/ThermalSubsystem/Fans", expand)):
+            fan = ref if "Status" in ref else await get_optional(client, ref["@odata.id"])
+            if not fan:
+                continue
             fans.append(
                 {
                     "name": fan.get("Name"),
@@ -222,9 +240,11 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
                     "health": dig(fan, "Status", "Health"),
                 }
             )
-        supplies = await client.get(f"{CHASSIS}/PowerSubsystem/PowerSupplies", {"$expand": "*($levels=1)"})
+        supplies = await get_optional(client, f"{CHASSIS}/PowerSubsystem/PowerSupplies", expand)
         for ref in members(supplies):
-            psu = ref if "Status" in ref else await client.get(ref["@odata.id"])
+            psu = ref if "Status" in ref else await get_optional(client, ref["@odata.id"])
+            if not psu:
+                continue
             psus.append({"name": psu.get("Name"), "health": dig(psu, "Status", "Health")})
     storage = await read_storage(client)
 

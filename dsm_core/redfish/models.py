@@ -78,11 +78,13 @@ class ServiceRootView:
     service_tag: str | None
     manager_mac: str | None
     sessions_link: str | None
+    oem_dell: bool = False
 
     @property
     def is_dell(self) -> bool:
         text = f"{self.vendor or ''} {self.product or ''}".lower()
-        return "dell" in text or "idrac" in text
+        # Older iDRAC 8 roots may carry neither Vendor nor Product, but always an Oem.Dell section.
+        return "dell" in text or "idrac" in text or self.oem_dell
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> ServiceRootView:
@@ -93,6 +95,7 @@ class ServiceRootView:
             _str(dig(data, "Oem", "Dell", "ServiceTag")),
             _str(dig(data, "Oem", "Dell", "ManagerMACAddress")),
             _str(dig(data, "Links", "Sessions", "@odata.id")),
+            isinstance(dig(data, "Oem", "Dell"), dict),
         )
 
 
