@@ -23,7 +23,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dsm_core dsm_cli dsm_sim dsm_worker tests bench
-	$(BIN)/mypy dsm_core dsm_sim
+	$(BIN)/mypy dsm_core dsm_cli dsm_sim dsm_worker
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -207,9 +208,13 @@ class Worker:
                     cancel = asyncio.Event()
                     task = asyncio.create_task(self._execute(job, cancel), name=f"job-{job.id}")
                     self.running[job.id] = _Running(task, cancel)
-                    task.add_done_callback(lambda _t, job_id=job.id: self.running.pop(job_id, None))
-                if (self.options.exit_when_idle and not self.running and not claimed
-                        and not await asyncio.to_thread(store.pending_exists, self.engine, types)):
+                    task.add_done_callback(self._forget(job.id))
+                if (
+                    self.options.exit_when_idle
+                    and not self.running
+                    and not claimed
+                    and not await asyncio.to_thread(store.pending_exists, self.engine, types)
+                ):
                     break
                 waiters = [r.task for r in self.running.values()]
                 drain = asyncio.create_task(self.draining.wait())
@@ -227,6 +232,12 @@ class Worker:
             await self._beat("stopped")
             log.info("worker=%s stopped", self.id)
         return 0
+
+    def _forget(self, job_id: uuid.UUID) -> Callable[[asyncio.Task[None]], None]:
+        def done(_: asyncio.Task[None]) -> None:
+            self.running.pop(job_id, None)
+
+        return done
 
     def _on_signal(self) -> None:
         if not self.draining.is_set():

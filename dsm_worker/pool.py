@@ -42,8 +42,7 @@ class IdracPool:
             if client is not None and (
                 client.password != password
                 or client.tls.mode != tls.mode
-                or (client.tls.pinned != tls.pinned
-                and tls.pinned is not None)
+                or (client.tls.pinned != tls.pinned and tls.pinned is not None)
             ):
                 await client.close()  # credentials or trust changed: a fresh session
                 client = None

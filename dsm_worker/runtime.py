@@ -208,7 +208,8 @@ class JobContext:
         await asyncio.gather(*(one(t) for t in todo))
         if self.cancel.is_set():
             raise JobCancelled()
-        return await self.db(_outcome, self.engine, self.job.id)
+        outcome: Outcome = await self.db(_outcome, self.engine, self.job.id)
+        return outcome
 
 
 def _load_candidates(engine: Any) -> list[CredentialCandidate]:

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlalchemy.engine import CursorResult, Engine
+from sqlmodel import Session, col, select
 
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import (
@@ -49,10 +49,10 @@ class ClaimedJob:
 
 def _claimable(now: datetime, job_types: Iterable[str]) -> Any:
     return sa.and_(
-        Job.job_type.in_(list(job_types)),  # type: ignore[attr-defined]
+        col(Job.job_type).in_(list(job_types)),
         sa.or_(
-            sa.and_(Job.status == "pending", sa.or_(Job.schedule_at.is_(None), Job.schedule_at <= now)),  # type: ignore[union-attr,operator]
-            sa.and_(Job.status == "running", Job.lease_expires_at < now),  # type: ignore[operator]
+            sa.and_(col(Job.status) == "pending", sa.or_(col(Job.schedule_at).is_(None), col(Job.schedule_at) <= now)),
+            sa.and_(col(Job.status) == "running", col(Job.lease_expires_at) < now),
         ),
     )
 
@@ -71,9 +71,9 @@ def claim_jobs(
     now = utcnow()
     with session_scope(engine) as s:
         stmt = (
-            select(Job.id)
+            select(col(Job.id))
             .where(_claimable(now, types))
-            .order_by(Job.created_at, Job.id)  # type: ignore[arg-type]
+            .order_by(col(Job.created_at), col(Job.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -86,7 +86,7 @@ def claim_jobs(
             resumed, attempts = job.status == "running", job.attempts + 1
             result = s.execute(
                 sa.update(Job)
-                .where(Job.id == job_id, _claimable(now, types))  # type: ignore[arg-type]
+                .where(col(Job.id) == job_id, _claimable(now, types))
                 .values(
                     status="running",
                     claimed_by=worker_id,
@@ -96,7 +96,7 @@ def claim_jobs(
                     updated_at=now,
                 )
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if cast(CursorResult[Any], result).rowcount != 1:  # someone else claimed it in between
                 continue
             claimed.append(
                 ClaimedJob(
@@ -121,13 +121,17 @@ def renew_leases(engine: Engine, worker_id: uuid.UUID, job_ids: list[uuid.UUID],
         s.execute(
             sa.update(Job)
             .where(
-                Job.id.in_(job_ids),
-                Job.claimed_by == worker_id,  # type: ignore[attr-defined]
-                Job.status == "running",
+                col(Job.id).in_(job_ids),
+                col(Job.claimed_by) == worker_id,
+                col(Job.status) == "running",
             )
             .values(lease_expires_at=now + timedelta(seconds=lease))
         )
-        rows = s.exec(select(Job.id, Job.claimed_by, Job.status, Job.cancel_requested).where(Job.id.in_(job_ids))).all()  # type: ignore[attr-defined]
+        rows = s.exec(
+            select(col(Job.id), col(Job.claimed_by), col(Job.status), col(Job.cancel_requested)).where(
+                col(Job.id).in_(job_ids)
+            )
+        ).all()
     out = {}
     for job_id, owner, status, cancel in rows:
         out[job_id] = "lost" if owner != worker_id or status != "running" else ("cancel" if cancel else "ok")
@@ -165,7 +169,7 @@ def worker_settings(engine: Engine) -> tuple[ActivitySettings, NetworkSettings]:
 def pending_exists(engine: Engine, job_types: Iterable[str]) -> bool:
     now = utcnow()
     with read_scope(engine) as s:
-        return s.exec(select(Job.id).where(_claimable(now, job_types)).limit(1)).first() is not None
+        return s.exec(select(col(Job.id)).where(_claimable(now, job_types)).limit(1)).first() is not None
 
 
 # --- job outcome ----------------------------------------------------------------------------------------
@@ -193,7 +197,7 @@ def finish_job(
         if status == "cancelled":
             s.execute(
                 sa.update(JobTask)
-                .where(JobTask.job_id == job_id, JobTask.status.in_(("pending", "running")))  # type: ignore[attr-defined]
+                .where(col(JobTask.job_id) == job_id, col(JobTask.status).in_(("pending", "running")))
                 .values(status="cancelled", completed_at=now, updated_at=now)
             )
         return True
@@ -204,12 +208,12 @@ def hand_back(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID) -> None:
     with session_scope(engine) as s:
         s.execute(
             sa.update(Job)
-            .where(Job.id == job_id, Job.claimed_by == worker_id, Job.status == "running")
+            .where(col(Job.id) == job_id, col(Job.claimed_by) == worker_id, col(Job.status) == "running")
             .values(status="pending", claimed_by=None, lease_expires_at=None, updated_at=utcnow())
         )
         s.execute(
             sa.update(JobTask)
-            .where(JobTask.job_id == job_id, JobTask.status == "running")
+            .where(col(JobTask.job_id) == job_id, col(JobTask.status) == "running")
             .values(status="pending", updated_at=utcnow())
         )
 
@@ -217,7 +221,7 @@ def hand_back(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID) -> None:
 def set_progress(engine: Engine, job_id: uuid.UUID, progress: int) -> None:
     with session_scope(engine) as s:
         s.execute(
-            sa.update(Job).where(Job.id == job_id).values(progress=max(0, min(100, progress)), updated_at=utcnow())
+            sa.update(Job).where(col(Job.id) == job_id).values(progress=max(0, min(100, progress)), updated_at=utcnow())
         )
 
 
@@ -232,26 +236,28 @@ def expand_servers(engine: Engine, scope: dict[str, Any]) -> list[Server]:
             group_ids = [uuid.UUID(g) for g in scope["groups"]]
             ids += list(
                 s.exec(
-                    select(ServerGroupMember.server_id)
-                    .where(ServerGroupMember.server_group_id.in_(group_ids))  # type: ignore[attr-defined]
-                    .order_by(ServerGroupMember.priority)
+                    select(col(ServerGroupMember.server_id))
+                    .where(col(ServerGroupMember.server_group_id).in_(group_ids))
+                    .order_by(col(ServerGroupMember.priority))
                 ).all()
             )
         if scope.get("clusters"):
             ids += [
                 i
-                for i in s.exec(select(VcenterHost.server_id).where(VcenterHost.cluster.in_(scope["clusters"]))).all()
+                for i in s.exec(
+                    select(col(VcenterHost.server_id)).where(col(VcenterHost.cluster).in_(scope["clusters"]))
+                ).all()
                 if i
-            ]  # type: ignore[union-attr]
+            ]
         unique = list(dict.fromkeys(ids))
-        rows = {srv.id: srv for srv in s.exec(select(Server).where(Server.id.in_(unique))).all()}  # type: ignore[attr-defined]
+        rows = {srv.id: srv for srv in s.exec(select(Server).where(col(Server.id).in_(unique))).all()}
     return [rows[i] for i in unique if i in rows]
 
 
 def ensure_tasks(engine: Engine, job_id: uuid.UUID, targets: list[tuple[uuid.UUID | None, str]]) -> list[JobTask]:
     """One task per target, created once; a resumed job gets its existing tasks back."""
     with session_scope(engine) as s:
-        existing = list(s.exec(select(JobTask).where(JobTask.job_id == job_id)).all())
+        existing = list(s.exec(select(JobTask).where(col(JobTask.job_id) == job_id)).all())
         known = {(t.server_id, t.target) for t in existing}
         for server_id, label in targets:
             if (server_id, label) not in known:
@@ -267,8 +273,8 @@ def start_task(engine: Engine, task_id: uuid.UUID) -> None:
     with session_scope(engine) as s:
         s.execute(
             sa.update(JobTask)
-            .where(JobTask.id == task_id)
-            .values(status="running", started_at=now, updated_at=now, attempts=JobTask.attempts + 1)
+            .where(col(JobTask.id) == task_id)
+            .values(status="running", started_at=now, updated_at=now, attempts=col(JobTask.attempts) + 1)
         )
 
 
@@ -277,7 +283,7 @@ def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str],
     with session_scope(engine) as s:
         s.execute(
             sa.update(JobTask)
-            .where(JobTask.id == task_id)
+            .where(col(JobTask.id) == task_id)
             .values(
                 status=status,
                 completed_at=now,

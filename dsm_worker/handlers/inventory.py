@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth
@@ -105,7 +105,7 @@ def _save_refresh(
             server.hostname = system.hostname
         server.last_seen = now
         s.add(server)
-        s.execute(sa.delete(FirmwareInventory).where(FirmwareInventory.server_id == server_id))
+        s.execute(sa.delete(FirmwareInventory).where(col(FirmwareInventory.server_id) == server_id))
         for item in firmware:
             s.add(
                 FirmwareInventory(
@@ -196,8 +196,8 @@ async def health_check(ctx: JobContext) -> Outcome:
 def _newest(engine: Any, server_id: uuid.UUID, log_type: str) -> Any:
     with read_scope(engine) as s:
         return s.exec(
-            select(sa.func.max(ServerEventLog.timestamp)).where(
-                ServerEventLog.server_id == server_id, ServerEventLog.log_type == log_type
+            select(sa.func.max(col(ServerEventLog.timestamp))).where(
+                col(ServerEventLog.server_id) == server_id, col(ServerEventLog.log_type) == log_type
             )
         ).one()
 
@@ -208,13 +208,13 @@ def _save_events(engine: Any, server_id: uuid.UUID, log_type: str, entries: list
     with session_scope(engine) as s:
         known = set(
             s.exec(
-                select(ServerEventLog.event_id).where(
-                    ServerEventLog.server_id == server_id,
-                    ServerEventLog.log_type == log_type,
-                    ServerEventLog.event_id.in_([e.entry_id for e in entries]),
+                select(col(ServerEventLog.event_id)).where(
+                    col(ServerEventLog.server_id) == server_id,
+                    col(ServerEventLog.log_type) == log_type,
+                    col(ServerEventLog.event_id).in_([e.entry_id for e in entries]),
                 )
             ).all()
-        )  # type: ignore[union-attr]
+        )
         new = [e for e in entries if e.entry_id not in known]
         seen: set[str] = set()
         for e in new:
