@@ -40,8 +40,10 @@ class InitReport:
 def register_worker_key(tx: Tx, /, public_key_b64: str, kid: str) -> None:
     row = singleton(tx.session, ActivitySettings)
     if row.sealing_public_key and row.sealing_public_key != public_key_b64:
-        raise Conflict("a different worker key is already registered; replacing it would make every sealed "
-                       "password unreadable (key rotation is not supported)")
+        raise Conflict(
+            "a different worker key is already registered; replacing it would make every sealed "
+            "password unreadable (key rotation is not supported)"
+        )
     row.sealing_public_key = public_key_b64
     tx.session.add(row)
     tx.audit("worker_key", kid)
@@ -85,8 +87,16 @@ def initialize(config: Config, engine: Engine, admin_username: str) -> InitRepor
             config_created = True
     config.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(engine)
-    report = InitReport(config_path, config_created, config.redacted_database_url(),
-                        migrate.current_revision(engine), config.worker_key_file, False, None, admin)
+    report = InitReport(
+        config_path,
+        config_created,
+        config.redacted_database_url(),
+        migrate.current_revision(engine),
+        config.worker_key_file,
+        False,
+        None,
+        admin,
+    )
     ctx = ServiceContext(engine, SYSTEM)
     stored = _stored_public_key(engine)
     key_path = config.worker_key_file
@@ -102,11 +112,14 @@ def initialize(config: Config, engine: Engine, admin_username: str) -> InitRepor
         if encode_public_key(key.public_key()) != stored:
             raise ServiceError(
                 f"worker key {key_path} does not match the public key in the database; passwords sealed "
-                "there cannot be opened with it. Copy the key of the first worker host here (mode 0600).")
+                "there cannot be opened with it. Copy the key of the first worker host here (mode 0600)."
+            )
         report.key_id = key_id(key.public_key())
     else:
-        report.notes.append(f"this database already has a worker key; no key file at {key_path}. "
-                            "The TUI and CLI do not need it; copy it from the first worker host only "
-                            "to run `dsm worker` here.")
+        report.notes.append(
+            f"this database already has a worker key; no key file at {key_path}. "
+            "The TUI and CLI do not need it; copy it from the first worker host only "
+            "to run `dsm worker` here."
+        )
     report.notes.append(f"admin {admin}: {ensure_admin(ctx, admin)}")
     return report

@@ -13,9 +13,8 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -60,10 +59,14 @@ def actor_for(engine: Engine, username: str, ip_address: str | None = None) -> A
         user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         raise PermissionDenied(
-            f"OS user {username!r} is not a DSM user; an admin can add it with "
-            f"`dsm users add {username} --role viewer`")
-    return Actor(username=user.username, role=user.role, user_id=user.id,  # type: ignore[arg-type]
-                 ip_address=ip_address)
+            f"OS user {username!r} is not a DSM user; an admin can add it with `dsm users add {username} --role viewer`"
+        )
+    return Actor(
+        username=user.username,
+        role=cast(Role, user.role),  # a checked enum in the database: always one of ROLE_RANK
+        user_id=user.id,
+        ip_address=ip_address,
+    )
 
 
 @dataclass
@@ -73,8 +76,7 @@ class ServiceContext:
 
     def require(self, min_role: Role, action: str) -> None:
         if not self.actor.may(min_role):
-            raise PermissionDenied(
-                f"{action} needs the {min_role} role; {self.actor.username} is {self.actor.role}")
+            raise PermissionDenied(f"{action} needs the {min_role} role; {self.actor.username} is {self.actor.role}")
 
 
 @dataclass
@@ -93,14 +95,24 @@ class Tx:
     def audit(self, target_type: str, target_id: object, **details: Any) -> None:
         if self._entry is not None:
             raise RuntimeError(f"{self.action} recorded its audit entry twice")
-        self._entry = {"target_type": target_type, "target_id": None if target_id is None else str(target_id),
-                       "details": details or None}
+        self._entry = {
+            "target_type": target_type,
+            "target_id": None if target_id is None else str(target_id),
+            "details": details or None,
+        }
 
     def flush_audit(self) -> None:
         if self._entry is None:
             raise RuntimeError(f"{self.action} changed data without recording an audit entry")
-        self.session.add(AuditLog(user_id=self.actor.user_id, username=self.actor.username,
-                                  action=self.action, ip_address=self.actor.ip_address, **self._entry))
+        self.session.add(
+            AuditLog(
+                user_id=self.actor.user_id,
+                username=self.actor.username,
+                action=self.action,
+                ip_address=self.actor.ip_address,
+                **self._entry,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -113,8 +125,9 @@ class MutationInfo:
 MUTATIONS: dict[str, MutationInfo] = {}
 
 
-def mutation(action: str, min_role: Role) -> Callable[
-        [Callable[Concatenate[Tx, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
+def mutation(
+    action: str, min_role: Role
+) -> Callable[[Callable[Concatenate[Tx, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
     def decorate(fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
         @functools.wraps(fn)
         def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -135,8 +148,9 @@ def mutation(action: str, min_role: Role) -> Callable[
     return decorate
 
 
-def query(min_role: Role = "viewer") -> Callable[
-        [Callable[Concatenate[Session, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
+def query(
+    min_role: Role = "viewer",
+) -> Callable[[Callable[Concatenate[Session, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
     """A read use case: role check, then a read-only transaction."""
 
     def decorate(fn: Callable[Concatenate[Session, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
@@ -150,7 +164,3 @@ def query(min_role: Role = "viewer") -> Callable[
         return wrapper
 
     return decorate
-
-
-def count(session: Session, /, statement: Any) -> int:
-    return int(session.exec(sa.select(sa.func.count()).select_from(statement.subquery())).one()[0])  # type: ignore[call-overload]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dsm_core.credentials.resolution import CredentialCandidate, CredentialRange
 from dsm_core.credentials.secret import Secret
@@ -25,8 +25,9 @@ def _name(value: str, field: str = "name") -> str:
 
 def _priority(value: int, field: str = "priority") -> int:
     if not 0 <= value <= 100_000:
-        raise ValidationError(field, f"{value} is out of range", "use a whole number from 0 to 100000 "
-                              "(lower is tried first)")
+        raise ValidationError(
+            field, f"{value} is out of range", "use a whole number from 0 to 100000 (lower is tried first)"
+        )
     return value
 
 
@@ -45,21 +46,36 @@ def get_set(session: Session, /, name: str) -> CredentialSet:
 
 
 def _ranges(session: Session, /, set_id: Any) -> list[CredentialIpRange]:
-    return list(session.exec(select(CredentialIpRange).where(CredentialIpRange.credential_set_id == set_id)
-                             .order_by(CredentialIpRange.priority, CredentialIpRange.ip_range)).all())  # type: ignore[arg-type]
+    return list(
+        session.exec(
+            select(CredentialIpRange)
+            .where(CredentialIpRange.credential_set_id == set_id)
+            .order_by(col(CredentialIpRange.priority), col(CredentialIpRange.ip_range))
+        ).all()
+    )
 
 
 def _set_view(session: Session, /, cs: CredentialSet) -> dict[str, Any]:
     view = row_view(cs)
-    view["ranges"] = [{"ip_range": r.ip_range, "priority": r.priority, "description": r.description}
-                      for r in _ranges(session, cs.id)]
+    view["ranges"] = [
+        {"ip_range": r.ip_range, "priority": r.priority, "description": r.description} for r in _ranges(session, cs.id)
+    ]
     return view
 
 
 @mutation("credentials.add", "admin")
-def add_credential_set(tx: Tx, /, name: str, username: str, password: Secret, *, ranges: list[str] | None = None,
-                       priority: int = 100, is_default: bool = False,
-                       description: str | None = None) -> dict[str, Any]:
+def add_credential_set(
+    tx: Tx,
+    /,
+    name: str,
+    username: str,
+    password: Secret,
+    *,
+    ranges: list[str] | None = None,
+    priority: int = 100,
+    is_default: bool = False,
+    description: str | None = None,
+) -> dict[str, Any]:
     name = _name(name)
     user = username.strip()
     if not user or len(user) > 100:
@@ -74,15 +90,20 @@ def add_credential_set(tx: Tx, /, name: str, username: str, password: Secret, *,
         for other in tx.session.exec(select(CredentialSet).where(CredentialSet.is_default == True)).all():  # noqa: E712
             other.is_default = False
             tx.session.add(other)
-    cs = CredentialSet(name=name, username=user, password_sealed=seal_for_worker(tx.session, password),
-                       priority=priority, is_default=is_default, description=description)
+    cs = CredentialSet(
+        name=name,
+        username=user,
+        password_sealed=seal_for_worker(tx.session, password),
+        priority=priority,
+        is_default=is_default,
+        description=description,
+    )
     tx.session.add(cs)
     tx.session.flush()
     for cidr in dict.fromkeys(cidrs):
         tx.session.add(CredentialIpRange(credential_set_id=cs.id, ip_range=cidr, priority=priority))
     tx.session.flush()
-    tx.audit("credential_set", cs.id, name=name, username=user, ranges=cidrs, priority=priority,
-             is_default=is_default)
+    tx.audit("credential_set", cs.id, name=name, username=user, ranges=cidrs, priority=priority, is_default=is_default)
     return _set_view(tx.session, cs)
 
 
@@ -109,8 +130,11 @@ def add_ip_range(tx: Tx, /, name: str, cidr: str, priority: int = 100, descripti
     normalised = _cidr(cidr)
     if any(r.ip_range == normalised for r in _ranges(tx.session, cs.id)):
         raise Conflict(f"credential set {name!r} already has range {normalised}")
-    tx.session.add(CredentialIpRange(credential_set_id=cs.id, ip_range=normalised,
-                                     priority=_priority(priority), description=description))
+    tx.session.add(
+        CredentialIpRange(
+            credential_set_id=cs.id, ip_range=normalised, priority=_priority(priority), description=description
+        )
+    )
     tx.audit("credential_set", cs.id, name=name, added_range=normalised)
 
 
@@ -127,7 +151,7 @@ def remove_ip_range(tx: Tx, /, name: str, cidr: str) -> None:
 
 @query("viewer")
 def list_credential_sets(session: Session, /) -> list[dict[str, Any]]:
-    sets = session.exec(select(CredentialSet).order_by(CredentialSet.priority, CredentialSet.name)).all()  # type: ignore[arg-type]
+    sets = session.exec(select(CredentialSet).order_by(col(CredentialSet.priority), col(CredentialSet.name))).all()
     return [_set_view(session, cs) for cs in sets]
 
 
@@ -139,6 +163,9 @@ def load_candidates(session: Session, /) -> list[CredentialCandidate]:
             ranges.setdefault(r.credential_set_id, []).append(CredentialRange(parse_cidr(r.ip_range), r.priority))
         except AddressError:
             continue  # stored ranges are validated on entry; a hand-edited bad one must not stop resolution
-    return [CredentialCandidate(cs.id, cs.name, cs.username, cs.password_sealed, cs.priority, cs.is_default,
-                                tuple(ranges.get(cs.id, ())))
-            for cs in session.exec(select(CredentialSet)).all()]
+    return [
+        CredentialCandidate(
+            cs.id, cs.name, cs.username, cs.password_sealed, cs.priority, cs.is_default, tuple(ranges.get(cs.id, ()))
+        )
+        for cs in session.exec(select(CredentialSet)).all()
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pydantic
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
 from dsm_core.models import CredentialSet, FirmwareRepository, Job, JobTask, ScpBackup, Vcenter, VcenterHost
@@ -41,8 +41,9 @@ def _details_error(job_type: str, exc: pydantic.ValidationError) -> ValidationEr
     return ValidationError(field, f"{message} (got {first.get('input')!r})" if "input" in first else message)
 
 
-def _resolve_targets(session: Session, /, job_type: str, servers: list[str], groups: list[str],
-                     clusters: list[str]) -> dict[str, list[str]]:
+def _resolve_targets(
+    session: Session, /, job_type: str, servers: list[str], groups: list[str], clusters: list[str]
+) -> dict[str, list[str]]:
     rule = JOB_TYPE_SPECS[job_type].targets
     scope: dict[str, list[str]] = {}
     if servers:
@@ -50,11 +51,12 @@ def _resolve_targets(session: Session, /, job_type: str, servers: list[str], gro
     if groups:
         scope["groups"] = list(dict.fromkeys(str(get_group(session, name).id) for name in groups))
     if clusters:
-        known = set(session.exec(select(VcenterHost.cluster).where(VcenterHost.cluster.is_not(None))).all())  # type: ignore[union-attr]
+        known = set(session.exec(select(col(VcenterHost.cluster)).where(col(VcenterHost.cluster).is_not(None))).all())
         for name in clusters:
             if name not in known:
-                raise NotFound(f"cluster {name!r} is not known; run a vcenter_sync job first "
-                               "(`dsm jobs create vcenter_sync`)")
+                raise NotFound(
+                    f"cluster {name!r} is not known; run a vcenter_sync job first (`dsm jobs create vcenter_sync`)"
+                )
         scope["clusters"] = list(dict.fromkeys(clusters))
     n_servers, n_groups, n_clusters = (len(scope.get(k, [])) for k in ("servers", "groups", "clusters"))
     wrong = None
@@ -86,13 +88,17 @@ def _check_references(session: Session, /, job_type: str, details: dict[str, Any
     for name in named_sets:
         cs = session.exec(select(CredentialSet).where(CredentialSet.name == name)).first()
         if cs is None:
-            raise ValidationError("details.credential_sets", f"credential set {name!r} does not exist",
-                                  "`dsm credentials list` shows the sets")
+            raise ValidationError(
+                "details.credential_sets",
+                f"credential set {name!r} does not exist",
+                "`dsm credentials list` shows the sets",
+            )
         set_ids.append(str(cs.id))
     repo = details.get("repository")
     if repo and session.exec(select(FirmwareRepository).where(FirmwareRepository.name == repo)).first() is None:
-        raise ValidationError("details.repository", f"firmware repository {repo!r} does not exist",
-                              "add the local repository first")
+        raise ValidationError(
+            "details.repository", f"firmware repository {repo!r} does not exist", "add the local repository first"
+        )
     for name in details.get("vcenters", []) + ([details["vcenter"]] if details.get("vcenter") else []):
         if session.exec(select(Vcenter).where(Vcenter.name == name)).first() is None:
             raise ValidationError("details.vcenters", f"vCenter {name!r} is not configured", "add the vCenter first")
@@ -102,34 +108,56 @@ def _check_references(session: Session, /, job_type: str, details: dict[str, Any
         except ValueError:
             backup = None
         if backup is None:
-            raise ValidationError("details.backup_id", f"{details['backup_id']!r} is not an SCP backup id",
-                                  "export one with an scp_export job first")
+            raise ValidationError(
+                "details.backup_id",
+                f"{details['backup_id']!r} is not an SCP backup id",
+                "export one with an scp_export job first",
+            )
     return set_ids
 
 
 @mutation("jobs.create", "operator")
-def create_job(tx: Tx, /, job_type: str, *, servers: list[str] | None = None, groups: list[str] | None = None,
-               clusters: list[str] | None = None, details: dict[str, Any] | None = None,
-               schedule_at: datetime | None = None, parent_job_id: uuid.UUID | None = None) -> dict[str, Any]:
+def create_job(
+    tx: Tx,
+    /,
+    job_type: str,
+    *,
+    servers: list[str] | None = None,
+    groups: list[str] | None = None,
+    clusters: list[str] | None = None,
+    details: dict[str, Any] | None = None,
+    schedule_at: datetime | None = None,
+    parent_job_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
     if job_type not in JOB_TYPE_SPECS:
-        raise ValidationError("job_type", f"{job_type!r} is not a job type",
-                              "use one of " + ", ".join(sorted(JOB_TYPE_SPECS)))
+        raise ValidationError(
+            "job_type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS))
+        )
     try:
         clean = validate_details(job_type, details)
     except pydantic.ValidationError as exc:
         raise _details_error(job_type, exc) from None
     if schedule_at is not None and schedule_at.tzinfo is None:
-        raise ValidationError("schedule_at", "has no time zone",
-                              "give an ISO time with an offset, e.g. 2026-12-01T02:00+00:00")
+        raise ValidationError(
+            "schedule_at", "has no time zone", "give an ISO time with an offset, e.g. 2026-12-01T02:00+00:00"
+        )
     if parent_job_id is not None and tx.session.get(Job, parent_job_id) is None:
         raise NotFound(f"parent job {parent_job_id} does not exist")
     scope = _resolve_targets(tx.session, job_type, servers or [], groups or [], clusters or [])
     if JOB_TYPE_SPECS[job_type].targets == "servers_or_address" and bool(scope) == bool(clean.get("address")):
-        raise ValidationError("target_scope", f"{job_type} needs either --server REF or --detail address=IP",
-                              "give exactly one of them")
+        raise ValidationError(
+            "target_scope", f"{job_type} needs either --server REF or --detail address=IP", "give exactly one of them"
+        )
     set_ids = _check_references(tx.session, job_type, clean)
-    job = Job(job_type=job_type, target_scope=scope, details=clean, created_by=tx.actor.user_id,
-              schedule_at=schedule_at, parent_job_id=parent_job_id, credential_set_ids=set_ids or None)
+    job = Job(
+        job_type=job_type,
+        target_scope=scope,
+        details=clean,
+        created_by=tx.actor.user_id,
+        schedule_at=schedule_at,
+        parent_job_id=parent_job_id,
+        credential_set_ids=set_ids or None,
+    )
     tx.session.add(job)
     tx.audit("job", job.id, job_type=job_type, target_scope=scope)
     return row_view(job)
@@ -145,8 +173,12 @@ def _get_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
         # Operators copy the short prefix the list shows; accept a unique prefix.
         prefix = str(job_id).strip().lower()
         if len(prefix) >= 6:
-            matches = session.exec(select(Job).where(sa.cast(Job.id, sa.String).like(prefix.replace("-", "") + "%")
-                                                     | sa.cast(Job.id, sa.String).like(prefix + "%"))).all()
+            matches = session.exec(
+                select(Job).where(
+                    sa.cast(Job.id, sa.String).like(prefix.replace("-", "") + "%")
+                    | sa.cast(Job.id, sa.String).like(prefix + "%")
+                )
+            ).all()
             if len(matches) == 1:
                 return matches[0]
         raise NotFound(f"job {job_id!r} does not exist; `dsm jobs list` shows the jobs")
@@ -174,16 +206,18 @@ def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
 
 
 @query("viewer")
-def list_jobs(session: Session, /, *, status: str | None = None, job_type: str | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
+def list_jobs(
+    session: Session, /, *, status: str | None = None, job_type: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     if status is not None and status not in JOB_STATUSES:
         raise ValidationError("status", f"{status!r} is not a job status", "use one of " + ", ".join(JOB_STATUSES))
     if job_type is not None and job_type not in JOB_TYPE_SPECS:
-        raise ValidationError("type", f"{job_type!r} is not a job type",
-                              "use one of " + ", ".join(sorted(JOB_TYPE_SPECS)))
+        raise ValidationError(
+            "type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS))
+        )
     if not 1 <= limit <= 10_000:
         raise ValidationError("limit", f"{limit} is out of range", "use 1 to 10000")
-    stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)  # type: ignore[attr-defined]
+    stmt = select(Job).order_by(col(Job.created_at).desc(), col(Job.id).desc()).limit(limit)
     if status:
         stmt = stmt.where(Job.status == status)
     if job_type:
@@ -195,6 +229,6 @@ def list_jobs(session: Session, /, *, status: str | None = None, job_type: str |
 def show_job(session: Session, /, job_id: str) -> dict[str, Any]:
     job = _get_job(session, job_id)
     view = row_view(job)
-    tasks = session.exec(select(JobTask).where(JobTask.job_id == job.id).order_by(JobTask.created_at)).all()  # type: ignore[arg-type]
+    tasks = session.exec(select(JobTask).where(col(JobTask.job_id) == job.id).order_by(col(JobTask.created_at))).all()
     view["tasks"] = [row_view(t) for t in tasks]
     return view

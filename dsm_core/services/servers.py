@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.credentials.secret import Secret
@@ -41,8 +41,7 @@ def parse_address(text: str, port: int | str | None = None, field: str = "addres
     except AddressError as exc:
         raise ValidationError(field, str(exc), "write IP, IP:PORT or [IPv6]:PORT") from None
     if embedded is not None and explicit is not None and embedded != explicit:
-        raise ValidationError(field, f"{text!r} says port {embedded} but port is {explicit}",
-                              "give the port once")
+        raise ValidationError(field, f"{text!r} says port {embedded} but port is {explicit}", "give the port once")
     return str(ip), embedded or explicit or 443
 
 
@@ -75,8 +74,9 @@ def find_servers(session: Session, /, ref: str) -> list[Server]:
         ip, port = parse_endpoint(ref)
     except AddressError:
         lowered = ref.lower()
-        stmt = select(Server).where(sa.or_(sa.func.lower(Server.hostname) == lowered,
-                                           sa.func.lower(Server.service_tag) == lowered))
+        stmt = select(Server).where(
+            sa.or_(sa.func.lower(Server.hostname) == lowered, sa.func.lower(Server.service_tag) == lowered)
+        )
         return list(session.exec(stmt).all())
     stmt = select(Server).where(Server.ip_address == str(ip))
     if port is not None:
@@ -87,26 +87,41 @@ def find_servers(session: Session, /, ref: str) -> list[Server]:
 def get_server(session: Session, /, ref: str) -> Server:
     found = find_servers(session, ref)
     if not found:
-        raise NotFound(f"no server matches {ref!r}; give an id, IP, IP:PORT, hostname or service tag "
-                       "(`dsm servers list` shows them)")
+        raise NotFound(
+            f"no server matches {ref!r}; give an id, IP, IP:PORT, hostname or service tag "
+            "(`dsm servers list` shows them)"
+        )
     if len(found) > 1:
         names = ", ".join(format_endpoint(s.ip_address, s.port) for s in found[:10])
-        raise ValidationError("server", f"{ref!r} matches {len(found)} servers ({names})",
-                              "give IP:PORT or the id")
+        raise ValidationError("server", f"{ref!r} matches {len(found)} servers ({names})", "give IP:PORT or the id")
     return found[0]
 
 
 def _check_new_credentials(username: str | None, password: Secret | None) -> None:
     if bool(username) != bool(password and password.reveal()):
-        raise ValidationError("username", "server credentials need both a user name and a password",
-                              "give --username with --password-stdin, or neither")
+        raise ValidationError(
+            "username",
+            "server credentials need both a user name and a password",
+            "give --username with --password-stdin, or neither",
+        )
 
 
 @mutation("servers.add", "operator")
-def add_server(tx: Tx, /, address: str, *, port: int | None = None, hostname: str | None = None,
-               credential_set: str | None = None, username: str | None = None,
-               password: Secret | None = None, service_tag: str | None = None, model: str | None = None,
-               notes: str | None = None, tls_verify_mode: str = "pin") -> dict[str, Any]:
+def add_server(
+    tx: Tx,
+    /,
+    address: str,
+    *,
+    port: int | None = None,
+    hostname: str | None = None,
+    credential_set: str | None = None,
+    username: str | None = None,
+    password: Secret | None = None,
+    service_tag: str | None = None,
+    model: str | None = None,
+    notes: str | None = None,
+    tls_verify_mode: str = "pin",
+) -> dict[str, Any]:
     ip, real_port = parse_address(address, port)
     hostname = validate_hostname(hostname)
     service_tag = validate_service_tag(service_tag)
@@ -116,23 +131,53 @@ def add_server(tx: Tx, /, address: str, *, port: int | None = None, hostname: st
     set_id = get_set(tx.session, credential_set).id if credential_set else None
     if tx.session.exec(select(Server).where(Server.ip_address == ip, Server.port == real_port)).first():
         raise Conflict(f"server {format_endpoint(ip, real_port)} already exists")
-    server = Server(ip_address=ip, port=real_port, hostname=hostname, service_tag=service_tag, model=model,
-                    credential_set_id=set_id, notes=notes, tls_verify_mode=tls_verify_mode,
-                    idrac_username=username.strip() if username else None,
-                    idrac_password_sealed=seal_for_worker(tx.session, password) if username and password else None)
+    server = Server(
+        ip_address=ip,
+        port=real_port,
+        hostname=hostname,
+        service_tag=service_tag,
+        model=model,
+        credential_set_id=set_id,
+        notes=notes,
+        tls_verify_mode=tls_verify_mode,
+        idrac_username=username.strip() if username else None,
+        idrac_password_sealed=seal_for_worker(tx.session, password) if username and password else None,
+    )
     tx.session.add(server)
-    tx.audit("server", server.id, address=format_endpoint(ip, real_port), hostname=hostname,
-             credential_set=credential_set, own_credentials=bool(username))
+    tx.audit(
+        "server",
+        server.id,
+        address=format_endpoint(ip, real_port),
+        hostname=hostname,
+        credential_set=credential_set,
+        own_credentials=bool(username),
+    )
     return row_view(server)
 
 
-_UPDATABLE = ("hostname", "service_tag", "model", "notes", "credential_set", "tls_verify_mode", "port",
-              "tls_fingerprint_sha256")
+_UPDATABLE = (
+    "hostname",
+    "service_tag",
+    "model",
+    "notes",
+    "credential_set",
+    "tls_verify_mode",
+    "port",
+    "tls_fingerprint_sha256",
+)
 
 
 @mutation("servers.update", "operator")
-def update_server(tx: Tx, /, ref: str, *, username: str | None = None, password: Secret | None = None,
-                  clear_credentials: bool = False, **changes: Any) -> dict[str, Any]:
+def update_server(
+    tx: Tx,
+    /,
+    ref: str,
+    *,
+    username: str | None = None,
+    password: Secret | None = None,
+    clear_credentials: bool = False,
+    **changes: Any,
+) -> dict[str, Any]:
     server = get_server(tx.session, ref)
     unknown = set(changes) - set(_UPDATABLE)
     if unknown:
@@ -168,8 +213,14 @@ def update_server(tx: Tx, /, ref: str, *, username: str | None = None, password:
         changed["own_credentials"] = "(changed)"
     if not changed:
         raise ValidationError("changes", "nothing to change", "name at least one field to update")
-    if "port" in changed and tx.session.exec(select(Server).where(
-            Server.ip_address == server.ip_address, Server.port == server.port, Server.id != server.id)).first():
+    if (
+        "port" in changed
+        and tx.session.exec(
+            select(Server).where(
+                Server.ip_address == server.ip_address, Server.port == server.port, Server.id != server.id
+            )
+        ).first()
+    ):
         raise Conflict(f"server {format_endpoint(server.ip_address, server.port)} already exists")
     tx.session.add(server)
     tx.audit("server", server.id, **changed)
@@ -180,8 +231,13 @@ def update_server(tx: Tx, /, ref: str, *, username: str | None = None, password:
 def remove_server(tx: Tx, /, ref: str) -> None:
     server = get_server(tx.session, ref)
     tx.session.delete(server)
-    tx.audit("server", server.id, address=format_endpoint(server.ip_address, server.port),
-             hostname=server.hostname, service_tag=server.service_tag)
+    tx.audit(
+        "server",
+        server.id,
+        address=format_endpoint(server.ip_address, server.port),
+        hostname=server.hostname,
+        service_tag=server.service_tag,
+    )
 
 
 # --- CSV import ---------------------------------------------------------------------------------------
@@ -192,8 +248,11 @@ class CsvImportError(ValidationError):
 
     def __init__(self, source: str, errors: list[str]) -> None:
         self.errors = errors
-        super().__init__(source, f"{len(errors)} bad row(s), nothing imported:\n  " + "\n  ".join(errors),
-                         "fix the rows, or import the good rows only with --skip-bad")
+        super().__init__(
+            source,
+            f"{len(errors)} bad row(s), nothing imported:\n  " + "\n  ".join(errors),
+            "fix the rows, or import the good rows only with --skip-bad",
+        )
 
 
 @dataclass
@@ -213,12 +272,16 @@ def _parse_rows(session: Session, /, text: str, source: str) -> tuple[list[_Row]
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "ip_address" not in header:
-        raise ValidationError(f"{source} line 1", "the header has no ip_address column",
-                              "start the file with a header row such as ip_address,hostname,credential_set")
+        raise ValidationError(
+            f"{source} line 1",
+            "the header has no ip_address column",
+            "start the file with a header row such as ip_address,hostname,credential_set",
+        )
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:
-        raise ValidationError(f"{source} line 1", f"unknown column(s) {', '.join(unknown)}",
-                              "allowed columns: " + ", ".join(CSV_COLUMNS))
+        raise ValidationError(
+            f"{source} line 1", f"unknown column(s) {', '.join(unknown)}", "allowed columns: " + ", ".join(CSV_COLUMNS)
+        )
     reader.fieldnames = header
     sets = {cs.name: cs.id for cs in session.exec(select(CredentialSet)).all()}
     groups = {g.name: g.id for g in session.exec(select(ServerGroup)).all()}
@@ -238,41 +301,68 @@ def _parse_rows(session: Session, /, text: str, source: str) -> tuple[list[_Row]
             tag = validate_service_tag(get("service_tag"))
             set_name = get("credential_set")
             if set_name and set_name not in sets:
-                raise ValidationError("credential_set", f'"{set_name}" does not exist',
-                                      "create it with `dsm credentials add` first")
+                raise ValidationError(
+                    "credential_set", f'"{set_name}" does not exist', "create it with `dsm credentials add` first"
+                )
             group_names = [g.strip() for g in get("groups").split(";") if g.strip()]
             missing = [g for g in group_names if g not in groups]
             if missing:
-                raise ValidationError("groups", f'"{missing[0]}" does not exist',
-                                      "create it with `dsm groups add` first")
+                raise ValidationError(
+                    "groups", f'"{missing[0]}" does not exist', "create it with `dsm groups add` first"
+                )
             if (ip, port) in existing:
-                raise ValidationError("ip_address", f'{format_endpoint(ip, port)} is already a server',
-                                      "remove the row or the existing server")
+                raise ValidationError(
+                    "ip_address",
+                    f"{format_endpoint(ip, port)} is already a server",
+                    "remove the row or the existing server",
+                )
             if (ip, port) in seen:
-                raise ValidationError("ip_address", f"{format_endpoint(ip, port)} repeats line {seen[(ip, port)]}",
-                                      "keep one row per server")
+                raise ValidationError(
+                    "ip_address",
+                    f"{format_endpoint(ip, port)} repeats line {seen[(ip, port)]}",
+                    "keep one row per server",
+                )
         except ValidationError as exc:
             errors.append(f"{source} line {line}: {exc}")
             continue
         seen[(ip, port)] = line
-        rows.append(_Row(line, ip, port, hostname, tag, get("model") or None,
-                         sets.get(set_name) if set_name else None, [groups[g] for g in group_names],
-                         get("notes") or None))
+        rows.append(
+            _Row(
+                line,
+                ip,
+                port,
+                hostname,
+                tag,
+                get("model") or None,
+                sets.get(set_name) if set_name else None,
+                [groups[g] for g in group_names],
+                get("notes") or None,
+            )
+        )
     return rows, errors
 
 
 @mutation("servers.import", "operator")
-def import_servers_csv(tx: Tx, /, text: str, *, source: str = "servers.csv",
-                       skip_bad: bool = False) -> dict[str, Any]:
+def import_servers_csv(tx: Tx, /, text: str, *, source: str = "servers.csv", skip_bad: bool = False) -> dict[str, Any]:
     rows, errors = _parse_rows(tx.session, text, os.path.basename(source))
     if errors and not skip_bad:
         raise CsvImportError(os.path.basename(source), errors)
     if not rows:
-        raise ValidationError(os.path.basename(source), "no server rows to import",
-                              "add rows below the header" if not errors else "every row was bad; see above")
+        raise ValidationError(
+            os.path.basename(source),
+            "no server rows to import",
+            "add rows below the header" if not errors else "every row was bad; see above",
+        )
     for row in rows:
-        server = Server(ip_address=row.ip, port=row.port, hostname=row.hostname, service_tag=row.service_tag,
-                        model=row.model, credential_set_id=row.credential_set_id, notes=row.notes)
+        server = Server(
+            ip_address=row.ip,
+            port=row.port,
+            hostname=row.hostname,
+            service_tag=row.service_tag,
+            model=row.model,
+            credential_set_id=row.credential_set_id,
+            notes=row.notes,
+        )
         tx.session.add(server)
         tx.session.flush()
         for gid in row.group_ids:
@@ -286,9 +376,10 @@ def import_servers_csv(tx: Tx, /, text: str, *, source: str = "servers.csv",
 
 def _groups_by_server(session: Session, /, server_ids: Sequence[uuid.UUID] | None = None) -> dict[uuid.UUID, list[str]]:
     stmt = select(ServerGroupMember.server_id, ServerGroup.name).join(
-        ServerGroup, ServerGroup.id == ServerGroupMember.server_group_id)  # type: ignore[arg-type]
+        ServerGroup, col(ServerGroup.id) == col(ServerGroupMember.server_group_id)
+    )
     if server_ids is not None:
-        stmt = stmt.where(ServerGroupMember.server_id.in_(server_ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(ServerGroupMember.server_id).in_(server_ids))
     out: dict[uuid.UUID, list[str]] = {}
     for sid, name in session.exec(stmt).all():
         out.setdefault(sid, []).append(name)
@@ -297,7 +388,7 @@ def _groups_by_server(session: Session, /, server_ids: Sequence[uuid.UUID] | Non
 
 @query("viewer")
 def list_servers(session: Session, /) -> list[dict[str, Any]]:
-    servers = session.exec(select(Server).order_by(Server.ip_address, Server.port)).all()  # type: ignore[arg-type]
+    servers = session.exec(select(Server).order_by(col(Server.ip_address), col(Server.port))).all()
     groups = _groups_by_server(session)
     out = []
     for s in servers:
@@ -312,10 +403,12 @@ def show_server(session: Session, /, ref: str) -> dict[str, Any]:
     server = get_server(session, ref)
     view = row_view(server)
     view["groups"] = sorted(_groups_by_server(session, [server.id]).get(server.id, []))
-    facts = ServerCredentialFacts(server.ip_address, server.idrac_username, server.idrac_password_sealed,
-                                  server.credential_set_id)
+    facts = ServerCredentialFacts(
+        server.ip_address, server.idrac_username, server.idrac_password_sealed, server.credential_set_id
+    )
     # The environment fallback lives in the worker's environment, which this process cannot see.
     resolved = resolve(facts, load_candidates(session), {})
-    view["credential_source"] = (resolved.describe() if resolved
-                                 else "no credential set applies; the worker's IDRAC_DEFAULT_USER, if set")
+    view["credential_source"] = (
+        resolved.describe() if resolved else "no credential set applies; the worker's IDRAC_DEFAULT_USER, if set"
+    )
     return view

@@ -73,6 +73,7 @@ def _int_range(lo: int, hi: int) -> Callable[[str], Any]:
         if not lo <= value <= hi:
             raise ValueError
         return value
+
     return parse
 
 
@@ -90,6 +91,7 @@ def _choice(values: tuple[str, ...]) -> Callable[[str], Any]:
         if text not in values:
             raise ValueError
         return text
+
     return parse
 
 
@@ -98,6 +100,7 @@ def _optional_text(max_len: int) -> Callable[[str], Any]:
         if len(text) > max_len:
             raise ValueError
         return text or None
+
     return parse
 
 
@@ -127,58 +130,112 @@ def _T(column: str, max_len: int = 255) -> SettingKey:
 
 
 def _S(column: str) -> SettingKey:
-    return SettingKey(column, "a password, read from standard input (give the value -)", _optional_text(1024),
-                      secret=True)
+    return SettingKey(
+        column, "a password, read from standard input (give the value -)", _optional_text(1024), secret=True
+    )
 
 
 SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
-    "activity": (ActivitySettings, {k.column: k for k in (
-        SettingKey("log_level", "one of " + ", ".join(LOG_LEVELS), _choice(LOG_LEVELS)),
-        _I("log_retention_days", 1, 3650), _I("job_retention_days", 1, 3650),
-        _B("auto_cleanup_enabled"), _B("job_auto_cleanup_enabled"), _B("auto_cancel_stale_jobs"),
-        _I("stale_pending_hours", 1, 8760), _I("stale_running_hours", 1, 8760),
-        _B("keep_statistics"), _I("statistics_retention_days", 1, 3650),
-        _B("alert_on_failures"), _B("alert_on_slow_commands"), _I("slow_command_threshold_ms", 1, 600_000),
-        _I("max_request_body_kb", 0, 10_240), _I("max_response_body_kb", 0, 10_240),
-        _I("idrac_max_concurrent", 1, 8), _I("global_max_concurrent", 1, 4096),
-        _I("idrac_request_delay_ms", 0, 60_000), _I("discovery_max_threads", 1, 4096),
-        _B("pause_idrac_operations"),
-    )}),
-    "network": (NetworkSettings, {k.column: k for k in (
-        _I("connection_timeout_seconds", 1, 600), _I("read_timeout_seconds", 1, 3600),
-        _I("operation_timeout_seconds", 1, 86_400), _I("max_retry_attempts", 0, 20),
-        _I("retry_delay_seconds", 0, 600),
-        SettingKey("retry_backoff_type", "one of " + ", ".join(BACKOFF_TYPES), _choice(BACKOFF_TYPES)),
-        _I("max_concurrent_connections", 1, 4096), _I("max_requests_per_minute", 1, 100_000),
-        _B("require_prereq_validation"), _B("monitor_latency"), _I("latency_alert_threshold_ms", 1, 600_000),
-    )}),
-    "notification": (NotificationSettings, {k.column: k for k in (
-        _T("smtp_host"), _I("smtp_port", 1, 65535), _T("smtp_user", 200), _S("smtp_password"),
-        _T("smtp_from_email"),
-        SettingKey("teams_webhook_url", "an http:// or https:// URL on the local network (empty clears it)", _url),
-        _T("teams_mention_users", 1000),
-        _B("notify_on_job_started"), _B("notify_on_job_complete"), _B("notify_on_job_failed"),
-        SettingKey("critical_job_types", "comma-separated job types", _job_types),
-        _B("mention_on_critical_failures"), _B("notify_on_unsafe_cluster"), _B("notify_on_cluster_warning"),
-        _B("notify_on_cluster_status_change"),
-    )}),
-    "virtual_media": (VirtualMediaSettings, {k.column: k for k in (
-        SettingKey("share_type", "one of " + ", ".join(SHARE_TYPES), _choice(SHARE_TYPES)),
-        _T("host"), _T("export_path", 1024), _T("iso_path", 1024), _B("use_auth"), _T("username", 100),
-        _S("password"), _T("notes", 4000),
-    )}),
+    "activity": (
+        ActivitySettings,
+        {
+            k.column: k
+            for k in (
+                SettingKey("log_level", "one of " + ", ".join(LOG_LEVELS), _choice(LOG_LEVELS)),
+                _I("log_retention_days", 1, 3650),
+                _I("job_retention_days", 1, 3650),
+                _B("auto_cleanup_enabled"),
+                _B("job_auto_cleanup_enabled"),
+                _B("auto_cancel_stale_jobs"),
+                _I("stale_pending_hours", 1, 8760),
+                _I("stale_running_hours", 1, 8760),
+                _B("keep_statistics"),
+                _I("statistics_retention_days", 1, 3650),
+                _B("alert_on_failures"),
+                _B("alert_on_slow_commands"),
+                _I("slow_command_threshold_ms", 1, 600_000),
+                _I("max_request_body_kb", 0, 10_240),
+                _I("max_response_body_kb", 0, 10_240),
+                _I("idrac_max_concurrent", 1, 8),
+                _I("global_max_concurrent", 1, 4096),
+                _I("idrac_request_delay_ms", 0, 60_000),
+                _I("discovery_max_threads", 1, 4096),
+                _B("pause_idrac_operations"),
+            )
+        },
+    ),
+    "network": (
+        NetworkSettings,
+        {
+            k.column: k
+            for k in (
+                _I("connection_timeout_seconds", 1, 600),
+                _I("read_timeout_seconds", 1, 3600),
+                _I("operation_timeout_seconds", 1, 86_400),
+                _I("max_retry_attempts", 0, 20),
+                _I("retry_delay_seconds", 0, 600),
+                SettingKey("retry_backoff_type", "one of " + ", ".join(BACKOFF_TYPES), _choice(BACKOFF_TYPES)),
+                _I("max_concurrent_connections", 1, 4096),
+                _I("max_requests_per_minute", 1, 100_000),
+                _B("require_prereq_validation"),
+                _B("monitor_latency"),
+                _I("latency_alert_threshold_ms", 1, 600_000),
+            )
+        },
+    ),
+    "notification": (
+        NotificationSettings,
+        {
+            k.column: k
+            for k in (
+                _T("smtp_host"),
+                _I("smtp_port", 1, 65535),
+                _T("smtp_user", 200),
+                _S("smtp_password"),
+                _T("smtp_from_email"),
+                SettingKey(
+                    "teams_webhook_url", "an http:// or https:// URL on the local network (empty clears it)", _url
+                ),
+                _T("teams_mention_users", 1000),
+                _B("notify_on_job_started"),
+                _B("notify_on_job_complete"),
+                _B("notify_on_job_failed"),
+                SettingKey("critical_job_types", "comma-separated job types", _job_types),
+                _B("mention_on_critical_failures"),
+                _B("notify_on_unsafe_cluster"),
+                _B("notify_on_cluster_warning"),
+                _B("notify_on_cluster_status_change"),
+            )
+        },
+    ),
+    "virtual_media": (
+        VirtualMediaSettings,
+        {
+            k.column: k
+            for k in (
+                SettingKey("share_type", "one of " + ", ".join(SHARE_TYPES), _choice(SHARE_TYPES)),
+                _T("host"),
+                _T("export_path", 1024),
+                _T("iso_path", 1024),
+                _B("use_auth"),
+                _T("username", 100),
+                _S("password"),
+                _T("notes", 4000),
+            )
+        },
+    ),
 }
 
 
 def _split_key(dotted: str) -> tuple[str, str, type[SQLModel], SettingKey]:
     section, _, key = dotted.partition(".")
     if section not in SECTIONS:
-        raise ValidationError("setting", f"{dotted!r} names no section",
-                              "use SECTION.KEY with SECTION one of " + ", ".join(SECTIONS))
+        raise ValidationError(
+            "setting", f"{dotted!r} names no section", "use SECTION.KEY with SECTION one of " + ", ".join(SECTIONS)
+        )
     model, keys = SECTIONS[section]
     if key not in keys:
-        raise ValidationError("setting", f"{dotted!r} is not a setting",
-                              f"keys of {section}: " + ", ".join(keys))
+        raise ValidationError("setting", f"{dotted!r} is not a setting", f"keys of {section}: " + ", ".join(keys))
     return section, key, model, keys[key]
 
 
@@ -192,11 +249,12 @@ def _section_view(row: SQLModel, section: str) -> dict[str, Any]:
 @query("viewer")
 def show_settings(session: Session, /, section: str | None = None) -> dict[str, dict[str, Any]]:
     if section is not None and section not in SECTIONS:
-        raise ValidationError("section", f"{section!r} is not a settings section",
-                              "use one of " + ", ".join(SECTIONS))
+        raise ValidationError("section", f"{section!r} is not a settings section", "use one of " + ", ".join(SECTIONS))
     names = [section] if section else list(SECTIONS)
-    return {name: _section_view(session.get(SECTIONS[name][0], SINGLETON_ID)
-                                or SECTIONS[name][0](id=SINGLETON_ID), name) for name in names}
+    return {
+        name: _section_view(session.get(SECTIONS[name][0], SINGLETON_ID) or SECTIONS[name][0](id=SINGLETON_ID), name)
+        for name in names
+    }
 
 
 @mutation("settings.set", "admin")
@@ -205,8 +263,11 @@ def set_setting(tx: Tx, /, dotted: str, value: str | Secret) -> dict[str, Any]:
     row = singleton(tx.session, model)
     if spec.secret:
         if not isinstance(value, Secret):
-            raise ValidationError(dotted, "a password may not be given on the command line",
-                                  "give the value - and type it on standard input")
+            raise ValidationError(
+                dotted,
+                "a password may not be given on the command line",
+                "give the value - and type it on standard input",
+            )
         stored: Any = seal_for_worker(tx.session, value) if value.reveal() else None
         setattr(row, f"{spec.column}_sealed", stored)
         tx.audit("settings", section, key=key, value="(sealed)" if stored else "(cleared)")

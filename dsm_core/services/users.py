@@ -18,8 +18,11 @@ _USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 def validate_username(name: str) -> str:
     value = name.strip()
     if not _USERNAME.match(value):
-        raise ValidationError("username", f"{name!r} is not an OS user name",
-                              "use letters, digits, '_', '.', '@' or '-' (at most 64 characters)")
+        raise ValidationError(
+            "username",
+            f"{name!r} is not an OS user name",
+            "use letters, digits, '_', '.', '@' or '-' (at most 64 characters)",
+        )
     return value
 
 
