@@ -312,7 +312,7 @@ def cmd_worker(rt: Runtime) -> None:
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def wait_for_job(rt: Runtime, ctx: ServiceContext, job_id: str, timeout: float | None, quiet: bool = False) -> int:
+def wait_for_job(ctx: ServiceContext, job_id: str, timeout: float | None) -> int:
     """Follow a job until it ends; prints progress lines; exit code 0 only when it completed."""
     import time
 
@@ -322,12 +322,12 @@ def wait_for_job(rt: Runtime, ctx: ServiceContext, job_id: str, timeout: float |
         job = jobs.show_job(ctx, job_id)
         done = sum(t["status"] in TERMINAL for t in job["tasks"])
         line = f"{job['status']:<9} {job['progress']:>3}%  {done}/{len(job['tasks'])} targets"
-        if line != last and not quiet:
+        if line != last:
             print(line, flush=True)
             last = line
         if job["status"] in TERMINAL:
             for task in job["tasks"]:
-                if task["status"] != "completed" and not quiet:
+                if task["status"] != "completed":
                     print(f"  {task['target']}: {task['status']}: {task['error'] or ''}")
             if job["error"]:
                 print(f"job {job['id']} {job['status']}: {job['error']}", file=sys.stderr)
@@ -341,7 +341,7 @@ def wait_for_job(rt: Runtime, ctx: ServiceContext, job_id: str, timeout: float |
 
 
 def cmd_jobs_wait(rt: Runtime) -> None:
-    code = wait_for_job(rt, rt.ctx(), rt.args.id, rt.args.timeout)
+    code = wait_for_job(rt.ctx(), rt.args.id, rt.args.timeout)
     if code:
         raise CliError("", code)
 
@@ -351,7 +351,7 @@ def _create_and_maybe_wait(rt: Runtime, job_type: str, servers: list[str], detai
     view = jobs.create_job(ctx, job_type, servers=servers, details=details)
     print(f"created job {view['id']} ({job_type})")
     if rt.args.wait:
-        code = wait_for_job(rt, ctx, view["id"], rt.args.timeout)
+        code = wait_for_job(ctx, view["id"], rt.args.timeout)
         if code:
             raise CliError("", code)
 

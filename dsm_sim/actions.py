@@ -39,6 +39,7 @@ from dsm_sim.state import (
     Component,
     Session,
     SimIdrac,
+    empty_media,
 )
 
 SUCCESS = {
@@ -262,16 +263,7 @@ async def _media(idrac: SimIdrac, base: str, slot: str, action: str, body: dict[
             return _bad(
                 "VRM0009", "No Virtual Media devices are currently connected.", "No response action is required."
             )
-        state.update(
-            {
-                "Inserted": False,
-                "Image": None,
-                "ImageName": None,
-                "ConnectedVia": "NotConnected",
-                "UserName": None,
-                "TransferProtocolType": None,
-            }
-        )
+        state.update(empty_media())
         idrac.log_lc("VRM0010", f"Virtual Media disconnected from {slot}.", "Configuration")
         return Response(204)
     image = body.get("Image")

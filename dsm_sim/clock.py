@@ -8,7 +8,7 @@ cost nothing between requests.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SimClock:
@@ -25,11 +25,3 @@ class SimClock:
 
     def wall(self, at: float | None = None) -> datetime:
         return self._start + timedelta(seconds=self.now() if at is None else at)
-
-    def real_seconds(self, sim_seconds: float) -> float:
-        return sim_seconds / self.scale
-
-
-def dell_time(value: datetime, offset_hours: int = -6) -> str:
-    """iDRAC timestamps carry the iDRAC's local offset, e.g. 2024-06-11T00:12:59-05:00."""
-    return value.astimezone(timezone(timedelta(hours=offset_hours))).isoformat(timespec="seconds")

@@ -21,7 +21,7 @@ from dsm_sim.resources import root as rt
 from dsm_sim.resources import system as sy
 from dsm_sim.resources import update as up
 from dsm_sim.resources.common import CHASSIS, MANAGER, SYSTEM, error
-from dsm_sim.state import LogEntry, Session, SimIdrac
+from dsm_sim.state import LogEntry, Session, SimIdrac, empty_media
 
 Getter = Callable[[SimIdrac], dict[str, Any] | None]
 LOG_PAGE = 50
@@ -116,42 +116,12 @@ _DYNAMIC: list[tuple[re.Pattern[str], Callable[[SimIdrac, re.Match[str]], dict[s
 
 
 def _manager_media(idrac: SimIdrac, slot: str) -> dict[str, Any] | None:
-    if idrac.media_on_system():
-        if idrac.generation != 9 or slot not in ("CD", "RemovableDisk"):
-            return None
-        # Listed for old clients; its state is the empty default (inserting there fails with RAC0904).
-        body = sy.virtual_media(_legacy_view(idrac), slot)
-        return body
-    return sy.virtual_media(idrac, slot)
-
-
-class _LegacyMediaView:
-    """Presents the deprecated Manager virtual-media path of an iDRAC 9 ≥ 6.00 as always empty."""
-
-    def __init__(self, idrac: SimIdrac) -> None:
-        self._idrac = idrac
-        self.virtual_media = {
-            s: {
-                "Inserted": False,
-                "Image": None,
-                "ImageName": None,
-                "WriteProtected": True,
-                "ConnectedVia": "NotConnected",
-                "UserName": None,
-                "TransferProtocolType": None,
-            }
-            for s in ("CD", "RemovableDisk")
-        }
-
-    def media_on_system(self) -> bool:
-        return False
-
-    def media_slots(self) -> tuple[str, ...]:
-        return ("CD", "RemovableDisk")
-
-
-def _legacy_view(idrac: SimIdrac) -> Any:
-    return _LegacyMediaView(idrac)
+    if not idrac.media_on_system():
+        return sy.virtual_media(idrac, slot)
+    if idrac.generation != 9 or slot not in ("CD", "RemovableDisk"):
+        return None
+    # iDRAC 9 >= 6.00 still lists the deprecated Manager path, always empty (inserting there fails, RAC0904).
+    return sy.virtual_media(idrac, slot, base=f"{MANAGER}/VirtualMedia", state=empty_media())
 
 
 _LOG_ENTRIES = re.compile(rf"^{MANAGER}/(?:LogServices/(Sel|Lclog)/Entries|Logs/(Sel|Lclog))$")

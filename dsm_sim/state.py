@@ -177,6 +177,19 @@ BOOT_OPTIONS = (
 )
 
 
+def empty_media() -> dict[str, Any]:
+    """A virtual media slot with nothing inserted."""
+    return {
+        "Inserted": False,
+        "Image": None,
+        "ImageName": None,
+        "WriteProtected": True,
+        "ConnectedVia": "NotConnected",
+        "UserName": None,
+        "TransferProtocolType": None,
+    }
+
+
 class SimIdrac:
     def __init__(self, spec: ServerSpec, clock: SimClock) -> None:
         self.spec = spec
@@ -210,18 +223,7 @@ class SimIdrac:
         self.bios_pending: dict[str, Any] = {}
         self.bios_pending_job: str | None = None
         self.jobs: dict[str, SimJob] = {}
-        self.virtual_media: dict[str, dict[str, Any]] = {
-            slot: {
-                "Inserted": False,
-                "Image": None,
-                "ImageName": None,
-                "WriteProtected": True,
-                "ConnectedVia": "NotConnected",
-                "UserName": None,
-                "TransferProtocolType": None,
-            }
-            for slot in self.media_slots()
-        }
+        self.virtual_media: dict[str, dict[str, Any]] = {slot: empty_media() for slot in self.media_slots()}
         self.idrac_down_until = -1.0
         self.pending_idrac_firmware: str | None = None
         self.components = self._initial_components()

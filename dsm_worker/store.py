@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import (
@@ -299,7 +299,3 @@ def write_activity(engine: Engine, rows: list[dict[str, Any]]) -> None:
     if rows:
         with session_scope(engine) as s:
             s.execute(sa.insert(IdracCommand), rows)
-
-
-def session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False)

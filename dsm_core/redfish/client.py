@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -430,7 +429,3 @@ async def probe_service_root(
             )
         )
     return body if response.status_code == 200 and isinstance(body, dict) else None
-
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)

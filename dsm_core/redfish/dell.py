@@ -259,7 +259,7 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
         overall=system.health_rollup or system.health,
         power_state=system.power_state,
         cpu=rollups.get("CPU"),
-        memory=system_memory_health(system),
+        memory=system.memory_health,
         storage=storage["health"] or rollups.get("Storage"),
         fans=worst(fans) or rollups.get("Fan"),
         psu=worst(psus) or rollups.get("PS"),
@@ -267,11 +267,6 @@ async def read_health(client: IdracClient, caps: Capabilities | None) -> HealthR
         temperature_celsius=float(inlet) if isinstance(inlet, int | float) else None,
         sensors={"fans": fans, "temperatures": temps, "power_supplies": psus, "storage": storage, "rollups": rollups},
     )
-
-
-def system_memory_health(system: SystemView) -> str | None:
-    """Dell reports memory in DellSystem.SysMemPrimaryStatus, parsed into the rollups map as "SysMemPrimaryStatus"."""
-    return system.memory_health
 
 
 def _worse_all(values: list[Any]) -> str:

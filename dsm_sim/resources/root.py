@@ -132,7 +132,8 @@ def tasks(idrac: SimIdrac) -> dict[str, Any]:
     )
 
 
-_TASK_STATE = {
+# Dell JobState → DMTF TaskState / JobState.
+_DMTF_STATE = {
     "Scheduled": "Pending",
     "Running": "Running",
     "Completed": "Completed",
@@ -147,9 +148,7 @@ def task(idrac: SimIdrac, job_id: str) -> dict[str, Any] | None:
         return None
     state, pct, mid, message = job.state(idrac.clock.now())
     body = envelope(f"/redfish/v1/TaskService/Tasks/{job.id}", "Task.v1_5_1.Task")
-    task_state = _TASK_STATE[state]
-    if state == "Scheduled" and job.start_at is None:
-        task_state = "Pending"
+    task_state = _DMTF_STATE[state]
     body.update(
         {
             "Description": "Server Configuration and other Tasks running on iDRAC are listed here",
@@ -207,15 +206,6 @@ def dmtf_jobs(idrac: SimIdrac) -> dict[str, Any]:
         "A Collection of Job resource instances",
         [f"/redfish/v1/JobService/Jobs/{j}" for j in idrac.jobs],
     )
-
-
-_DMTF_STATE = {
-    "Scheduled": "Pending",
-    "Running": "Running",
-    "Completed": "Completed",
-    "Failed": "Exception",
-    "CompletedWithErrors": "Completed",
-}
 
 
 def dmtf_job(idrac: SimIdrac, job_id: str) -> dict[str, Any] | None:

@@ -324,11 +324,14 @@ def virtual_media_collection(idrac: SimIdrac) -> dict[str, Any]:
     return collection(base, "VirtualMediaCollection", name, description, [f"{base}/{s}" for s in idrac.media_slots()])
 
 
-def virtual_media(idrac: SimIdrac, slot: str) -> dict[str, Any] | None:
-    state = idrac.virtual_media.get(slot)
+def virtual_media(
+    idrac: SimIdrac, slot: str, *, base: str | None = None, state: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """One slot; ``base``/``state`` default to the iDRAC's own path and slot state."""
+    state = state if state is not None else idrac.virtual_media.get(slot)
     if state is None:
         return None
-    base = _media_base(idrac)
+    base = base or _media_base(idrac)
     body = envelope(f"{base}/{slot}", "VirtualMedia.v1_4_0.VirtualMedia")
     if slot in ("1", "2"):
         types, name, desc = ["CD", "DVD", "USBStick"], f"VirtualMedia Instance {slot}", "iDRAC Virtual Media Instance"

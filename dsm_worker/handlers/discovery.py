@@ -13,7 +13,6 @@ from typing import Any
 from sqlmodel import select
 
 from dsm_core.credentials.resolution import CredentialCandidate, ResolvedCredential, candidates_for_address
-from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.jobtypes import parse_address_spec
 from dsm_core.models import JobTask, Server
@@ -119,7 +118,7 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
             client = IdracClient(
                 endpoint,
                 cred.username,
-                Secret(password.reveal()),
+                password,
                 tls,
                 ctx.worker.pool.throttle,
                 ctx.worker.client_settings(),

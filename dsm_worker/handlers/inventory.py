@@ -178,9 +178,7 @@ def _save_health(engine: Any, server_id: uuid.UUID, job_id: uuid.UUID, reading: 
 async def health_check(ctx: JobContext) -> Outcome:
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
         async with ctx.idrac(server, task.id) as client:
-            from dsm_core.redfish.dell import Capabilities
-
-            reading = await dell.read_health(client, Capabilities.from_dict(server.supported_endpoints))
+            reading = await dell.read_health(client, dell.Capabilities.from_dict(server.supported_endpoints))
         await ctx.db(_save_health, ctx.engine, server.id, ctx.job.id, reading)
         log.add(
             f"health {reading.overall}: cpu {reading.cpu}, memory {reading.memory}, storage {reading.storage}, "
