@@ -7,6 +7,7 @@ component), jobs that fail when the fault is set.
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import json
 import re
@@ -174,10 +175,11 @@ async def mutate(idrac: SimIdrac, request: Request, path: str, session: Session 
         if res == MANAGER and name.startswith(prefix + "."):
             return _scp(idrac, name.split(".", 1)[1], body)
         return Response(404, error("SYS403", f"The action {name} is not supported at {res}.", "None."))
-    result = handler(idrac, body)
-    if hasattr(result, "__await__"):
+    result = handler(idrac, body)  # some actions fetch over loopback and are coroutines
+    if inspect.isawaitable(result):
         result = await result
-    return result  # type: ignore[no-any-return]
+    assert isinstance(result, Response)
+    return result
 
 
 # --- power ---------------------------------------------------------------------------------------------

@@ -89,12 +89,15 @@ def spec_from_args(args: argparse.Namespace) -> FleetSpec:
             raise SpecError(f"--inject {item!r}: write TARGET:fault=value[,fault=value]")
         parsed: dict[str, object] = {}
         for pair in settings.split(","):
-            key, _, value = pair.partition("=")
-            parsed[key.strip()] = (
-                value.strip().lower() in ("true", "1", "yes")
-                if value.strip().lower() in ("true", "false", "yes", "no")
-                else float(value)
-            )
+            key, _, raw = pair.partition("=")
+            value = raw.strip().lower()
+            if value in ("true", "false", "yes", "no"):
+                parsed[key.strip()] = value in ("true", "yes")
+                continue
+            try:
+                parsed[key.strip()] = float(value)
+            except ValueError:
+                raise SpecError(f"--inject {item!r}: {key.strip()}={raw!r} is not a number or true/false") from None
         spec.faults.setdefault(target, {}).update(parsed)
     if args.shared_certificate:
         spec.shared_certificate = True

@@ -36,7 +36,7 @@ def free_port() -> int:
 def _run_as(user: str | None, argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
     if user is not None:
         argv = ["runuser", "-u", user, "--", *argv]
-    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
 
 
 @dataclass

@@ -120,7 +120,7 @@ def _audit_rows(engine: Engine) -> list[AuditLog]:
     from sqlmodel import Session, select
 
     with Session(engine) as s:
-        return list(s.exec(select(AuditLog).order_by(AuditLog.timestamp)).all())  # type: ignore[arg-type]
+        return list(s.exec(select(AuditLog).order_by(AuditLog.timestamp)).all())
 
 
 @pytest.mark.parametrize("role_user", ["alice", "oscar", "victor"], ids=["admin", "operator", "viewer"])

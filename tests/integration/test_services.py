@@ -57,7 +57,7 @@ def test_server_refs(admin: ServiceContext) -> None:
 
 
 def test_server_own_credentials_are_sealed_for_the_worker(admin: ServiceContext, engine: Engine,
-                                                           worker_key_path) -> None:  # type: ignore[no-untyped-def]
+                                                           worker_key_path) -> None:
     servers.add_server(admin, "127.0.10.1:8443", username="root", password=Secret("calvin-own"))
     with Session(engine) as s:
         row = s.exec(select(Server)).one()
@@ -158,7 +158,7 @@ def test_group_members_ordered_by_priority(admin: ServiceContext) -> None:
     ({"group_type": "vcenter_cluster"}, "type"), ({"color": "blue"}, "color"),
     ({"min_healthy_servers": -1}, "min_healthy_servers"),
 ])
-def test_group_validation(admin: ServiceContext, kwargs: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_group_validation(admin: ServiceContext, kwargs: dict, field: str) -> None:
     with pytest.raises(ValidationError) as err:
         groups.add_group(admin, "g", **kwargs)
     assert err.value.field == field
@@ -204,7 +204,7 @@ def test_last_admin_is_protected(admin: ServiceContext) -> None:
 
 # --- settings ----------------------------------------------------------------------------------------
 
-def test_settings_validate_and_seal(admin: ServiceContext, engine: Engine, worker_key_path) -> None:  # type: ignore[no-untyped-def]
+def test_settings_validate_and_seal(admin: ServiceContext, engine: Engine, worker_key_path) -> None:
     assert settings.set_setting(admin, "network.max_retry_attempts", "5")["max_retry_attempts"] == 5
     with pytest.raises(ValidationError) as err:
         settings.set_setting(admin, "network.max_retry_attempts", "500")
@@ -224,7 +224,7 @@ def test_settings_validate_and_seal(admin: ServiceContext, engine: Engine, worke
 
 # --- jobs --------------------------------------------------------------------------------------------
 
-VALID_JOBS: list[tuple[str, dict[str, list[str]], dict]] = [  # type: ignore[type-arg]
+VALID_JOBS: list[tuple[str, dict[str, list[str]], dict]] = [
     ("discovery_scan", {}, {"ranges": ["127.0.8.0/22", "127.0.20.1-127.0.20.9"], "exclude": ["127.0.8.1"]}),
     ("test_credentials", {"servers": ["S"]}, {}),
     ("refresh_server_info", {"servers": ["S"]}, {}),
@@ -255,7 +255,7 @@ def _targets(scope: dict[str, list[str]]) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize(("job_type", "scope", "details"), VALID_JOBS, ids=[j[0] for j in VALID_JOBS])
 def test_valid_jobs_are_queued_with_defaults(operator: ServiceContext, admin: ServiceContext, job_type: str,
-                                             scope: dict, details: dict) -> None:  # type: ignore[type-arg]
+                                             scope: dict, details: dict) -> None:
     servers.add_server(admin, "127.0.10.1:8443")
     groups.add_group(admin, "esx")
     job = jobs.create_job(operator, job_type, details=details, **_targets(scope))
@@ -282,7 +282,7 @@ def test_valid_jobs_are_queued_with_defaults(operator: ServiceContext, admin: Se
     ("nonsense", {}, {}, "job_type", "discovery_scan"),
 ])
 def test_bad_jobs_are_refused_not_queued(operator: ServiceContext, admin: ServiceContext, engine: Engine,
-                                         job_type: str, targets: dict, details: dict, field: str, hint: str) -> None:  # type: ignore[type-arg]
+                                         job_type: str, targets: dict, details: dict, field: str, hint: str) -> None:
     servers.add_server(admin, "127.0.10.1:8443")
     with pytest.raises(ValidationError) as err:
         jobs.create_job(operator, job_type, details=details, **targets)
@@ -305,7 +305,7 @@ def test_cancel_pending_and_running(operator: ServiceContext, admin: ServiceCont
         jobs.cancel_job(operator, job["id"])
     running = jobs.create_job(operator, "health_check", servers=["127.0.10.1"])
     with engine.begin() as conn:
-        conn.execute(sa.update(Job.__table__).where(Job.__table__.c.id == uuid.UUID(running["id"])).values(status="running"))  # type: ignore[attr-defined]
+        conn.execute(sa.update(Job.__table__).where(Job.__table__.c.id == uuid.UUID(running["id"])).values(status="running"))
     after = jobs.cancel_job(operator, running["id"])
     assert after["status"] == "running" and after["cancel_requested"] is True
     assert [j["id"] for j in jobs.list_jobs(operator, status="running")] == [running["id"]]

@@ -38,7 +38,7 @@ def test_models_cycle_and_faults_apply() -> None:
     ({"health_faults": {"1": ("smoke",)}}, "choose from"),
     ({"count": 0}, "1 to 20000"),
 ])
-def test_bad_specs_are_refused(kwargs: dict, text: str) -> None:  # type: ignore[type-arg]
+def test_bad_specs_are_refused(kwargs: dict, text: str) -> None:
     with pytest.raises(SpecError, match=text):
         FleetSpec(**kwargs).validate()
 
@@ -74,3 +74,9 @@ def test_faults_at_start_from_flags() -> None:
     assert [f["error_503_rate"] for f in faults] == [0.0, 0.5, 0.0] and faults[1]["job_failure"] is True
     with pytest.raises(SpecError, match="choose from"):
         FleetSpec(faults={"all": {"explode": 1}}).validate()
+
+
+def test_cli_refuses_a_bad_fault_value() -> None:
+    proc = subprocess.run([sys.executable, "-m", "dsm_sim", "--count", "1", "--inject", "all:latency_ms=fast"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "latency_ms" in proc.stderr and "Traceback" not in proc.stderr

@@ -22,7 +22,7 @@ from tests.conftest import SHARED
 CAPTURE = SHARED / "testbeds" / "mockups" / "dell-r750-idrac9-6.00" / "redfish" / "v1"
 
 
-def _load(path: str) -> dict:  # type: ignore[type-arg]
+def _load(path: str) -> dict:
     return json.loads((CAPTURE / path / "index.json").read_text())
 
 
@@ -51,7 +51,7 @@ def test_views_parse_every_capture_resource_they_model() -> None:
     assert manager.generation == 9 and manager.firmware_version == "6.00.30.00"
     assert manager.action(
         "ExportSystemConfiguration",
-    ).endswith("EID_674_Manager.ExportSystemConfiguration")  # type: ignore[union-attr]
+    ).endswith("EID_674_Manager.ExportSystemConfiguration")
     system = SystemView.parse(_load("Systems/System.Embedded.1"))
     assert (system.service_tag, system.model, system.power_state) == ("F54P1G3", "PowerEdge R750", "On")
     assert system.rollups["PS"] == "OK" and system.system_id == 2318 and "Pxe" in system.boot.allowed_targets

@@ -72,8 +72,8 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
     import httpx
 
     advertised = httpx.get(f"https://{r630}/redfish/v1", verify=False).json()["Links"]["Sessions"]["@odata.id"]
-    assert servers[r630].supported_endpoints["sessions_path"] == advertised  # type: ignore[index]
-    assert servers[fleet.endpoints[2]].supported_endpoints["boot_patch"].endswith("/Settings")  # type: ignore[index]
+    assert servers[r630].supported_endpoints["sessions_path"] == advertised
+    assert servers[fleet.endpoints[2]].supported_endpoints["boot_patch"].endswith("/Settings")
     assert fleet.servers()[1]["power_state"] == "Off"  # the simulated server really went off
     assert servers[faulty].overall_health == "Critical"
     with Session(install.engine) as s:
@@ -86,7 +86,7 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
         events = s.exec(select(ServerEventLog).where(ServerEventLog.server_id == servers[faulty].id)).all()
         assert any(e.message_id == "PSU0003" and e.severity == "Critical" for e in events)
         diag = s.exec(select(Job).where(Job.job_type == "network_diagnostics")).one()
-        result = diag.details["result"]  # type: ignore[index]
+        result = diag.details["result"]
         target = next(iter(v for k, v in result.items() if k != "targets"))
         assert target["tls"]["matches_pin"] is True and target["redfish"]["service_tag"]
         commands = s.exec(select(IdracCommand)).all()
@@ -103,8 +103,8 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
     install.worker()
     with Session(install.engine) as s:
         after = s.exec(select(ServerEventLog).where(ServerEventLog.server_id == servers[faulty].id)).all()
-        second = s.exec(select(Job).where(Job.job_type == "fetch_event_logs").order_by(Job.created_at.desc())).first()  # type: ignore[attr-defined]
-        asked = [c.endpoint for c in s.exec(select(IdracCommand).where(IdracCommand.job_id == second.id)).all()]  # type: ignore[union-attr]
+        second = s.exec(select(Job).where(Job.job_type == "fetch_event_logs").order_by(Job.created_at.desc())).first()
+        asked = [c.endpoint for c in s.exec(select(IdracCommand).where(IdracCommand.job_id == second.id)).all()]
     assert sum(e.log_type == "sel" for e in after) == sel_before  # nothing new happened in the SEL
     assert any("Created ge" in a and "Sel/Entries" in a for a in asked)  # incremental, not a full re-read
     keys = [(e.log_type, e.event_id) for e in after]

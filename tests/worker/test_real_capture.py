@@ -112,7 +112,7 @@ def test_refresh_and_health_store_what_the_real_idrac_reports(
         assert health.power_state == system["PowerState"]
         if "Thermal" in chassis:
             thermal = capture.get("Chassis/System.Embedded.1/Thermal")
-            assert len(health.sensors["fans"]) == len(thermal["Fans"])  # type: ignore[index]
+            assert len(health.sensors["fans"]) == len(thermal["Fans"])
             worst = {f["Status"].get("Health") for f in thermal["Fans"]}
             assert health.fan_health == (
                 "Critical" if "Critical" in worst else "Warning" if "Warning" in worst else "OK"

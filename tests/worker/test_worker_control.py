@@ -29,7 +29,7 @@ def wait_until(check: Callable[[], Any], timeout: float = 60) -> Any:
 
 def _job(install: Install) -> Job:
     with Session(install.engine) as s:
-        return s.exec(select(Job).order_by(Job.created_at.desc())).first()  # type: ignore[attr-defined,return-value]
+        return s.exec(select(Job).order_by(Job.created_at.desc())).first()
 
 
 def _slow_install(templates: Templates, tmp_path: Path, fleet: FleetThread) -> Install:
