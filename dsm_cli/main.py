@@ -378,6 +378,26 @@ def cmd_power(rt: Runtime) -> None:
     _create_and_maybe_wait(rt, "power_action", a.refs, details)
 
 
+def cmd_console(rt: Runtime) -> None:
+    """`dsm` alone: the console, as the OS user, on the configured database."""
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise CliError("the console needs a terminal; `dsm --help` lists the commands for scripts")
+    from dsm_tui.actions import KeymapError, parse_keymap
+    from dsm_tui.app import DsmApp
+
+    a, ctx = rt.args, rt.ctx()
+    try:
+        keymap = parse_keymap(rt.config.tui_keys)
+    except KeymapError as exc:
+        raise CliError(str(exc)) from None
+    app = DsmApp(
+        rt.engine, ctx.actor, readonly=a.readonly, database_label=rt.config.redacted_database_url(),
+        start_view=a.view, keymap=keymap, ansi=a.ansi or rt.config.tui_theme == "ansi",
+    )
+    mouse = (rt.config.tui_mouse or a.mouse) and not a.no_mouse
+    app.run(mouse=mouse)
+
+
 # --- parser -------------------------------------------------------------------------------------------
 
 
@@ -386,6 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="configuration file (default: $DSM_CONFIG, $DSM_HOME/config.toml, "
                                     "the user config dir, /etc/dsm/config.toml)")
     p.add_argument("--version", action="version", version=f"dsm {__version__}")
+    console = p.add_argument_group("console (dsm with no command)")
+    console.add_argument("--readonly", action="store_true", help="offer no action that changes anything")
+    console.add_argument("--no-mouse", action="store_true", help="keyboard only (the default unless tui.mouse)")
+    console.add_argument("--mouse", action="store_true", help="let the console take the mouse")
+    console.add_argument("--view", choices=("pulse", "servers", "jobs", "activity", "credentials", "settings"),
+                         default="pulse", help="the view to open first")
+    console.add_argument("--ansi", action="store_true", help="the terminal's own 16 colours (theme ansi)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("sim", help="run a simulated Dell iDRAC fleet on loopback (see `dsm sim --help`)", add_help=False)
 
@@ -578,8 +605,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[Runtime], None] | None = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
-        return 2
+        if args.command is not None:
+            parser.print_help()
+            return 2
+        handler = cmd_console
     try:
         rt = Runtime(args)
         logging.basicConfig(level=rt.config.log_level, stream=sys.stderr,

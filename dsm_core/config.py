@@ -97,6 +97,15 @@ def _log_level(value: object) -> object:
     return value.upper()
 
 
+TUI_THEMES = ("dark", "ansi")
+
+
+def _tui_theme(value: object) -> object:
+    if not isinstance(value, str) or value.lower() not in TUI_THEMES:
+        raise ValueError
+    return value.lower()
+
+
 KEYS: tuple[_Key, ...] = (
     _Key("database", "url", "", 'empty (SQLite in the data dir), "sqlite:///PATH" or '
          '"postgresql+psycopg://USER@/DB?host=/run/postgresql"', _database_url,
@@ -111,6 +120,12 @@ KEYS: tuple[_Key, ...] = (
          "The worker's private key (mode 0600). Empty: worker.key in the data directory."),
     _Key("logging", "level", "INFO", "one of " + ", ".join(LOG_LEVELS), _log_level,
          "Threshold of the single-line logs written to stderr."),
+    _Key("tui", "theme", "dark", "one of " + ", ".join(TUI_THEMES), _tui_theme,
+         "Console colours: dark (the default), or ansi for the terminal's own 16 colours. NO_COLOR is honoured."),
+    _Key("tui", "mouse", False, "true or false", _bool,
+         "Let the console take the mouse (off by default, as in k9s: terminal copy and paste keep working)."),
+    _Key("tui", "keys", "", 'comma-separated ACTION=KEY, e.g. "servers.refresh=R, jobs.cancel=ctrl+x"', _str,
+         "Remap console keys by action id (`?` in the console lists the actions)."),
 )
 _BY_SECTION: dict[str, dict[str, _Key]] = {}
 for _k in KEYS:
@@ -127,6 +142,9 @@ class Config:
     log_level: str
     source: Path | None
     """The file this configuration was read from, or None when only defaults and environment apply."""
+    tui_theme: str = "dark"
+    tui_mouse: bool = False
+    tui_keys: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -247,6 +265,9 @@ def load_config(explicit: str | Path | None = None, environ: Mapping[str, str] |
         worker_key_file=worker_key,
         log_level=str(values["logging.level"]),
         source=path,
+        tui_theme=str(values["tui.theme"]),
+        tui_mouse=bool(values["tui.mouse"]),
+        tui_keys=str(values["tui.keys"]),
     )
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
-from dsm_core.models import CredentialSet, FirmwareRepository, Job, JobTask, ScpBackup, Vcenter, VcenterHost
+from dsm_core.models import CredentialSet, FirmwareRepository, Job, JobTask, ScpBackup, Server, Vcenter, VcenterHost
 from dsm_core.models.base import JOB_STATUSES
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
@@ -202,6 +202,32 @@ def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
         job.cancel_requested = True  # the worker running it stops at its next safe point
     tx.session.add(job)
     tx.audit("job", job.id, previous_status=previous, job_type=job.job_type)
+    return row_view(job)
+
+
+@mutation("jobs.retry", "operator")
+def retry_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
+    """A new job with the finished job's type, targets and details; the old one stays as it ended.
+
+    Targets are the ids the old job resolved, so a server renamed since is still the same server;
+    one deleted since is refused by name, never silently dropped.
+    """
+    old = _get_job(tx.session, job_id)
+    if old.status not in FINISHED:
+        raise Conflict(f"job {old.id} is {old.status}; retry a job once it has ended (or cancel it first)")
+    scope = dict(old.target_scope or {})
+    for sid in scope.get("servers", []):
+        if tx.session.get(Server, uuid.UUID(sid)) is None:
+            raise NotFound(f"server {sid} of job {old.id} no longer exists; create a new job for the others")
+    job = Job(
+        job_type=old.job_type,
+        target_scope=scope,
+        details=dict(old.details or {}),
+        created_by=tx.actor.user_id,
+        credential_set_ids=old.credential_set_ids,
+    )
+    tx.session.add(job)
+    tx.audit("job", job.id, job_type=job.job_type, retry_of=str(old.id), target_scope=scope)
     return row_view(job)
 
 

@@ -57,6 +57,12 @@ def _job(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (job["id"],), {}
 
 
+def _finished_job(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    (job_id,), _ = _job(admin)
+    jobs.cancel_job(admin, job_id)  # pending → cancelled: an ended job, which is what retry takes
+    return (job_id,), {}
+
+
 def _member(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
     _with_server(admin)
     groups.add_group(admin, "web")
@@ -87,6 +93,7 @@ RECIPES: dict[str, Setup] = {
     "groups.remove_member": _member,
     "jobs.create": lambda a: (("health_check",), {"servers": [_with_server(a)]}),
     "jobs.cancel": _job,
+    "jobs.retry": _finished_job,
 }
 
 

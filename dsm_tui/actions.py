@@ -1,0 +1,201 @@
+"""The one action registry: every key the TUI answers to, and who may use it.
+
+Bindings, the footer, the help screen, the command palette and ``check_action`` are all built from
+``ACTIONS``; nothing else declares an action. A mutating action needs a role, and ``permitted`` is
+the single place that drops it for a lower role or in read-only mode (k9s learnt the hard way, with
+drain still offered in read-only, that this must be central). The service layer checks roles again:
+the TUI only mirrors them, so a viewer never sees a key that would be refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from textual.binding import Binding
+
+from dsm_core.services.context import ROLE_RANK, Role
+
+Tier = Literal["safe", "confirm", "typed"]
+"""safe: runs at once; confirm: y/n with the focus on No; typed: type the count or the name."""
+
+VIEWS = ("pulse", "servers", "jobs", "activity", "credentials", "settings")
+GLOBAL = "*"
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What an availability check may look at: the selection on the current view."""
+
+    selected: int = 0
+    """Rows the action would apply to: the marked rows, else the row under the cursor."""
+    row_state: str = ""
+    """A state of the row under the cursor (a job's status), for actions that depend on it."""
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    key: str
+    title: str
+    view: str
+    tier: Tier = "safe"
+    min_role: Role = "viewer"
+    mutating: bool = False
+    show: bool = True
+    """In the footer (help and palette list every permitted action)."""
+    help: str = ""
+    available: Callable[[ActionContext], bool] = field(default=lambda ctx: True, compare=False)
+    palette: bool = True
+    """Offered in the command palette (navigation keys are not)."""
+
+    @property
+    def binding_action(self) -> str:
+        return f"act('{self.id}')"
+
+    def binding(self, key: str | None = None) -> Binding:
+        return Binding(key or self.key, self.binding_action, self.title, show=self.show, id=self.id)
+
+
+def _selection(ctx: ActionContext) -> bool:
+    return ctx.selected > 0
+
+
+def _one(ctx: ActionContext) -> bool:
+    return ctx.selected == 1
+
+
+def _cancellable(ctx: ActionContext) -> bool:
+    return ctx.selected > 0 and ctx.row_state in ("pending", "running")
+
+
+def _retryable(ctx: ActionContext) -> bool:
+    return ctx.selected > 0 and ctx.row_state in ("failed", "cancelled", "completed")
+
+
+ACTIONS: tuple[Action, ...] = (
+    # Everywhere. The keys themselves are the App's bindings; here for help, palette and remapping.
+    Action("app.views", "colon", "views", GLOBAL, help="switch view: :servers :jobs :activity …", palette=False),
+    Action("app.back", "minus", "back", GLOBAL, help="back to the previous view", palette=False),
+    Action("app.filter", "slash", "filter", GLOBAL, help="filter this view: words and field:value terms",
+           palette=False),
+    Action("app.help", "question_mark", "help", GLOBAL, help="every key of this view", palette=False),
+    Action("app.palette", "ctrl+p", "palette", GLOBAL, show=False,
+           help="jump to a server by name, IP or tag; run any action", palette=False),
+    Action("app.quit", "q", "quit", GLOBAL, help="leave DSM (jobs keep running in the worker)", palette=False),
+    # Servers.
+    Action("servers.detail", "enter", "detail", "servers", help="show or hide the detail pane",
+           available=_one),
+    Action("servers.mark", "space", "mark", "servers", help="mark or unmark the row for a bulk action"),
+    Action("servers.mark_all", "ctrl+a", "mark all", "servers", show=False, help="mark every shown row"),
+    Action("servers.sort", "s", "sort", "servers", help="sort by the next column (S reverses)"),
+    Action("servers.sort_reverse", "S", "reverse", "servers", show=False, help="reverse the sort order"),
+    Action("servers.groups", "g", "groups", "servers", help="show or hide the group tree"),
+    Action("servers.refresh", "r", "refresh", "servers", "safe", "operator", True,
+           help="refresh_server_info job: identity, firmware, power", available=_selection),
+    Action("servers.health", "h", "health", "servers", "safe", "operator", True,
+           help="health_check job: sensors and rollups", available=_selection),
+    Action("servers.logs", "l", "logs", "servers", "safe", "operator", True,
+           help="fetch_event_logs job: SEL and Lifecycle log", available=_selection),
+    Action("servers.test_credentials", "t", "test creds", "servers", "safe", "operator", True, show=False,
+           help="test_credentials job: which credential logs in", available=_selection),
+    Action("servers.power_on", "o", "power on", "servers", "confirm", "operator", True,
+           help="power on (y/n; more than one server: type the count)", available=_selection),
+    Action("servers.power_off", "O", "power off", "servers", "typed", "operator", True,
+           help="graceful shutdown; type the name or count to confirm", available=_selection),
+    Action("servers.power_cycle", "C", "power cycle", "servers", "typed", "operator", True,
+           help="power cycle (hard); type the name or count to confirm", available=_selection),
+    Action("servers.add", "a", "add", "servers", "safe", "operator", True, help="add a server by address"),
+    Action("servers.import", "i", "import CSV", "servers", "safe", "operator", True, show=False,
+           help="import servers from a CSV file"),
+    Action("servers.discover", "d", "discover", "servers", "safe", "operator", True,
+           help="discovery scan of a range"),
+    # Jobs.
+    Action("jobs.detail", "enter", "detail", "jobs", help="tasks, logs and steps of the job", available=_one),
+    Action("jobs.cancel", "c", "cancel", "jobs", "confirm", "operator", True,
+           help="cancel a pending or running job", available=_cancellable),
+    Action("jobs.retry", "R", "retry", "jobs", "confirm", "operator", True,
+           help="create the same job again", available=_retryable),
+    Action("jobs.active", "A", "active only", "jobs", help="show only pending and running jobs"),
+    # Activity.
+    Action("activity.detail", "enter", "detail", "activity", help="the call with its (redacted) bodies",
+           available=_one),
+    Action("activity.errors", "e", "errors only", "activity", help="show only failed calls"),
+    Action("activity.slow", "w", "slow only", "activity", help="show only calls of 1 s or more"),
+    Action("activity.follow", "f", "follow", "activity", help="follow the newest calls (live tail)"),
+    # Credentials.
+    Action("credentials.add", "a", "add set", "credentials", "safe", "admin", True,
+           help="a credential set; the password is sealed for the worker"),
+    Action("credentials.password", "p", "password", "credentials", "safe", "admin", True,
+           help="replace the set's password", available=_one),
+    Action("credentials.add_range", "n", "add range", "credentials", "safe", "admin", True,
+           help="an IP range the set applies to", available=_one),
+    Action("credentials.remove_range", "x", "remove range", "credentials", "confirm", "admin", True,
+           help="remove one IP range of the set", available=_one),
+    Action("credentials.remove", "D", "delete set", "credentials", "typed", "admin", True,
+           help="delete the set; type its name", available=_one),
+    # Settings.
+    Action("settings.edit", "e", "edit", "settings", "safe", "admin", True, help="change the selected setting",
+           available=_one),
+    Action("settings.pause", "P", "pause iDRAC work", "settings", "confirm", "admin", True,
+           help="emergency pause: no new iDRAC work starts (toggle)"),
+    Action("settings.user_add", "u", "add user", "settings", "safe", "admin", True, help="map an OS user to a role"),
+    Action("settings.user_role", "R", "set role", "settings", "safe", "admin", True, show=False,
+           help="change the selected user's role", available=_one),
+    Action("settings.user_remove", "D", "remove user", "settings", "typed", "admin", True, show=False,
+           help="remove the selected user; type the name", available=_one),
+)
+
+BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
+if len(BY_ID) != len(ACTIONS):  # pragma: no cover - a programming error caught at import
+    raise RuntimeError("two actions share an id")
+
+
+def permitted(action: Action, role: Role, readonly: bool) -> bool:
+    """The one rule: may this user, in this mode, see and use this action at all?"""
+    if action.mutating and readonly:
+        return False
+    return ROLE_RANK[role] >= ROLE_RANK[action.min_role]
+
+
+def for_view(view: str, role: Role, readonly: bool, *, include_global: bool = True) -> list[Action]:
+    return [
+        a for a in ACTIONS
+        if (a.view == view or (include_global and a.view == GLOBAL)) and permitted(a, role, readonly)
+    ]
+
+
+def bindings_for(view: str) -> list[Binding]:
+    """A screen's BINDINGS: every action of the view (``check_action`` hides what is not permitted)."""
+    return [a.binding() for a in ACTIONS if a.view == view]
+
+
+class KeymapError(ValueError):
+    pass
+
+
+def parse_keymap(text: str) -> dict[str, str]:
+    """``tui.keys`` from the config: "servers.refresh=R, jobs.cancel=ctrl+x" → {id: key}."""
+    keymap: dict[str, str] = {}
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        action_id, sep, key = (s.strip() for s in item.partition("="))
+        if not sep or not key:
+            raise KeymapError(f"tui.keys: {item!r} is not ACTION=KEY; e.g. servers.refresh=R")
+        if action_id not in BY_ID:
+            raise KeymapError(f"tui.keys: {action_id!r} is not an action; `?` in DSM lists them, e.g. servers.refresh")
+        keymap[action_id] = key
+    return keymap
+
+
+def key_label(key: str) -> str:
+    return {"colon": ":", "minus": "-", "slash": "/", "question_mark": "?", "space": "space", "enter": "⏎"}.get(
+        key, key
+    )
+
+
+def search(actions: Iterable[Action], query: str) -> list[Action]:
+    q = query.lower()
+    return [a for a in actions if q in a.title.lower() or q in a.id or q in a.help.lower()]

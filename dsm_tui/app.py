@@ -1,0 +1,203 @@
+"""The DSM console: one App, a mode per view, global keys from the action registry.
+
+Views are Textual modes, so each keeps its state (cursor, filter, marks) while another is shown;
+``-`` walks back through the views visited, like k9s. Every global key is an entry of
+``actions.ACTIONS``; the App only maps them to what they do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy.engine import Engine
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from dsm_core.services.context import Actor, ServiceContext
+from dsm_core.timeutil import utcnow
+from dsm_tui import data
+from dsm_tui.actions import BY_ID, GLOBAL, ACTIONS, for_view
+from dsm_tui.modals.help import HelpModal
+from dsm_tui.modals.switcher import ViewSwitcher
+from dsm_tui.providers import ActionCommands, ServerCommands, ViewCommands
+from dsm_tui.screens.activity import ActivityScreen
+from dsm_tui.screens.base import DsmScreen
+from dsm_tui.screens.credentials import CredentialsScreen
+from dsm_tui.screens.jobs import JobsScreen
+from dsm_tui.screens.pulse import PulseScreen
+from dsm_tui.screens.servers import ServersScreen
+from dsm_tui.screens.settings import SettingsScreen
+from dsm_tui.widgets.status import StatusLine
+
+Clock = Callable[[], datetime]
+
+
+def _global_bindings() -> list[BindingType]:
+    out: list[BindingType] = [a.binding() for a in ACTIONS if a.view == GLOBAL and a.id != "app.palette"]
+    out.append(Binding("f1", "act('app.help')", "help", show=False))
+    return out
+
+
+class DsmApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "DSM"
+    MODES: ClassVar[dict[str, Any]] = {
+        "pulse": PulseScreen,
+        "servers": ServersScreen,
+        "jobs": JobsScreen,
+        "activity": ActivityScreen,
+        "credentials": CredentialsScreen,
+        "settings": SettingsScreen,
+    }
+    BINDINGS: ClassVar[list[BindingType]] = _global_bindings()
+    COMMANDS: ClassVar[set[Any]] = {ServerCommands, ActionCommands, ViewCommands}
+
+    def __init__(
+        self,
+        engine: Engine,
+        actor: Actor,
+        *,
+        readonly: bool = False,
+        database_label: str = "",
+        clock: Clock = utcnow,
+        poll_seconds: float = 0.5,
+        start_view: str = "pulse",
+        keymap: dict[str, str] | None = None,
+        ansi: bool = False,
+        screenshot_dir: Path | None = None,
+    ) -> None:
+        super().__init__(ansi_color=ansi)
+        self.engine = engine
+        self.actor = actor
+        self.readonly = readonly
+        self.database_label = database_label
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.start_view = start_view
+        self.service_context = ServiceContext(engine, actor)
+        self.history: list[str] = []
+        self.current_view = start_view
+        self.worker_summary: data.WorkerSummary | None = None
+        self.paused = False
+        self.user_keymap = dict(keymap or {})
+        if ansi:
+            self.theme = "ansi-dark"
+        if screenshot_dir is not None:
+            self.screenshot_dir = screenshot_dir
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        self.switch_mode(self.start_view)
+        self._beat()
+        self.set_interval(2.0, self._beat)
+
+    # --- worker heartbeat -----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="beat")
+    def _beat(self) -> None:
+        try:
+            summary = data.worker_summary(self.engine, self.clock())
+            paused = data.is_paused(self.engine)
+        except Exception:  # shown by the views' own reads; the header keeps its last state
+            return
+        self.call_from_thread(self._show_beat, summary, paused)
+
+    def _show_beat(self, summary: data.WorkerSummary, paused: bool) -> None:
+        self.worker_summary = summary
+        self.paused = paused
+        for line in self.screen.query(StatusLine):
+            line.show(summary)
+
+    # --- views ------------------------------------------------------------------------------------------
+
+    @property
+    def view(self) -> DsmScreen | None:
+        """The view under whatever dialog is open."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, DsmScreen):
+                return screen
+        return None
+
+    def goto(self, view: str, *, filter_text: str | None = None, remember: bool = True) -> None:
+        if view != self.current_view:
+            if remember:
+                self.history.append(self.current_view)
+                del self.history[:-50]
+            self.current_view = view
+            self.switch_mode(view)
+        if filter_text is not None:
+            screen = self.get_screen_for_mode(view)
+            screen.set_filter(filter_text)
+
+    def get_screen_for_mode(self, view: str) -> DsmScreen:
+        screen = self.loaded_view(view)
+        assert screen is not None, f"view {view} is not loaded"
+        return screen
+
+    def loaded_view(self, view: str) -> DsmScreen | None:
+        stack = self._screen_stacks.get(view) or []
+        return next((s for s in stack if isinstance(s, DsmScreen)), None)
+
+    def show_server(self, server_id: Any) -> None:
+        """Palette jump: the Servers view, cursor on that server, detail open."""
+        self.goto("servers")
+        screen = self.get_screen_for_mode("servers")
+        screen.focus_server(server_id)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return True
+
+    def action_act(self, action_id: str) -> None:
+        spec = BY_ID[action_id]
+        if spec.view != GLOBAL:
+            view = self.view
+            if view is not None:
+                view.action_act(action_id)
+            return
+        {
+            "app.views": self._open_switcher,
+            "app.back": self._back,
+            "app.filter": self._filter,
+            "app.help": self._help,
+            "app.palette": self.action_command_palette,
+            "app.quit": self.exit,
+        }[action_id]()
+
+    def _open_switcher(self) -> None:
+        def chosen(view: str | None) -> None:
+            if view == "quit":
+                self.exit()
+            elif view:
+                self.goto(view)
+
+        self.push_screen(ViewSwitcher(), chosen)
+
+    def _back(self) -> None:
+        if self.history:
+            self.goto(self.history.pop(), remember=False)
+        else:
+            self.notify("no previous view", timeout=2)
+
+    def _filter(self) -> None:
+        view = self.view
+        if view is not None and view is self.screen:
+            view.action_open_filter()
+
+    def _help(self) -> None:
+        view = self.view
+        if view is None or isinstance(self.screen, HelpModal):
+            return
+        actions = for_view(view.VIEW, self.actor.role, self.readonly)
+        self.push_screen(HelpModal(view.VIEW, actions, self.user_keymap))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Only what is harmless for every role: theme and keys; quitting is `q`.
+        for command in super().get_system_commands(screen):
+            if command.title.lower().startswith(("theme", "keys", "change theme", "show keys")):
+                yield command

@@ -1,0 +1,722 @@
+"""Lean read models for the screens: plain dataclasses, never live ORM objects.
+
+Every function here runs in a thread worker (never on the event loop) and returns data the UI can
+keep: nothing in it touches a session after it returns. Lists that can be large (servers, activity)
+are read as column tuples, not ORM objects, so 50,000 rows load in a fraction of a second; the
+activity log is read a page at a time by keyset on (timestamp, id), never with OFFSET.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
+from dsm_core.db.engine import read_scope
+from dsm_core.models import (
+    FirmwareInventory,
+    IdracCommand,
+    Job,
+    JobTask,
+    Server,
+    ServerEventLog,
+    ServerGroup,
+    ServerGroupMember,
+    ServerHealth,
+    User,
+    WorkerHeartbeat,
+    WorkflowExecution,
+)
+from dsm_core.services.credentials import load_candidates
+from dsm_core.timeutil import as_utc, utcnow
+
+Clock = Callable[[], datetime]
+
+WORKER_DOWN_AFTER = timedelta(seconds=30)
+"""A worker beats every few seconds; 30 s without a beat means it is gone (or wedged)."""
+
+ACTIVE = ("pending", "running")
+
+
+def _t(value: datetime | None) -> datetime | None:
+    return as_utc(value)
+
+
+# --- workers ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerBeat:
+    hostname: str
+    pid: int
+    status: str
+    last_beat_at: datetime
+    running_jobs: int
+    alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSummary:
+    workers: tuple[WorkerBeat, ...]
+    now: datetime
+
+    @property
+    def alive(self) -> tuple[WorkerBeat, ...]:
+        return tuple(w for w in self.workers if w.alive)
+
+    @property
+    def state(self) -> str:
+        """up, paused or down: what the header shows."""
+        alive = self.alive
+        if not alive:
+            return "down"
+        if all(w.status == "paused" for w in alive):
+            return "paused"
+        return "up"
+
+
+def worker_summary(engine: Engine, now: datetime) -> WorkerSummary:
+    since = now - timedelta(hours=24)
+    stmt = (
+        sa.select(
+            WorkerHeartbeat.hostname,
+            WorkerHeartbeat.pid,
+            WorkerHeartbeat.status,
+            WorkerHeartbeat.last_beat_at,
+            WorkerHeartbeat.running_jobs,
+        )
+        .where(col(WorkerHeartbeat.last_beat_at) >= since)
+        .order_by(col(WorkerHeartbeat.last_beat_at).desc())
+    )
+    out = []
+    with read_scope(engine) as session:
+        for host, pid, status, beat, running in session.execute(stmt):
+            beat = _t(beat) or now
+            alive = status != "stopped" and now - beat <= WORKER_DOWN_AFTER
+            out.append(WorkerBeat(host, pid, status, beat, len(running or []), alive))
+    return WorkerSummary(tuple(out), now)
+
+
+# --- servers -----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ServerRow:
+    id: uuid.UUID
+    hostname: str
+    ip: str
+    port: int
+    service_tag: str
+    model: str
+    health: str
+    power: str
+    connection: str
+    idrac_fw: str
+    bios: str
+    groups: str
+    last_seen: datetime | None
+    updated_at: datetime | None
+    job: str = ""
+    """The server's current (or just finished) job: "refresh 40%", "✓ health_check"."""
+    haystack: str = ""
+
+    @property
+    def key(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def address(self) -> str:
+        return self.ip if self.port == 443 else f"{self.ip}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return self.hostname or self.address
+
+    def index(self) -> None:
+        """Lower-cased text of every column, built once so a filter keystroke over 50,000 rows is cheap."""
+        self.haystack = "\x1f".join(
+            (self.hostname, self.address, self.service_tag, self.model, self.health, self.power,
+             self.connection, self.idrac_fw, self.bios, self.groups)
+        ).lower()
+
+
+_SERVER_COLUMNS = (
+    Server.id,
+    Server.hostname,
+    Server.ip_address,
+    Server.port,
+    Server.service_tag,
+    Server.model,
+    Server.overall_health,
+    Server.power_state,
+    Server.connection_status,
+    Server.idrac_firmware,
+    Server.bios_version,
+    Server.last_seen,
+    Server.updated_at,
+)
+
+
+def _group_names(session: Any, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUID, str]:
+    stmt = sa.select(ServerGroupMember.server_id, ServerGroup.name).join(
+        ServerGroup, col(ServerGroup.id) == col(ServerGroupMember.server_group_id)
+    )
+    if ids is not None:
+        stmt = stmt.where(col(ServerGroupMember.server_id).in_(ids))
+    names: dict[uuid.UUID, list[str]] = {}
+    for sid, name in session.execute(stmt.order_by(ServerGroup.name)):
+        names.setdefault(sid, []).append(name)
+    return {sid: ",".join(v) for sid, v in names.items()}
+
+
+def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(minutes=2)) -> dict[uuid.UUID, str]:
+    """What each server is doing: its active job tasks, and those finished in the last minutes."""
+    stmt = (
+        sa.select(JobTask.server_id, Job.job_type, JobTask.status, JobTask.progress, JobTask.completed_at)
+        .join(Job, col(Job.id) == col(JobTask.job_id))
+        .where(
+            col(JobTask.server_id).is_not(None),
+            sa.or_(col(JobTask.status).in_(ACTIVE), col(JobTask.completed_at) >= now - recent),
+        )
+        .order_by(col(JobTask.created_at))
+    )
+    out: dict[uuid.UUID, str] = {}
+    with read_scope(engine) as session:
+        for sid, job_type, status, progress, _done in session.execute(stmt):
+            label = {"pending": "… ", "running": "⟳ ", "completed": "✓ ", "failed": "✗ ", "cancelled": "⊘ "}[status]
+            text = label + job_type.replace("_", " ")
+            if status == "running":
+                text += f" {progress}%"
+            # An active task wins over a finished one for the same server.
+            if sid not in out or status in ACTIVE:
+                out[sid] = text
+    return out
+
+
+def load_servers(engine: Engine, since: datetime | None = None) -> list[ServerRow]:
+    """All servers, or only those changed since ``since`` (the next poll's incremental read)."""
+    stmt = sa.select(*_SERVER_COLUMNS)
+    if since is not None:
+        stmt = stmt.where(col(Server.updated_at) > since)
+    rows: list[ServerRow] = []
+    with read_scope(engine) as session:
+        result = session.execute(stmt).all()
+        groups = _group_names(session, None if since is None else [r[0] for r in result]) if result else {}
+    for sid, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd in result:
+        row = ServerRow(
+            sid, host or "", ip, port, tag or "", model or "", health or "", power or "", conn or "",
+            fw or "", bios or "", groups.get(sid, ""), _t(seen), _t(upd),
+        )
+        row.index()
+        rows.append(row)
+    return rows
+
+
+def all_server_ids(engine: Engine) -> set[uuid.UUID]:
+    with read_scope(engine) as session:
+        return set(session.execute(sa.select(Server.id)).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPoint:
+    timestamp: datetime
+    overall: str
+    power: str
+    parts: dict[str, str]
+    temperature: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareItem:
+    name: str
+    version: str
+    status: str
+    updateable: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventItem:
+    timestamp: datetime
+    severity: str
+    message_id: str
+    message: str
+    log_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerJob:
+    job_id: uuid.UUID
+    job_type: str
+    status: str
+    progress: int
+    created_at: datetime
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDetail:
+    id: uuid.UUID
+    identity: dict[str, str]
+    credential_source: str
+    health: tuple[HealthPoint, ...]
+    sensors: dict[str, Any]
+    firmware: tuple[FirmwareItem, ...]
+    events: tuple[EventItem, ...]
+    jobs: tuple[ServerJob, ...]
+
+
+def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
+    with read_scope(engine) as session:
+        s = session.get(Server, server_id)
+        if s is None:
+            return None
+        groups = _group_names(session, [s.id]).get(s.id, "")
+        identity = {
+            "hostname": s.hostname or "",
+            "address": f"{s.ip_address}:{s.port}",
+            "service tag": s.service_tag or "",
+            "model": s.model or "",
+            "product": s.product_name or "",
+            "iDRAC": f"{s.idrac_generation or '?'}G firmware {s.idrac_firmware or '?'}"
+            + (f", Redfish {s.redfish_version}" if s.redfish_version else ""),
+            "BIOS": s.bios_version or "",
+            "CPUs / memory": f"{s.cpu_count or '?'} / {s.memory_gb or '?'} GB",
+            "power": s.power_state or "",
+            "connection": s.connection_status + (f" ({s.connection_error})" if s.connection_error else ""),
+            "TLS": s.tls_verify_mode + (" (pinned)" if s.tls_fingerprint_sha256 else ""),
+            "groups": groups,
+            "last seen": _fmt_time(_t(s.last_seen)),
+        }
+        facts = ServerCredentialFacts(s.ip_address, s.idrac_username, s.idrac_password_sealed, s.credential_set_id)
+        resolved = resolve(facts, load_candidates(session), {})
+        if resolved is None:
+            cred = "none applies (the worker's IDRAC_DEFAULT_USER, if set)"
+        elif resolved.source == "server":
+            cred = f"server's own ({resolved.username})"
+        else:
+            cred = f"{resolved.source.replace('_', ' ')}: {resolved.set_name} ({resolved.username})"
+        health_rows = session.execute(
+            sa.select(ServerHealth)
+            .where(col(ServerHealth.server_id) == s.id)
+            .order_by(col(ServerHealth.timestamp).desc())
+            .limit(10)
+        ).scalars().all()
+        health = tuple(
+            HealthPoint(
+                _t(h.timestamp) or utcnow(), h.overall_health or "", h.power_state or "",
+                {k: v for k, v in (("cpu", h.cpu_health), ("memory", h.memory_health), ("storage", h.storage_health),
+                                   ("fans", h.fan_health), ("psu", h.psu_health), ("network", h.network_health)) if v},
+                h.temperature_celsius,
+            )
+            for h in health_rows
+        )
+        sensors = dict(health_rows[0].sensors or {}) if health_rows else {}
+        firmware = tuple(
+            FirmwareItem(f.name or f.inventory_id, f.version or "", f.status or "", f.updateable)
+            for f in session.execute(
+                sa.select(FirmwareInventory).where(col(FirmwareInventory.server_id) == s.id)
+                .order_by(FirmwareInventory.name)
+            ).scalars()
+        )
+        events = tuple(
+            EventItem(_t(e.timestamp) or utcnow(), e.severity or "", e.message_id or "", e.message or "", e.log_type)
+            for e in session.execute(
+                sa.select(ServerEventLog).where(col(ServerEventLog.server_id) == s.id)
+                .order_by(col(ServerEventLog.timestamp).desc()).limit(50)
+            ).scalars()
+        )
+        jobs = tuple(
+            ServerJob(jid, jt, st, pr, _t(ca) or utcnow(), err or "")
+            for jid, jt, st, pr, ca, err in session.execute(
+                sa.select(Job.id, Job.job_type, JobTask.status, JobTask.progress, Job.created_at, JobTask.error)
+                .join(Job, col(Job.id) == col(JobTask.job_id))
+                .where(col(JobTask.server_id) == s.id)
+                .order_by(col(Job.created_at).desc())
+                .limit(20)
+            )
+        )
+    return ServerDetail(s.id, identity, cred, health, sensors, firmware, events, jobs)
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JobRow:
+    id: uuid.UUID
+    job_type: str
+    status: str
+    progress: int
+    targets: str
+    user: str
+    created_at: datetime
+    updated_at: datetime
+    error: str
+    haystack: str = ""
+
+    @property
+    def key(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def short_id(self) -> str:
+        return self.id.hex[-8:]
+
+    def index(self) -> None:
+        self.haystack = "\x1f".join((self.short_id, self.job_type, self.status, self.targets, self.user,
+                                     self.error)).lower()
+
+
+def describe_scope(scope: dict[str, Any] | None, details: dict[str, Any] | None,
+                   names: dict[str, str] | None = None) -> str:
+    """"3 servers", "web01", "10.0.0.0/24": what a job is aimed at, in one cell."""
+    scope = scope or {}
+    parts: list[str] = []
+    servers = scope.get("servers") or []
+    if len(servers) == 1 and names and servers[0] in names:
+        parts.append(names[servers[0]])
+    elif servers:
+        parts.append(f"{len(servers)} server{'s' if len(servers) != 1 else ''}")
+    for key in ("groups", "clusters"):
+        if scope.get(key):
+            n = len(scope[key])
+            parts.append(f"{n} {key[:-1]}{'s' if n != 1 else ''}")
+    if not parts and details:
+        if details.get("ranges"):
+            parts.append(",".join(details["ranges"]))
+        elif details.get("address"):
+            parts.append(str(details["address"]))
+    return " + ".join(parts) or "—"
+
+
+def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) -> list[JobRow]:
+    """The newest jobs, or those written since ``since`` (by updated_at, which every write bumps)."""
+    stmt = (
+        sa.select(Job.id, Job.job_type, Job.status, Job.progress, Job.target_scope, Job.details, User.username,
+                  Job.created_at, Job.updated_at, Job.error)
+        .outerjoin(User, col(User.id) == col(Job.created_by))
+    )
+    if since is not None:
+        stmt = stmt.where(col(Job.updated_at) >= since).order_by(col(Job.updated_at).desc()).limit(limit)
+    else:
+        stmt = stmt.order_by(col(Job.created_at).desc()).limit(limit)
+    with read_scope(engine) as session:
+        result = session.execute(stmt).all()
+        single = {r[4]["servers"][0] for r in result if r[4] and len(r[4].get("servers") or []) == 1}
+        names: dict[str, str] = {}
+        if single:
+            for sid, host, ip in session.execute(
+                sa.select(Server.id, Server.hostname, Server.ip_address)
+                .where(col(Server.id).in_([uuid.UUID(s) for s in single]))
+            ):
+                names[str(sid)] = host or ip
+    rows = []
+    for jid, jt, st, pr, scope, details, user, created, updated, err in result:
+        row = JobRow(jid, jt, st, pr, describe_scope(scope, details, names), user or "system",
+                     _t(created) or utcnow(), _t(updated) or utcnow(), (err or "").splitlines()[0] if err else "")
+        row.index()
+        rows.append(row)
+    return rows
+
+
+@dataclass(slots=True)
+class TaskRow:
+    id: uuid.UUID
+    target: str
+    status: str
+    progress: int
+    attempts: int
+    log: str
+    error: str
+    started_at: datetime | None
+    completed_at: datetime | None
+    haystack: str = ""
+
+    @property
+    def key(self) -> uuid.UUID:
+        return self.id
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    number: int
+    name: str
+    status: str
+    target: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetail:
+    job: JobRow
+    details: dict[str, Any]
+    started_at: datetime | None
+    completed_at: datetime | None
+    cancel_requested: bool
+    attempts: int
+    full_error: str
+    tasks: tuple[TaskRow, ...]
+    steps: tuple[StepRow, ...]
+
+
+def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
+    rows = {r.id: r for r in load_jobs_by_id(engine, [job_id])}
+    if job_id not in rows:
+        return None
+    with read_scope(engine) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return None
+        names = {
+            sid: host or ip
+            for sid, host, ip in session.execute(
+                sa.select(Server.id, Server.hostname, Server.ip_address)
+                .join(JobTask, col(JobTask.server_id) == col(Server.id))
+                .where(col(JobTask.job_id) == job_id)
+            )
+        }
+        tasks = tuple(
+            TaskRow(t.id, names.get(t.server_id, "") if t.server_id else (t.target or "—"), t.status, t.progress,
+                    t.attempts, t.log or "", t.error or "", _t(t.started_at), _t(t.completed_at))
+            for t in session.execute(
+                sa.select(JobTask).where(col(JobTask.job_id) == job_id).order_by(col(JobTask.created_at))
+            ).scalars()
+        )
+        steps = tuple(
+            StepRow(w.step_number, w.step_name, w.step_status, w.cluster_id or "", w.step_error or "")
+            for w in session.execute(
+                sa.select(WorkflowExecution).where(col(WorkflowExecution.job_id) == job_id)
+                .order_by(col(WorkflowExecution.step_number))
+            ).scalars()
+        )
+        return JobDetail(rows[job_id], dict(job.details or {}), _t(job.started_at), _t(job.completed_at),
+                         job.cancel_requested, job.attempts, job.error or "", tasks, steps)
+
+
+def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID]) -> list[JobRow]:
+    stmt = (
+        sa.select(Job.id, Job.job_type, Job.status, Job.progress, Job.target_scope, Job.details, User.username,
+                  Job.created_at, Job.updated_at, Job.error)
+        .outerjoin(User, col(User.id) == col(Job.created_by))
+        .where(col(Job.id).in_(list(ids)))
+    )
+    with read_scope(engine) as session:
+        result = session.execute(stmt).all()
+    out = []
+    for jid, jt, st, pr, scope, details, user, created, updated, err in result:
+        row = JobRow(jid, jt, st, pr, describe_scope(scope, details), user or "system", _t(created) or utcnow(),
+                     _t(updated) or utcnow(), (err or "").splitlines()[0] if err else "")
+        row.index()
+        out.append(row)
+    return out
+
+
+# --- activity ----------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ActivityRow:
+    id: uuid.UUID
+    timestamp: datetime
+    method: str
+    endpoint: str
+    status_code: int | None
+    latency_ms: int | None
+    success: bool
+    error: str
+    source: str
+    server: str
+    job_id: uuid.UUID | None
+    haystack: str = ""
+
+    @property
+    def key(self) -> uuid.UUID:
+        return self.id
+
+
+@dataclass(frozen=True)
+class ActivityFilter:
+    """What the activity view narrows to; applied in SQL so 1,000,000 rows cost the same as 100."""
+
+    server: str | None = None
+    job: str | None = None
+    errors_only: bool = False
+    slow_ms: int | None = None
+    text: str | None = None
+
+
+SLOW_DEFAULT_MS = 1000
+
+
+def _activity_where(session: Any, flt: ActivityFilter) -> list[Any]:
+    where: list[Any] = []
+    if flt.server:
+        needle = flt.server.lower()
+        ids = list(session.execute(
+            sa.select(Server.id).where(sa.or_(sa.func.lower(Server.hostname).contains(needle),
+                                              col(Server.ip_address).contains(needle),
+                                              sa.func.lower(Server.service_tag) == needle))
+        ).scalars())
+        where.append(col(IdracCommand.server_id).in_(ids))
+    if flt.job:
+        prefix = flt.job.lower().replace("-", "")
+        jobs = [j for j in session.execute(sa.select(Job.id).order_by(col(Job.created_at).desc()).limit(5000))
+                .scalars() if j.hex.startswith(prefix) or j.hex.endswith(prefix)]
+        where.append(col(IdracCommand.job_id).in_(jobs))
+    if flt.errors_only:
+        where.append(col(IdracCommand.success).is_(False))
+    if flt.slow_ms is not None:
+        where.append(col(IdracCommand.response_time_ms) >= flt.slow_ms)
+    if flt.text:
+        where.append(col(IdracCommand.endpoint).contains(flt.text))
+    return where
+
+
+def activity_page(
+    engine: Engine,
+    flt: ActivityFilter,
+    *,
+    before: tuple[datetime, uuid.UUID] | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 200,
+) -> list[ActivityRow]:
+    """Newest first. ``before``: the next older page; ``after``: what arrived since (the live tail)."""
+    cols = (IdracCommand.id, IdracCommand.timestamp, IdracCommand.command_type, IdracCommand.endpoint,
+            IdracCommand.status_code, IdracCommand.response_time_ms, IdracCommand.success,
+            IdracCommand.error_message, IdracCommand.source, IdracCommand.server_id, IdracCommand.job_id)
+    with read_scope(engine) as session:
+        stmt = sa.select(*cols).where(*_activity_where(session, flt))
+        ts, ident = col(IdracCommand.timestamp), col(IdracCommand.id)
+        if before is not None:
+            stmt = stmt.where(sa.tuple_(ts, ident) < sa.tuple_(sa.literal(before[0], IdracCommand.__table__.c.timestamp.type),
+                                                               sa.literal(before[1], IdracCommand.__table__.c.id.type)))
+        if after is not None:
+            stmt = stmt.where(sa.tuple_(ts, ident) > sa.tuple_(sa.literal(after[0], IdracCommand.__table__.c.timestamp.type),
+                                                               sa.literal(after[1], IdracCommand.__table__.c.id.type)))
+        stmt = stmt.order_by(ts.desc(), ident.desc()).limit(limit)
+        result = session.execute(stmt).all()
+        server_ids = {r[9] for r in result if r[9] is not None}
+        names = {
+            sid: host or ip
+            for sid, host, ip in session.execute(
+                sa.select(Server.id, Server.hostname, Server.ip_address).where(col(Server.id).in_(server_ids))
+            )
+        } if server_ids else {}
+    return [
+        ActivityRow(i, _t(t) or utcnow(), m, ep, sc, rt, bool(ok), err or "", src or "", names.get(sid, ""), jid)
+        for i, t, m, ep, sc, rt, ok, err, src, sid, jid in result
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDetail:
+    row: ActivityRow
+    full_url: str
+    request_headers: Any
+    request_body: Any
+    response_body: Any
+
+
+def activity_detail(engine: Engine, row: ActivityRow) -> ActivityDetail | None:
+    with read_scope(engine) as session:
+        cmd = session.get(IdracCommand, row.id)
+        if cmd is None:
+            return None
+        return ActivityDetail(row, cmd.full_url, cmd.request_headers, cmd.request_body, cmd.response_body)
+
+
+# --- pulse -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pulse:
+    servers: int
+    by_health: dict[str, int]
+    by_power: dict[str, int]
+    by_connection: dict[str, int]
+    jobs_running: int
+    jobs_pending: int
+    jobs_failed_24h: int
+    jobs_completed_24h: int
+    completed_per_hour: tuple[int, ...]
+    """24 buckets, oldest first; the last is the current hour."""
+    workers: WorkerSummary
+    recent_failures: tuple[JobRow, ...] = field(default=())
+
+
+def pulse(engine: Engine, now: datetime) -> Pulse:
+    day_ago = now - timedelta(hours=24)
+    with read_scope(engine) as session:
+        states = session.execute(
+            sa.select(Server.overall_health, Server.power_state, Server.connection_status, sa.func.count())
+            .group_by(Server.overall_health, Server.power_state, Server.connection_status)
+        ).all()
+        job_counts = dict(
+            session.execute(
+                sa.select(Job.status, sa.func.count()).where(col(Job.status).in_(ACTIVE)).group_by(Job.status)
+            ).all()
+        )
+        finished = session.execute(
+            sa.select(Job.status, Job.completed_at)
+            .where(col(Job.completed_at) >= day_ago, col(Job.status).in_(("completed", "failed")))
+        ).all()
+    health: Counter[str] = Counter()
+    power: Counter[str] = Counter()
+    conn: Counter[str] = Counter()
+    for h, p, c, n in states:
+        health[h or "Unknown"] += n
+        power[p or "Unknown"] += n
+        conn[c or "unknown"] += n
+    hours = [0] * 24
+    failed = completed = 0
+    for status, done in finished:
+        if status == "failed":
+            failed += 1
+            continue
+        completed += 1
+        age = now - (_t(done) or now)
+        bucket = 23 - int(age.total_seconds() // 3600)
+        if 0 <= bucket < 24:
+            hours[bucket] += 1
+    recent = [j for j in load_jobs(engine, limit=200) if j.status == "failed" and j.updated_at >= day_ago][:5]
+    return Pulse(sum(health.values()), dict(health), dict(power), dict(conn), job_counts.get("running", 0),
+                 job_counts.get("pending", 0), failed, completed, tuple(hours), worker_summary(engine, now),
+                 tuple(recent))
+
+
+# --- formatting ------------------------------------------------------------------------------------
+
+
+def _fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "never"
+
+
+def age(value: datetime | None, now: datetime) -> str:
+    """k9s-style compact age: 4s, 12m, 3h, 5d."""
+    if value is None:
+        return "—"
+    seconds = max(0, int((now - value).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def is_paused(engine: Engine) -> bool:
+    """The emergency pause (activity.pause_idrac_operations): shown in every header."""
+    from dsm_core.models import ActivitySettings
+
+    with read_scope(engine) as session:
+        value = session.execute(sa.select(ActivitySettings.pause_idrac_operations).limit(1)).scalar()
+    return bool(value)

@@ -1,0 +1,1 @@
+"""Dialogs: confirmation tiers, forms, help, the view switcher."""

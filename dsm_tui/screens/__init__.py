@@ -1,0 +1,1 @@
+"""One screen per view: pulse, servers, jobs, activity, credentials, settings."""

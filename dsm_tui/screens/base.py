@@ -1,0 +1,234 @@
+"""What every view shares: header, filter bar, footer, registry-driven keys and a polling loop.
+
+Polling follows Dolphie: a thread worker reads, and the next read is armed only when the previous
+one has finished, so slow databases never stack up reads; a view that is not on screen (another
+view, or a dialog over it) does not poll at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from dsm_core.services.context import ServiceContext
+from dsm_core.services.errors import ServiceError
+from dsm_tui.actions import BY_ID, Action, ActionContext, bindings_for, permitted
+from dsm_tui.filtering import FilterError
+from dsm_tui.modals.confirm import ConfirmModal, TypedConfirmModal
+from dsm_tui.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from dsm_tui.app import DsmApp
+
+
+class FilterBar(Input):
+    DEFAULT_CSS = """
+    FilterBar { dock: bottom; display: none; height: 1; border: none; padding: 0 1; background: $boost; }
+    FilterBar.-shown { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(placeholder="/ filter: words and field:value (Enter keeps, Esc clears)", id="filter")
+
+
+class DsmScreen(Screen[None]):
+    VIEW: ClassVar[str] = ""
+    POLL_SECONDS: ClassVar[float] = 1.0
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back_out", "back", show=False)]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Before Textual merges the class bindings (in its own __init_subclass__).
+        if cls.__dict__.get("VIEW"):
+            cls.BINDINGS = [*DsmScreen.BINDINGS, *bindings_for(cls.VIEW)]
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self) -> None:
+        super().__init__(id=f"view-{self.VIEW}")
+        self._poll_timer: Timer | None = None
+        self.filter_text = ""
+
+    @property
+    def dsm(self) -> DsmApp:
+        return cast("DsmApp", self.app)
+
+    @property
+    def ctx(self) -> ServiceContext:
+        return self.dsm.service_context
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(self.VIEW)
+        yield from self.body()
+        yield FilterBar()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    # --- polling ------------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.schedule_poll(0)
+
+    def on_screen_resume(self) -> None:
+        self.schedule_poll(0)
+        self.query_one(StatusLine).show(self.dsm.worker_summary)
+
+    def schedule_poll(self, delay: float | None = None) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        wait = self.dsm.poll_seconds if delay is None else delay
+        self._poll_timer = self.set_timer(max(0.01, wait), self._poll_tick)
+
+    def _poll_tick(self) -> None:
+        if not self.is_current:
+            return  # resumes from on_screen_resume
+        self._poll()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll(self) -> None:
+        try:
+            result = self.load()
+        except Exception as exc:  # the database went away: say so, keep trying
+            self.app.call_from_thread(self._poll_failed, exc)
+            return
+        self.app.call_from_thread(self._poll_done, result)
+
+    def _poll_done(self, result: Any) -> None:
+        self.apply(result)
+        self.schedule_poll()
+
+    def _poll_failed(self, exc: Exception) -> None:
+        self.notify(f"reading the database failed: {exc}", severity="error", timeout=5)
+        self.schedule_poll(max(2.0, self.dsm.poll_seconds))
+
+    def load(self) -> Any:
+        """Runs in a thread: read what the view shows. Returns plain data."""
+        return None
+
+    def apply(self, result: Any) -> None:
+        """Runs on the event loop: put what ``load`` read on screen, changing only what changed."""
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def action_context(self) -> ActionContext:
+        return ActionContext()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "act":
+            return True
+        spec = BY_ID.get(str(parameters[0]))
+        if spec is None or not permitted(spec, self.dsm.actor.role, self.dsm.readonly):
+            return False
+        return True if spec.available(self.action_context()) else None
+
+    def permitted_actions(self) -> list[Action]:
+        from dsm_tui.actions import for_view
+
+        return for_view(self.VIEW, self.dsm.actor.role, self.dsm.readonly)
+
+    def action_act(self, action_id: str) -> None:
+        spec = BY_ID[action_id]
+        if not permitted(spec, self.dsm.actor.role, self.dsm.readonly):
+            self.notify(f"{spec.title} needs the {spec.min_role} role", severity="warning")
+            return
+        if not spec.available(self.action_context()):
+            self.notify(f"{spec.title}: select a row first", severity="warning")
+            return
+        handler = getattr(self, "do_" + action_id.split(".", 1)[1])
+        handler()
+
+    def confirm(self, spec: Action, question: str, targets: list[str], then: Callable[[], None]) -> None:
+        """Apply the action's tier, then call ``then``; more than one target always needs the typed count."""
+        if spec.tier == "safe":
+            then()
+            return
+        if spec.tier == "confirm" and len(targets) <= 1:
+            self.app.push_screen(ConfirmModal(question, targets), lambda ok: then() if ok else None)
+            return
+        expected = str(len(targets)) if len(targets) > 1 else targets[0]
+        self.app.push_screen(TypedConfirmModal(question, targets, expected), lambda ok: then() if ok else None)
+
+    def call_service(self, what: str, fn: Callable[[], Any], done: Callable[[Any], None] | None = None) -> None:
+        """Run a service call in a thread; report a refusal or bad input as the service worded it."""
+        self._call_service(what, fn, done)
+
+    @work(thread=True, group="service")
+    def _call_service(self, what: str, fn: Callable[[], Any], done: Callable[[Any], None] | None) -> None:
+        try:
+            result = fn()
+        except ServiceError as exc:
+            self.app.call_from_thread(self.notify, f"{what}: {exc}", severity="error", timeout=8)
+            return
+        if done is not None:
+            self.app.call_from_thread(done, result)
+        self.app.call_from_thread(self.schedule_poll, 0)
+
+    def job_created(self, job: dict[str, Any]) -> None:
+        self.notify(f"job {job['id'][-8:]} created: {job['job_type'].replace('_', ' ')} — :jobs to follow it",
+                    timeout=4)
+
+    # --- filter and escape ----------------------------------------------------------------------------
+
+    def action_open_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.add_class("-shown")
+        bar.value = self.filter_text
+        bar.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if isinstance(event.input, FilterBar):
+            event.stop()
+            self._set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if isinstance(event.input, FilterBar):
+            event.stop()
+            if not event.value:
+                event.input.remove_class("-shown")
+            self.focus_main()
+
+    def _set_filter(self, text: str) -> None:
+        try:
+            self.apply_filter(text)
+        except FilterError as exc:
+            self.query_one(FilterBar).border_title = None
+            self.notify(str(exc), severity="warning", timeout=4)
+            return
+        self.filter_text = text
+
+    def set_filter(self, text: str) -> None:
+        """From outside (a drill-down from pulse): show the filter and apply it."""
+        bar = self.query_one(FilterBar)
+        bar.value = text
+        bar.set_class(bool(text), "-shown")
+        self._set_filter(text)
+
+    def apply_filter(self, text: str) -> None:
+        """Narrow the view; raises FilterError for a field the view does not have."""
+
+    def focus_main(self) -> None:
+        """Give the focus back to the view's main table."""
+
+    def action_back_out(self) -> None:
+        bar = self.query_one(FilterBar)
+        if bar.has_focus:
+            bar.value = ""
+            bar.remove_class("-shown")
+            self._set_filter("")
+            self.focus_main()
+            return
+        if self.back_out():
+            return
+        if self.filter_text:
+            self.set_filter("")
+
+    def back_out(self) -> bool:
+        """Close what the view has open (detail, marks); True when something was closed."""
+        return False

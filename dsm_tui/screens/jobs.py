@@ -1,0 +1,272 @@
+"""Jobs: the live queue, and one job's tasks, logs and workflow steps.
+
+Each poll reads only jobs whose ``updated_at`` moved since the last one (every worker write bumps
+it), so a new or changed job is on screen within one poll (0.5 s by default) of the worker's commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from dsm_core.services import jobs as job_service
+from dsm_tui import data
+from dsm_tui.actions import BY_ID, ActionContext
+from dsm_tui.filtering import compile_filter
+from dsm_tui.screens.base import DsmScreen
+from dsm_tui.widgets.table import Column, VirtualTable
+
+STATUS_STYLE = {"failed": "bold red", "running": "cyan", "pending": "yellow", "completed": "green",
+                "cancelled": "dim"}
+
+
+def _bar(progress: int, status: str, width: int = 10) -> str:
+    if status == "completed":
+        progress = 100
+    filled = round(progress / 100 * width)
+    return "█" * filled + "░" * (width - filled) + f" {progress:>3}%"
+
+
+def job_columns(clock: Any) -> list[Column[data.JobRow]]:
+    return [
+        Column("id", "ID", 8, lambda r: r.short_id, priority=2),
+        Column("status", "STATUS", 9, lambda r: r.status, lambda r: STATUS_STYLE.get(r.status, ""), priority=0),
+        Column("progress", "PROGRESS", 15, lambda r: _bar(r.progress, r.status), priority=1,
+               sort_key=lambda r: r.progress),
+        Column("type", "TYPE", 19, lambda r: r.job_type, priority=0),
+        Column("targets", "TARGETS", 16, lambda r: r.targets, priority=0, flex=True),
+        Column("user", "USER", 8, lambda r: r.user, priority=2),
+        Column("age", "AGE", 4, lambda r: data.age(r.created_at, clock()), priority=1,
+               sort_key=lambda r: r.created_at.timestamp()),
+        Column("error", "ERROR", 24, lambda r: r.error, lambda r: "red", priority=3),
+    ]
+
+
+def task_columns() -> list[Column[data.TaskRow]]:
+    return [
+        Column("target", "TARGET", 18, lambda r: r.target, priority=0, flex=True),
+        Column("status", "STATUS", 9, lambda r: r.status, lambda r: STATUS_STYLE.get(r.status, ""), priority=0),
+        Column("progress", "PROGRESS", 15, lambda r: _bar(r.progress, r.status), priority=1),
+        Column("attempts", "TRIES", 5, lambda r: str(r.attempts), priority=2),
+        Column("error", "ERROR", 30, lambda r: r.error.splitlines()[0] if r.error else "", lambda r: "red",
+               priority=1),
+    ]
+
+
+FILTER_FIELDS = {
+    "id": lambda r: r.id.hex,
+    "status": lambda r: r.status,
+    "type": lambda r: r.job_type,
+    "user": lambda r: r.user,
+    "target": lambda r: r.targets,
+    "error": lambda r: r.error,
+}
+
+
+class JobsScreen(DsmScreen):
+    VIEW: ClassVar[str] = "jobs"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table: VirtualTable[data.JobRow] = VirtualTable(
+            job_columns(lambda: self.dsm.clock()), empty="no jobs yet", id="jobs"
+        )
+        self.tasks: VirtualTable[data.TaskRow] = VirtualTable(task_columns(), empty="no tasks", id="tasks")
+        self._since: Any = None
+        self._detail_for: uuid.UUID | None = None
+        self._detail: data.JobDetail | None = None
+        self._active_only = False
+        self._text_filter: Any = None
+
+    def body(self) -> ComposeResult:
+        yield self.table
+        with Vertical(id="job-detail") as pane:
+            pane.display = False
+            yield Static("", id="job-summary")
+            yield self.tasks
+            with VerticalScroll(id="task-log"):
+                yield Static("", id="task-log-body")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+
+    def focus_main(self) -> None:
+        self.table.focus()
+
+    # --- polling ------------------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Any]:
+        engine = self.dsm.engine
+        full = self._since is None
+        rows = data.load_jobs(engine, None if full else self._since)
+        out: dict[str, Any] = {"full": full, "rows": rows}
+        if self._detail_for is not None:
+            out["detail"] = data.job_detail(engine, self._detail_for)
+        return out
+
+    def apply(self, result: dict[str, Any]) -> None:
+        rows: list[data.JobRow] = result["rows"]
+        if rows:
+            newest = max(r.updated_at for r in rows)
+            if self._since is None or newest > self._since:
+                self._since = newest
+        if result["full"]:
+            self.table.set_rows(rows)
+        elif rows:
+            self.table.update_rows(sorted(rows, key=lambda r: r.created_at, reverse=True), prepend=True)
+        detail = result.get("detail")
+        if detail is not None and detail.job.id == self._detail_for:
+            self._show_detail(detail)
+        self.refresh_bindings()
+
+    # --- filter ---------------------------------------------------------------------------------------
+
+    def apply_filter(self, text: str) -> None:
+        self._text_filter = compile_filter(text, FILTER_FIELDS)
+        self._refilter()
+
+    def _refilter(self) -> None:
+        text = self._text_filter
+        if self._active_only:
+            self.table.set_filter(lambda r: r.status in data.ACTIVE and (text is None or text(r)))
+        else:
+            self.table.set_filter(text)
+
+    def do_active(self) -> None:
+        self._active_only = not self._active_only
+        self._refilter()
+        self.notify("pending and running jobs only" if self._active_only else "all jobs", timeout=1.5)
+
+    # --- detail -------------------------------------------------------------------------------------
+
+    def action_context(self) -> ActionContext:
+        row = self.table.current
+        return ActionContext(selected=1 if row else 0, row_state=row.status if row else "")
+
+    def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
+        if event.table is self.tasks:
+            self._show_task_log()
+            return
+        self.refresh_bindings()
+        if self._detail_for is not None and event.row is not None and event.row.id != self._detail_for:
+            self._detail_for = event.row.id
+            self._load_detail(event.row.id)
+
+    def do_detail(self) -> None:
+        if self._detail_for is not None and self.tasks.has_focus is False and self.table.current is not None \
+                and self.table.current.id == self._detail_for:
+            self.tasks.focus()
+            return
+        row = self.table.current
+        if row is None:
+            return
+        self._detail_for = row.id
+        self.query_one("#job-detail").display = True
+        self.add_class("-detail")
+        self._load_detail(row.id)
+
+    def open_job(self, job_id: uuid.UUID) -> None:
+        if self.table.move_to(job_id):
+            self.do_detail()
+
+    def back_out(self) -> bool:
+        if self._detail_for is not None:
+            self._detail_for = None
+            self._detail = None
+            self.query_one("#job-detail").display = False
+            self.remove_class("-detail")
+            self.table.focus()
+            return True
+        return False
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load_detail(self, job_id: uuid.UUID) -> None:
+        detail = data.job_detail(self.dsm.engine, job_id)
+        if detail is not None:
+            self.app.call_from_thread(self._show_detail, detail)
+
+    def _show_detail(self, d: data.JobDetail) -> None:
+        if d.job.id != self._detail_for:
+            return
+        first = self._detail is None or self._detail.job.id != d.job.id
+        self._detail = d
+        self.query_one("#job-summary", Static).update(render_summary(d, self.dsm.clock()))
+        if first:
+            self.tasks.set_rows(d.tasks)
+        else:
+            self.tasks.update_rows(d.tasks)
+        self._show_task_log()
+
+    def _show_task_log(self) -> None:
+        task = self.tasks.current
+        body = self.query_one("#task-log-body", Static)
+        if task is None:
+            body.update(Text("select a task to see its log", style="dim"))
+            return
+        text = Text()
+        text.append(f"{task.target} · {task.status} · attempts {task.attempts}\n", style="bold")
+        text.append(task.log or "(no log lines yet)\n")
+        if task.error:
+            text.append("\n" + task.error, style="red")
+        body.update(text)
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def do_cancel(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        ctx = self.ctx
+        self.confirm(
+            BY_ID["jobs.cancel"], f"Cancel job {row.short_id} ({row.job_type}, {row.targets})?", [],
+            lambda: self.call_service("cancel", lambda: job_service.cancel_job(ctx, row.id),
+                                      lambda job: self.notify(f"job {row.short_id}: cancel requested")),
+        )
+
+    def do_retry(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        ctx = self.ctx
+        self.confirm(
+            BY_ID["jobs.retry"], f"Run {row.job_type} on {row.targets} again as a new job?", [],
+            lambda: self.call_service("retry", lambda: job_service.retry_job(ctx, row.id), self.job_created),
+        )
+
+
+def render_summary(d: data.JobDetail, now: Any) -> RenderableType:
+    j = d.job
+    line = Text()
+    line.append(f"{j.job_type} ", style="bold")
+    line.append(f"{j.status}", style=STATUS_STYLE.get(j.status, ""))
+    line.append(f"  {j.id}  by {j.user}  created {data.age(j.created_at, now)} ago")
+    if d.started_at:
+        line.append(f"  started {data.age(d.started_at, now)} ago")
+    if d.completed_at:
+        line.append(f"  ended {data.age(d.completed_at, now)} ago")
+    if d.cancel_requested and j.status == "running":
+        line.append("  cancel requested", style="yellow")
+    parts: list[RenderableType] = [line]
+    if d.details:
+        parts.append(Text("details: " + ", ".join(f"{k}={v}" for k, v in d.details.items()), style="dim",
+                          overflow="ellipsis", no_wrap=True))
+    done = sum(1 for t in d.tasks if t.status == "completed")
+    failed = sum(1 for t in d.tasks if t.status == "failed")
+    parts.append(Text(f"tasks: {len(d.tasks)} · completed {done} · failed {failed} · {_bar(j.progress, j.status)}"))
+    if d.steps:
+        steps = Text("steps: ")
+        for s in d.steps:
+            mark = {"completed": "✓", "failed": "✗", "running": "⟳", "skipped": "↷"}.get(s.status, "·")
+            steps.append(f"{mark} {s.number}.{s.name}  ", style=STATUS_STYLE.get(s.status, ""))
+        parts.append(steps)
+    if d.full_error:
+        parts.append(Text(d.full_error.splitlines()[0], style="red", overflow="ellipsis", no_wrap=True))
+    return Group(*parts)

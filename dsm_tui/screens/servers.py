@@ -1,0 +1,491 @@
+"""Servers: the fleet as a virtual table, a group tree, a detail pane and the actions that make jobs.
+
+Reads are incremental: the first poll loads every server, later polls only rows whose
+``updated_at`` moved, plus what each server's job is doing, so a 10,000-server fleet costs a few
+rows per tick. Every action creates a job through ``dsm_core.services.jobs``; the row's job column
+shows it running and finishing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static, Tree
+
+from dsm_core.services import jobs as job_service
+from dsm_core.services import servers as server_service
+from dsm_tui import data
+from dsm_tui.actions import BY_ID, ActionContext
+from dsm_tui.filtering import compile_filter
+from dsm_tui.modals.form import FormField, FormModal
+from dsm_tui.screens.base import DsmScreen
+from dsm_tui.widgets.table import Column, VirtualTable
+
+HEALTH_STYLE = {"critical": "bold red", "warning": "yellow", "ok": "green"}
+POWER_STYLE = {"on": "green", "off": "dim"}
+CONN_STYLE = {"failed": "red", "unknown": "dim"}
+
+
+def _health_style(row: data.ServerRow) -> str:
+    return HEALTH_STYLE.get(row.health.lower(), "dim")
+
+
+def _job_style(row: data.ServerRow) -> str:
+    if row.job.startswith("✗"):
+        return "red"
+    if row.job.startswith("✓"):
+        return "green"
+    return "cyan" if row.job else ""
+
+
+def server_columns(clock: Any) -> list[Column[data.ServerRow]]:
+    return [
+        Column("name", "NAME", 18, lambda r: r.name, priority=0, flex=True),
+        Column("ip", "ADDRESS", 15, lambda r: r.address, priority=0,
+               sort_key=lambda r: tuple(int(p) if p.isdigit() else 0 for p in r.ip.split(".")) + (r.port,)),
+        Column("health", "HEALTH", 8, lambda r: r.health or "?", _health_style, priority=0),
+        Column("power", "POWER", 5, lambda r: r.power or "?",
+               lambda r: POWER_STYLE.get(r.power.lower(), "dim"), priority=1),
+        Column("job", "JOB", 16, lambda r: r.job, _job_style, priority=1),
+        Column("tag", "TAG", 8, lambda r: r.service_tag, priority=2),
+        Column("model", "MODEL", 9, lambda r: r.model.removeprefix("PowerEdge "), priority=2),
+        Column("conn", "CONN", 9, lambda r: r.connection,
+               lambda r: CONN_STYLE.get(r.connection, ""), priority=2),
+        Column("fw", "IDRAC FW", 11, lambda r: r.idrac_fw, priority=3),
+        Column("bios", "BIOS", 8, lambda r: r.bios, priority=3),
+        Column("group", "GROUP", 12, lambda r: r.groups, priority=3),
+        Column("seen", "SEEN", 5, lambda r: data.age(r.last_seen, clock()),
+               sort_key=lambda r: r.last_seen.timestamp() if r.last_seen else 0.0, priority=2),
+    ]
+
+
+FILTER_FIELDS = {
+    "name": lambda r: r.hostname,
+    "host": lambda r: r.hostname,
+    "ip": lambda r: r.address,
+    "tag": lambda r: r.service_tag,
+    "model": lambda r: r.model,
+    "health": lambda r: r.health,
+    "power": lambda r: r.power,
+    "conn": lambda r: r.connection,
+    "fw": lambda r: r.idrac_fw,
+    "bios": lambda r: r.bios,
+    "group": lambda r: r.groups,
+    "job": lambda r: r.job,
+}
+
+POWER = {
+    "servers.power_on": ("On", "Power on"),
+    "servers.power_off": ("GracefulShutdown", "Shut down (graceful power off)"),
+    "servers.power_cycle": ("PowerCycle", "Power cycle (hard)"),
+}
+JOBS = {
+    "servers.refresh": "refresh_server_info",
+    "servers.health": "health_check",
+    "servers.logs": "fetch_event_logs",
+    "servers.test_credentials": "test_credentials",
+}
+UNGROUPED = "\x00ungrouped"
+FULL_RELOAD_EVERY = 20
+"""Every Nth poll re-reads all ids so a server removed elsewhere disappears from the list."""
+
+
+class ServersScreen(DsmScreen):
+    VIEW: ClassVar[str] = "servers"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table: VirtualTable[data.ServerRow] = VirtualTable(
+            server_columns(lambda: self.dsm.clock()), empty="no servers yet: a (add) or d (discover)", id="servers"
+        )
+        self._since: Any = None
+        self._polls = 0
+        self._jobs: dict[uuid.UUID, str] = {}
+        self._detail_for: uuid.UUID | None = None
+        self._group: str | None = None
+        self._text_filter: Any = None
+        self._pending_focus: uuid.UUID | None = None
+
+    def body(self) -> ComposeResult:
+        with Horizontal(id="servers-body"):
+            tree: Tree[str | None] = Tree("fleet", id="group-tree")
+            tree.display = False
+            yield tree
+            yield self.table
+            with VerticalScroll(id="server-detail") as pane:
+                pane.display = False
+                yield Static("", id="server-detail-body")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.focus()
+
+    def focus_main(self) -> None:
+        self.table.focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 120, "-narrow")
+
+    # --- polling ------------------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Any]:
+        engine, now = self.dsm.engine, self.dsm.clock()
+        full = self._since is None
+        rows = data.load_servers(engine, None if full else self._since)
+        out: dict[str, Any] = {"full": full, "rows": rows, "jobs": data.server_jobs(engine, now)}
+        self._polls += 1
+        if not full and self._polls % FULL_RELOAD_EVERY == 0:
+            out["ids"] = data.all_server_ids(engine)
+        if self._detail_for is not None:
+            out["detail"] = data.server_detail(engine, self._detail_for)
+        if full or self._polls % FULL_RELOAD_EVERY == 0:
+            out["groups"] = sorted({g for r in rows for g in r.groups.split(",") if g}) if full else None
+        return out
+
+    def apply(self, result: dict[str, Any]) -> None:
+        jobs: dict[uuid.UUID, str] = result["jobs"]
+        rows: list[data.ServerRow] = result["rows"]
+        for row in rows:
+            row.job = jobs.get(row.id, "")
+        if rows:
+            newest = max((r.updated_at for r in rows if r.updated_at), default=None)
+            if newest is not None and (self._since is None or newest > self._since):
+                self._since = newest
+        if result["full"]:
+            self.table.set_rows(rows)
+            self._fill_tree(result.get("groups") or [])
+            if self._pending_focus is not None:
+                self.focus_server(self._pending_focus)
+        else:
+            changed = {r.id: r for r in rows}
+            # A job label changes without the server row changing: update those rows too.
+            for key in set(jobs) | set(self._jobs):
+                if jobs.get(key, "") != self._jobs.get(key, "") and key not in changed:
+                    old = self.table._by_key.get(key)
+                    if old is not None:
+                        changed[key] = dataclasses.replace(old, job=jobs.get(key, ""))
+            removed = set()
+            if "ids" in result:
+                removed = set(self.table._by_key) - result["ids"]
+            if changed or removed:
+                self.table.update_rows(changed.values(), removed=removed)
+        self._jobs = jobs
+        if "detail" in result and result["detail"] is not None and result["detail"].id == self._detail_for:
+            self._show_detail(result["detail"])
+        self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
+        self.refresh_bindings()
+
+    def _fill_tree(self, groups: list[str]) -> None:
+        tree = self.query_one("#group-tree", Tree)
+        tree.clear()
+        tree.root.expand()
+        tree.root.data = None
+        tree.root.set_label(f"all servers ({len(self.table.rows)})")
+        node = tree.root.add("groups", expand=True)
+        for g in groups:
+            count = sum(1 for r in self.table.rows if g in r.groups.split(","))
+            node.add_leaf(f"{g} ({count})", data=g)
+        tree.root.add_leaf("clusters (none synced yet)", data=None)
+        ungrouped = sum(1 for r in self.table.rows if not r.groups)
+        tree.root.add_leaf(f"ungrouped ({ungrouped})", data=UNGROUPED)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str | None]) -> None:
+        self._group = event.node.data
+        self._refilter()
+
+    # --- filter -----------------------------------------------------------------------------------------
+
+    def apply_filter(self, text: str) -> None:
+        self._text_filter = compile_filter(text, FILTER_FIELDS)
+        self._refilter()
+
+    def _refilter(self) -> None:
+        text, group = self._text_filter, self._group
+        if group is None:
+            predicate = text
+        elif group == UNGROUPED:
+            predicate = (lambda r: not r.groups and text(r)) if text else (lambda r: not r.groups)
+        else:
+            def in_group(r: data.ServerRow) -> bool:
+                return group in r.groups.split(",")
+            predicate = (lambda r: in_group(r) and text(r)) if text else in_group
+        self.table.set_filter(predicate)
+        self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
+
+    # --- selection and detail ---------------------------------------------------------------------------
+
+    def action_context(self) -> ActionContext:
+        return ActionContext(selected=len(self.table.selection()))
+
+    def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
+        self.refresh_bindings()
+        if self._detail_for is not None and event.row is not None and event.row.id != self._detail_for:
+            self._detail_for = event.row.id
+            self._load_detail(event.row.id)
+
+    def focus_server(self, server_id: uuid.UUID) -> None:
+        if self.table.move_to(server_id):
+            self._pending_focus = None
+            self.table.focus()
+            self._open_detail()
+        else:
+            self._pending_focus = server_id
+
+    def _open_detail(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        self._detail_for = row.id
+        pane = self.query_one("#server-detail")
+        pane.display = True
+        self.add_class("-detail")
+        self._load_detail(row.id)
+
+    def do_detail(self) -> None:
+        if self._detail_for is not None:
+            self._close_detail()
+        else:
+            self._open_detail()
+
+    def _close_detail(self) -> None:
+        self._detail_for = None
+        self.query_one("#server-detail").display = False
+        self.remove_class("-detail")
+        self.table.focus()
+
+    def back_out(self) -> bool:
+        if self._detail_for is not None:
+            self._close_detail()
+            return True
+        if self.table.marked:
+            self.table.marked.clear()
+            self.table.refresh()
+            self.refresh_bindings()
+            return True
+        return False
+
+    @work(thread=True, exclusive=True, group="detail")
+    def _load_detail(self, server_id: uuid.UUID) -> None:
+        detail = data.server_detail(self.dsm.engine, server_id)
+        if detail is not None:
+            self.app.call_from_thread(self._show_detail, detail)
+
+    def _show_detail(self, d: data.ServerDetail) -> None:
+        if d.id != self._detail_for:
+            return
+        self.query_one("#server-detail-body", Static).update(render_detail(d, self.dsm.clock()))
+
+    # --- actions ------------------------------------------------------------------------------------
+
+    def do_mark(self) -> None:
+        self.table.toggle_mark()
+        self.table.action_cursor(1)
+        self.refresh_bindings()
+
+    def do_mark_all(self) -> None:
+        self.table.mark_shown()
+        self.refresh_bindings()
+
+    def do_sort(self) -> None:
+        column = self.table.next_sort()
+        self.notify(f"sorted by {column.label.lower()}", timeout=1.5)
+
+    def do_sort_reverse(self) -> None:
+        self.table.reverse_sort()
+
+    def do_groups(self) -> None:
+        tree = self.query_one("#group-tree", Tree)
+        tree.display = not tree.display
+        (tree if tree.display else self.table).focus()
+
+    def _targets(self) -> list[data.ServerRow]:
+        return self.table.selection()
+
+    def _create(self, job_type: str, targets: list[data.ServerRow], details: dict[str, Any] | None = None) -> None:
+        ids = [str(r.id) for r in targets]
+        ctx = self.ctx
+
+        def done(job: dict[str, Any]) -> None:
+            self.table.marked.clear()
+            self.table.refresh()
+            self.job_created(job)
+
+        self.call_service(job_type.replace("_", " "),
+                          lambda: job_service.create_job(ctx, job_type, servers=ids, details=details or {}), done)
+
+    def _run_job_action(self, action_id: str) -> None:
+        targets = self._targets()
+        if targets:
+            self._create(JOBS[action_id], targets)
+
+    def do_refresh(self) -> None:
+        self._run_job_action("servers.refresh")
+
+    def do_health(self) -> None:
+        self._run_job_action("servers.health")
+
+    def do_logs(self) -> None:
+        self._run_job_action("servers.logs")
+
+    def do_test_credentials(self) -> None:
+        self._run_job_action("servers.test_credentials")
+
+    def _power(self, action_id: str) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        reset, verb = POWER[action_id]
+        names = [f"{r.name}  {r.address}  {r.service_tag}  ({r.power or 'power ?'})" for r in targets]
+        question = f"{verb}: {len(targets)} server{'s' if len(targets) != 1 else ''}?"
+        spec = BY_ID[action_id]
+        if len(targets) == 1 and spec.tier == "typed":
+            # The typed name is the server's name as the list shows it.
+            names = [targets[0].name]
+            question += f"\n{targets[0].address} {targets[0].service_tag} ({targets[0].power or 'power ?'})"
+        self.confirm(spec, question, names, lambda: self._create("power_action", targets, {"action": reset}))
+
+    def do_power_on(self) -> None:
+        self._power("servers.power_on")
+
+    def do_power_off(self) -> None:
+        self._power("servers.power_off")
+
+    def do_power_cycle(self) -> None:
+        self._power("servers.power_cycle")
+
+    def do_add(self) -> None:
+        ctx = self.ctx
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            port = v["port"].strip()
+            if port and not port.isdigit():
+                raise ValueError(f"port: {port!r} is not a number; give 1-65535 or leave it empty for 443")
+            return server_service.add_server(
+                ctx, v["address"].strip(), port=int(port) if port else None, hostname=v["hostname"].strip() or None,
+                credential_set=v["credential_set"].strip() or None,
+            )
+
+        fields = [
+            FormField("address", "iDRAC address", "10.0.0.10 or 10.0.0.10:8443"),
+            FormField("port", "port", "443", required=False),
+            FormField("hostname", "hostname", "esx-01", required=False),
+            FormField("credential_set", "credential set", "(resolved by IP range if empty)", required=False),
+        ]
+
+        def added(server: dict[str, Any] | None) -> None:
+            if server:
+                self.notify(f"added {server['ip_address']}:{server['port']}; r refreshes it")
+                self.schedule_poll(0)
+
+        self.app.push_screen(FormModal("Add a server", fields, submit), added)
+
+    def do_import(self) -> None:
+        ctx = self.ctx
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            path = Path(v["path"].strip()).expanduser()
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except OSError as exc:
+                raise ValueError(f"path: cannot read {path} ({exc.strerror}); give a readable CSV file") from None
+            return server_service.import_servers_csv(ctx, text, source=str(path))
+
+        def imported(report: dict[str, Any] | None) -> None:
+            if report:
+                self.notify(f"imported: {report}")
+                self.schedule_poll(0)
+
+        self.app.push_screen(
+            FormModal("Import servers from CSV", [FormField("path", "CSV file", "/path/servers.csv")], submit,
+                      note="columns: ip_address[,port,hostname,service_tag,credential_set,group,notes]"),
+            imported,
+        )
+
+    def do_discover(self) -> None:
+        ctx = self.ctx
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            details: dict[str, Any] = {"ranges": [p.strip() for p in v["ranges"].split(",") if p.strip()]}
+            if v["credential_sets"].strip():
+                details["credential_sets"] = [p.strip() for p in v["credential_sets"].split(",") if p.strip()]
+            if v["port"].strip():
+                if not v["port"].strip().isdigit():
+                    raise ValueError(f"port: {v['port']!r} is not a number; give 1-65535 (443 when empty)")
+                details["port"] = int(v["port"])
+            return job_service.create_job(ctx, "discovery_scan", details=details)
+
+        fields = [
+            FormField("ranges", "ranges", "10.0.0.0/24, 10.0.1.10-10.0.1.50"),
+            FormField("credential_sets", "credential sets", "(all that match, if empty)", required=False),
+            FormField("port", "iDRAC port", "443", required=False),
+        ]
+
+        def created(job: dict[str, Any] | None) -> None:
+            if job:
+                self.job_created(job)
+
+        self.app.push_screen(FormModal("Discovery scan", fields, submit), created)
+
+
+def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
+    ident = Table.grid(padding=(0, 1))
+    ident.add_column(style="bold", no_wrap=True)
+    ident.add_column()
+    for k, v in d.identity.items():
+        ident.add_row(k, v)
+    ident.add_row("credentials", d.credential_source)
+    parts: list[RenderableType] = [Text("Identity", style="bold underline"), ident, Text("")]
+    parts.append(Text("Health", style="bold underline"))
+    if d.health:
+        h = d.health[0]
+        summary = Text(f"{h.overall or '?'} · power {h.power or '?'}", style=HEALTH_STYLE.get(h.overall.lower(), ""))
+        parts.append(summary)
+        if h.parts:
+            parts.append(Text("  " + "  ".join(f"{k} {v}" for k, v in h.parts.items())))
+        if h.temperature is not None:
+            parts.append(Text(f"  inlet/system {h.temperature:.0f} °C"))
+        for name, value in list(d.sensors.items())[:12]:
+            parts.append(Text(f"  {name}: {value}", style="dim"))
+        history = " ".join(
+            {"ok": "●", "warning": "▲", "critical": "✗"}.get(p.overall.lower(), "·") for p in reversed(d.health)
+        )
+        parts.append(Text(f"  history (oldest→newest): {history}"))
+    else:
+        parts.append(Text("  no health check yet (h runs one)", style="dim"))
+    parts += [Text(""), Text("Firmware", style="bold underline")]
+    if d.firmware:
+        fw = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+        fw.add_column(no_wrap=True, overflow="ellipsis", ratio=3)
+        fw.add_column(no_wrap=True, ratio=1)
+        fw.add_column(no_wrap=True, style="dim")
+        for item in d.firmware[:30]:
+            fw.add_row(item.name, item.version, item.status)
+        parts.append(fw)
+    else:
+        parts.append(Text("  not read yet (r refreshes)", style="dim"))
+    parts += [Text(""), Text("Jobs on this server", style="bold underline")]
+    if d.jobs:
+        for j in d.jobs[:10]:
+            parts.append(Text(f"  {j.job_id.hex[-8:]} {j.job_type:<20} {j.status:<9} {data.age(j.created_at, now)} ago"
+                              + (f"  {j.error[:60]}" if j.error else ""),
+                              style="red" if j.status == "failed" else ""))
+    else:
+        parts.append(Text("  none", style="dim"))
+    parts += [Text(""), Text("Event log (newest first)", style="bold underline")]
+    if d.events:
+        for e in d.events[:20]:
+            style = {"critical": "red", "warning": "yellow"}.get(e.severity.lower(), "")
+            parts.append(Text(f"  {e.timestamp:%m-%d %H:%M} {e.severity:<8} {e.message_id:<8} {e.message}",
+                              style=style, overflow="ellipsis", no_wrap=True))
+    else:
+        parts.append(Text("  not fetched (l fetches the logs)", style="dim"))
+    return Group(*parts)
