@@ -77,40 +77,40 @@ def _retryable(ctx: ActionContext) -> bool:
 ACTIONS: tuple[Action, ...] = (
     # Everywhere. The keys themselves are the App's bindings; here for help, palette and remapping.
     Action("app.views", "colon", "views", GLOBAL, help="switch view: :servers :jobs :activity …", palette=False),
-    Action("app.back", "minus", "back", GLOBAL, help="back to the previous view", palette=False),
+    Action("app.back", "minus", "back", GLOBAL, show=False, help="back to the previous view", palette=False),
     Action("app.filter", "slash", "filter", GLOBAL, help="filter this view: words and field:value terms",
            palette=False),
     Action("app.help", "question_mark", "help", GLOBAL, help="every key of this view", palette=False),
     Action("app.palette", "ctrl+p", "palette", GLOBAL, show=False,
            help="jump to a server by name, IP or tag; run any action", palette=False),
-    Action("app.quit", "q", "quit", GLOBAL, help="leave DSM (jobs keep running in the worker)", palette=False),
+    Action("app.quit", "q", "quit", GLOBAL, show=False, help="leave DSM (jobs keep running in the worker)", palette=False),
     # Servers.
-    Action("servers.detail", "enter", "detail", "servers", help="show or hide the detail pane",
-           available=_one),
-    Action("servers.mark", "space", "mark", "servers", help="mark or unmark the row for a bulk action"),
-    Action("servers.mark_all", "ctrl+a", "mark all", "servers", show=False, help="mark every shown row"),
-    Action("servers.sort", "s", "sort", "servers", help="sort by the next column (S reverses)"),
-    Action("servers.sort_reverse", "S", "reverse", "servers", show=False, help="reverse the sort order"),
-    Action("servers.groups", "g", "groups", "servers", help="show or hide the group tree"),
     Action("servers.refresh", "r", "refresh", "servers", "safe", "operator", True,
            help="refresh_server_info job: identity, firmware, power", available=_selection),
     Action("servers.health", "h", "health", "servers", "safe", "operator", True,
            help="health_check job: sensors and rollups", available=_selection),
     Action("servers.logs", "l", "logs", "servers", "safe", "operator", True,
            help="fetch_event_logs job: SEL and Lifecycle log", available=_selection),
-    Action("servers.test_credentials", "t", "test creds", "servers", "safe", "operator", True, show=False,
-           help="test_credentials job: which credential logs in", available=_selection),
     Action("servers.power_on", "o", "power on", "servers", "confirm", "operator", True,
            help="power on (y/n; more than one server: type the count)", available=_selection),
     Action("servers.power_off", "O", "power off", "servers", "typed", "operator", True,
            help="graceful shutdown; type the name or count to confirm", available=_selection),
     Action("servers.power_cycle", "C", "power cycle", "servers", "typed", "operator", True,
            help="power cycle (hard); type the name or count to confirm", available=_selection),
+    Action("servers.detail", "enter", "detail", "servers", help="show or hide the detail pane",
+           available=_one),
+    Action("servers.mark", "space", "mark", "servers", help="mark or unmark the row for a bulk action"),
     Action("servers.add", "a", "add", "servers", "safe", "operator", True, help="add a server by address"),
-    Action("servers.import", "i", "import CSV", "servers", "safe", "operator", True, show=False,
-           help="import servers from a CSV file"),
     Action("servers.discover", "d", "discover", "servers", "safe", "operator", True,
            help="discovery scan of a range"),
+    Action("servers.test_credentials", "t", "test creds", "servers", "safe", "operator", True, show=False,
+           help="test_credentials job: which credential logs in", available=_selection),
+    Action("servers.import", "i", "import CSV", "servers", "safe", "operator", True, show=False,
+           help="import servers from a CSV file"),
+    Action("servers.mark_all", "ctrl+a", "mark all", "servers", show=False, help="mark every shown row"),
+    Action("servers.sort", "s", "sort", "servers", help="sort by the next column (S reverses)"),
+    Action("servers.sort_reverse", "S", "reverse", "servers", show=False, help="reverse the sort order"),
+    Action("servers.groups", "g", "groups", "servers", help="show or hide the group tree"),
     # Jobs.
     Action("jobs.detail", "enter", "detail", "jobs", help="tasks, logs and steps of the job", available=_one),
     Action("jobs.cancel", "c", "cancel", "jobs", "confirm", "operator", True,
@@ -169,6 +169,13 @@ def for_view(view: str, role: Role, readonly: bool, *, include_global: bool = Tr
 def bindings_for(view: str) -> list[Binding]:
     """A screen's BINDINGS: every action of the view (``check_action`` hides what is not permitted)."""
     return [a.binding() for a in ACTIONS if a.view == view]
+
+
+def global_bindings() -> list[Binding]:
+    """The keys every view answers to (F1 is a second key for help, never shown)."""
+    out = [a.binding() for a in ACTIONS if a.view == GLOBAL and a.id != "app.palette"]
+    out.append(Binding("f1", "act('app.help')", "help", show=False))
+    return out
 
 
 class KeymapError(ValueError):

@@ -15,13 +15,12 @@ from typing import Any, ClassVar
 from sqlalchemy.engine import Engine
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from dsm_core.services.context import Actor, ServiceContext
 from dsm_core.timeutil import utcnow
 from dsm_tui import data
-from dsm_tui.actions import BY_ID, GLOBAL, ACTIONS, for_view
+from dsm_tui.actions import BY_ID, GLOBAL, for_view
 from dsm_tui.modals.help import HelpModal
 from dsm_tui.modals.switcher import ViewSwitcher
 from dsm_tui.providers import ActionCommands, ServerCommands, ViewCommands
@@ -37,12 +36,6 @@ from dsm_tui.widgets.status import StatusLine
 Clock = Callable[[], datetime]
 
 
-def _global_bindings() -> list[BindingType]:
-    out: list[BindingType] = [a.binding() for a in ACTIONS if a.view == GLOBAL and a.id != "app.palette"]
-    out.append(Binding("f1", "act('app.help')", "help", show=False))
-    return out
-
-
 class DsmApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "DSM"
@@ -54,7 +47,6 @@ class DsmApp(App[None]):
         "credentials": CredentialsScreen,
         "settings": SettingsScreen,
     }
-    BINDINGS: ClassVar[list[BindingType]] = _global_bindings()
     COMMANDS: ClassVar[set[Any]] = {ServerCommands, ActionCommands, ViewCommands}
 
     def __init__(
@@ -154,12 +146,14 @@ class DsmApp(App[None]):
         return True
 
     def action_act(self, action_id: str) -> None:
-        spec = BY_ID[action_id]
-        if spec.view != GLOBAL:
-            view = self.view
-            if view is not None:
-                view.action_act(action_id)
-            return
+        """From the palette: a view's action runs on that view, with its checks and tiers."""
+        view = self.view
+        if BY_ID[action_id].view == GLOBAL:
+            self.run_global(action_id)
+        elif view is not None:
+            view.action_act(action_id)
+
+    def run_global(self, action_id: str) -> None:
         {
             "app.views": self._open_switcher,
             "app.back": self._back,

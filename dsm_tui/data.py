@@ -198,6 +198,25 @@ def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(min
             # An active task wins over a finished one for the same server.
             if sid not in out or status in ACTIVE:
                 out[sid] = text
+        # A job not yet claimed has no tasks: its targets come from its scope.
+        queued = session.execute(
+            sa.select(Job.job_type, Job.target_scope).where(col(Job.status) == "pending").order_by(Job.created_at)
+        ).all()
+        group_ids = {g for _t, scope in queued for g in (scope or {}).get("groups", [])}
+        members: dict[str, list[uuid.UUID]] = {}
+        if group_ids:
+            for gid, sid in session.execute(
+                sa.select(ServerGroupMember.server_group_id, ServerGroupMember.server_id)
+                .where(col(ServerGroupMember.server_group_id).in_([uuid.UUID(g) for g in group_ids]))
+            ):
+                members.setdefault(str(gid), []).append(sid)
+    for job_type, scope in queued:
+        scope = scope or {}
+        targets = [uuid.UUID(s) for s in scope.get("servers", [])]
+        targets += [sid for g in scope.get("groups", []) for sid in members.get(g, [])]
+        for sid in targets:
+            if sid not in out or not out[sid].startswith(("… ", "⟳ ")):
+                out[sid] = "… " + job_type.replace("_", " ")
     return out
 
 

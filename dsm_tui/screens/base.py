@@ -15,11 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Label
 
 from dsm_core.services.context import ServiceContext
 from dsm_core.services.errors import ServiceError
-from dsm_tui.actions import BY_ID, Action, ActionContext, bindings_for, permitted
+from dsm_tui.actions import BY_ID, GLOBAL, Action, ActionContext, bindings_for, global_bindings, permitted
 from dsm_tui.filtering import FilterError
 from dsm_tui.modals.confirm import ConfirmModal, TypedConfirmModal
 from dsm_tui.widgets.status import StatusLine
@@ -30,12 +30,19 @@ if TYPE_CHECKING:
 
 class FilterBar(Input):
     DEFAULT_CSS = """
-    FilterBar { dock: bottom; display: none; height: 1; border: none; padding: 0 1; background: $boost; }
+    FilterBar { display: none; height: 1; border: none; padding: 0 1; background: $boost; }
     FilterBar.-shown { display: block; }
     """
 
     def __init__(self) -> None:
         super().__init__(placeholder="/ filter: words and field:value (Enter keeps, Esc clears)", id="filter")
+
+
+class FilterMessage(Label):
+    DEFAULT_CSS = """
+    FilterMessage { height: 1; display: none; color: $error; text-style: bold; padding: 0 1; }
+    FilterMessage.-shown { display: block; }
+    """
 
 
 class DsmScreen(Screen[None]):
@@ -46,13 +53,15 @@ class DsmScreen(Screen[None]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Before Textual merges the class bindings (in its own __init_subclass__).
         if cls.__dict__.get("VIEW"):
-            cls.BINDINGS = [*DsmScreen.BINDINGS, *bindings_for(cls.VIEW)]
+            # The global keys first: at 80 columns the footer still shows `:` `/` `?`.
+            cls.BINDINGS = [*DsmScreen.BINDINGS, *global_bindings(), *bindings_for(cls.VIEW)]
         super().__init_subclass__(**kwargs)
 
     def __init__(self) -> None:
         super().__init__(id=f"view-{self.VIEW}")
         self._poll_timer: Timer | None = None
         self.filter_text = ""
+        self._initial_filter: str | None = None
 
     @property
     def dsm(self) -> DsmApp:
@@ -66,7 +75,8 @@ class DsmScreen(Screen[None]):
         yield StatusLine(self.VIEW)
         yield from self.body()
         yield FilterBar()
-        yield Footer()
+        yield FilterMessage("", id="filter-error")
+        yield Footer(compact=True)
 
     def body(self) -> ComposeResult:
         raise NotImplementedError
@@ -75,6 +85,9 @@ class DsmScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.schedule_poll(0)
+        if self._initial_filter is not None:
+            text, self._initial_filter = self._initial_filter, None
+            self._show_filter(text)
 
     def on_screen_resume(self) -> None:
         self.schedule_poll(0)
@@ -135,6 +148,9 @@ class DsmScreen(Screen[None]):
 
     def action_act(self, action_id: str) -> None:
         spec = BY_ID[action_id]
+        if spec.view == GLOBAL:
+            self.dsm.run_global(action_id)
+            return
         if not permitted(spec, self.dsm.actor.role, self.dsm.readonly):
             self.notify(f"{spec.title} needs the {spec.min_role} role", severity="warning")
             return
@@ -195,16 +211,24 @@ class DsmScreen(Screen[None]):
             self.focus_main()
 
     def _set_filter(self, text: str) -> None:
+        error = self.query_one("#filter-error", FilterMessage)
         try:
             self.apply_filter(text)
         except FilterError as exc:
-            self.query_one(FilterBar).border_title = None
-            self.notify(str(exc), severity="warning", timeout=4)
+            error.update(str(exc))
+            error.add_class("-shown")
             return
+        error.remove_class("-shown")
         self.filter_text = text
 
     def set_filter(self, text: str) -> None:
         """From outside (a drill-down from pulse): show the filter and apply it."""
+        if not self.is_mounted:
+            self._initial_filter = text
+            return
+        self._show_filter(text)
+
+    def _show_filter(self, text: str) -> None:
         bar = self.query_one(FilterBar)
         bar.value = text
         bar.set_class(bool(text), "-shown")

@@ -316,7 +316,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         base = self.rich_style
         if pos >= len(self._view):
             if pos == 0 and not self._view:
-                return Strip([Segment(_fit("  " + self.empty_text, width), base + Style(dim=True))])
+                text = "nothing matches the filter (esc clears it)" if self._rows else self.empty_text
+                return Strip([Segment(_fit("  " + text, width), base + Style(dim=True))])
             return Strip.blank(width, base)
         row = self._view[pos]
         line_style = base
