@@ -28,11 +28,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# A throwaway DSM (temporary DSM_HOME, SQLite): 40 simulated iDRACs with faults, a worker, a discovery,
+# then the console. Quitting the console (q) stops the worker and the fleet and removes the home.
 demo: $(STAMP)
-	@echo "make demo: not available yet." >&2
-	@echo "It needs the simulated iDRAC fleet (dsm sim), the worker (dsm worker) and the TUI (dsm)," >&2
-	@echo "which are still being built. The CLI works today: see README.md, 'Try the CLI'." >&2
-	@exit 1
+	$(BIN)/dsm demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

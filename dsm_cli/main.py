@@ -415,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--ansi", action="store_true", help="the terminal's own 16 colours (theme ansi)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("sim", help="run a simulated Dell iDRAC fleet on loopback (see `dsm sim --help`)", add_help=False)
+    sub.add_parser("demo", help="a throwaway DSM: simulated fleet, worker and console (what `make demo` runs)",
+                   add_help=False)
 
     def json_flag(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
@@ -601,6 +603,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dsm_sim.cli import main as sim_main
 
         return sim_main(argv[1:])
+    if argv[:1] == ["demo"]:
+        from dsm_cli.demo import main as demo_main
+
+        return demo_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[Runtime], None] | None = getattr(args, "handler", None)

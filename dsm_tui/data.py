@@ -138,7 +138,9 @@ class ServerRow:
 
     @property
     def name(self) -> str:
-        return self.hostname or self.address
+        """What the operator calls it: the hostname, else the service tag (a discovered iDRAC has no
+        hostname yet), else the address."""
+        return self.hostname or self.service_tag or self.address
 
     def index(self) -> None:
         """Lower-cased text of every column, built once so a filter keystroke over 50,000 rows is cheap."""

@@ -50,7 +50,7 @@ def _job_style(row: data.ServerRow) -> str:
 def server_columns(clock: Any) -> list[Column[data.ServerRow]]:
     return [
         Column("name", "NAME", 18, lambda r: r.name, priority=0, flex=True),
-        Column("ip", "ADDRESS", 15, lambda r: r.address, priority=0,
+        Column("ip", "ADDRESS", 21, lambda r: r.address, priority=0,
                sort_key=lambda r: tuple(int(p) if p.isdigit() else 0 for p in r.ip.split(".")) + (r.port,)),
         Column("health", "HEALTH", 8, lambda r: r.health or "?", _health_style, priority=0),
         Column("power", "POWER", 5, lambda r: r.power or "?",
@@ -127,6 +127,7 @@ class ServersScreen(DsmScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.table.sort_by("ip")
         self.table.focus()
 
     def focus_main(self) -> None:

@@ -1,0 +1,170 @@
+"""`dsm demo` (what `make demo` runs): a throwaway DSM with a simulated fleet, a worker and the console.
+
+Everything lives under a temporary DSM_HOME on SQLite: `dsm init`, a simulated fleet of 40 iDRACs
+on loopback (a few with health faults, one answering 503s, one slow, one whose password differs
+from the lab credential set), a credential set for them, a `dsm worker`, and a discovery of the
+fleet followed by a health check of what it found. Then the console opens. Quitting it stops the
+worker and the fleet and removes the temporary home (``--keep`` leaves it for a look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+DEMO_SERVERS = 40
+SIM_PASSWORD = "calvin"
+
+
+def _dsm(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dsm_cli.main", *args]
+
+
+class Demo:
+    def __init__(self, count: int, keep: bool) -> None:
+        self.count = count
+        self.keep = keep
+        self.home = Path(tempfile.mkdtemp(prefix="dsm-demo-"))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DSM_")}
+        self.env["DSM_HOME"] = str(self.home)
+        self.procs: list[subprocess.Popen[str]] = []
+        third = random.randint(100, 250)
+        self.start = f"127.77.{third}.1"
+        self.block = f"127.77.{third}.0/24"
+
+    def say(self, text: str) -> None:
+        print(f"demo: {text}", flush=True)
+
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        proc = subprocess.run(_dsm(*args), env=self.env, input=stdin, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise RuntimeError(f"`dsm {' '.join(args)}` failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def start_fleet(self) -> None:
+        last = self.start.rsplit(".", 1)[0]
+        args = [
+            "sim", "--count", str(self.count), "--start", self.start, "--port", "8443", "--time-scale", "30",
+            "--seed", "7", "--shared-certificate",
+            "--fault", "3=psu,fan", "--fault", "8=disk", "--fault", "15=dimm", "--fault", "27=temp", "--random-faults", "0.05",
+            "--inject", f"{last}.6:8443:error_503_rate=0.5",
+            "--inject", f"{last}.12:8443:latency_ms=900,jitter_ms=300",
+            "--inject", f"{last}.21:8443:unauthorized_rate=1",
+        ]
+        log = open(self.home / "sim.log", "w")  # noqa: SIM115 - closed with the process at exit
+        env = dict(self.env, DSM_SIM_PASSWORD=SIM_PASSWORD)
+        proc = subprocess.Popen(_dsm(*args), env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the simulated fleet did not start; see {self.home / 'sim.log'}")
+        info = json.loads(line)
+        self.say(f"{len(info['endpoints'])} simulated iDRACs on {self.start}… port 8443 (admin API {info['admin']})")
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
+
+    def start_worker(self) -> None:
+        log = open(self.home / "worker.log", "w")  # noqa: SIM115 - closed with the process at exit
+        self.procs.append(subprocess.Popen(_dsm("worker", "--concurrency", "4"), env=self.env,
+                                           stdout=subprocess.DEVNULL, stderr=log, text=True))
+        self.say(f"worker started (log: {self.home / 'worker.log'})")
+
+    def setup(self) -> None:
+        self.say(f"temporary DSM_HOME {self.home}")
+        self.run("init")
+        self.run("credentials", "add", "lab", "--username", "root", "--password-stdin", "--range", self.block,
+                 stdin=SIM_PASSWORD + "\n")
+        for key, value in (("network.read_timeout_seconds", "10"), ("network.connection_timeout_seconds", "3"),
+                           ("network.max_retry_attempts", "1")):
+            self.run("settings", "set", key, value)
+        self.start_fleet()
+        self.start_worker()
+        last = self.start.rsplit(".", 1)[0]
+        self.run("discover", f"{self.start}-{last}.{self.count}", "--port", "8443")
+        self.say("discovery queued; a refresh and a health check of what it finds follow")
+        threading.Thread(target=self._health_after_discovery, daemon=True).start()
+
+    def _health_after_discovery(self) -> None:
+        """Once discovery has found the fleet, check its health (what an operator would do next)."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                jobs = json.loads(self.run("jobs", "list", "--json"))
+            except (RuntimeError, ValueError):
+                return
+            if any(j["job_type"] == "discovery_scan" and j["status"] in ("completed", "failed") for j in jobs):
+                break
+            time.sleep(1)
+        try:
+            servers = json.loads(self.run("servers", "list", "--json"))
+            refs = [s["id"] for s in servers]
+            targets = [arg for ref in refs for arg in ("--server", ref)]
+            if refs:
+                self.run("jobs", "create", "refresh_server_info", *targets)
+                self.run("jobs", "create", "health_check", *targets)
+        except (RuntimeError, ValueError):
+            pass
+
+    def console(self, extra: Sequence[str]) -> int:
+        return subprocess.run(_dsm(*extra), env=self.env).returncode
+
+    def stop(self) -> None:
+        # The worker first (it logs out of every iDRAC session it holds), then the fleet it talks to.
+        # A second Ctrl+C or SIGTERM must not cut this short and leave them running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.keep:
+            self.say(f"kept {self.home} (DSM_HOME={self.home} dsm … to look again)")
+        else:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="dsm demo", description="DSM with a simulated fleet, a worker and the console, "
+                                                              "all under a temporary DSM_HOME; quitting stops it all.")
+    p.add_argument("--count", type=int, default=DEMO_SERVERS, help=f"simulated iDRACs (default {DEMO_SERVERS})")
+    p.add_argument("--keep", action="store_true", help="keep the temporary DSM_HOME when you quit")
+    p.add_argument("--no-console", action="store_true", help="set everything up, wait for Ctrl+C (for scripts)")
+    args, console_args = p.parse_known_args(argv)
+    if not 1 <= args.count <= 250:
+        print("dsm demo: --count must be 1 to 250 (one loopback /24)", file=sys.stderr)
+        return 2
+    demo = Demo(args.count, args.keep)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)  # a stopped demo still stops what it started
+    try:
+        demo.setup()
+        if args.no_console:
+            demo.say("ready; Ctrl+C stops everything")
+            while True:
+                time.sleep(3600)
+        return demo.console(console_args)
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as exc:
+        print(f"dsm demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        demo.stop()
