@@ -8,6 +8,8 @@ activity log is read a page at a time by keyset on (timestamp, id), never with O
 
 from __future__ import annotations
 
+import gc
+import ipaddress
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -122,15 +124,25 @@ class ServerRow:
     idrac_fw: str
     bios: str
     groups: str
-    last_seen: datetime | None
-    updated_at: datetime | None
+    last_seen_raw: Any
+    """As read (ISO text on SQLite, a datetime on PostgreSQL): parsed when shown, not 50,000 times at load."""
+    updated_at_raw: Any
     job: str = ""
     """The server's current (or just finished) job: "refresh 40%", "✓ health_check"."""
     haystack: str = ""
+    ip_key: tuple[int, ...] = ()
 
     @property
     def key(self) -> uuid.UUID:
         return self.id
+
+    @property
+    def last_seen(self) -> datetime | None:
+        return _when(self.last_seen_raw)
+
+    @property
+    def updated_at(self) -> datetime | None:
+        return _when(self.updated_at_raw)
 
     @property
     def address(self) -> str:
@@ -151,7 +163,9 @@ class ServerRow:
 
 
 _SERVER_COLUMNS = (
-    Server.id,
+    # Read raw (no SQLAlchemy result processing): at 50,000 rows the per-value conversions are most of
+    # the cost, and _uuid/_when below do the same job in a fraction of the time, on either database.
+    sa.type_coerce(Server.id, sa.String),
     Server.hostname,
     Server.ip_address,
     Server.port,
@@ -162,9 +176,33 @@ _SERVER_COLUMNS = (
     Server.connection_status,
     Server.idrac_firmware,
     Server.bios_version,
-    Server.last_seen,
-    Server.updated_at,
+    sa.type_coerce(Server.last_seen, sa.String),
+    sa.type_coerce(Server.updated_at, sa.String),
 )
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
+def _when(value: Any) -> datetime | None:
+    """A stored UTC timestamp: a datetime (PostgreSQL) or its ISO text (SQLite)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_utc(value)
+
+
+def ip_sort_key(ip: str, port: int) -> tuple[int, ...]:
+    """Numeric address order (10.0.0.2 before 10.0.0.10); IPv6 after IPv4."""
+    try:
+        if "." in ip:
+            a, b, c, d = ip.split(".")
+            return (4, int(a), int(b), int(c), int(d), port)
+        return (6, int(ipaddress.ip_address(ip)), port)
+    except ValueError:
+        return (9, port)
 
 
 def _group_names(session: Any, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUID, str]:
@@ -224,21 +262,48 @@ def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(min
 
 def load_servers(engine: Engine, since: datetime | None = None) -> list[ServerRow]:
     """All servers, or only those changed since ``since`` (the next poll's incremental read)."""
+    # Building 50,000 rows allocates enough to set off the cyclic collector many times over, for
+    # nothing: rows hold no cycles. Pausing it halves the load time on a large fleet.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        rows = _load_servers(engine, since)
+        if since is None:
+            # The fleet stays in memory for the session: keep the collector from walking it at every
+            # later collection (each walk of 50,000 rows is a visible stall while typing).
+            gc.freeze()
+        return rows
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_servers(engine: Engine, since: datetime | None) -> list[ServerRow]:
     stmt = sa.select(*_SERVER_COLUMNS)
     if since is not None:
-        stmt = stmt.where(col(Server.updated_at) > since)
+        stmt = stmt.where(col(Server.updated_at) >= since)  # >=: a row committed in the same tick is not lost
     rows: list[ServerRow] = []
     with read_scope(engine) as session:
-        result = session.execute(stmt).all()
-        groups = _group_names(session, None if since is None else [r[0] for r in result]) if result else {}
-    for sid, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd in result:
+        # Core, not the ORM: plain tuples without ORM row loading (half the cost at 50,000 rows).
+        result = session.connection().execute(stmt).all()
+        groups = _group_names(session, None if since is None else [_uuid(r[0]) for r in result]) if result else {}
+    for raw_id, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd in result:
+        sid = _uuid(raw_id)
         row = ServerRow(
             sid, host or "", ip, port, tag or "", model or "", health or "", power or "", conn or "",
-            fw or "", bios or "", groups.get(sid, ""), _t(seen), _t(upd),
+            fw or "", bios or "", groups.get(sid, ""), seen, upd, ip_key=ip_sort_key(ip, port),
         )
         row.index()
         rows.append(row)
+    # Sorted here, in the thread: the table's own sort by address then finds the work done.
+    rows.sort(key=lambda r: r.ip_key)
     return rows
+
+
+def newest_update(rows: Sequence[ServerRow]) -> datetime | None:
+    """The latest updated_at among rows, comparing them as read (ISO text sorts like the time)."""
+    raw = [r.updated_at_raw for r in rows if r.updated_at_raw is not None]
+    return _when(max(raw)) if raw else None
 
 
 def all_server_ids(engine: Engine) -> set[uuid.UUID]:

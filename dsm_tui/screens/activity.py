@@ -69,6 +69,7 @@ def parse_activity_filter(text: str, errors_only: bool, slow: bool) -> data.Acti
 
 class ActivityScreen(DsmScreen):
     VIEW: ClassVar[str] = "activity"
+    AUTO_FOCUS = "#activity"
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,10 +87,6 @@ class ActivityScreen(DsmScreen):
 
     def body(self) -> ComposeResult:
         yield self.table
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
 
     def focus_main(self) -> None:
         self.table.focus()
@@ -119,7 +116,7 @@ class ActivityScreen(DsmScreen):
             self.table.update_rows(rows, prepend=True)
             if self._follow and at_top:
                 self.table.cursor = 0
-        self.refresh_bindings()
+        self.selection_changed()
 
     def on_virtual_table_near_end(self, event: VirtualTable.NearEnd) -> None:
         if self._exhausted or self._loading_older or not self.table.rows:
@@ -176,7 +173,7 @@ class ActivityScreen(DsmScreen):
         return ActionContext(selected=1 if self.table.current else 0)
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
-        self.refresh_bindings()
+        self.selection_changed()
 
     def do_detail(self) -> None:
         row = self.table.current

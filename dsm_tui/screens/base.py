@@ -60,6 +60,7 @@ class DsmScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id=f"view-{self.VIEW}")
         self._poll_timer: Timer | None = None
+        self._polling = False
         self.filter_text = ""
         self._initial_filter: str | None = None
 
@@ -84,13 +85,15 @@ class DsmScreen(Screen[None]):
     # --- polling ------------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        # After the first frame: started earlier, the read only competes with the mount for the GIL.
         self.schedule_poll(0)
         if self._initial_filter is not None:
             text, self._initial_filter = self._initial_filter, None
             self._show_filter(text)
 
     def on_screen_resume(self) -> None:
-        self.schedule_poll(0)
+        if not self._polling:  # a read in flight re-arms the next one itself
+            self.schedule_poll(0)
         self.query_one(StatusLine).show(self.dsm.worker_summary)
 
     def schedule_poll(self, delay: float | None = None) -> None:
@@ -100,12 +103,16 @@ class DsmScreen(Screen[None]):
         self._poll_timer = self.set_timer(max(0.01, wait), self._poll_tick)
 
     def _poll_tick(self) -> None:
-        if not self.is_current:
-            return  # resumes from on_screen_resume
+        if not self.is_current or self._polling:
+            return  # resumes from on_screen_resume, or when the read in flight finishes
         self._poll()
 
-    @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
+        self._polling = True
+        self._read()
+
+    @work(thread=True, group="poll")
+    def _read(self) -> None:
         try:
             result = self.load()
         except Exception as exc:  # the database went away: say so, keep trying
@@ -114,10 +121,12 @@ class DsmScreen(Screen[None]):
         self.app.call_from_thread(self._poll_done, result)
 
     def _poll_done(self, result: Any) -> None:
+        self._polling = False
         self.apply(result)
         self.schedule_poll()
 
     def _poll_failed(self, exc: Exception) -> None:
+        self._polling = False
         self.notify(f"reading the database failed: {exc}", severity="error", timeout=5)
         self.schedule_poll(max(2.0, self.dsm.poll_seconds))
 
@@ -132,6 +141,16 @@ class DsmScreen(Screen[None]):
 
     def action_context(self) -> ActionContext:
         return ActionContext()
+
+    _shown_context: ActionContext | None = None
+
+    def selection_changed(self) -> None:
+        """Refresh the footer only when what the actions depend on changed: rebuilding it on every
+        cursor move or filter keystroke would cost more than the table itself."""
+        context = self.action_context()
+        if context != self._shown_context:
+            self._shown_context = context
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "act":

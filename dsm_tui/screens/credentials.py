@@ -63,6 +63,7 @@ FILTER_FIELDS = {"name": lambda r: r.name, "user": lambda r: r.username, "range"
 
 class CredentialsScreen(DsmScreen):
     VIEW: ClassVar[str] = "credentials"
+    AUTO_FOCUS = "#credentials"
     POLL_SECONDS: ClassVar[float] = 3.0
 
     def __init__(self) -> None:
@@ -72,10 +73,6 @@ class CredentialsScreen(DsmScreen):
     def body(self) -> ComposeResult:
         yield self.table
         yield Static("", id="credential-detail")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
 
     def focus_main(self) -> None:
         self.table.focus()
@@ -87,7 +84,7 @@ class CredentialsScreen(DsmScreen):
         if [r for r in rows] != list(self.table.rows):
             self.table.set_rows(rows)
         self._show_detail()
-        self.refresh_bindings()
+        self.selection_changed()
 
     def apply_filter(self, text: str) -> None:
         self.table.set_filter(compile_filter(text, FILTER_FIELDS))
@@ -97,7 +94,7 @@ class CredentialsScreen(DsmScreen):
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
         self._show_detail()
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _show_detail(self) -> None:
         row = self.table.current

@@ -72,6 +72,7 @@ FILTER_FIELDS = {
 
 class JobsScreen(DsmScreen):
     VIEW: ClassVar[str] = "jobs"
+    AUTO_FOCUS = "#jobs"
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,10 +94,6 @@ class JobsScreen(DsmScreen):
             yield self.tasks
             with VerticalScroll(id="task-log"):
                 yield Static("", id="task-log-body")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
 
     def focus_main(self) -> None:
         self.table.focus()
@@ -125,7 +122,7 @@ class JobsScreen(DsmScreen):
         detail = result.get("detail")
         if detail is not None and detail.job.id == self._detail_for:
             self._show_detail(detail)
-        self.refresh_bindings()
+        self.selection_changed()
 
     # --- filter ---------------------------------------------------------------------------------------
 
@@ -155,7 +152,7 @@ class JobsScreen(DsmScreen):
         if event.table is self.tasks:
             self._show_task_log()
             return
-        self.refresh_bindings()
+        self.selection_changed()
         if self._detail_for is not None and event.row is not None and event.row.id != self._detail_for:
             self._detail_for = event.row.id
             self._load_detail(event.row.id)

@@ -72,6 +72,7 @@ def worker_text(w: data.WorkerSummary) -> Text:
 
 class PulseScreen(DsmScreen):
     VIEW: ClassVar[str] = "pulse"
+    AUTO_FOCUS = "#pulse-servers"
     POLL_SECONDS: ClassVar[float] = 1.0
 
     def __init__(self) -> None:
@@ -93,10 +94,6 @@ class PulseScreen(DsmScreen):
                 v.border_title = "Jobs completed per hour (24 h)"
                 yield Sparkline([0] * 24, id="pulse-spark")
                 yield Label("", id="pulse-rate")
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#pulse-servers", OptionList).focus()
 
     def focus_main(self) -> None:
         self.query_one("#pulse-servers", OptionList).focus()

@@ -50,8 +50,7 @@ def _job_style(row: data.ServerRow) -> str:
 def server_columns(clock: Any) -> list[Column[data.ServerRow]]:
     return [
         Column("name", "NAME", 18, lambda r: r.name, priority=0, flex=True),
-        Column("ip", "ADDRESS", 21, lambda r: r.address, priority=0,
-               sort_key=lambda r: tuple(int(p) if p.isdigit() else 0 for p in r.ip.split(".")) + (r.port,)),
+        Column("ip", "ADDRESS", 21, lambda r: r.address, priority=0, sort_key=lambda r: r.ip_key),
         Column("health", "HEALTH", 8, lambda r: r.health or "?", _health_style, priority=0),
         Column("power", "POWER", 5, lambda r: r.power or "?",
                lambda r: POWER_STYLE.get(r.power.lower(), "dim"), priority=1),
@@ -101,6 +100,7 @@ FULL_RELOAD_EVERY = 20
 
 class ServersScreen(DsmScreen):
     VIEW: ClassVar[str] = "servers"
+    AUTO_FOCUS = "#servers"
 
     def __init__(self) -> None:
         super().__init__()
@@ -128,7 +128,6 @@ class ServersScreen(DsmScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.table.sort_by("ip")
-        self.table.focus()
 
     def focus_main(self) -> None:
         self.table.focus()
@@ -142,14 +141,22 @@ class ServersScreen(DsmScreen):
         engine, now = self.dsm.engine, self.dsm.clock()
         full = self._since is None
         rows = data.load_servers(engine, None if full else self._since)
-        out: dict[str, Any] = {"full": full, "rows": rows, "jobs": data.server_jobs(engine, now)}
+        out: dict[str, Any] = {"full": full, "rows": rows, "jobs": data.server_jobs(engine, now),
+                               "newest": data.newest_update(rows)}
         self._polls += 1
         if not full and self._polls % FULL_RELOAD_EVERY == 0:
             out["ids"] = data.all_server_ids(engine)
         if self._detail_for is not None:
             out["detail"] = data.server_detail(engine, self._detail_for)
-        if full or self._polls % FULL_RELOAD_EVERY == 0:
-            out["groups"] = sorted({g for r in rows for g in r.groups.split(",") if g}) if full else None
+        if full:
+            counts: dict[str, int] = {}
+            ungrouped = 0
+            for r in rows:
+                if not r.groups:
+                    ungrouped += 1
+                for g in r.groups.split(",") if r.groups else ():
+                    counts[g] = counts.get(g, 0) + 1
+            out["groups"] = (dict(sorted(counts.items())), ungrouped)
         return out
 
     def apply(self, result: dict[str, Any]) -> None:
@@ -157,13 +164,12 @@ class ServersScreen(DsmScreen):
         rows: list[data.ServerRow] = result["rows"]
         for row in rows:
             row.job = jobs.get(row.id, "")
-        if rows:
-            newest = max((r.updated_at for r in rows if r.updated_at), default=None)
-            if newest is not None and (self._since is None or newest > self._since):
-                self._since = newest
+        newest = result["newest"]
+        if newest is not None and (self._since is None or newest > self._since):
+            self._since = newest
         if result["full"]:
-            self.table.set_rows(rows)
-            self._fill_tree(result.get("groups") or [])
+            self.table.set_rows(rows, sorted_by="ip")
+            self._fill_tree(*result["groups"])
             if self._pending_focus is not None:
                 self.focus_server(self._pending_focus)
         else:
@@ -183,20 +189,18 @@ class ServersScreen(DsmScreen):
         if "detail" in result and result["detail"] is not None and result["detail"].id == self._detail_for:
             self._show_detail(result["detail"])
         self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
-        self.refresh_bindings()
+        self.selection_changed()
 
-    def _fill_tree(self, groups: list[str]) -> None:
+    def _fill_tree(self, groups: dict[str, int], ungrouped: int) -> None:
         tree = self.query_one("#group-tree", Tree)
         tree.clear()
         tree.root.expand()
         tree.root.data = None
         tree.root.set_label(f"all servers ({len(self.table.rows)})")
         node = tree.root.add("groups", expand=True)
-        for g in groups:
-            count = sum(1 for r in self.table.rows if g in r.groups.split(","))
+        for g, count in groups.items():
             node.add_leaf(f"{g} ({count})", data=g)
         tree.root.add_leaf("clusters (none synced yet)", data=None)
-        ungrouped = sum(1 for r in self.table.rows if not r.groups)
         tree.root.add_leaf(f"ungrouped ({ungrouped})", data=UNGROUPED)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str | None]) -> None:
@@ -225,10 +229,10 @@ class ServersScreen(DsmScreen):
     # --- selection and detail ---------------------------------------------------------------------------
 
     def action_context(self) -> ActionContext:
-        return ActionContext(selected=len(self.table.selection()))
+        return ActionContext(selected=self.table.selection_count())
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
-        self.refresh_bindings()
+        self.selection_changed()
         if self._detail_for is not None and event.row is not None and event.row.id != self._detail_for:
             self._detail_for = event.row.id
             self._load_detail(event.row.id)
@@ -270,7 +274,7 @@ class ServersScreen(DsmScreen):
         if self.table.marked:
             self.table.marked.clear()
             self.table.refresh()
-            self.refresh_bindings()
+            self.selection_changed()
             return True
         return False
 
@@ -290,11 +294,11 @@ class ServersScreen(DsmScreen):
     def do_mark(self) -> None:
         self.table.toggle_mark()
         self.table.action_cursor(1)
-        self.refresh_bindings()
+        self.selection_changed()
 
     def do_mark_all(self) -> None:
         self.table.mark_shown()
-        self.refresh_bindings()
+        self.selection_changed()
 
     def do_sort(self) -> None:
         column = self.table.next_sort()

@@ -78,6 +78,7 @@ USER_COLUMNS: list[Column[UserRow]] = [
 
 class SettingsScreen(DsmScreen):
     VIEW: ClassVar[str] = "settings"
+    AUTO_FOCUS = "#settings"
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,10 +89,6 @@ class SettingsScreen(DsmScreen):
         yield self.table
         yield Label(" Users and roles (Tab to move here)", classes="section-title")
         yield self.users
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.table.focus()
 
     def focus_main(self) -> None:
         self.table.focus()
@@ -110,7 +107,7 @@ class SettingsScreen(DsmScreen):
             self.table.update_rows([r for r in settings if old.get(r.dotted) != r.value])
         if [(u.username, u.role) for u in users] != [(u.username, u.role) for u in self.users.rows]:
             self.users.set_rows(users)
-        self.refresh_bindings()
+        self.selection_changed()
 
     def apply_filter(self, text: str) -> None:
         self.table.set_filter(compile_filter(text, {"section": lambda r: r.dotted.split(".")[0],
@@ -120,7 +117,7 @@ class SettingsScreen(DsmScreen):
         return ActionContext(selected=1 if self.table.current else 0)
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
-        self.refresh_bindings()
+        self.selection_changed()
 
     def _done(self, message: str) -> Any:
         def done(result: Any) -> None:

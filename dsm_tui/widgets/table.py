@@ -91,6 +91,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         self._rows: list[R] = []
         self._by_key: dict[Hashable, R] = {}
         self._view: list[R] = []
+        self._ordered: list[R] | None = None
+        """All rows in sort order, kept between filter keystrokes (filtering then never sorts)."""
         self._positions: dict[Hashable, int] = {}
         self._predicate: Callable[[R], bool] | None = None
         self._sort: Column[R] | None = None
@@ -119,11 +121,21 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             return [r for r in self._rows if r.key in self.marked]
         return [self.current] if self.current is not None else []
 
-    def set_rows(self, rows: Iterable[R]) -> None:
+    def selection_count(self) -> int:
+        """len(selection()) without walking the rows (marks are kept to rows that exist)."""
+        return len(self.marked) if self.marked else int(self.current is not None)
+
+    def set_rows(self, rows: Iterable[R], *, sorted_by: str | None = None) -> None:
+        """Replace every row. ``sorted_by``: the rows already come in that column's ascending order
+        (sorted in the loading thread), so the table does not sort them again on the event loop."""
         self._rows = list(rows)
         self._by_key = {r.key: r for r in self._rows}
         self.marked &= set(self._by_key)
-        self._rebuild()
+        presorted = sorted_by is not None and self._sort is not None and self._sort.key == sorted_by \
+            and not self._reverse
+        if presorted:
+            self._ordered = list(self._rows)
+        self._rebuild(reorder=not presorted)
 
     def update_rows(self, changed: Iterable[R], *, removed: Iterable[Hashable] = (), prepend: bool = False) -> None:
         """Replace rows by key and add new ones; repaint only the visible lines that changed.
@@ -178,7 +190,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
 
     def set_filter(self, predicate: Callable[[R], bool] | None) -> None:
         self._predicate = predicate
-        self._rebuild()
+        self._rebuild(reorder=False)
 
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         self._sort = next((c for c in self.columns if c.key == column_key), None)
@@ -206,14 +218,16 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         value = key(row)
         return (value is None, value if value is not None else "")
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, reorder: bool = True) -> None:
         current = self.current.key if self.current is not None else None
         self._row_index = None
-        view = self._rows if self._predicate is None else [r for r in self._rows if self._predicate(r)]
-        if self._sort is not None:
-            view = sorted(view, key=self._sort_value, reverse=self._reverse)
-        elif view is self._rows:
-            view = list(view)
+        if reorder or self._ordered is None:
+            if self._sort is not None:
+                self._ordered = sorted(self._rows, key=self._sort_value, reverse=self._reverse)
+            else:
+                self._ordered = list(self._rows)
+        ordered = self._ordered
+        view = list(ordered) if self._predicate is None else [r for r in ordered if self._predicate(r)]
         self._view = view
         self._positions = {r.key: i for i, r in enumerate(view)}
         self.virtual_size = Size(self.size.width, len(view) + 1)

@@ -12,15 +12,19 @@ import pytest
 from sqlalchemy.engine import Engine
 from textual.pilot import Pilot
 
-from tests.tui.conftest import make_app, screen_text, wait_for
+from tests.tui.conftest import footer_actions, make_app, screen_text, wait_for
 from tests.tui.seed import sid
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
 
-async def _settle(pilot: Pilot[Any]) -> None:
+async def _settle(pilot: Pilot[Any], enabled: str | None = None) -> None:
+    """Every read finished and the footer redrawn for the selection (it recomposes asynchronously)."""
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    if enabled is not None:
+        await wait_for(pilot, lambda: f"act('{enabled}')" in footer_actions(pilot.app, enabled_only=True),
+                       what=f"{enabled} enabled in the footer")
+    await pilot.pause(0.3)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -45,7 +49,7 @@ def test_servers_with_detail(snap_compare: Any, tui_engine: Engine, size: tuple[
         app.screen.table.move_to(sid(0))
         await pilot.press("enter")
         await wait_for(pilot, lambda: "Identity" in screen_text(app), what="detail")
-        await _settle(pilot)
+        await _settle(pilot, "servers.refresh")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 
@@ -59,6 +63,6 @@ def test_job_detail(snap_compare: Any, tui_engine: Engine, size: tuple[int, int]
         app.screen.table.move_to(sid(2, 7))  # the running power action, one task done, one running
         await pilot.press("enter")
         await wait_for(pilot, lambda: "tasks: 2" in screen_text(app), what="job detail")
-        await _settle(pilot)
+        await _settle(pilot, "jobs.cancel")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)

@@ -1,0 +1,160 @@
+"""Console benchmark: 10,000 and 50,000 servers — first paint, filter keystroke, memory.
+
+Each size runs in a child process of its own (so its peak RSS is its own), on a seeded SQLite
+database, with the real app headless at 160×48. "First paint" is from starting the app to the first
+frame that draws a server row; a "keystroke" is from pressing a key in the `/` filter to the
+table having re-filtered and repainted. The baseline, in the same run: Textual's DataTable showing
+the same 10,000 rows (what the virtual table replaces).
+
+Targets (issue 5): 10k first paint ≤ 300 ms, keystroke ≤ 50 ms, RSS ≤ 250 MB; 50k first paint ≤ 1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SIZE = (160, 48)
+
+
+def _database(n: int, directory: Path) -> Any:
+    from dsm_core.db import make_engine, migrate
+    from dsm_core.services.context import SYSTEM, ServiceContext
+    from dsm_core.services.users import add_user
+    from tests.tui.seed import seed
+
+    engine = make_engine(f"sqlite:///{directory / 'bench.db'}")
+    migrate.upgrade(engine)
+    add_user(ServiceContext(engine, SYSTEM), "bench", "admin")
+    seed(engine, n, activity=0)
+    return engine
+
+
+async def _console(engine: Any, n: int) -> dict[str, Any]:
+    from dsm_core.services.context import actor_for
+    from dsm_tui.app import DsmApp
+    from dsm_tui.widgets.table import VirtualTable
+    from tests.tui.seed import NOW
+
+    painted: dict[str, float] = {}
+    original = VirtualTable.render_line
+
+    def render_line(self: VirtualTable[Any], y: int) -> Any:
+        strip = original(self, y)
+        if y >= 1 and self.shown:
+            painted["at"] = time.perf_counter()
+        return strip
+
+    VirtualTable.render_line = render_line  # type: ignore[method-assign]
+    app = DsmApp(engine, actor_for(engine, "bench"), start_view="servers", clock=lambda: NOW, poll_seconds=3600)
+    started = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        while "at" not in painted or len(app.screen.table.rows) < n:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.001)
+        first_paint = painted["at"] - started
+        await pilot.pause(0.3)
+        await pilot.press("slash")
+        timings = []
+        for ch in "esx-0123":
+            painted.pop("at", None)
+            t0 = time.perf_counter()
+            await pilot.press(ch)
+            while "at" not in painted:
+                await asyncio.sleep(0.0005)
+            timings.append(painted["at"] - t0)
+        shown = len(app.screen.table.shown)  # type: ignore[attr-defined]
+        # Clearing the filter again (the widest redraw: all rows back).
+        painted.pop("at", None)
+        t0 = time.perf_counter()
+        for _ in "esx-0123":
+            await pilot.press("backspace")
+        while "at" not in painted:
+            await asyncio.sleep(0.0005)
+        clear = (painted["at"] - t0) / len("esx-0123")
+    VirtualTable.render_line = original  # type: ignore[method-assign]
+    return {"first_paint_s": first_paint, "keystroke_s": timings, "shown_after_filter": shown,
+            "clear_per_key_s": clear}
+
+
+async def _datatable_baseline(engine: Any) -> float:
+    """Textual's DataTable with the same rows and columns, loaded the usual way (add_rows)."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import DataTable
+
+    from dsm_tui import data
+
+    class Baseline(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DataTable()
+
+    app = Baseline()
+    started = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        rows = await asyncio.to_thread(data.load_servers, engine)
+        table = app.query_one(DataTable)
+        table.add_columns("NAME", "ADDRESS", "HEALTH", "POWER", "TAG", "MODEL", "CONN", "IDRAC FW", "BIOS", "GROUP")
+        table.add_rows([(r.name, r.address, r.health, r.power, r.service_tag, r.model, r.connection, r.idrac_fw,
+                         r.bios, r.groups) for r in rows])
+        await pilot.pause()
+        return time.perf_counter() - started
+
+
+def child(n: int, baseline: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="dsm-bench-tui-") as tmp:
+        t0 = time.perf_counter()
+        engine = _database(n, Path(tmp))
+        seeded = time.perf_counter() - t0
+        result = asyncio.run(_console(engine, n))
+        result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["seed_s"] = seeded
+        if baseline:
+            result["datatable_s"] = asyncio.run(_datatable_baseline(engine))
+        engine.dispose()
+    print(json.dumps(result))
+
+
+def _run(n: int, baseline: bool) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", str(n)] + (["--baseline"] if baseline else []),
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_tui child for {n} failed:\n{proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def main() -> None:
+    ten = _run(10_000, baseline=True)
+    fifty = _run(50_000, baseline=False)
+    for n, r in ((10_000, ten), (50_000, fifty)):
+        keys = r["keystroke_s"]
+        print(f"{n:>6,} servers: first paint {r['first_paint_s'] * 1000:.0f} ms; filter keystroke median "
+              f"{statistics.median(keys) * 1000:.1f} ms, max {max(keys) * 1000:.1f} ms "
+              f"({r['shown_after_filter']} rows left); clearing {r['clear_per_key_s'] * 1000:.1f} ms/key; "
+              f"peak RSS {r['rss_mb']:.0f} MB (seeded in {r['seed_s']:.1f} s)")
+    base = ten["datatable_s"]
+    print(f"baseline: Textual DataTable with the same 10,000 rows: {base * 1000:.0f} ms to first paint → the virtual "
+          f"table is {base / ten['first_paint_s']:.1f}x faster")
+    print(f"targets: 10k first paint ≤ 300 ms {_verdict(ten['first_paint_s'] <= 0.3)}; keystroke ≤ 50 ms "
+          f"{_verdict(max(ten['keystroke_s']) <= 0.05)}; RSS ≤ 250 MB {_verdict(ten['rss_mb'] <= 250)}; "
+          f"50k first paint ≤ 1 s {_verdict(fifty['first_paint_s'] <= 1.0)}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        child(int(sys.argv[2]), "--baseline" in sys.argv)
+    else:
+        main()
