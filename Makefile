@@ -22,8 +22,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check dsm_core dsm_cli dsm_sim dsm_worker tests bench
-	$(BIN)/mypy dsm_core dsm_cli dsm_sim dsm_worker
+	$(BIN)/ruff check dsm_core dsm_cli dsm_sim dsm_worker dsm_tui tests bench
+	$(BIN)/mypy dsm_core dsm_cli dsm_sim dsm_worker dsm_tui
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -57,7 +57,8 @@ class Demo:
         args = [
             "sim", "--count", str(self.count), "--start", self.start, "--port", "8443", "--time-scale", "30",
             "--seed", "7", "--shared-certificate",
-            "--fault", "3=psu,fan", "--fault", "8=disk", "--fault", "15=dimm", "--fault", "27=temp", "--random-faults", "0.05",
+            "--fault", "3=psu,fan", "--fault", "8=disk", "--fault", "15=dimm", "--fault", "27=temp",
+            "--random-faults", "0.05",
             "--inject", f"{last}.6:8443:error_503_rate=0.5",
             "--inject", f"{last}.12:8443:latency_ms=900,jitter_ms=300",
             "--inject", f"{last}.21:8443:unauthorized_rate=1",

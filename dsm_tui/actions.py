@@ -83,7 +83,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("app.help", "question_mark", "help", GLOBAL, help="every key of this view", palette=False),
     Action("app.palette", "ctrl+p", "palette", GLOBAL, show=False,
            help="jump to a server by name, IP or tag; run any action", palette=False),
-    Action("app.quit", "q", "quit", GLOBAL, show=False, help="leave DSM (jobs keep running in the worker)", palette=False),
+    Action("app.quit", "q", "quit", GLOBAL, show=False, help="leave DSM (jobs keep running in the worker)",
+           palette=False),
     # Servers.
     Action("servers.refresh", "r", "refresh", "servers", "safe", "operator", True,
            help="refresh_server_info job: identity, firmware, power", available=_selection),

@@ -89,11 +89,11 @@ def worker_summary(engine: Engine, now: datetime) -> WorkerSummary:
     since = now - timedelta(hours=24)
     stmt = (
         sa.select(
-            WorkerHeartbeat.hostname,
-            WorkerHeartbeat.pid,
-            WorkerHeartbeat.status,
-            WorkerHeartbeat.last_beat_at,
-            WorkerHeartbeat.running_jobs,
+            col(WorkerHeartbeat.hostname),
+            col(WorkerHeartbeat.pid),
+            col(WorkerHeartbeat.status),
+            col(WorkerHeartbeat.last_beat_at),
+            col(WorkerHeartbeat.running_jobs),
         )
         .where(col(WorkerHeartbeat.last_beat_at) >= since)
         .order_by(col(WorkerHeartbeat.last_beat_at).desc())
@@ -157,27 +157,37 @@ class ServerRow:
     def index(self) -> None:
         """Lower-cased text of every column, built once so a filter keystroke over 50,000 rows is cheap."""
         self.haystack = "\x1f".join(
-            (self.hostname, self.address, self.service_tag, self.model, self.health, self.power,
-             self.connection, self.idrac_fw, self.bios, self.groups)
+            (
+                self.hostname,
+                self.address,
+                self.service_tag,
+                self.model,
+                self.health,
+                self.power,
+                self.connection,
+                self.idrac_fw,
+                self.bios,
+                self.groups,
+            )
         ).lower()
 
 
 _SERVER_COLUMNS = (
     # Read raw (no SQLAlchemy result processing): at 50,000 rows the per-value conversions are most of
     # the cost, and _uuid/_when below do the same job in a fraction of the time, on either database.
-    sa.type_coerce(Server.id, sa.String),
-    Server.hostname,
-    Server.ip_address,
-    Server.port,
-    Server.service_tag,
-    Server.model,
-    Server.overall_health,
-    Server.power_state,
-    Server.connection_status,
-    Server.idrac_firmware,
-    Server.bios_version,
-    sa.type_coerce(Server.last_seen, sa.String),
-    sa.type_coerce(Server.updated_at, sa.String),
+    sa.type_coerce(col(Server.id), sa.String),
+    col(Server.hostname),
+    col(Server.ip_address),
+    col(Server.port),
+    col(Server.service_tag),
+    col(Server.model),
+    col(Server.overall_health),
+    col(Server.power_state),
+    col(Server.connection_status),
+    col(Server.idrac_firmware),
+    col(Server.bios_version),
+    sa.type_coerce(col(Server.last_seen), sa.String),
+    sa.type_coerce(col(Server.updated_at), sa.String),
 )
 
 
@@ -206,13 +216,13 @@ def ip_sort_key(ip: str, port: int) -> tuple[int, ...]:
 
 
 def _group_names(session: Any, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUID, str]:
-    stmt = sa.select(ServerGroupMember.server_id, ServerGroup.name).join(
+    stmt = sa.select(col(ServerGroupMember.server_id), col(ServerGroup.name)).join(
         ServerGroup, col(ServerGroup.id) == col(ServerGroupMember.server_group_id)
     )
     if ids is not None:
         stmt = stmt.where(col(ServerGroupMember.server_id).in_(ids))
     names: dict[uuid.UUID, list[str]] = {}
-    for sid, name in session.execute(stmt.order_by(ServerGroup.name)):
+    for sid, name in session.execute(stmt.order_by(col(ServerGroup.name))):
         names.setdefault(sid, []).append(name)
     return {sid: ",".join(v) for sid, v in names.items()}
 
@@ -220,7 +230,13 @@ def _group_names(session: Any, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUI
 def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(minutes=2)) -> dict[uuid.UUID, str]:
     """What each server is doing: its active job tasks, and those finished in the last minutes."""
     stmt = (
-        sa.select(JobTask.server_id, Job.job_type, JobTask.status, JobTask.progress, JobTask.completed_at)
+        sa.select(
+            col(JobTask.server_id),
+            col(Job.job_type),
+            col(JobTask.status),
+            col(JobTask.progress),
+            col(JobTask.completed_at),
+        )
         .join(Job, col(Job.id) == col(JobTask.job_id))
         .where(
             col(JobTask.server_id).is_not(None),
@@ -240,14 +256,17 @@ def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(min
                 out[sid] = text
         # A job not yet claimed has no tasks: its targets come from its scope.
         queued = session.execute(
-            sa.select(Job.job_type, Job.target_scope).where(col(Job.status) == "pending").order_by(Job.created_at)
+            sa.select(col(Job.job_type), col(Job.target_scope))
+            .where(col(Job.status) == "pending")
+            .order_by(col(Job.created_at))
         ).all()
         group_ids = {g for _t, scope in queued for g in (scope or {}).get("groups", [])}
         members: dict[str, list[uuid.UUID]] = {}
         if group_ids:
             for gid, sid in session.execute(
-                sa.select(ServerGroupMember.server_group_id, ServerGroupMember.server_id)
-                .where(col(ServerGroupMember.server_group_id).in_([uuid.UUID(g) for g in group_ids]))
+                sa.select(col(ServerGroupMember.server_group_id), col(ServerGroupMember.server_id)).where(
+                    col(ServerGroupMember.server_group_id).in_([uuid.UUID(g) for g in group_ids])
+                )
             ):
                 members.setdefault(str(gid), []).append(sid)
     for job_type, scope in queued:
@@ -290,8 +309,21 @@ def _load_servers(engine: Engine, since: datetime | None) -> list[ServerRow]:
     for raw_id, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd in result:
         sid = _uuid(raw_id)
         row = ServerRow(
-            sid, host or "", ip, port, tag or "", model or "", health or "", power or "", conn or "",
-            fw or "", bios or "", groups.get(sid, ""), seen, upd, ip_key=ip_sort_key(ip, port),
+            sid,
+            host or "",
+            ip,
+            port,
+            tag or "",
+            model or "",
+            health or "",
+            power or "",
+            conn or "",
+            fw or "",
+            bios or "",
+            groups.get(sid, ""),
+            seen,
+            upd,
+            ip_key=ip_sort_key(ip, port),
         )
         row.index()
         rows.append(row)
@@ -308,7 +340,7 @@ def newest_update(rows: Sequence[ServerRow]) -> datetime | None:
 
 def all_server_ids(engine: Engine) -> set[uuid.UUID]:
     with read_scope(engine) as session:
-        return set(session.execute(sa.select(Server.id)).scalars())
+        return set(session.execute(sa.select(col(Server.id))).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,17 +421,33 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
             cred = f"server's own ({resolved.username})"
         else:
             cred = f"{resolved.source.replace('_', ' ')}: {resolved.set_name} ({resolved.username})"
-        health_rows = session.execute(
-            sa.select(ServerHealth)
-            .where(col(ServerHealth.server_id) == s.id)
-            .order_by(col(ServerHealth.timestamp).desc())
-            .limit(10)
-        ).scalars().all()
+        health_rows = (
+            session.execute(
+                sa.select(ServerHealth)
+                .where(col(ServerHealth.server_id) == s.id)
+                .order_by(col(ServerHealth.timestamp).desc())
+                .limit(10)
+            )
+            .scalars()
+            .all()
+        )
         health = tuple(
             HealthPoint(
-                _t(h.timestamp) or utcnow(), h.overall_health or "", h.power_state or "",
-                {k: v for k, v in (("cpu", h.cpu_health), ("memory", h.memory_health), ("storage", h.storage_health),
-                                   ("fans", h.fan_health), ("psu", h.psu_health), ("network", h.network_health)) if v},
+                _t(h.timestamp) or utcnow(),
+                h.overall_health or "",
+                h.power_state or "",
+                {
+                    k: v
+                    for k, v in (
+                        ("cpu", h.cpu_health),
+                        ("memory", h.memory_health),
+                        ("storage", h.storage_health),
+                        ("fans", h.fan_health),
+                        ("psu", h.psu_health),
+                        ("network", h.network_health),
+                    )
+                    if v
+                },
                 h.temperature_celsius,
             )
             for h in health_rows
@@ -408,21 +456,31 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
         firmware = tuple(
             FirmwareItem(f.name or f.inventory_id, f.version or "", f.status or "", f.updateable)
             for f in session.execute(
-                sa.select(FirmwareInventory).where(col(FirmwareInventory.server_id) == s.id)
-                .order_by(FirmwareInventory.name)
+                sa.select(FirmwareInventory)
+                .where(col(FirmwareInventory.server_id) == s.id)
+                .order_by(col(FirmwareInventory.name))
             ).scalars()
         )
         events = tuple(
             EventItem(_t(e.timestamp) or utcnow(), e.severity or "", e.message_id or "", e.message or "", e.log_type)
             for e in session.execute(
-                sa.select(ServerEventLog).where(col(ServerEventLog.server_id) == s.id)
-                .order_by(col(ServerEventLog.timestamp).desc()).limit(50)
+                sa.select(ServerEventLog)
+                .where(col(ServerEventLog.server_id) == s.id)
+                .order_by(col(ServerEventLog.timestamp).desc())
+                .limit(50)
             ).scalars()
         )
         jobs = tuple(
             ServerJob(jid, jt, st, pr, _t(ca) or utcnow(), err or "")
             for jid, jt, st, pr, ca, err in session.execute(
-                sa.select(Job.id, Job.job_type, JobTask.status, JobTask.progress, Job.created_at, JobTask.error)
+                sa.select(
+                    col(Job.id),
+                    col(Job.job_type),
+                    col(JobTask.status),
+                    col(JobTask.progress),
+                    col(Job.created_at),
+                    col(JobTask.error),
+                )
                 .join(Job, col(Job.id) == col(JobTask.job_id))
                 .where(col(JobTask.server_id) == s.id)
                 .order_by(col(Job.created_at).desc())
@@ -457,13 +515,15 @@ class JobRow:
         return self.id.hex[-8:]
 
     def index(self) -> None:
-        self.haystack = "\x1f".join((self.short_id, self.job_type, self.status, self.targets, self.user,
-                                     self.error)).lower()
+        self.haystack = "\x1f".join(
+            (self.short_id, self.job_type, self.status, self.targets, self.user, self.error)
+        ).lower()
 
 
-def describe_scope(scope: dict[str, Any] | None, details: dict[str, Any] | None,
-                   names: dict[str, str] | None = None) -> str:
-    """"3 servers", "web01", "10.0.0.0/24": what a job is aimed at, in one cell."""
+def describe_scope(
+    scope: dict[str, Any] | None, details: dict[str, Any] | None, names: dict[str, str] | None = None
+) -> str:
+    """ "3 servers", "web01", "10.0.0.0/24": what a job is aimed at, in one cell."""
     scope = scope or {}
     parts: list[str] = []
     servers = scope.get("servers") or []
@@ -485,11 +545,18 @@ def describe_scope(scope: dict[str, Any] | None, details: dict[str, Any] | None,
 
 def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) -> list[JobRow]:
     """The newest jobs, or those written since ``since`` (by updated_at, which every write bumps)."""
-    stmt = (
-        sa.select(Job.id, Job.job_type, Job.status, Job.progress, Job.target_scope, Job.details, User.username,
-                  Job.created_at, Job.updated_at, Job.error)
-        .outerjoin(User, col(User.id) == col(Job.created_by))
-    )
+    stmt = sa.select(
+        col(Job.id),
+        col(Job.job_type),
+        col(Job.status),
+        col(Job.progress),
+        col(Job.target_scope),
+        col(Job.details),
+        col(User.username),
+        col(Job.created_at),
+        col(Job.updated_at),
+        col(Job.error),
+    ).outerjoin(User, col(User.id) == col(Job.created_by))
     if since is not None:
         stmt = stmt.where(col(Job.updated_at) >= since).order_by(col(Job.updated_at).desc()).limit(limit)
     else:
@@ -500,14 +567,24 @@ def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) 
         names: dict[str, str] = {}
         if single:
             for sid, host, ip in session.execute(
-                sa.select(Server.id, Server.hostname, Server.ip_address)
-                .where(col(Server.id).in_([uuid.UUID(s) for s in single]))
+                sa.select(col(Server.id), col(Server.hostname), col(Server.ip_address)).where(
+                    col(Server.id).in_([uuid.UUID(s) for s in single])
+                )
             ):
                 names[str(sid)] = host or ip
     rows = []
     for jid, jt, st, pr, scope, details, user, created, updated, err in result:
-        row = JobRow(jid, jt, st, pr, describe_scope(scope, details, names), user or "system",
-                     _t(created) or utcnow(), _t(updated) or utcnow(), (err or "").splitlines()[0] if err else "")
+        row = JobRow(
+            jid,
+            jt,
+            st,
+            pr,
+            describe_scope(scope, details, names),
+            user or "system",
+            _t(created) or utcnow(),
+            _t(updated) or utcnow(),
+            (err or "").splitlines()[0] if err else "",
+        )
         row.index()
         rows.append(row)
     return rows
@@ -564,14 +641,23 @@ def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
         names = {
             sid: host or ip
             for sid, host, ip in session.execute(
-                sa.select(Server.id, Server.hostname, Server.ip_address)
+                sa.select(col(Server.id), col(Server.hostname), col(Server.ip_address))
                 .join(JobTask, col(JobTask.server_id) == col(Server.id))
                 .where(col(JobTask.job_id) == job_id)
             )
         }
         tasks = tuple(
-            TaskRow(t.id, names.get(t.server_id, "") if t.server_id else (t.target or "—"), t.status, t.progress,
-                    t.attempts, t.log or "", t.error or "", _t(t.started_at), _t(t.completed_at))
+            TaskRow(
+                t.id,
+                names.get(t.server_id, "") if t.server_id else (t.target or "—"),
+                t.status,
+                t.progress,
+                t.attempts,
+                t.log or "",
+                t.error or "",
+                _t(t.started_at),
+                _t(t.completed_at),
+            )
             for t in session.execute(
                 sa.select(JobTask).where(col(JobTask.job_id) == job_id).order_by(col(JobTask.created_at))
             ).scalars()
@@ -579,18 +665,38 @@ def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
         steps = tuple(
             StepRow(w.step_number, w.step_name, w.step_status, w.cluster_id or "", w.step_error or "")
             for w in session.execute(
-                sa.select(WorkflowExecution).where(col(WorkflowExecution.job_id) == job_id)
+                sa.select(WorkflowExecution)
+                .where(col(WorkflowExecution.job_id) == job_id)
                 .order_by(col(WorkflowExecution.step_number))
             ).scalars()
         )
-        return JobDetail(rows[job_id], dict(job.details or {}), _t(job.started_at), _t(job.completed_at),
-                         job.cancel_requested, job.attempts, job.error or "", tasks, steps)
+        return JobDetail(
+            rows[job_id],
+            dict(job.details or {}),
+            _t(job.started_at),
+            _t(job.completed_at),
+            job.cancel_requested,
+            job.attempts,
+            job.error or "",
+            tasks,
+            steps,
+        )
 
 
 def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID]) -> list[JobRow]:
     stmt = (
-        sa.select(Job.id, Job.job_type, Job.status, Job.progress, Job.target_scope, Job.details, User.username,
-                  Job.created_at, Job.updated_at, Job.error)
+        sa.select(
+            col(Job.id),
+            col(Job.job_type),
+            col(Job.status),
+            col(Job.progress),
+            col(Job.target_scope),
+            col(Job.details),
+            col(User.username),
+            col(Job.created_at),
+            col(Job.updated_at),
+            col(Job.error),
+        )
         .outerjoin(User, col(User.id) == col(Job.created_by))
         .where(col(Job.id).in_(list(ids)))
     )
@@ -598,8 +704,17 @@ def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID]) -> list[JobRow]:
         result = session.execute(stmt).all()
     out = []
     for jid, jt, st, pr, scope, details, user, created, updated, err in result:
-        row = JobRow(jid, jt, st, pr, describe_scope(scope, details), user or "system", _t(created) or utcnow(),
-                     _t(updated) or utcnow(), (err or "").splitlines()[0] if err else "")
+        row = JobRow(
+            jid,
+            jt,
+            st,
+            pr,
+            describe_scope(scope, details),
+            user or "system",
+            _t(created) or utcnow(),
+            _t(updated) or utcnow(),
+            (err or "").splitlines()[0] if err else "",
+        )
         row.index()
         out.append(row)
     return out
@@ -646,16 +761,25 @@ def _activity_where(session: Any, flt: ActivityFilter) -> list[Any]:
     where: list[Any] = []
     if flt.server:
         needle = flt.server.lower()
-        ids = list(session.execute(
-            sa.select(Server.id).where(sa.or_(sa.func.lower(Server.hostname).contains(needle),
-                                              col(Server.ip_address).contains(needle),
-                                              sa.func.lower(Server.service_tag) == needle))
-        ).scalars())
+        ids = list(
+            session.execute(
+                sa.select(col(Server.id)).where(
+                    sa.or_(
+                        sa.func.lower(col(Server.hostname)).contains(needle),
+                        col(Server.ip_address).contains(needle),
+                        sa.func.lower(col(Server.service_tag)) == needle,
+                    )
+                )
+            ).scalars()
+        )
         where.append(col(IdracCommand.server_id).in_(ids))
     if flt.job:
         prefix = flt.job.lower().replace("-", "")
-        jobs = [j for j in session.execute(sa.select(Job.id).order_by(col(Job.created_at).desc()).limit(5000))
-                .scalars() if j.hex.startswith(prefix) or j.hex.endswith(prefix)]
+        jobs = [
+            j
+            for j in session.execute(sa.select(col(Job.id)).order_by(col(Job.created_at).desc()).limit(5000)).scalars()
+            if j.hex.startswith(prefix) or j.hex.endswith(prefix)
+        ]
         where.append(col(IdracCommand.job_id).in_(jobs))
     if flt.errors_only:
         where.append(col(IdracCommand.success).is_(False))
@@ -675,27 +799,42 @@ def activity_page(
     limit: int = 200,
 ) -> list[ActivityRow]:
     """Newest first. ``before``: the next older page; ``after``: what arrived since (the live tail)."""
-    cols = (IdracCommand.id, IdracCommand.timestamp, IdracCommand.command_type, IdracCommand.endpoint,
-            IdracCommand.status_code, IdracCommand.response_time_ms, IdracCommand.success,
-            IdracCommand.error_message, IdracCommand.source, IdracCommand.server_id, IdracCommand.job_id)
+    cols = (
+        col(IdracCommand.id),
+        col(IdracCommand.timestamp),
+        col(IdracCommand.command_type),
+        col(IdracCommand.endpoint),
+        col(IdracCommand.status_code),
+        col(IdracCommand.response_time_ms),
+        col(IdracCommand.success),
+        col(IdracCommand.error_message),
+        col(IdracCommand.source),
+        col(IdracCommand.server_id),
+        col(IdracCommand.job_id),
+    )
     with read_scope(engine) as session:
         stmt = sa.select(*cols).where(*_activity_where(session, flt))
         ts, ident = col(IdracCommand.timestamp), col(IdracCommand.id)
+        # Row-value comparison: SQLAlchemy binds each value with its column's type (UTC time, UUID).
         if before is not None:
-            stmt = stmt.where(sa.tuple_(ts, ident) < sa.tuple_(sa.literal(before[0], IdracCommand.__table__.c.timestamp.type),
-                                                               sa.literal(before[1], IdracCommand.__table__.c.id.type)))
+            stmt = stmt.where(sa.tuple_(ts, ident) < sa.tuple_(*before))
         if after is not None:
-            stmt = stmt.where(sa.tuple_(ts, ident) > sa.tuple_(sa.literal(after[0], IdracCommand.__table__.c.timestamp.type),
-                                                               sa.literal(after[1], IdracCommand.__table__.c.id.type)))
+            stmt = stmt.where(sa.tuple_(ts, ident) > sa.tuple_(*after))
         stmt = stmt.order_by(ts.desc(), ident.desc()).limit(limit)
         result = session.execute(stmt).all()
         server_ids = {r[9] for r in result if r[9] is not None}
-        names = {
-            sid: host or ip
-            for sid, host, ip in session.execute(
-                sa.select(Server.id, Server.hostname, Server.ip_address).where(col(Server.id).in_(server_ids))
-            )
-        } if server_ids else {}
+        names = (
+            {
+                sid: host or ip
+                for sid, host, ip in session.execute(
+                    sa.select(col(Server.id), col(Server.hostname), col(Server.ip_address)).where(
+                        col(Server.id).in_(server_ids)
+                    )
+                )
+            }
+            if server_ids
+            else {}
+        )
     return [
         ActivityRow(i, _t(t) or utcnow(), m, ep, sc, rt, bool(ok), err or "", src or "", names.get(sid, ""), jid)
         for i, t, m, ep, sc, rt, ok, err, src, sid, jid in result
@@ -742,17 +881,19 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
     day_ago = now - timedelta(hours=24)
     with read_scope(engine) as session:
         states = session.execute(
-            sa.select(Server.overall_health, Server.power_state, Server.connection_status, sa.func.count())
-            .group_by(Server.overall_health, Server.power_state, Server.connection_status)
+            sa.select(
+                col(Server.overall_health), col(Server.power_state), col(Server.connection_status), sa.func.count()
+            ).group_by(col(Server.overall_health), col(Server.power_state), col(Server.connection_status))
         ).all()
         job_counts = dict(
             session.execute(
-                sa.select(Job.status, sa.func.count()).where(col(Job.status).in_(ACTIVE)).group_by(Job.status)
+                sa.select(col(Job.status), sa.func.count()).where(col(Job.status).in_(ACTIVE)).group_by(col(Job.status))
             ).all()
         )
         finished = session.execute(
-            sa.select(Job.status, Job.completed_at)
-            .where(col(Job.completed_at) >= day_ago, col(Job.status).in_(("completed", "failed")))
+            sa.select(col(Job.status), col(Job.completed_at)).where(
+                col(Job.completed_at) >= day_ago, col(Job.status).in_(("completed", "failed"))
+            )
         ).all()
     health: Counter[str] = Counter()
     power: Counter[str] = Counter()
@@ -773,9 +914,19 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
         if 0 <= bucket < 24:
             hours[bucket] += 1
     recent = [j for j in load_jobs(engine, limit=200) if j.status == "failed" and j.updated_at >= day_ago][:5]
-    return Pulse(sum(health.values()), dict(health), dict(power), dict(conn), job_counts.get("running", 0),
-                 job_counts.get("pending", 0), failed, completed, tuple(hours), worker_summary(engine, now),
-                 tuple(recent))
+    return Pulse(
+        sum(health.values()),
+        dict(health),
+        dict(power),
+        dict(conn),
+        job_counts.get("running", 0),
+        job_counts.get("pending", 0),
+        failed,
+        completed,
+        tuple(hours),
+        worker_summary(engine, now),
+        tuple(recent),
+    )
 
 
 # --- formatting ------------------------------------------------------------------------------------
@@ -804,5 +955,5 @@ def is_paused(engine: Engine) -> bool:
     from dsm_core.models import ActivitySettings
 
     with read_scope(engine) as session:
-        value = session.execute(sa.select(ActivitySettings.pause_idrac_operations).limit(1)).scalar()
+        value = session.execute(sa.select(col(ActivitySettings.pause_idrac_operations)).limit(1)).scalar()
     return bool(value)

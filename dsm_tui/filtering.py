@@ -42,6 +42,20 @@ def parse(text: str, fields: Mapping[str, Callable[[Any], str]]) -> list[Term]:
     return terms
 
 
+def _free_text(value: str) -> Callable[[Any], bool]:
+    def check(row: Any) -> bool:
+        return value in row.haystack
+
+    return check
+
+
+def _field(value: str, getter: Callable[[Any], str]) -> Callable[[Any], bool]:
+    def check(row: Any) -> bool:
+        return value in getter(row).lower()
+
+    return check
+
+
 def compile_filter(text: str, fields: Mapping[str, Callable[[Any], str]]) -> Predicate | None:
     """A predicate over rows with a ``haystack`` attribute, or None for "no filter"."""
     terms = parse(text, fields)
@@ -49,15 +63,7 @@ def compile_filter(text: str, fields: Mapping[str, Callable[[Any], str]]) -> Pre
         return None
     checks: list[Callable[[Any], bool]] = []
     for term in terms:
-        value = term.value
-        if term.field is None:
-            def check(row: Any, v: str = value) -> bool:
-                return v in row.haystack
-        else:
-            getter = fields[term.field]
-
-            def check(row: Any, v: str = value, g: Callable[[Any], str] = getter) -> bool:
-                return v in g(row).lower()
+        check = _free_text(term.value) if term.field is None else _field(term.value, fields[term.field])
         if term.negate:
             def negated(row: Any, c: Callable[[Any], bool] = check) -> bool:
                 return not c(row)

@@ -155,9 +155,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             index = self._index_of(old)
             self._rows[index] = row
             pos = self._positions.get(row.key)
-            if self._predicate is not None and self._predicate(old) != self._predicate(row):
-                structural = True
-            elif self._sort is not None and self._sort_value(old) != self._sort_value(row):
+            moved = self._sort is not None and self._sort_value(old) != self._sort_value(row)
+            if (self._predicate is not None and self._predicate(old) != self._predicate(row)) or moved:
                 structural = True
             elif pos is not None:
                 self._view[pos] = row

@@ -69,3 +69,7 @@ def screen_text(app: DsmApp) -> str:
     return console.export_text()
 
 
+
+
+# The simulated fleet fixture of the worker tests, for the live-worker console test.
+from tests.worker.conftest import fleet  # noqa: E402,F401

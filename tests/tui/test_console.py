@@ -13,7 +13,7 @@ from textual.widgets import Button, Input
 
 from dsm_core.db import read_scope
 from dsm_core.models import ActivitySettings, CredentialSet, Job
-from dsm_tui.actions import ACTIONS, BY_ID, for_view, parse_keymap, KeymapError
+from dsm_tui.actions import ACTIONS, BY_ID, KeymapError, for_view, parse_keymap
 from dsm_tui.modals.confirm import ConfirmModal, TypedConfirmModal
 from dsm_tui.modals.form import FormModal
 from dsm_tui.modals.help import HelpModal
@@ -68,7 +68,7 @@ async def test_no_mutating_action_for_a_viewer_or_in_readonly(tui_engine: Engine
     async with app.run_test(size=(200, 40)) as pilot:
         for view in ("servers", "jobs", "activity", "credentials", "settings", "pulse"):
             app.goto(view)
-            await wait_for(pilot, lambda: app.screen.VIEW == view and "act('app.views')" in footer_actions(app),
+            await wait_for(pilot, lambda v=view: v == app.screen.VIEW and "act('app.views')" in footer_actions(app),
                            what=f"the footer of {view}")
             await pilot.pause(0.3)
             shown = footer_actions(app)
@@ -276,8 +276,8 @@ async def test_jobs_detail_cancel_and_retry(tui_engine: Engine) -> None:
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="retry confirmation")
         await pilot.press("y")
-        await wait_for(pilot, lambda: len(_jobs(tui_engine)) == 5 + 48 + 1 or _jobs(tui_engine)[0].job_type
-                       == "health_check" and _jobs(tui_engine)[0].status == "pending", what="the retried job")
+        await wait_for(pilot, lambda: len(_jobs(tui_engine)) == 5 + 48 + 1 or (_jobs(tui_engine)[0].job_type
+                       == "health_check" and _jobs(tui_engine)[0].status == "pending"), what="the retried job")
         retried = _jobs(tui_engine)[0]
         assert retried.target_scope == {"servers": [str(sid(3))]}
         await wait_for(pilot, lambda: retried.id in table._by_key, what="the new job in the list")
@@ -360,7 +360,7 @@ async def test_credentials_add_masks_and_seals(tui_engine: Engine) -> None:
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, FormModal), what="the range form")
         await pilot.press(*"10.300.0.0/16", "enter", "enter")
-        await wait_for(pilot, lambda: "10.300.0.0/16" in screen_text(app) and "cidr" in screen_text(app).lower()
+        await wait_for(pilot, lambda: ("10.300.0.0/16" in screen_text(app) and "cidr" in screen_text(app).lower())
                        or "not" in app.screen.query_one("#form-error").render().__str__(), what="the error")
         assert isinstance(app.screen, FormModal)
 
@@ -428,7 +428,7 @@ async def test_worker_status_in_the_header(tui_engine: Engine) -> None:
 
 async def test_keys_can_be_remapped_by_action_id(tui_engine: Engine) -> None:
     keymap = parse_keymap("servers.refresh=R")
-    with pytest.raises(KeymapError, match="servers.refrsh"):
+    with pytest.raises(KeymapError, match=r"servers\.refrsh"):
         parse_keymap("servers.refrsh=R")
     app = make_app(tui_engine, "oscar", start_view="servers", keymap=keymap)
     async with app.run_test(size=(160, 40)) as pilot:

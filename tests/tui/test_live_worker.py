@@ -21,7 +21,7 @@ from dsm_sim.fleet import FleetThread
 from dsm_tui.app import DsmApp
 from tests.conftest import Templates
 from tests.tui.conftest import screen_text, wait_for
-from tests.worker.conftest import Install, block_of, fleet, make_install  # noqa: F401 (fleet is a fixture)
+from tests.worker.conftest import Install, block_of, make_install
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -1,4 +1,4 @@
-"""SVG snapshots of the three screens operators look at most, at 80×24 and 160×48.
+"""SVG snapshots of the three screens operators look at most, at 80x24 and 160x48.
 
 Frozen clock (tests.tui.seed.NOW), seeded database with fixed ids, no input focused (so no cursor
 blink). A change to these screens shows as an SVG diff; `pytest --snapshot-update` accepts it.
