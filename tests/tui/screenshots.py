@@ -1,0 +1,168 @@
+"""Regenerate docs/screenshots/*.svg: every console screen on the seeded database, frozen clock.
+
+    .venv/bin/python -m tests.tui.screenshots docs/screenshots
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from dsm_core.db import make_engine, migrate
+from dsm_core.services.context import SYSTEM, ServiceContext, actor_for
+from dsm_core.services.credentials import add_credential_set
+from dsm_core.services.users import add_user
+from dsm_core.credentials.sealing import create_key_file, encode_public_key, key_id
+from dsm_core.credentials.secret import Secret
+from dsm_core.services.bootstrap import register_worker_key
+from dsm_tui.app import DsmApp
+from tests.tui.seed import NOW, seed, sid
+
+Step = Callable[[Any, DsmApp], Awaitable[None]]
+
+
+async def _until(pilot: Any, check: Callable[[], Any]) -> None:
+    for _ in range(200):
+        if check():
+            break
+        await pilot.pause(0.05)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.4)
+
+
+async def pulse(pilot: Any, app: DsmApp) -> None:
+    await _until(pilot, lambda: app.screen.query("#pulse-servers").first().option_count > 3)
+
+
+async def servers(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("space", "space")
+    app.screen.table.move_to(sid(3))
+    await pilot.press("enter")
+    await _until(pilot, lambda: app.screen._detail_for is not None)
+
+
+async def power_off(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    app.screen.table.focus()
+    await pilot.press("space", "space", "space", "O")
+    await _until(pilot, lambda: type(app.screen).__name__ == "TypedConfirmModal")
+
+
+async def filtered(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("slash", *"health:crit")
+    await pilot.press("enter")
+    await _until(pilot, lambda: True)
+
+
+async def jobs(pilot: Any, app: DsmApp) -> None:
+    app.goto("jobs")
+    await _until(pilot, lambda: len(app.screen.table.rows) > 5)
+    app.screen.table.move_to(sid(2, 7))
+    await pilot.press("enter")
+    await _until(pilot, lambda: app.screen._detail is not None)
+
+
+async def activity(pilot: Any, app: DsmApp) -> None:
+    app.goto("activity")
+    await _until(pilot, lambda: app.screen.table.rows)
+
+
+async def activity_call(pilot: Any, app: DsmApp) -> None:
+    await activity(pilot, app)
+    app.screen.table.cursor = 3
+    await pilot.press("enter")
+    await _until(pilot, lambda: type(app.screen).__name__ == "TextModal")
+
+
+async def credentials(pilot: Any, app: DsmApp) -> None:
+    app.goto("credentials")
+    await _until(pilot, lambda: app.screen.table.rows)
+
+
+async def settings(pilot: Any, app: DsmApp) -> None:
+    app.goto("settings")
+    await _until(pilot, lambda: app.screen.table.rows)
+
+
+async def help_page(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("question_mark")
+    await _until(pilot, lambda: True)
+
+
+async def palette(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("ctrl+p", *"esx-0001")
+    await _until(pilot, lambda: True)
+
+
+async def viewer(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+
+
+SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
+    "pulse": (pulse, "alice", (120, 32)),
+    "pulse-80x24": (pulse, "alice", (80, 24)),
+    "servers-detail": (servers, "alice", (160, 40)),
+    "servers-80x24": (viewer, "oscar", (80, 24)),
+    "servers-filter": (filtered, "alice", (160, 30)),
+    "power-off-confirm": (power_off, "oscar", (140, 36)),
+    "jobs-detail": (jobs, "alice", (140, 40)),
+    "activity": (activity, "alice", (140, 32)),
+    "activity-call": (activity_call, "alice", (140, 40)),
+    "credentials": (credentials, "alice", (120, 24)),
+    "settings": (settings, "alice", (140, 40)),
+    "help": (help_page, "oscar", (140, 40)),
+    "palette": (palette, "oscar", (140, 30)),
+    "servers-viewer": (viewer, "victor", (160, 30)),
+}
+
+
+def build_database(directory: Path) -> Any:
+    engine = make_engine(f"sqlite:///{directory / 'dsm.db'}")
+    migrate.upgrade(engine)
+    key, _ = create_key_file(directory / "worker.key")
+    system = ServiceContext(engine, SYSTEM)
+    register_worker_key(system, encode_public_key(key.public_key()), key_id(key.public_key()))
+    for name, role in (("alice", "admin"), ("oscar", "operator"), ("victor", "viewer")):
+        add_user(system, name, role)
+    seed(engine, 40)
+    admin = ServiceContext(engine, actor_for(engine, "alice"))
+    add_credential_set(admin, "lab", "root", Secret("calvin"), ranges=["10.0.0.0/16"], priority=10)
+    add_credential_set(admin, "dc2-oob", "svc-dsm", Secret("x"), ranges=["10.1.0.0/16", "10.2.0.0/16"])
+    return engine
+
+
+async def shoot(engine: Any, out: Path) -> None:
+    for name, (step, user, size) in SHOTS.items():
+        app = DsmApp(engine, actor_for(engine, user), clock=lambda: NOW, poll_seconds=3600,
+                     database_label="sqlite:///var/lib/dsm/dsm.db")
+        async with app.run_test(size=size) as pilot:
+            await step(pilot, app)
+            app.save_screenshot(str(out / f"{name}.svg"))
+        print(f"{out / name}.svg")
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = build_database(Path(tmp))
+        asyncio.run(shoot(engine, out))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
