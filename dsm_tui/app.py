@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import Engine
@@ -61,7 +60,6 @@ class DsmApp(App[None]):
         start_view: str = "pulse",
         keymap: dict[str, str] | None = None,
         ansi: bool = False,
-        screenshot_dir: Path | None = None,
     ) -> None:
         super().__init__(ansi_color=ansi)
         self.engine = engine
@@ -79,8 +77,6 @@ class DsmApp(App[None]):
         self.user_keymap = dict(keymap or {})
         if ansi:
             self.theme = "ansi-dark"
-        if screenshot_dir is not None:
-            self.screenshot_dir = screenshot_dir
 
     def on_mount(self) -> None:
         if self.user_keymap:

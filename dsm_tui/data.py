@@ -543,8 +543,8 @@ def describe_scope(
     return " + ".join(parts) or "—"
 
 
-def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) -> list[JobRow]:
-    """The newest jobs, or those written since ``since`` (by updated_at, which every write bumps)."""
+def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int | None = None) -> list[JobRow]:
+    """Jobs as rows, with a one-server job's target named by its hostname (as operators know it)."""
     stmt = sa.select(
         col(Job.id),
         col(Job.job_type),
@@ -557,10 +557,12 @@ def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) 
         col(Job.updated_at),
         col(Job.error),
     ).outerjoin(User, col(User.id) == col(Job.created_by))
-    if since is not None:
-        stmt = stmt.where(col(Job.updated_at) >= since).order_by(col(Job.updated_at).desc()).limit(limit)
-    else:
-        stmt = stmt.order_by(col(Job.created_at).desc()).limit(limit)
+    if where is not None:
+        stmt = stmt.where(where)
+    if order is not None:
+        stmt = stmt.order_by(order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     with read_scope(engine) as session:
         result = session.execute(stmt).all()
         single = {r[4]["servers"][0] for r in result if r[4] and len(r[4].get("servers") or []) == 1}
@@ -588,6 +590,18 @@ def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) 
         row.index()
         rows.append(row)
     return rows
+
+
+def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) -> list[JobRow]:
+    """The newest jobs, or those written since ``since`` (by updated_at, which every write bumps)."""
+    if since is None:
+        return _job_rows(engine, order=col(Job.created_at).desc(), limit=limit)
+    # >=: a job written in the same clock tick as the last read is read again, never missed.
+    return _job_rows(engine, col(Job.updated_at) >= since, col(Job.updated_at).desc(), limit)
+
+
+def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID]) -> list[JobRow]:
+    return _job_rows(engine, col(Job.id).in_(list(ids)))
 
 
 @dataclass(slots=True)
@@ -681,43 +695,6 @@ def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
             tasks,
             steps,
         )
-
-
-def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID]) -> list[JobRow]:
-    stmt = (
-        sa.select(
-            col(Job.id),
-            col(Job.job_type),
-            col(Job.status),
-            col(Job.progress),
-            col(Job.target_scope),
-            col(Job.details),
-            col(User.username),
-            col(Job.created_at),
-            col(Job.updated_at),
-            col(Job.error),
-        )
-        .outerjoin(User, col(User.id) == col(Job.created_by))
-        .where(col(Job.id).in_(list(ids)))
-    )
-    with read_scope(engine) as session:
-        result = session.execute(stmt).all()
-    out = []
-    for jid, jt, st, pr, scope, details, user, created, updated, err in result:
-        row = JobRow(
-            jid,
-            jt,
-            st,
-            pr,
-            describe_scope(scope, details),
-            user or "system",
-            _t(created) or utcnow(),
-            _t(updated) or utcnow(),
-            (err or "").splitlines()[0] if err else "",
-        )
-        row.index()
-        out.append(row)
-    return out
 
 
 # --- activity ----------------------------------------------------------------------------------------

@@ -205,6 +205,16 @@ class DsmScreen(Screen[None]):
             self.app.call_from_thread(done, result)
         self.app.call_from_thread(self.schedule_poll, 0)
 
+    def after_dialog(self, message: str) -> Callable[[Any], None]:
+        """The callback of a form: say what happened and re-read at once (a cancelled form says nothing)."""
+
+        def done(result: Any) -> None:
+            if result is not None:
+                self.notify(message)
+                self.schedule_poll(0)
+
+        return done
+
     def job_created(self, job: dict[str, Any]) -> None:
         self.notify(f"job {job['id'][-8:]} created: {job['job_type'].replace('_', ' ')} — :jobs to follow it",
                     timeout=4)

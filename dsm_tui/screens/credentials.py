@@ -111,13 +111,6 @@ class CredentialsScreen(DsmScreen):
 
     # --- actions (admin) ------------------------------------------------------------------------------
 
-    def _after(self, message: str) -> Any:
-        def done(result: Any) -> None:
-            if result is not None:
-                self.notify(message)
-                self.schedule_poll(0)
-        return done
-
     def do_add(self) -> None:
         ctx = self.ctx
 
@@ -139,7 +132,8 @@ class CredentialsScreen(DsmScreen):
             FormField("priority", "priority", "100 (lower is tried first)", required=False),
             FormField("default", "default set? (y/n)", "n", required=False),
         ]
-        self.app.push_screen(FormModal("Add a credential set", fields, submit), self._after("credential set added"))
+        self.app.push_screen(FormModal("Add a credential set", fields, submit),
+                             self.after_dialog("credential set added"))
 
     def do_password(self) -> None:
         row = self.table.current
@@ -153,7 +147,7 @@ class CredentialsScreen(DsmScreen):
 
         self.app.push_screen(
             FormModal(f"New password for {row.name}", [FormField("password", "password", password=True)], submit),
-            self._after(f"password of {row.name} replaced (sealed)"),
+            self.after_dialog(f"password of {row.name} replaced (sealed)"),
         )
 
     def do_add_range(self) -> None:
@@ -173,7 +167,7 @@ class CredentialsScreen(DsmScreen):
             FormModal(f"Add an IP range to {row.name}",
                       [FormField("cidr", "range (CIDR)", "10.0.2.0/24"),
                        FormField("priority", "priority", "100", required=False)], submit),
-            self._after("range added"),
+            self.after_dialog("range added"),
         )
 
     def do_remove_range(self) -> None:
@@ -191,7 +185,7 @@ class CredentialsScreen(DsmScreen):
             FormModal(f"Remove an IP range of {row.name}",
                       [FormField("cidr", "range", row.ranges[0].split(" ")[0])], submit,
                       note="ranges: " + ", ".join(r.split(" ")[0] for r in row.ranges)),
-            self._after("range removed"),
+            self.after_dialog("range removed"),
         )
 
     def do_remove(self) -> None:

@@ -119,13 +119,6 @@ class SettingsScreen(DsmScreen):
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
         self.selection_changed()
 
-    def _done(self, message: str) -> Any:
-        def done(result: Any) -> None:
-            if result is not None:
-                self.notify(message)
-                self.schedule_poll(0)
-        return done
-
     def do_edit(self) -> None:
         row = self.table.current
         if row is None:
@@ -139,7 +132,7 @@ class SettingsScreen(DsmScreen):
         field = FormField("value", row.dotted, "" if row.secret else row.accepted,
                           "" if row.secret else row.value, password=row.secret, required=not row.secret)
         self.app.push_screen(FormModal(f"Set {row.dotted}", [field], submit, note=f"accepted: {row.accepted}"),
-                             self._done(f"{row.dotted} saved"))
+                             self.after_dialog(f"{row.dotted} saved"))
 
     def do_pause(self) -> None:
         paused = self.dsm.paused
@@ -160,7 +153,7 @@ class SettingsScreen(DsmScreen):
 
         fields = [FormField("username", "OS user name", "jdoe"), FormField("role", "role", "viewer, operator or admin"),
                   FormField("full_name", "full name", required=False)]
-        self.app.push_screen(FormModal("Add a user", fields, submit), self._done("user added"))
+        self.app.push_screen(FormModal("Add a user", fields, submit), self.after_dialog("user added"))
 
     def do_user_role(self) -> None:
         user = self.users.current
@@ -170,7 +163,7 @@ class SettingsScreen(DsmScreen):
         self.app.push_screen(
             FormModal(f"Role of {user.username}", [FormField("role", "role", "viewer, operator or admin", user.role)],
                       lambda v: user_service.set_role(ctx, user.username, v["role"].strip())),
-            self._done(f"role of {user.username} changed"))
+            self.after_dialog(f"role of {user.username} changed"))
 
     def do_user_remove(self) -> None:
         user = self.users.current

@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from dsm_core.credentials.sealing import create_key_file, encode_public_key, key_id
+from dsm_core.credentials.secret import Secret
 from dsm_core.db import make_engine, migrate
+from dsm_core.services.bootstrap import register_worker_key
 from dsm_core.services.context import SYSTEM, ServiceContext, actor_for
 from dsm_core.services.credentials import add_credential_set
 from dsm_core.services.users import add_user
-from dsm_core.credentials.sealing import create_key_file, encode_public_key, key_id
-from dsm_core.credentials.secret import Secret
-from dsm_core.services.bootstrap import register_worker_key
 from dsm_tui.app import DsmApp
 from tests.tui.seed import NOW, seed, sid
 

@@ -469,3 +469,50 @@ async def test_usable_at_80x24(tui_engine: Engine) -> None:
         await wait_for(pilot, lambda: "Identity" in screen_text(app), what="detail at 80 columns")
         await pilot.press("escape")
         assert "NAME" in screen_text(app).splitlines()[1]
+
+
+async def test_import_csv_and_palette_actions(tui_engine: Engine, tmp_path: Any) -> None:
+    csv = tmp_path / "rack7.csv"
+    csv.write_text("ip_address,port,hostname\n127.0.98.1,8443,rack7-a\n127.0.98.2,8443,rack7-b\n")
+    app = make_app(tui_engine, "oscar", start_view="servers")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _servers_loaded(pilot)
+        await pilot.press("i")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and app.screen, what="import form")
+        await pilot.press(*str(tmp_path / "missing.csv"), "enter")
+        await wait_for(pilot, lambda: "cannot read" in str(form.query_one("#form-error").render()),
+                       what="the unreadable-file error")
+        form.query_one(Input).value = str(csv)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: {"rack7-a", "rack7-b"} <= {r.hostname for r in app.screen.table.rows},
+                       what="the imported servers")
+        # The palette runs an action of the view on the selection, with the same checks.
+        app.screen.table.move_to(sid(9))
+        before = len(_jobs(tui_engine))
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await pilot.press(*"servers: health")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(_jobs(tui_engine)) == before + 1, what="the palette's job")
+        job = _jobs(tui_engine)[0]
+        assert job.job_type == "health_check" and job.target_scope == {"servers": [str(sid(9))]}
+
+
+async def test_admin_adds_a_user_and_a_bad_role_is_named(tui_engine: Engine) -> None:
+    from dsm_core.models import User
+
+    app = make_app(tui_engine, "alice", start_view="settings")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.screen.users.rows, what="users")
+        await pilot.press("u")
+        form = await wait_for(pilot, lambda: isinstance(app.screen, FormModal) and app.screen, what="user form")
+        await pilot.press(*"nina", "enter", *"superuser", "enter", "enter")
+        await wait_for(pilot, lambda: "role" in str(form.query_one("#form-error").render()), what="the role error")
+        form.query_one("#f-role", Input).value = "operator"
+        form.query_one("#f-role", Input).focus()
+        await pilot.press("enter", "enter")
+        await wait_for(pilot, lambda: any(u.username == "nina" and u.role == "operator" for u in app.screen.users.rows),
+                       what="the new user")
+        with read_scope(tui_engine) as s:
+            assert s.execute(sa.select(User.role).where(User.username == "nina")).scalar() == "operator"
