@@ -34,6 +34,7 @@ from dsm_core.models import (
     ServerGroupMember,
     ServerHealth,
     User,
+    VcenterHost,
     WorkerHeartbeat,
     WorkflowExecution,
 )
@@ -124,6 +125,8 @@ class ServerRow:
     idrac_fw: str
     bios: str
     groups: str
+    cluster: str
+    """The vCenter cluster of the ESXi host on this server (once a vcenter_sync has linked them)."""
     last_seen_raw: Any
     """As read (ISO text on SQLite, a datetime on PostgreSQL): parsed when shown, not 50,000 times at load."""
     updated_at_raw: Any
@@ -168,6 +171,7 @@ class ServerRow:
                 self.idrac_fw,
                 self.bios,
                 self.groups,
+                self.cluster,
             )
         ).lower()
 
@@ -225,6 +229,15 @@ def _group_names(session: Any, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUI
     for sid, name in session.execute(stmt.order_by(col(ServerGroup.name))):
         names.setdefault(sid, []).append(name)
     return {sid: ",".join(v) for sid, v in names.items()}
+
+
+def _cluster_names(session: Any, ids: Sequence[uuid.UUID] | None) -> dict[uuid.UUID, str]:
+    stmt = sa.select(col(VcenterHost.server_id), col(VcenterHost.cluster)).where(
+        col(VcenterHost.server_id).is_not(None), col(VcenterHost.cluster).is_not(None)
+    )
+    if ids is not None:
+        stmt = stmt.where(col(VcenterHost.server_id).in_(ids))
+    return {sid: cluster for sid, cluster in session.execute(stmt)}
 
 
 def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(minutes=2)) -> dict[uuid.UUID, str]:
@@ -305,7 +318,9 @@ def _load_servers(engine: Engine, since: datetime | None) -> list[ServerRow]:
     with read_scope(engine) as session:
         # Core, not the ORM: plain tuples without ORM row loading (half the cost at 50,000 rows).
         result = session.connection().execute(stmt).all()
-        groups = _group_names(session, None if since is None else [_uuid(r[0]) for r in result]) if result else {}
+        changed = None if since is None else [_uuid(r[0]) for r in result]
+        groups = _group_names(session, changed) if result else {}
+        clusters = _cluster_names(session, changed) if result else {}
     for raw_id, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd in result:
         sid = _uuid(raw_id)
         row = ServerRow(
@@ -321,6 +336,7 @@ def _load_servers(engine: Engine, since: datetime | None) -> list[ServerRow]:
             fw or "",
             bios or "",
             groups.get(sid, ""),
+            clusters.get(sid, ""),
             seen,
             upd,
             ip_key=ip_sort_key(ip, port),
@@ -852,6 +868,8 @@ class Pulse:
     """24 buckets, oldest first; the last is the current hour."""
     workers: WorkerSummary
     recent_failures: tuple[JobRow, ...] = field(default=())
+    recent: tuple[JobRow, ...] = field(default=())
+    """The newest jobs, whatever their status: what just happened."""
 
 
 def pulse(engine: Engine, now: datetime) -> Pulse:
@@ -890,7 +908,8 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
         bucket = 23 - int(age.total_seconds() // 3600)
         if 0 <= bucket < 24:
             hours[bucket] += 1
-    recent = [j for j in load_jobs(engine, limit=200) if j.status == "failed" and j.updated_at >= day_ago][:5]
+    newest = load_jobs(engine, limit=200)
+    failures = [j for j in newest if j.status == "failed" and j.updated_at >= day_ago][:5]
     return Pulse(
         sum(health.values()),
         dict(health),
@@ -902,7 +921,8 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
         completed,
         tuple(hours),
         worker_summary(engine, now),
-        tuple(recent),
+        tuple(failures),
+        tuple(newest[:12]),
     )
 
 

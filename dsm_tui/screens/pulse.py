@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 from dsm_tui import data
 from dsm_tui.screens.base import DsmScreen
 
+JOB_STYLE = {"failed": "bold red", "running": "cyan", "pending": "yellow", "completed": "green", "cancelled": "dim"}
 HEALTH_ORDER = ("Critical", "Warning", "OK", "Unknown")
 STYLE = {"Critical": "bold red", "Warning": "yellow", "OK": "green", "Off": "dim", "failed": "bold red",
          "running": "cyan"}
@@ -51,6 +52,20 @@ def job_options(p: data.Pulse) -> list[Option]:
         *[_option(f"{j.job_type} {j.targets} {j.error[:40]}", 1, f"jobs|id:{j.id.hex}", "red")
           for j in p.recent_failures],
     ]
+
+
+def recent_options(p: data.Pulse) -> list[Option]:
+    out = []
+    for j in p.recent:
+        text = Text()
+        text.append(f"{j.status:<10}", style=JOB_STYLE.get(j.status, ""))
+        text.append(f"{data.age(j.created_at, p.workers.now):>4} ago  ")
+        text.append(f"{j.job_type:<22}", style="bold")
+        text.append(f"{j.targets}  {j.user}")
+        if j.error:
+            text.append(f"  {j.error}", style="red")
+        out.append(Option(text, id=f"jobs|id:{j.id.hex}"))
+    return out
 
 
 def worker_text(w: data.WorkerSummary) -> Text:
@@ -94,6 +109,9 @@ class PulseScreen(DsmScreen):
                 v.border_title = "Jobs completed per hour (24 h)"
                 yield Sparkline([0] * 24, id="pulse-spark")
                 yield Label("", id="pulse-rate")
+            with Vertical(classes="panel", id="panel-recent") as v:
+                v.border_title = "Latest jobs (Enter opens one)"
+                yield OptionList(id="pulse-recent")
 
     def focus_main(self) -> None:
         self.query_one("#pulse-servers", OptionList).focus()
@@ -104,6 +122,7 @@ class PulseScreen(DsmScreen):
     def apply(self, p: data.Pulse) -> None:
         self._set_options("pulse-servers", server_options(p))
         self._set_options("pulse-jobs", job_options(p))
+        self._set_options("pulse-recent", recent_options(p))
         self.query_one("#pulse-workers", Static).update(worker_text(p.workers))
         if self._shown.get("spark") != p.completed_per_hour:
             self._shown["spark"] = p.completed_per_hour

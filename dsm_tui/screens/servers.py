@@ -61,7 +61,7 @@ def server_columns(clock: Any) -> list[Column[data.ServerRow]]:
                lambda r: CONN_STYLE.get(r.connection, ""), priority=2),
         Column("fw", "IDRAC FW", 11, lambda r: r.idrac_fw, priority=3),
         Column("bios", "BIOS", 8, lambda r: r.bios, priority=3),
-        Column("group", "GROUP", 12, lambda r: r.groups, priority=3),
+        Column("group", "CLUSTER/GROUP", 14, lambda r: "/".join(x for x in (r.cluster, r.groups) if x), priority=3),
         Column("seen", "SEEN", 5, lambda r: data.age(r.last_seen, clock()),
                sort_key=lambda r: r.last_seen.timestamp() if r.last_seen else 0.0, priority=2),
     ]
@@ -79,6 +79,7 @@ FILTER_FIELDS = {
     "fw": lambda r: r.idrac_fw,
     "bios": lambda r: r.bios,
     "group": lambda r: r.groups,
+    "cluster": lambda r: r.cluster,
     "job": lambda r: r.job,
 }
 
@@ -94,6 +95,7 @@ JOBS = {
     "servers.test_credentials": "test_credentials",
 }
 UNGROUPED = "\x00ungrouped"
+CLUSTER = "\x00cluster:"
 FULL_RELOAD_EVERY = 20
 """Every Nth poll re-reads all ids so a server removed elsewhere disappears from the list."""
 
@@ -150,13 +152,16 @@ class ServersScreen(DsmScreen):
             out["detail"] = data.server_detail(engine, self._detail_for)
         if full:
             counts: dict[str, int] = {}
+            clusters: dict[str, int] = {}
             ungrouped = 0
             for r in rows:
-                if not r.groups:
+                if not r.groups and not r.cluster:
                     ungrouped += 1
                 for g in r.groups.split(",") if r.groups else ():
                     counts[g] = counts.get(g, 0) + 1
-            out["groups"] = (dict(sorted(counts.items())), ungrouped)
+                if r.cluster:
+                    clusters[r.cluster] = clusters.get(r.cluster, 0) + 1
+            out["groups"] = (dict(sorted(counts.items())), dict(sorted(clusters.items())), ungrouped)
         return out
 
     def apply(self, result: dict[str, Any]) -> None:
@@ -177,12 +182,12 @@ class ServersScreen(DsmScreen):
             # A job label changes without the server row changing: update those rows too.
             for key in set(jobs) | set(self._jobs):
                 if jobs.get(key, "") != self._jobs.get(key, "") and key not in changed:
-                    old = self.table._by_key.get(key)
+                    old = self.table.get(key)
                     if old is not None:
                         changed[key] = dataclasses.replace(old, job=jobs.get(key, ""))
             removed = set()
             if "ids" in result:
-                removed = set(self.table._by_key) - result["ids"]
+                removed = self.table.keys() - result["ids"]
             if changed or removed:
                 self.table.update_rows(changed.values(), removed=removed)
         self._jobs = jobs
@@ -191,16 +196,19 @@ class ServersScreen(DsmScreen):
         self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
         self.selection_changed()
 
-    def _fill_tree(self, groups: dict[str, int], ungrouped: int) -> None:
+    def _fill_tree(self, groups: dict[str, int], clusters: dict[str, int], ungrouped: int) -> None:
         tree = self.query_one("#group-tree", Tree)
         tree.clear()
         tree.root.expand()
         tree.root.data = None
         tree.root.set_label(f"all servers ({len(self.table.rows)})")
-        node = tree.root.add("groups", expand=True)
+        node = tree.root.add(f"groups ({len(groups)})", expand=True)
         for g, count in groups.items():
             node.add_leaf(f"{g} ({count})", data=g)
-        tree.root.add_leaf("clusters (none synced yet)", data=None)
+        # vCenter clusters appear once a vcenter_sync has linked ESXi hosts to servers.
+        node = tree.root.add(f"clusters ({len(clusters)})", expand=True)
+        for c, count in clusters.items():
+            node.add_leaf(f"{c} ({count})", data=CLUSTER + c)
         tree.root.add_leaf(f"ungrouped ({ungrouped})", data=UNGROUPED)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str | None]) -> None:
@@ -217,12 +225,17 @@ class ServersScreen(DsmScreen):
         text, group = self._text_filter, self._group
         if group is None:
             predicate = text
-        elif group == UNGROUPED:
-            predicate = (lambda r: not r.groups and text(r)) if text else (lambda r: not r.groups)
         else:
-            def in_group(r: data.ServerRow) -> bool:
-                return group in r.groups.split(",")
-            predicate = (lambda r: in_group(r) and text(r)) if text else in_group
+            if group == UNGROUPED:
+                def member(r: data.ServerRow) -> bool:
+                    return not r.groups and not r.cluster
+            elif group.startswith(CLUSTER):
+                def member(r: data.ServerRow) -> bool:
+                    return r.cluster == group[len(CLUSTER):]
+            else:
+                def member(r: data.ServerRow) -> bool:
+                    return group in r.groups.split(",")
+            predicate = (lambda r: member(r) and text(r)) if text else member
         self.table.set_filter(predicate)
         self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
 

@@ -121,6 +121,12 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             return [r for r in self._rows if r.key in self.marked]
         return [self.current] if self.current is not None else []
 
+    def get(self, key: Hashable) -> R | None:
+        return self._by_key.get(key)
+
+    def keys(self) -> set[Hashable]:
+        return set(self._by_key)
+
     def selection_count(self) -> int:
         """len(selection()) without walking the rows (marks are kept to rows that exist)."""
         return len(self.marked) if self.marked else int(self.current is not None)

@@ -19,7 +19,7 @@ from dsm_tui.modals.form import FormModal
 from dsm_tui.modals.help import HelpModal
 from dsm_tui.providers import ActionCommands
 from tests.tui.conftest import footer_actions, make_app, screen_text, wait_for
-from tests.tui.seed import sid
+from tests.tui.seed import NOW, sid
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -205,6 +205,12 @@ async def test_filter_with_field_terms_and_a_clear_error(tui_engine: Engine) -> 
 
 
 async def test_detail_pane_and_group_tree(tui_engine: Engine) -> None:
+    from dsm_core.models import VcenterHost
+
+    with tui_engine.begin() as conn:  # what a vcenter_sync leaves: ESXi hosts linked to two servers
+        conn.execute(sa.insert(VcenterHost.__table__), [
+            {"id": uuid.uuid4(), "name": f"esx{i}.lab", "cluster": "prod-a", "server_id": sid(i), "status": "ok",
+             "maintenance_mode": False, "created_at": NOW, "updated_at": NOW} for i in (1, 2)])
     app = make_app(tui_engine, "victor", start_view="servers")
     async with app.run_test(size=(160, 40)) as pilot:
         await _servers_loaded(pilot)
@@ -224,6 +230,10 @@ async def test_detail_pane_and_group_tree(tui_engine: Engine) -> None:
         await pilot.press("down", "down", "enter")  # groups → db
         await wait_for(pilot, lambda: len(app.screen.table.shown) == 10, what="the db group")
         assert all("db" in r.groups for r in app.screen.table.shown)
+        assert "prod-a (2)" in screen_text(app)
+        await pilot.press("down", "down", "down", "down", "enter")  # vdi, web, clusters, prod-a
+        await wait_for(pilot, lambda: {r.hostname for r in app.screen.table.shown} == {"esx-00001", "esx-00002"},
+                       what="the prod-a cluster")
 
 
 async def test_palette_jumps_to_a_server(tui_engine: Engine) -> None:
@@ -259,6 +269,11 @@ async def test_pulse_numbers_drill_down(tui_engine: Engine) -> None:
         await pilot.press("down", "down", "enter")  # failed (24 h)
         await wait_for(pilot, lambda: app.current_view == "jobs" and app.screen.table.shown
                        and all(r.status == "failed" for r in app.screen.table.shown), what="failed jobs")
+        await pilot.press("minus")
+        app.screen.query_one("#pulse-recent").focus()
+        await pilot.press("down", "down", "down", "enter")  # the fourth newest: the pending log fetch
+        await wait_for(pilot, lambda: app.current_view == "jobs" and [r.id for r in app.screen.table.shown]
+                       == [sid(3, 7)], what="that one job")
 
 
 async def test_jobs_detail_cancel_and_retry(tui_engine: Engine) -> None:
