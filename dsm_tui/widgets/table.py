@@ -93,7 +93,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         self._view: list[R] = []
         self._ordered: list[R] | None = None
         """All rows in sort order, kept between filter keystrokes (filtering then never sorts)."""
-        self._positions: dict[Hashable, int] = {}
+        self._positions_cache: dict[Hashable, int] | None = {}
+        self._ordered_stale = False
+        """Rows were replaced in place since _ordered was built: it still holds the old objects."""
         self._predicate: Callable[[R], bool] | None = None
         self._sort: Column[R] | None = None
         self._reverse = False
@@ -126,6 +128,12 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
 
     def keys(self) -> set[Hashable]:
         return set(self._by_key)
+
+    @property
+    def _positions(self) -> dict[Hashable, int]:
+        if self._positions_cache is None:
+            self._positions_cache = {r.key: i for i, r in enumerate(self._view)}
+        return self._positions_cache
 
     def selection_count(self) -> int:
         """len(selection()) without walking the rows (marks are kept to rows that exist)."""
@@ -161,6 +169,7 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             index = self._index_of(old)
             self._rows[index] = row
             pos = self._positions.get(row.key)
+            self._ordered_stale = True
             moved = self._sort is not None and self._sort_value(old) != self._sort_value(row)
             if (self._predicate is not None and self._predicate(old) != self._predicate(row)) or moved:
                 structural = True
@@ -231,13 +240,17 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
                 self._ordered = sorted(self._rows, key=self._sort_value, reverse=self._reverse)
             else:
                 self._ordered = list(self._rows)
+        elif self._ordered_stale:
+            by_key = self._by_key
+            self._ordered = [by_key[r.key] for r in self._ordered]
+        self._ordered_stale = False
         ordered = self._ordered
         view = list(ordered) if self._predicate is None else [r for r in ordered if self._predicate(r)]
         self._view = view
-        self._positions = {r.key: i for i, r in enumerate(view)}
+        self._positions_cache = None  # built when first asked for: most keystrokes never need it
         self.virtual_size = Size(self.size.width, len(view) + 1)
-        if current is not None and current in self._positions:
-            self.cursor = self._positions[current]
+        if current is not None and (pos := self._positions.get(current)) is not None:
+            self.cursor = pos
         else:
             self.cursor = min(self.cursor, max(0, len(view) - 1))
         self._scroll_to_cursor()
