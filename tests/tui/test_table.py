@@ -39,7 +39,7 @@ async def test_an_update_in_place_survives_a_later_filter_and_keeps_the_cursor()
         assert [r.state for r in table.shown if r.key == 7] == ["FAILED"]
         assert table.current is not None and table.current.key == 7, "the cursor stays on its row"
         table.update_rows([Row(7, "a07", "FAILED")])  # moves in the sort order: rebuilt
-        assert [r.key for r in table.shown][0] == 7
+        assert table.shown[0].key == 7
         table.update_rows([Row(99, "zz", "new")], removed=[14])
         assert [r.key for r in table.shown] == [7, 0, 21, 28]
         table.set_filter(None)
