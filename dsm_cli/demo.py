@@ -39,6 +39,8 @@ class Demo:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DSM_")}
         self.env["DSM_HOME"] = str(self.home)
         self.procs: list[subprocess.Popen[str]] = []
+        self.stopping = threading.Event()
+        self.follow_up: threading.Thread | None = None
         third = random.randint(100, 250)
         self.start = f"127.77.{third}.1"
         self.block = f"127.77.{third}.0/24"
@@ -47,6 +49,8 @@ class Demo:
         print(f"demo: {text}", flush=True)
 
     def run(self, *args: str, stdin: str | None = None) -> str:
+        if self.stopping.is_set():
+            raise RuntimeError("the demo is stopping")
         proc = subprocess.run(_dsm(*args), env=self.env, input=stdin, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise RuntimeError(f"`dsm {' '.join(args)}` failed: {proc.stderr.strip()}")
@@ -94,7 +98,8 @@ class Demo:
         last = self.start.rsplit(".", 1)[0]
         self.run("discover", f"{self.start}-{last}.{self.count}", "--port", "8443")
         self.say("discovery queued; a refresh and a health check of what it finds follow")
-        threading.Thread(target=self._health_after_discovery, daemon=True).start()
+        self.follow_up = threading.Thread(target=self._health_after_discovery, daemon=True)
+        self.follow_up.start()
 
     def _health_after_discovery(self) -> None:
         """Once discovery has found the fleet, check its health (what an operator would do next)."""
@@ -106,7 +111,8 @@ class Demo:
                 return
             if any(j["job_type"] == "discovery_scan" and j["status"] in ("completed", "failed") for j in jobs):
                 break
-            time.sleep(1)
+            if self.stopping.wait(1):
+                return
         try:
             servers = json.loads(self.run("servers", "list", "--json"))
             refs = [s["id"] for s in servers]
@@ -125,6 +131,11 @@ class Demo:
         # A second Ctrl+C or SIGTERM must not cut this short and leave them running.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # The follow-up thread may be running a `dsm` command: let it finish, or it could recreate
+        # the home after it is removed.
+        self.stopping.set()
+        if self.follow_up is not None:
+            self.follow_up.join(130)
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
