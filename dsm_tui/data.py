@@ -258,15 +258,18 @@ def server_jobs(engine: Engine, now: datetime, recent: timedelta = timedelta(min
         .order_by(col(JobTask.created_at))
     )
     out: dict[uuid.UUID, str] = {}
+    active: set[uuid.UUID] = set()
     with read_scope(engine) as session:
         for sid, job_type, status, progress, _done in session.execute(stmt):
             label = {"pending": "… ", "running": "⟳ ", "completed": "✓ ", "failed": "✗ ", "cancelled": "⊘ "}[status]
             text = label + job_type.replace("_", " ")
             if status == "running":
                 text += f" {progress}%"
-            # An active task wins over a finished one for the same server.
-            if sid not in out or status in ACTIVE:
+            # The newest task of a server is shown, but an active one wins over any finished one.
+            if status in ACTIVE or sid not in active:
                 out[sid] = text
+            if status in ACTIVE:
+                active.add(sid)
         # A job not yet claimed has no tasks: its targets come from its scope.
         queued = session.execute(
             sa.select(col(Job.job_type), col(Job.target_scope))

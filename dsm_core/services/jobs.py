@@ -170,13 +170,16 @@ def _get_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
         key = None
     job = session.get(Job, key) if key else None
     if job is None:
-        # Operators copy the short prefix the list shows; accept a unique prefix.
+        # Operators copy a short id: the CLI shows a prefix, the console the last 8 hex digits (the
+        # random part of a UUIDv7); a unique prefix or suffix of 6 or more characters is enough.
         prefix = str(job_id).strip().lower()
         if len(prefix) >= 6:
+            as_text = sa.cast(Job.id, sa.String)
             matches = session.exec(
                 select(Job).where(
-                    sa.cast(Job.id, sa.String).like(prefix.replace("-", "") + "%")
-                    | sa.cast(Job.id, sa.String).like(prefix + "%")
+                    as_text.like(prefix.replace("-", "") + "%")
+                    | as_text.like(prefix + "%")
+                    | as_text.like("%" + prefix)
                 )
             ).all()
             if len(matches) == 1:

@@ -66,7 +66,7 @@ class TypedConfirmModal(ModalScreen[bool]):
             with VerticalScroll(classes="targets"):
                 yield Static("\n".join(self.targets))
             yield Label(f"Type {what} ([b]{self.expected}[/b]) and press Enter; Esc cancels.")
-            yield Input(placeholder=self.expected, id="typed")
+            yield Input(placeholder="type it here", id="typed")
             yield Label("", id="typed-error", classes="error")
 
     def on_mount(self) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
+from typing import Any
 
+from dsm_core.db.engine import session_scope
 from dsm_core.models import JobTask, Server
 from dsm_core.redfish import dell
+from dsm_core.timeutil import utcnow
 from dsm_worker.handlers.inventory import for_each_server
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
 
@@ -20,6 +24,15 @@ WANTED = {
 POLL_SECONDS = 2.0
 
 
+def _save_power_state(engine: Any, server_id: uuid.UUID, state: str) -> None:
+    """What the iDRAC now reports, on the server row: the console's POWER column must not lag the job."""
+    with session_scope(engine) as s:
+        server = s.get(Server, server_id)
+        if server is not None:
+            server.power_state, server.last_seen = state, utcnow()
+            s.add(server)
+
+
 async def power_action(ctx: JobContext) -> Outcome:
     action = str(ctx.job.details["action"])
     timeout = float(ctx.job.details.get("timeout_seconds", 300))
@@ -32,21 +45,25 @@ async def power_action(ctx: JobContext) -> Outcome:
             log.add(f"power state before: {before}")
             if action == "On" and before == "On":
                 log.add("already on; nothing to do")
+                await ctx.db(_save_power_state, ctx.engine, server.id, before)
                 return
             if action in ("ForceOff", "GracefulShutdown") and before == "Off":
                 log.add("already off; nothing to do")
+                await ctx.db(_save_power_state, ctx.engine, server.id, before)
                 return
             started = time.monotonic()
             await dell.reset(client, action)
             log.add(f"{action} accepted")
             if await dell.wait_power(client, wanted, timeout, POLL_SECONDS):
                 log.add(f"power state {wanted} after {time.monotonic() - started:.0f} s")
+                await ctx.db(_save_power_state, ctx.engine, server.id, wanted)
                 return
             if action == "GracefulShutdown" and force:
                 log.add(f"still on after {timeout:.0f} s: forcing off as the job asked")
                 await dell.reset(client, "ForceOff")
                 if await dell.wait_power(client, "Off", timeout, POLL_SECONDS):
                     log.add("power state Off after ForceOff")
+                    await ctx.db(_save_power_state, ctx.engine, server.id, "Off")
                     return
             hint = " (rerun with --detail force_after_timeout=true to force it)" if action == "GracefulShutdown" else ""
             raise TaskFailed(f"{action}: power state is not {wanted} after {timeout:.0f} s{hint}")

@@ -311,3 +311,24 @@ def test_cancel_pending_and_running(operator: ServiceContext, admin: ServiceCont
     assert [j["id"] for j in jobs.list_jobs(operator, status="running")] == [running["id"]]
     with pytest.raises(ValidationError, match="status"):
         jobs.list_jobs(operator, status="stuck")
+
+
+def test_a_job_is_found_by_the_short_id_the_console_shows(operator: ServiceContext) -> None:
+    """The console shows the last 8 hex digits of a job id (the random part of a UUIDv7)."""
+    servers.add_server(operator, "10.7.0.1")
+    job = jobs.create_job(operator, "health_check", servers=["10.7.0.1"])
+    jobs.create_job(operator, "health_check", servers=["10.7.0.1"])
+    assert jobs.show_job(operator, uuid.UUID(job["id"]).hex[-8:])["id"] == job["id"]
+    with pytest.raises(NotFound):
+        jobs.show_job(operator, "ffffffffff")
+
+
+def test_retry_makes_a_new_job_with_the_same_targets_only_once_ended(operator: ServiceContext) -> None:
+    servers.add_server(operator, "10.7.0.2")
+    job = jobs.create_job(operator, "power_action", servers=["10.7.0.2"], details={"action": "On"})
+    with pytest.raises(Conflict, match="once it has ended"):
+        jobs.retry_job(operator, job["id"])
+    jobs.cancel_job(operator, job["id"])
+    again = jobs.retry_job(operator, job["id"])
+    assert again["id"] != job["id"] and again["status"] == "pending"
+    assert again["target_scope"] == job["target_scope"] and again["details"] == job["details"]

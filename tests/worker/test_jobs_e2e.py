@@ -75,6 +75,7 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
     assert servers[r630].supported_endpoints["sessions_path"] == advertised
     assert servers[fleet.endpoints[2]].supported_endpoints["boot_patch"].endswith("/Settings")
     assert fleet.servers()[1]["power_state"] == "Off"  # the simulated server really went off
+    assert servers[r630].power_state == "Off"  # and the server row says so (the console shows this column)
     assert servers[faulty].overall_health == "Critical"
     with Session(install.engine) as s:
         health = {h.server_id: h for h in s.exec(select(ServerHealth)).all()}
