@@ -34,7 +34,6 @@ class StatusLine(Static):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(" DSM ", "bold reverse")
         line.append(f" {app.actor.username} ({app.actor.role}) ", "bold")
-        line.append(f"│ {app.database_label} ")
         line.append("│ ")
         if workers is None:
             line.append("worker ?", "dim")
@@ -55,5 +54,7 @@ class StatusLine(Static):
         if app.readonly:
             line.append("  ")
             line.append(" READ-ONLY ", "bold reverse yellow")
+        # The database last: on a narrow terminal a long path is what gets cut, never the worker state.
+        line.append(f" │ {app.database_label}")
         line.append(f"  :{self.view}", "dim")
         self.update(line)
