@@ -136,10 +136,8 @@ class DsmApp(App[None]):
         """Palette jump: the Servers view, cursor on that server, detail open."""
         self.goto("servers")
         screen = self.get_screen_for_mode("servers")
-        screen.focus_server(server_id)  # type: ignore[attr-defined]
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return True
+        if isinstance(screen, ServersScreen):
+            screen.focus_server(server_id)
 
     def action_act(self, action_id: str) -> None:
         """From the palette: a view's action runs on that view, with its checks and tiers."""

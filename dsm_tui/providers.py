@@ -25,8 +25,10 @@ MAX_SERVER_HITS = 40
 class ServerCommands(Provider):
     async def startup(self) -> None:
         app = cast("DsmApp", self.app)
+        from dsm_tui.screens.servers import ServersScreen
+
         servers = app.loaded_view("servers")
-        rows = list(servers.table.rows) if servers is not None else []  # type: ignore[attr-defined]
+        rows = list(servers.table.rows) if isinstance(servers, ServersScreen) else []
         if not rows:
             rows = await asyncio.to_thread(data.load_servers, app.engine)
         self.rows = rows

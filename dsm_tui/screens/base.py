@@ -47,7 +47,8 @@ class FilterMessage(Label):
 
 class DsmScreen(Screen[None]):
     VIEW: ClassVar[str] = ""
-    POLL_SECONDS: ClassVar[float] = 1.0
+    POLL_SECONDS: ClassVar[float] = 0.0
+    """The least time between two reads of this view (the app's poll interval applies when longer)."""
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back_out", "back", show=False)]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -99,7 +100,7 @@ class DsmScreen(Screen[None]):
     def schedule_poll(self, delay: float | None = None) -> None:
         if self._poll_timer is not None:
             self._poll_timer.stop()
-        wait = self.dsm.poll_seconds if delay is None else delay
+        wait = max(self.dsm.poll_seconds, self.POLL_SECONDS) if delay is None else delay
         self._poll_timer = self.set_timer(max(0.01, wait), self._poll_tick)
 
     def _poll_tick(self) -> None:
@@ -129,6 +130,15 @@ class DsmScreen(Screen[None]):
         self._polling = False
         self.notify(f"reading the database failed: {exc}", severity="error", timeout=5)
         self.schedule_poll(max(2.0, self.dsm.poll_seconds))
+
+    count_text = ""
+
+    def show_count(self, shown: int, total: int) -> None:
+        """"12/4,000" in the header when a filter hides rows, "4,000" otherwise."""
+        text = f"{shown:,}/{total:,}" if shown != total else f"{total:,}"
+        if text != self.count_text:
+            self.count_text = text
+            self.query_one(StatusLine).show(self.dsm.worker_summary)
 
     def load(self) -> Any:
         """Runs in a thread: read what the view shows. Returns plain data."""

@@ -122,6 +122,7 @@ class JobsScreen(DsmScreen):
         detail = result.get("detail")
         if detail is not None and detail.job.id == self._detail_for:
             self._show_detail(detail)
+        self.show_count(len(self.table.shown), len(self.table.rows))
         self.selection_changed()
 
     # --- filter ---------------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ class JobsScreen(DsmScreen):
             self.table.set_filter(lambda r: r.status in data.ACTIVE and (text is None or text(r)))
         else:
             self.table.set_filter(text)
+        self.show_count(len(self.table.shown), len(self.table.rows))
 
     def do_active(self) -> None:
         self._active_only = not self._active_only

@@ -193,7 +193,7 @@ class ServersScreen(DsmScreen):
         self._jobs = jobs
         if "detail" in result and result["detail"] is not None and result["detail"].id == self._detail_for:
             self._show_detail(result["detail"])
-        self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
+        self.show_count(len(self.table.shown), len(self.table.rows))
         self.selection_changed()
 
     def _fill_tree(self, groups: dict[str, int], clusters: dict[str, int], ungrouped: int) -> None:
@@ -237,7 +237,7 @@ class ServersScreen(DsmScreen):
                     return group in r.groups.split(",")
             predicate = (lambda r: member(r) and text(r)) if text else member
         self.table.set_filter(predicate)
-        self.sub_title = f"{len(self.table.shown)}/{len(self.table.rows)}"
+        self.show_count(len(self.table.shown), len(self.table.rows))
 
     # --- selection and detail ---------------------------------------------------------------------------
 

@@ -54,7 +54,8 @@ class StatusLine(Static):
         if app.readonly:
             line.append("  ")
             line.append(" READ-ONLY ", "bold reverse yellow")
+        count = getattr(self.screen, "count_text", "")
+        line.append(f"  :{self.view}" + (f" {count}" if count else ""), "bold")
         # The database last: on a narrow terminal a long path is what gets cut, never the worker state.
-        line.append(f" │ {app.database_label}")
-        line.append(f"  :{self.view}", "dim")
+        line.append(f" │ {app.database_label}", "dim")
         self.update(line)
