@@ -395,6 +395,14 @@ def cmd_console(rt: Runtime) -> None:
         start_view=a.view, keymap=keymap, ansi=a.ansi or rt.config.tui_theme == "ansi",
     )
     mouse = (rt.config.tui_mouse or a.mouse) and not a.no_mouse
+    # A log line written to the terminal would land on top of the screen: while the console runs,
+    # logging goes to Textual's handler (the devtools console, when one is attached) instead.
+    from textual.logging import TextualHandler
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(TextualHandler())
     app.run(mouse=mouse)
 
 
