@@ -87,7 +87,7 @@ class DsmApp(App[None]):
 
     # --- worker heartbeat -----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="beat")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="beat")
     def _beat(self) -> None:
         try:
             summary = data.worker_summary(self.engine, self.clock())

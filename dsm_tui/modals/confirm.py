@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -77,7 +78,7 @@ class TypedConfirmModal(ModalScreen[bool]):
             self.dismiss(True)
         else:
             self.query_one("#typed-error", Label).update(
-                f"{event.value.strip()!r} is not {self.expected!r}; nothing was done. Esc cancels."
+                Text(f"{event.value.strip()!r} is not {self.expected!r}; nothing was done. Esc cancels.")
             )
 
     def action_cancel(self) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -74,7 +75,7 @@ class FormModal(ModalScreen[Any]):
         self.query_one("#form-error", Label).update("saving…")
         self.run_submit(values)
 
-    @work(thread=True, exclusive=True, group="form")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="form")
     def run_submit(self, values: dict[str, str]) -> None:
         try:
             result = self.submit(values)
@@ -84,10 +85,14 @@ class FormModal(ModalScreen[Any]):
         except ValueError as exc:
             self.app.call_from_thread(self.show_error, str(exc))
             return
+        except Exception as exc:  # the database is locked or gone: say so, keep what was typed
+            first = (str(exc).splitlines() or [""])[0]
+            self.app.call_from_thread(self.show_error, f"not saved: {type(exc).__name__}: {first}")
+            return
         self.app.call_from_thread(self.dismiss, result)
 
     def show_error(self, message: str) -> None:
-        self.query_one("#form-error", Label).update(message)
+        self.query_one("#form-error", Label).update(Text(message))  # never markup: it quotes input
 
     def action_cancel(self) -> None:
         self.dismiss(None)

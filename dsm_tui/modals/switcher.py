@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -50,7 +51,7 @@ class ViewSwitcher(ModalScreen[str | None]):
         view = resolve_view(event.value)
         if view is None:
             self.query_one("#switch-error", Label).update(
-                f"{event.value.strip()!r} is not a view; use one of :" + " :".join(VIEWS))
+                Text(f"{event.value.strip()!r} is not a view; use one of :" + " :".join(VIEWS)))
             return
         self.dismiss(view)
 

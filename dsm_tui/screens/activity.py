@@ -125,9 +125,12 @@ class ActivityScreen(DsmScreen):
         oldest = self.table.rows[-1]
         self._load_older(self.flt, (oldest.timestamp, oldest.id), self._generation)
 
-    @work(thread=True, group="older")
+    @work(thread=True, exit_on_error=False, group="older")
     def _load_older(self, flt: data.ActivityFilter, before: Any, generation: int) -> None:
-        rows = data.activity_page(self.dsm.engine, flt, before=before, limit=PAGE)
+        try:
+            rows = data.activity_page(self.dsm.engine, flt, before=before, limit=PAGE)
+        except Exception:
+            rows, generation = [], -1  # not exhausted: the next move near the end tries again
         self.app.call_from_thread(self._older_done, rows, generation)
 
     def _older_done(self, rows: list[data.ActivityRow], generation: int) -> None:
@@ -180,7 +183,7 @@ class ActivityScreen(DsmScreen):
         if row is not None:
             self._load_detail(row)
 
-    @work(thread=True, group="detail")
+    @work(thread=True, exit_on_error=False, group="detail")
     def _load_detail(self, row: data.ActivityRow) -> None:
         detail = data.activity_detail(self.dsm.engine, row)
         if detail is not None:

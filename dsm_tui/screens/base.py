@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
@@ -65,6 +67,11 @@ class DsmScreen(Screen[None]):
         self.filter_text = ""
         self._initial_filter: str | None = None
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Markup off by default: messages quote service errors and what operators typed."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     @property
     def dsm(self) -> DsmApp:
         return cast("DsmApp", self.app)
@@ -112,7 +119,7 @@ class DsmScreen(Screen[None]):
         self._polling = True
         self._read()
 
-    @work(thread=True, group="poll")
+    @work(thread=True, exit_on_error=False, group="poll")
     def _read(self) -> None:
         try:
             result = self.load()
@@ -204,12 +211,17 @@ class DsmScreen(Screen[None]):
         """Run a service call in a thread; report a refusal or bad input as the service worded it."""
         self._call_service(what, fn, done)
 
-    @work(thread=True, group="service")
+    @work(thread=True, exit_on_error=False, group="service")
     def _call_service(self, what: str, fn: Callable[[], Any], done: Callable[[Any], None] | None) -> None:
         try:
             result = fn()
         except ServiceError as exc:
             self.app.call_from_thread(self.notify, f"{what}: {exc}", severity="error", timeout=8)
+            return
+        except Exception as exc:  # the database is locked or gone: say so rather than end the console
+            first = (str(exc).splitlines() or [""])[0]
+            self.app.call_from_thread(self.notify, f"{what} failed: {type(exc).__name__}: {first}",
+                                      severity="error", timeout=10)
             return
         if done is not None:
             self.app.call_from_thread(done, result)
@@ -254,7 +266,7 @@ class DsmScreen(Screen[None]):
         try:
             self.apply_filter(text)
         except FilterError as exc:
-            error.update(str(exc))
+            error.update(Text(str(exc)))  # it quotes what was typed: never markup
             error.add_class("-shown")
             return
         error.remove_class("-shown")

@@ -186,7 +186,7 @@ class JobsScreen(DsmScreen):
             return True
         return False
 
-    @work(thread=True, exclusive=True, group="detail")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="detail")
     def _load_detail(self, job_id: uuid.UUID) -> None:
         detail = data.job_detail(self.dsm.engine, job_id)
         if detail is not None:

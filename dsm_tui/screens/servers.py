@@ -291,7 +291,7 @@ class ServersScreen(DsmScreen):
             return True
         return False
 
-    @work(thread=True, exclusive=True, group="detail")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="detail")
     def _load_detail(self, server_id: uuid.UUID) -> None:
         detail = data.server_detail(self.dsm.engine, server_id)
         if detail is not None:

@@ -56,6 +56,11 @@ def footer_actions(app: DsmApp, *, enabled_only: bool = False) -> list[str]:
     return [key.action for key in app.screen.query(FooterKey) if not (enabled_only and key.has_class("-disabled"))]
 
 
+def notices(app: DsmApp) -> list[str]:
+    """The notifications on show (toasts are drawn on their own layer, outside screen_text)."""
+    return [n.message for n in app._notifications]
+
+
 def screen_text(app: DsmApp) -> str:
     """The whole screen as plain text, rendered the way export_screenshot renders it."""
     import io

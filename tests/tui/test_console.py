@@ -18,7 +18,7 @@ from dsm_tui.modals.confirm import ConfirmModal, TypedConfirmModal
 from dsm_tui.modals.form import FormModal
 from dsm_tui.modals.help import HelpModal
 from dsm_tui.providers import ActionCommands
-from tests.tui.conftest import footer_actions, make_app, screen_text, wait_for
+from tests.tui.conftest import footer_actions, make_app, notices, screen_text, wait_for
 from tests.tui.seed import NOW, sid
 
 pytestmark = pytest.mark.timeout(120)
@@ -531,3 +531,36 @@ async def test_admin_adds_a_user_and_a_bad_role_is_named(tui_engine: Engine) -> 
                        what="the new user")
         with read_scope(tui_engine) as s:
             assert s.execute(sa.select(User.role).where(User.username == "nina")).scalar() == "operator"
+
+
+async def test_a_locked_database_is_reported_and_the_console_carries_on(templates: Any, tmp_path: Any) -> None:
+    """Another writer holds the SQLite lock past the busy timeout: the action fails visibly, nothing
+    is half-written, the console stays up, and the same key works once the lock is gone."""
+    import sqlite3
+
+    from dsm_core.db import make_engine
+    from tests.conftest import fresh_database
+    from tests.tui.seed import seed
+
+    url = fresh_database(templates, "sqlite", tmp_path)
+    engine = make_engine(url, busy_timeout_ms=200)
+    seed(engine, 40)
+    app = make_app(engine, "oscar", start_view="servers")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _servers_loaded(pilot)
+        before = len(_jobs(engine))
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            await pilot.press("r")
+            failure = await wait_for(pilot, lambda: next((n for n in notices(app) if "failed" in n), None),
+                                     what="the failure")
+            assert failure.startswith("refresh server info failed: OperationalError") and "locked" in failure
+            assert app.is_running
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert len(_jobs(engine)) == before, "nothing half-written"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(_jobs(engine)) == before + 1, what="the job once the lock is gone")
+    engine.dispose()
