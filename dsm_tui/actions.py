@@ -149,7 +149,7 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
-if len(BY_ID) != len(ACTIONS):  # pragma: no cover - a programming error caught at import
+if len(BY_ID) != len(ACTIONS):  # a programming error, caught at import rather than as a dead key
     raise RuntimeError("two actions share an id")
 
 

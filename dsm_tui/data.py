@@ -24,6 +24,7 @@ from sqlmodel import col
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.db.engine import read_scope
 from dsm_core.models import (
+    ActivitySettings,
     FirmwareInventory,
     IdracCommand,
     Job,
@@ -952,8 +953,6 @@ def age(value: datetime | None, now: datetime) -> str:
 
 def is_paused(engine: Engine) -> bool:
     """The emergency pause (activity.pause_idrac_operations): shown in every header."""
-    from dsm_core.models import ActivitySettings
-
     with read_scope(engine) as session:
         value = session.execute(sa.select(col(ActivitySettings.pause_idrac_operations)).limit(1)).scalar()
     return bool(value)
