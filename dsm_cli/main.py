@@ -25,7 +25,7 @@ from dsm_core.config import Config, ConfigError, load_config
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import engine_from_config, migrate
 from dsm_core.jobtypes import JOB_TYPE_SPECS
-from dsm_core.services import bootstrap, credentials, groups, jobs, servers, settings, users
+from dsm_core.services import bootstrap, credentials, database, groups, jobs, servers, settings, users
 from dsm_core.services.context import ServiceContext, actor_for, client_address
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationError
 
@@ -89,7 +89,7 @@ def _emit(args: argparse.Namespace, data: Any, columns: Sequence[tuple[str, str]
 
 
 def cmd_init(rt: Runtime) -> None:
-    report = bootstrap.initialize(rt.config, rt.engine, rt.args.admin or os_username())
+    report = bootstrap.initialize(rt.config, rt.engine, os_username(), rt.args.admin, client_address())
     print(f"config     {report.config_path}{' (created)' if report.config_created else ''}")
     print(f"database   {report.database} at revision {report.revision}")
     if report.key_id:
@@ -98,12 +98,36 @@ def cmd_init(rt: Runtime) -> None:
         print(note)
 
 
+def _schema_ctx(rt: Runtime, action: str) -> ServiceContext | None:
+    """The admin allowed to change the schema; None while the database has no user to ask (empty)."""
+    if not database.has_users(rt.engine):
+        return None
+    ctx = ServiceContext(rt.engine, actor_for(rt.engine, os_username(), client_address()))
+    ctx.require("admin", action)
+    return ctx
+
+
 def cmd_db(rt: Runtime) -> None:
     a = rt.args
     if a.db_cmd == "upgrade":
+        ctx = _schema_ctx(rt, "dsm db upgrade")
+        before = migrate.current_revision(rt.engine)
         migrate.upgrade(rt.engine, a.revision)
+        after = migrate.current_revision(rt.engine)
+        if ctx is not None and after != before and database.audit_table_exists(rt.engine):
+            database.record_upgrade(ctx, before, after)
     elif a.db_cmd == "downgrade":
+        if not a.yes_destroy_data:
+            raise CliError("--yes-destroy-data: a downgrade drops tables and the data in them (to base: every "
+                           "table, the audit log included); add --yes-destroy-data to confirm, after a backup")
+        ctx = _schema_ctx(rt, "dsm db downgrade")
+        before = migrate.current_revision(rt.engine)
+        if ctx is not None:
+            database.record_downgrade(ctx, before, a.revision, "requested")
+        log.warning("dsm db downgrade %s -> %s by %s", before, a.revision, os_username())
         migrate.downgrade(rt.engine, a.revision)
+        if ctx is not None and database.audit_table_exists(rt.engine) and database.has_users(rt.engine):
+            database.record_downgrade(ctx, before, a.revision, "done")
     print(f"{rt.config.redacted_database_url()}: {migrate.current_revision(rt.engine) or 'base (empty)'}"
           f" (head {migrate.head_revision()})")
 
@@ -295,10 +319,28 @@ def cmd_jobs(rt: Runtime) -> None:
                                        else "cancellation requested; the worker stops it at its next safe point"))
 
 
+def _refuse_humans_below_admin(rt: Runtime, action: str) -> None:
+    """The worker acts as the system. Its service account is not a DSM user; an OS user who *is* one, with
+    less than admin, may not become the system by starting a worker (with a copied key)."""
+    from sqlmodel import select
+
+    from dsm_core.db import read_scope
+    from dsm_core.models import User
+
+    if not migrate.is_current(rt.engine):
+        return  # the worker itself says what to do about the schema
+    with read_scope(rt.engine) as session:
+        user = session.exec(select(User).where(User.username == os_username())).first()
+    if user is not None and user.role != "admin":
+        raise PermissionDenied(f"{action} acts as the system and needs the admin role (or the service account); "
+                               f"{user.username} is {user.role}")
+
+
 def cmd_worker(rt: Runtime) -> None:
     from dsm_worker.main import WorkerOptions, run_worker
 
     a = rt.args
+    _refuse_humans_below_admin(rt, "dsm worker")
     if a.concurrency is not None and not 1 <= a.concurrency <= 256:
         raise CliError("--concurrency: give 1 to 256 jobs at once")
     if not 5 <= a.lease <= 3600:
@@ -438,8 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = sp.add_subparsers(dest="db_cmd", required=True)
     x = dsub.add_parser("upgrade")
     x.add_argument("revision", nargs="?", default="head")
-    x = dsub.add_parser("downgrade")
+    x = dsub.add_parser("downgrade", help="admin only; drops data: needs --yes-destroy-data")
     x.add_argument("revision", help="target revision, or base for an empty database")
+    x.add_argument("--yes-destroy-data", action="store_true",
+                   help="confirm that the tables this downgrade drops, and their rows, are lost")
     dsub.add_parser("current")
     sp.set_defaults(handler=cmd_db)
 

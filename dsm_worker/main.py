@@ -284,6 +284,19 @@ def run_worker(config: Config, options: WorkerOptions) -> int:
             file=sys.stderr,
         )
         return 1
+    from dsm_core.credentials.sealing import encode_public_key
+    from dsm_core.services.bootstrap import stored_public_key
+
+    stored = stored_public_key(engine)
+    if stored is not None and stored != encode_public_key(key.public_key()):
+        # Starting anyway would claim jobs and fail every one that needs a password: refuse instead.
+        print(
+            f"dsm worker: key {config.worker_key_file} does not match the worker public key registered in "
+            f"{config.redacted_database_url()}; copy the key of the first worker host here (mode 0600)",
+            file=sys.stderr,
+        )
+        engine.dispose()
+        return 1
     worker = Worker(engine, key, options)
     try:
         return asyncio.run(worker.run())

@@ -1,4 +1,8 @@
-"""`dsm init`: config, migrated database, worker key pair, first admin. Safe to run again.
+"""`dsm init`: config, migrated database, worker key pair, first admin. Safe to run again, by an admin.
+
+The first admin is created only on an empty database (no DSM user yet): that is the one moment nobody can
+be asked for a role. Once users exist, init is an admin's command (checked before anything is written)
+and never changes a role: admins are added through `dsm users`, audited as the admin who did it.
 
 The private key is created only where no key exists and the database holds no public key yet; on a second
 host of a shared PostgreSQL deployment the key is copied from the first worker host, never regenerated
@@ -17,8 +21,9 @@ from dsm_core.config import Config, render_default_config, writable_config_locat
 from dsm_core.credentials.sealing import SealingError, create_key_file, encode_public_key, key_id, load_private_key
 from dsm_core.db import migrate
 from dsm_core.models import ActivitySettings, User
-from dsm_core.services.context import SYSTEM, ServiceContext, Tx, mutation
-from dsm_core.services.errors import Conflict, ServiceError
+from dsm_core.services.context import SYSTEM, Actor, ServiceContext, Tx, actor_for, mutation
+from dsm_core.services.database import has_users, record_upgrade
+from dsm_core.services.errors import Conflict, ServiceError, ValidationError
 from dsm_core.services.settings import singleton
 from dsm_core.services.users import validate_username
 
@@ -67,7 +72,7 @@ def ensure_admin(tx: Tx, /, username: str) -> str:
     return outcome
 
 
-def _stored_public_key(engine: Engine) -> str | None:
+def stored_public_key(engine: Engine) -> str | None:
     from dsm_core.db import read_scope
     from dsm_core.models import SINGLETON_ID
 
@@ -76,8 +81,31 @@ def _stored_public_key(engine: Engine) -> str | None:
         return row.sealing_public_key if row else None
 
 
-def initialize(config: Config, engine: Engine, admin_username: str) -> InitReport:
-    admin = validate_username(admin_username)
+def _is_admin(engine: Engine, username: str) -> bool:
+    from sqlmodel import select
+
+    from dsm_core.db import read_scope
+
+    with read_scope(engine) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        return user is not None and user.role == "admin"
+
+
+def initialize(config: Config, engine: Engine, os_user: str, requested_admin: str | None = None,
+               ip_address: str | None = None) -> InitReport:
+    """``os_user`` runs the command; ``requested_admin`` (``--admin``) is honoured only on an empty database."""
+    admin = validate_username(requested_admin or os_user)
+    acting: Actor = SYSTEM
+    initialised = has_users(engine)
+    if initialised:
+        # Checked before anything is written: an unknown user or a non-admin changes nothing.
+        acting = actor_for(engine, os_user, ip_address)
+        ServiceContext(engine, acting).require("admin", "dsm init on a database that has users")
+        if requested_admin and not _is_admin(engine, admin):
+            raise ValidationError(
+                "--admin", f"{admin} is not an admin, and this database already has users",
+                f"an admin adds admins with `dsm users add {admin} --role admin` or `dsm users set-role {admin} admin`",
+            )
     config_path, config_created = config.source, False
     if config_path is None:
         config_path = writable_config_location(os.environ)
@@ -86,6 +114,7 @@ def initialize(config: Config, engine: Engine, admin_username: str) -> InitRepor
             config_path.write_text(render_default_config())
             config_created = True
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    before = migrate.current_revision(engine)
     migrate.upgrade(engine)
     report = InitReport(
         config_path,
@@ -97,8 +126,10 @@ def initialize(config: Config, engine: Engine, admin_username: str) -> InitRepor
         None,
         admin,
     )
-    ctx = ServiceContext(engine, SYSTEM)
-    stored = _stored_public_key(engine)
+    ctx = ServiceContext(engine, acting)
+    if initialised and before != report.revision:
+        record_upgrade(ctx, before, report.revision)
+    stored = stored_public_key(engine)
     key_path = config.worker_key_file
     if stored is None:
         key, report.key_created = create_key_file(key_path)
@@ -121,5 +152,8 @@ def initialize(config: Config, engine: Engine, admin_username: str) -> InitRepor
             "The TUI and CLI do not need it; copy it from the first worker host only "
             "to run `dsm worker` here."
         )
-    report.notes.append(f"admin {admin}: {ensure_admin(ctx, admin)}")
+    if initialised:
+        report.notes.append(f"admin {admin}: already admin (users are managed with `dsm users`)")
+    else:
+        report.notes.append(f"admin {admin}: {ensure_admin(ctx, admin)}")
     return report

@@ -52,7 +52,9 @@ def test_init_refuses_a_key_that_does_not_match_the_database(home: DsmHome) -> N
 
 def test_db_downgrade_base_and_upgrade(home: DsmHome) -> None:
     home.run("init", check=True)
-    down = home.run("db", "downgrade", "base", check=True)
+    refused = home.run("db", "downgrade", "base")
+    assert refused.returncode == 2 and "--yes-destroy-data" in refused.stderr
+    down = home.run("db", "downgrade", "base", "--yes-destroy-data", check=True)
     assert "base (empty)" in down.stdout
     refused = home.run("servers", "list")
     assert refused.returncode == 1 and "dsm db upgrade" in refused.stderr

@@ -76,6 +76,8 @@ RECIPES: dict[str, Setup] = {
     "users.remove": lambda a: (("victor",), {}),
     "users.ensure_admin": lambda a: (("oscar",), {}),
     "system.register_worker_key": _public_key,
+    "db.upgrade": lambda a: (("0001", "0001"), {}),
+    "db.downgrade": lambda a: (("0001", "base", "requested"), {}),
     "settings.set": lambda a: (("activity.log_level", "errors_only"), {}),
     "credentials.add": lambda a: (("lab2", "root", Secret("calvin")), {"ranges": ["10.1.0.0/16"]}),
     "credentials.set_password": lambda a: (_with_set(a), (("lab", Secret("new-one")), {}))[1],
@@ -159,6 +161,6 @@ def test_role_matrix(engine: Engine, action: str, role_user: str) -> None:
 
 def test_operator_is_refused_admin_only_actions(engine: Engine) -> None:
     """The matrix above depends on min_role; pin the few that must stay admin-only."""
-    for action in ("users.add", "users.set_role", "users.remove", "settings.set", "credentials.add",
+    for action in ("db.upgrade", "db.downgrade", "users.add", "users.set_role", "users.remove", "settings.set", "credentials.add",
                    "credentials.remove", "credentials.set_password"):
         assert MUTATIONS[action].min_role == "admin", action
