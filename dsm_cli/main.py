@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from dsm_cli.output import print_json, print_record, print_table
+from dsm_cli.output import print_json, print_record, print_table, say
 from dsm_core import __version__
 from dsm_core.config import Config, ConfigError, load_config
 from dsm_core.credentials.secret import Secret
@@ -82,7 +82,7 @@ def _emit(args: argparse.Namespace, data: Any, columns: Sequence[tuple[str, str]
     elif isinstance(data, dict):
         print_record(data)
     elif data is not None:
-        print(data)
+        say(str(data))
 
 
 # --- command handlers ---------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def cmd_servers(rt: Runtime) -> None:
         else:
             print(f"imported {result['imported']} server(s)")
             for err in result["skipped"]:
-                print(f"skipped  {err}", file=sys.stderr)
+                say(f"skipped  {err}", sys.stderr)
     elif a.servers_cmd == "update":
         changes = {k: getattr(a, k) for k in ("hostname", "service_tag", "model", "notes", "credential_set")
                    if getattr(a, k) is not None}
@@ -370,9 +370,9 @@ def wait_for_job(ctx: ServiceContext, job_id: str, timeout: float | None) -> int
         if job["status"] in TERMINAL:
             for task in job["tasks"]:
                 if task["status"] != "completed":
-                    print(f"  {task['target']}: {task['status']}: {task['error'] or ''}")
+                    say(f"  {task['target']}: {task['status']}: {task['error'] or ''}")
             if job["error"]:
-                print(f"job {job['id']} {job['status']}: {job['error']}", file=sys.stderr)
+                say(f"job {job['id']} {job['status']}: {job['error']}", sys.stderr)
             else:
                 print(f"job {job['id']} {job['status']}")
             return 0 if job["status"] == "completed" else 1
@@ -674,20 +674,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
         handler(rt)
     except ConfigError as exc:
-        print(f"dsm: config: {exc}", file=sys.stderr)
+        say(f"dsm: config: {exc}", sys.stderr)
         return 2
     except (ValidationError, NotFound, Conflict) as exc:
-        print(f"dsm: error: {exc}", file=sys.stderr)
+        say(f"dsm: error: {exc}", sys.stderr)
         return 2
     except PermissionDenied as exc:
-        print(f"dsm: refused: {exc}", file=sys.stderr)
+        say(f"dsm: refused: {exc}", sys.stderr)
         return 3
     except CliError as exc:
         if str(exc):
-            print(f"dsm: error: {exc}", file=sys.stderr)
+            say(f"dsm: error: {exc}", sys.stderr)
         return exc.code
     except ServiceError as exc:
-        print(f"dsm: error: {exc}", file=sys.stderr)
+        say(f"dsm: error: {exc}", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,7 @@
-"""How the CLI prints: JSON for scripts (--json), aligned columns for people."""
+"""How the CLI prints: JSON for scripts (--json), aligned columns for people.
+
+Values may come from an iDRAC or a CSV: in text output every control character is made visible
+(``dsm_core.text.visible``); JSON escapes them itself (``ensure_ascii``), which is kept on on purpose."""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from dsm_core.text import visible
+
 
 def print_json(data: Any, out: TextIO = sys.stdout) -> None:
-    json.dump(data, out, indent=2, sort_keys=True, default=str)
+    json.dump(data, out, indent=2, sort_keys=True, default=str, ensure_ascii=True)
     out.write("\n")
 
 
@@ -19,8 +24,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ",".join(str(v) for v in value) or "-"
-    return str(value)
+        return visible(",".join(str(v) for v in value)) or "-"
+    return visible(str(value))
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
@@ -42,8 +47,13 @@ def print_record(record: dict[str, Any], out: TextIO = sys.stdout) -> None:
         if isinstance(value, list) and value and isinstance(value[0], dict):
             out.write(f"{key}:\n")
             for item in value:
-                out.write("  - " + ", ".join(f"{k}={_cell(v)}" for k, v in item.items()) + "\n")
+                out.write("  - " + ", ".join(f"{visible(str(k))}={_cell(v)}" for k, v in item.items()) + "\n")
         elif isinstance(value, dict):
-            out.write(f"{key.ljust(width)}  {json.dumps(value, sort_keys=True, default=str)}\n")
+            out.write(f"{key.ljust(width)}  {json.dumps(value, sort_keys=True, default=str, ensure_ascii=True)}\n")
         else:
             out.write(f"{key.ljust(width)}  {_cell(value)}\n")
+
+
+def say(text: str, out: TextIO | None = None) -> None:
+    """A line for people that may quote outside data (a target, an error): shown as text."""
+    print(visible(text, multiline=True), file=out or sys.stdout)

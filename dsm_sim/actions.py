@@ -167,6 +167,12 @@ async def mutate(idrac: SimIdrac, request: Request, path: str, session: Session 
     if isinstance(body, Response):
         return body
     handler = _POST_ACTIONS.get((res, name))
+    faults = idrac.faults
+    if faults.action_503_count >= 1:
+        faults.action_503_count -= 1
+        idrac.counters.errors_5xx += 1
+        return Response(503, error("RAC0508", "The iDRAC is busy; retry the operation later.",
+                                   "Retry the operation after a few seconds."), [("Retry-After", "1")])
     if handler is None:
         media = re.match(rf"^({SYSTEM}|{MANAGER})/VirtualMedia/(\w+)$", res)
         if media and name in ("VirtualMedia.InsertMedia", "VirtualMedia.EjectMedia"):
@@ -179,6 +185,8 @@ async def mutate(idrac: SimIdrac, request: Request, path: str, session: Session 
     if inspect.isawaitable(result):
         result = await result
     assert isinstance(result, Response)
+    if faults.drop_after_action:
+        return Response(abort=True)  # done, but the answer is lost: the client cannot know
     return result
 
 
@@ -193,6 +201,7 @@ def _reset(idrac: SimIdrac, body: dict[str, Any]) -> Response:
             f"The value {reset_type} for ResetType is not in the list of acceptable values.",
             "Use one of " + ", ".join(RESET_TYPES) + ".",
         )
+    idrac.counters.resets_received += 1
     problem = idrac.reset(reset_type)
     if problem:
         return Response(

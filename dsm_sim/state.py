@@ -64,6 +64,8 @@ class Faults:
     malformed_json_rate: float = 0.0
     session_exhaustion: bool = False  # logins answer 503 RAC0218 as if 8 sessions were open
     job_failure: bool = False  # new jobs fail with a Dell MessageId
+    drop_after_action: bool = False  # an action POST is carried out, then the connection drops unanswered
+    action_503_count: float = 0.0  # the next N action POSTs are refused with 503 (not carried out)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -85,6 +87,7 @@ class Counters:
     logouts: int = 0
     auth_failures: int = 0
     errors_5xx: int = 0
+    resets_received: int = 0  # ComputerSystem.Reset requests carried out (a change sent twice shows here)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)

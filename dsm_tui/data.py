@@ -8,6 +8,7 @@ activity log is read a page at a time by keyset on (timestamp, id), never with O
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import ipaddress
 import uuid
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,6 +41,7 @@ from dsm_core.models import (
     WorkflowExecution,
 )
 from dsm_core.services.credentials import load_candidates
+from dsm_core.text import visible
 from dsm_core.timeutil import as_utc, utcnow
 
 Clock = Callable[[], datetime]
@@ -48,6 +50,26 @@ WORKER_DOWN_AFTER = timedelta(seconds=30)
 """A worker beats every few seconds; 30 s without a beat means it is gone (or wedged)."""
 
 ACTIVE = ("pending", "running")
+
+
+MULTILINE_FIELDS = frozenset({"log", "full_error"})
+S = TypeVar("S")
+
+
+def shown(value: S, field_name: str = "") -> S:
+    """A read model with every string in it made visible (``dsm_core.text.visible``), nested ones too: what
+    a detail pane or a modal shows came from iDRACs, CSVs and operators, and is shown as text."""
+    out: Any = value
+    if isinstance(value, str):
+        out = visible(value, multiline=field_name in MULTILINE_FIELDS)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: shown(getattr(value, f.name), f.name) for f in dataclasses.fields(value) if f.init}
+        out = dataclasses.replace(value, **changes)
+    elif isinstance(value, dict):
+        out = {shown(k): shown(v, str(k)) for k, v in value.items()}
+    elif isinstance(value, list | tuple):
+        out = type(value)(shown(v, field_name) for v in value)
+    return cast(S, out)
 
 
 def _t(value: datetime | None) -> datetime | None:
@@ -507,7 +529,7 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
                 .limit(20)
             )
         )
-    return ServerDetail(s.id, identity, cred, health, sensors, firmware, events, jobs)
+    return shown(ServerDetail(s.id, identity, cred, health, sensors, firmware, events, jobs))
 
 
 # --- jobs ------------------------------------------------------------------------------------------
@@ -704,7 +726,7 @@ def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
                 .order_by(col(WorkflowExecution.step_number))
             ).scalars()
         )
-        return JobDetail(
+        return shown(JobDetail(
             rows[job_id],
             dict(job.details or {}),
             _t(job.started_at),
@@ -714,7 +736,7 @@ def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
             job.error or "",
             tasks,
             steps,
-        )
+        ))
 
 
 # --- activity ----------------------------------------------------------------------------------------
@@ -852,7 +874,7 @@ def activity_detail(engine: Engine, row: ActivityRow) -> ActivityDetail | None:
         cmd = session.get(IdracCommand, row.id)
         if cmd is None:
             return None
-        return ActivityDetail(row, cmd.full_url, cmd.request_headers, cmd.request_body, cmd.response_body)
+        return shown(ActivityDetail(row, cmd.full_url, cmd.request_headers, cmd.request_body, cmd.response_body))
 
 
 # --- pulse -----------------------------------------------------------------------------------------
@@ -914,7 +936,7 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
             hours[bucket] += 1
     newest = load_jobs(engine, limit=200)
     failures = [j for j in newest if j.status == "failed" and j.updated_at >= day_ago][:5]
-    return Pulse(
+    return shown(Pulse(
         sum(health.values()),
         dict(health),
         dict(power),
@@ -927,7 +949,7 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
         worker_summary(engine, now),
         tuple(failures),
         tuple(newest[:12]),
-    )
+    ))
 
 
 # --- formatting ------------------------------------------------------------------------------------

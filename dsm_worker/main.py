@@ -91,6 +91,7 @@ class Worker:
             backoff=str(n.retry_backoff_type),
             per_idrac=max(1, int(self.activity_settings.idrac_max_concurrent)),
             request_delay_ms=int(self.activity_settings.idrac_request_delay_ms),
+            max_body_bytes=int(n.max_response_body_mb) * 1024 * 1024,
         )
 
     def _apply_settings(self, activity: ActivitySettings, network: NetworkSettings) -> None:

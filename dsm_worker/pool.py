@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
 from dsm_core.credentials.secret import Secret
 from dsm_core.redfish.client import ClientSettings, IdracClient, Recorder, Throttle
 from dsm_core.redfish.tls import TlsPolicy
+
+log = logging.getLogger("dsm.worker.pool")
 
 
 class IdracPool:
@@ -78,10 +81,19 @@ class IdracPool:
                 client = self._clients.pop(key)
                 await client.close()
 
-    async def close_all(self) -> None:
+    async def close_all(self, deadline: float | None = None) -> list[str]:
+        """Log every session out, all in parallel under one deadline (``logout_deadline`` by default);
+        returns, and logs, the iDRACs whose session could not be closed in time."""
         async with self._lock:
             clients, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        if not clients:
+            return []
+        limit = deadline if deadline is not None else self._settings().logout_deadline
+        results = await asyncio.gather(*(c.close(limit) for c in clients), return_exceptions=True)
+        leaked = [c.endpoint for c, ok in zip(clients, results, strict=True) if ok is not True]
+        for endpoint in leaked:
+            log.warning("session on %s not closed within %.0f s; it expires on the iDRAC by itself", endpoint, limit)
+        return leaked
 
     def __len__(self) -> int:
         return len(self._clients)

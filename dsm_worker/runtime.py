@@ -159,6 +159,16 @@ class JobContext:
             client.tls.learned = None
             await self.db(_store_pin, self.engine, server.id, learned)
 
+    # --- checkpoints: what a task already sent ---------------------------------------------------------------
+
+    async def checkpoint(self, task_id: uuid.UUID) -> dict[str, Any]:
+        """The task's record of changes it sent, read fresh (a paused or resumed task's row may be stale)."""
+        value: dict[str, Any] | None = await self.db(_read_checkpoint, self.engine, task_id)
+        return value or {}
+
+    async def save_checkpoint(self, task_id: uuid.UUID, value: dict[str, Any] | None) -> None:
+        await self.db(_write_checkpoint, self.engine, task_id, value)
+
     # --- tasks -------------------------------------------------------------------------------------------------
 
     async def wait_unpaused(self) -> None:
@@ -191,7 +201,9 @@ class JobContext:
                         status, error = "completed", None
                     except Paused:
                         await self.db(_task_back_to_pending, self.engine, task.id)
-                        continue  # paused mid-task: wait, then do this target again from the start
+                        # paused mid-task: wait, then run this target again; a handler that had already
+                        # sent its change finds that in the task's checkpoint and checks, never resends
+                        continue
                     except TimeoutError:
                         status, error = "failed", f"timed out after {timeout:.0f} s"
                     except (TaskFailed, Exception) as exc:
@@ -223,6 +235,20 @@ def _store_pin(engine: Any, server_id: uuid.UUID, fingerprint: str) -> None:
         if server is not None and not server.tls_fingerprint_sha256:
             server.tls_fingerprint_sha256 = fingerprint
             s.add(server)
+
+
+def _read_checkpoint(engine: Any, task_id: uuid.UUID) -> dict[str, Any] | None:
+    with read_scope(engine) as s:
+        task = s.get(JobTask, task_id)
+        return dict(task.checkpoint) if task is not None and task.checkpoint else None
+
+
+def _write_checkpoint(engine: Any, task_id: uuid.UUID, value: dict[str, Any] | None) -> None:
+    with session_scope(engine) as s:
+        task = s.get(JobTask, task_id)
+        if task is not None:
+            task.checkpoint = value
+            s.add(task)
 
 
 def _task_back_to_pending(engine: Any, task_id: uuid.UUID) -> None:

@@ -15,8 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+
+from dsm_core.db.caps import clip_row
 from sqlalchemy.engine import CursorResult, Engine
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import (
@@ -297,5 +299,7 @@ def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str],
 
 def write_activity(engine: Engine, rows: list[dict[str, Any]]) -> None:
     if rows:
+        table = SQLModel.metadata.tables["idrac_commands"]
+        rows = [clip_row(table, row) for row in rows]
         with session_scope(engine) as s:
             s.execute(sa.insert(IdracCommand), rows)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from dsm_core.config import Config
+from dsm_core.db import caps as _caps  # noqa: F401  (registers the length caps on every Session)
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:

@@ -74,6 +74,9 @@ class JobTask(SQLModel, table=True):
     """How many times a worker started this task (a task is resumed, never repeated, once completed)."""
     log: str | None = None
     error: str | None = None
+    checkpoint: dict[str, Any] | None = json_field()
+    """What the task already sent to the device (e.g. {"sent": "PowerCycle"}): a resumed or un-paused task
+    checks the device's state instead of sending the change again."""
     started_at: datetime | None = timestamp()
     completed_at: datetime | None = timestamp()
     created_at: datetime = created_at()

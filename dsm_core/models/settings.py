@@ -79,6 +79,8 @@ class NetworkSettings(SQLModel, table=True):
     require_prereq_validation: bool = Field(default=True, nullable=False)
     monitor_latency: bool = Field(default=True, nullable=False)
     latency_alert_threshold_ms: int = Field(default=1000, nullable=False)
+    max_response_body_mb: int = Field(default=16, nullable=False, sa_column_kwargs={"server_default": "16"})
+    """Cap on one iDRAC/vCenter/OME response body, after decompression: a hostile device cannot exhaust us."""
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

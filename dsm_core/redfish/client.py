@@ -1,20 +1,27 @@
-"""An async Redfish client for one iDRAC, built for BMCs that are small, slow and flaky.
+"""An async Redfish client for one iDRAC, built for BMCs that are small, slow, flaky — or hostile.
 
 - One session per iDRAC, reused; basic auth when sessions fail (or are exhausted: RAC0218); re-login once
-  on a 401 (an iDRAC reset drops sessions); the session is always deleted in ``close()``.
+  on a 401 (an iDRAC reset drops sessions); the session is always deleted in ``close()``, under a deadline.
 - At most ``per_idrac`` requests in flight on one iDRAC (default 2) and ``global`` across all of them,
   with ``request_delay_ms`` between requests to one iDRAC.
-- Retries with backoff on connection errors, timeouts, 429 and 503; never on a changed certificate.
+- Reads are retried (full jitter, ``Retry-After`` honoured) on transport errors, 429 and 503; a change
+  only when the iDRAC cannot have acted on it (see ``_send``); never on a changed certificate.
+- Every URL is resolved against the iDRAC's own origin; nothing is sent anywhere else.
+- Every body is read under a cap (``max_body_bytes``), decompression included.
 - Every HTTP exchange is handed to a recorder (the activity log) with secrets redacted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import random
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -23,7 +30,12 @@ from dsm_core.redfish.redaction import redact
 from dsm_core.redfish.tls import CertificateChanged, TlsPolicy, make_transport
 
 RETRY_STATUS = frozenset({429, 503})
-LOGOUT_ATTEMPTS = 8
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+# Failures before a byte of the request reached the iDRAC: a change may be sent again after these.
+CONNECT_PHASE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+MAX_RETRY_AFTER = 60.0
+LOGOUT_DEADLINE = 10.0
 
 
 class RedfishError(Exception):
@@ -47,6 +59,132 @@ class RedfishError(Exception):
 
 class AuthenticationFailed(RedfishError):
     pass
+
+
+class OutcomeUnknown(RedfishError):
+    """A change was sent and no answer came back (read timeout, dropped connection): the iDRAC may have acted.
+    The caller reads the state to decide; it never sends the change again blindly."""
+
+
+class BodyTooLarge(Exception):
+    """A response body (after decompression) over the cap: read no further."""
+
+
+def resolve_on_origin(base_url: str, url: str, endpoint: str) -> str:
+    """The path (and query) of ``url`` on ``base_url``'s origin; RedfishError naming ``url`` otherwise."""
+
+    def refuse(why: str) -> RedfishError:
+        shown = url if len(url) <= 200 else url[:200] + "…"
+        return RedfishError("FOLLOW", shown, None, f"refused: {why}; nothing was sent", endpoint=endpoint)
+
+    if not isinstance(url, str) or not url:
+        raise refuse("empty link")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in url):
+        raise refuse("the link holds control characters, spaces or backslashes")
+    if url.startswith("/") and not url.startswith("//"):
+        return url
+    try:
+        target, base = httpx.URL(url), httpx.URL(base_url)
+    except (httpx.InvalidURL, ValueError):
+        raise refuse("not a URL") from None
+    if not target.is_absolute_url:
+        raise refuse("a relative link that is not a path from the root")
+    same = (
+        target.scheme == "https"
+        and target.host.lower() == base.host.lower()
+        and (target.port or 443) == (base.port or 443)
+        and not target.userinfo
+    )
+    if not same:
+        raise refuse(f"it points off this iDRAC's origin {base_url}")
+    path = target.raw_path.decode("ascii")
+    return path if path.startswith("/") else "/" + path
+
+
+def _decoder(encoding: str) -> Any:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise BodyTooLarge(f"Content-Encoding {encoding!r} is not accepted (asked for gzip or deflate)")
+
+
+async def read_capped(response: httpx.Response, cap: int) -> bytes:
+    """The decoded body of a streamed response, or BodyTooLarge as soon as it passes ``cap`` bytes.
+
+    Decompression is done here, ``max_length`` at a time, so a small gzip bomb never becomes a large
+    buffer; an endless stream stops at the cap, not at the operation timeout."""
+    decoder = _decoder(response.headers.get("content-encoding", ""))
+    declared = response.headers.get("content-length", "")
+    if decoder is None and declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge(f"response body of {int(declared)} bytes is over the {cap}-byte cap")
+    buf = bytearray()
+    try:
+        async for chunk in response.aiter_raw():
+            if decoder is None:
+                buf += chunk
+            else:
+                data = chunk
+                while data and len(buf) <= cap:
+                    buf += decoder.decompress(data, cap + 1 - len(buf))
+                    data = decoder.unconsumed_tail
+            if len(buf) > cap:
+                raise BodyTooLarge(f"response body over the {cap}-byte cap (read no further)")
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"bad compressed body: {exc}") from None
+    return bytes(buf)
+
+
+_DROP = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+async def send_capped(
+    client: httpx.AsyncClient, request: httpx.Request, cap: int, auth: httpx.Auth | None = None
+) -> httpx.Response:
+    """Send ``request`` and read its answer under ``cap``; the result is an ordinary, already-read response."""
+    raw = await client.send(request, stream=True, auth=auth, follow_redirects=False)
+    try:
+        body = await read_capped(raw, cap)
+    finally:
+        await raw.aclose()
+    headers = [(k, v) for k, v in raw.headers.multi_items() if k.lower() not in _DROP]
+    return httpx.Response(raw.status_code, headers=headers, content=body, request=raw.request)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds the iDRAC asked us to wait (a number or an HTTP date), at most MAX_RETRY_AFTER."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), MAX_RETRY_AFTER))
+
+
+def _is_json(response: httpx.Response) -> bool:
+    try:
+        response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
+
+
+def _body_for_log(response: httpx.Response | None) -> Any:
+    if response is None:
+        return None
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return response.text[:2000] if response.content else None
 
 
 class Paused(Exception):
@@ -78,11 +216,16 @@ class ClientSettings:
     backoff: str = "exponential"  # or "linear"
     per_idrac: int = 2
     request_delay_ms: int = 0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    logout_deadline: float = LOGOUT_DEADLINE
 
     def delay(self, attempt: int) -> float:
+        """Full jitter (a random wait up to the backoff): many workers retrying one busy iDRAC spread out."""
         if self.backoff == "linear":
-            return self.retry_delay * attempt
-        return float(self.retry_delay * (2 ** (attempt - 1)))
+            ceiling = self.retry_delay * attempt
+        else:
+            ceiling = float(self.retry_delay * (2 ** (attempt - 1)))
+        return random.uniform(0.0, ceiling)
 
 
 class Throttle:
@@ -117,7 +260,7 @@ def _error_details(response: httpx.Response) -> tuple[str, str | None]:
     """Dell puts the useful text in error.@Message.ExtendedInfo[0]."""
     try:
         body = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return (response.text[:200] or response.reason_phrase), None
     if isinstance(body, dict):
         err = body.get("error", body)
@@ -160,7 +303,8 @@ class IdracClient:
                 timeout=timeout,
                 trust_env=False,
                 transport=make_transport(self.endpoint, self.tls, self.settings.per_idrac),
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "Accept-Encoding": "gzip, deflate"},
+                follow_redirects=False,
             )
         return self._http
 
@@ -185,9 +329,22 @@ class IdracClient:
                 return
             token = response.headers.get("X-Auth-Token")
             if response.status_code in (200, 201) and token:
-                self._token, self._location = token, response.headers.get("Location")
+                self._token, self._location = token, self._session_location(response)
             else:
                 self._basic = True
+
+    def _session_location(self, response: httpx.Response) -> str | None:
+        """Where to DELETE the session: the Location header (or the body's @odata.id), on our origin only."""
+        candidates = [response.headers.get("Location")]
+        if _is_json(response) and isinstance(response.json(), dict):
+            candidates.append(response.json().get("@odata.id"))
+        for candidate in candidates:
+            if isinstance(candidate, str) and candidate:
+                try:
+                    return self.resolve(candidate)
+                except RedfishError as exc:
+                    self._record_refusal("DELETE", candidate, exc)
+        return None
 
     async def _relogin(self, stale: str | None) -> None:
         """Replace the session that just got a 401 — unless a concurrent request already did (two requests
@@ -239,7 +396,7 @@ class IdracClient:
     def _json(self, response: httpx.Response, method: str, path: str) -> dict[str, Any]:
         try:
             data = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise RedfishError(
                 method, path, response.status_code, "response is not valid JSON", endpoint=self.endpoint
             ) from None
@@ -248,6 +405,12 @@ class IdracClient:
                 method, path, response.status_code, "response is not a JSON object", endpoint=self.endpoint
             )
         return data
+
+    def resolve(self, url: str) -> str:
+        """``url`` as a path on this iDRAC, or refused: every link a device hands back is resolved against
+        its own ``https://host:port``; another scheme, host or port is never followed (a hostile iDRAC
+        would otherwise receive our session token, or with basic auth the password, on another host)."""
+        return resolve_on_origin(self.base_url, url, self.endpoint)
 
     async def _send(
         self,
@@ -258,49 +421,79 @@ class IdracClient:
         params: Mapping[str, str] | None = None,
         files: Any = None,
         auth: bool = True,
+        while_paused: bool = False,
     ) -> httpx.Response:
+        """One request, retried only where that cannot repeat a change.
+
+        GET/HEAD are retried on any transport error, 429/503 and a 200 that is not JSON. A change (POST,
+        PATCH, PUT, DELETE) is retried only when the iDRAC cannot have acted on it: the connection was never
+        made, or the iDRAC refused it outright (429/503). After a read timeout or a dropped connection it
+        raises ``OutcomeUnknown`` and the caller re-reads the state instead of sending it again.
+        """
         settings = self.settings
+        try:
+            path = self.resolve(path)
+        except RedfishError as exc:
+            self._record_refusal(method, path, exc)
+            raise
+        idempotent = method.upper() in IDEMPOTENT
         attempt = 0
         while True:
             attempt += 1
-            if self.paused is not None and self.paused():
+            if not while_paused and self.paused is not None and self.paused():
                 raise Paused(f"iDRAC operations are paused; {method} {path} on {self.endpoint} not sent")
             response: httpx.Response | None = None
             error: str | None = None
             retryable = False
+            maybe_acted = False
+            headers: dict[str, str] = {}
+            url = f"{self.base_url}{path}"
             async with self.throttle.global_sem, self.throttle.for_endpoint(self.endpoint):
                 await self.throttle.space(self.endpoint, settings.request_delay_ms)
                 started = time.monotonic()
                 headers = self._auth_headers() if auth else {}
-                basic = (self.username, self.password.reveal()) if auth and self._basic else None
+                basic = httpx.BasicAuth(self.username, self.password.reveal()) if auth and self._basic else None
                 try:
-                    response = await self._client().request(
-                        method, path, json=json_body, params=params, files=files, headers=headers, auth=basic
+                    request = self._client().build_request(
+                        method, path, json=json_body, params=params, files=files, headers=headers
                     )
-                    if method == "GET" and response.status_code == 200:
-                        try:
-                            response.json()
-                        except (ValueError, UnicodeDecodeError):
-                            error, retryable = "response is not valid JSON", True
+                    url = str(request.url)
+                    response = await send_capped(self._client(), request, settings.max_body_bytes, basic)
+                    if method == "GET" and response.status_code == 200 and not _is_json(response):
+                        error, retryable = "response is not valid JSON", True
                 except CertificateChanged:
-                    self._record(method, path, params, json_body, None, started, "certificate changed", headers)
+                    self._record(method, url, json_body, None, started, "certificate changed", headers)
                     raise
-                except (httpx.TimeoutException, httpx.TransportError) as exc:
+                except BodyTooLarge as exc:
+                    error = str(exc)  # a device that sends too much will send too much again: no retry
+                except CONNECT_PHASE as exc:
                     error, retryable = f"{type(exc).__name__}: {exc or 'connection failed'}", True
+                except (httpx.TimeoutException, httpx.TransportError) as exc:
+                    error = f"{type(exc).__name__}: {exc or 'connection lost'}"
+                    retryable, maybe_acted = idempotent, not idempotent
                 self.last_used = time.monotonic()
-            self._record(method, path, params, json_body, response, started, error, headers)
+            self._record(method, url, json_body, response, started, error, headers)
+            wait: float | None = None
             if response is not None and response.status_code in RETRY_STATUS:
                 retryable = True
                 error = f"HTTP {response.status_code}"
+                wait = retry_after(response)
             if retryable and attempt <= settings.max_retries:
-                await asyncio.sleep(settings.delay(attempt))
+                await asyncio.sleep(settings.delay(attempt) if wait is None else wait)
                 continue
+            tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
+            if maybe_acted:
+                raise OutcomeUnknown(
+                    method, path, None,
+                    f"{error}; the iDRAC may have acted on it, so it is not sent again ({tries})",
+                    endpoint=self.endpoint,
+                )
             if error and (response is None or response.status_code < 400):
                 raise RedfishError(
                     method,
                     path,
                     response.status_code if response is not None else None,
-                    f"{error} (after {attempt} attempt{'s' if attempt > 1 else ''})",
+                    f"{error} ({tries})",
                     endpoint=self.endpoint,
                 )
             assert response is not None
@@ -309,123 +502,161 @@ class IdracClient:
                 raise RedfishError(method, path, response.status_code, message, mid, self.endpoint)
             return response
 
+    def _record_refusal(self, method: str, url: str, exc: RedfishError) -> None:
+        if self.recorder is None:
+            return
+        # The refused link goes in the error text, never in full_url: that column holds what was requested.
+        self.recorder(
+            CallRecord(method, "(not sent)", "(not sent)", None, 0, False,
+                       f"not sent: {exc.message}: {url[:500]}", None, None, None)
+        )
+
     def _record(
         self,
         method: str,
-        path: str,
-        params: Mapping[str, str] | None,
+        url: str,
         body: Any,
         response: httpx.Response | None,
         started: float,
         error: str | None,
         headers: dict[str, str],
     ) -> None:
+        """``url`` is the URL actually requested (after resolution and query encoding)."""
         if self.recorder is None:
             return
-        query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         status = response.status_code if response is not None else None
         success = error is None and status is not None and status < 400
         if status is not None and status >= 400 and error is None:
             error = _error_details(response)[0] if response is not None else None
-        response_body: Any = None
-        if response is not None:
-            try:
-                response_body = response.json()
-            except (ValueError, UnicodeDecodeError):
-                response_body = response.text[:2000] if response.text else None
+        endpoint = unquote(httpx.URL(url).raw_path.decode("ascii", "replace"))  # readable; full_url stays exact
         self.recorder(
             CallRecord(
                 method=method,
-                endpoint=path + query,
-                full_url=f"{self.base_url}{path}{query}",
+                endpoint=endpoint,
+                full_url=url,
                 status=status,
                 latency_ms=int((time.monotonic() - started) * 1000),
                 success=success,
                 error=error,
                 request_headers=redact({**headers, **({"Authorization": "Basic"} if self._basic else {})}),
                 request_body=redact(body),
-                response_body=redact(response_body),
+                response_body=redact(_body_for_log(response)),
             )
         )
 
     # --- teardown ----------------------------------------------------------------------------------------
 
     async def _logout(self, location: str) -> None:
-        """Delete the session, harder than an ordinary request tries: a leaked session holds one of the
-        iDRAC's few slots (RAC0218) until its idle timeout."""
-        for attempt in range(1, LOGOUT_ATTEMPTS + 1):
+        """Delete the session, harder than an ordinary request tries (a leaked session holds one of the
+        iDRAC's few slots, RAC0218, until its idle timeout), but only until the caller's deadline. Sent even
+        while iDRAC work is paused: closing a session changes nothing on the server."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                await self._send("DELETE", location)
+                await self._send("DELETE", location, while_paused=True)
                 return
             except RedfishError as exc:
                 if exc.status in (401, 404):
                     return  # already gone (expired, or the iDRAC restarted)
-            except (Paused, CertificateChanged):
+            except CertificateChanged:
                 return
             await asyncio.sleep(min(2.0, 0.1 * attempt))
 
-    async def close(self) -> None:
-        """Delete the session (always: iDRACs allow few) and drop the connections."""
+    async def close(self, deadline: float | None = None) -> bool:
+        """Delete the session (always: iDRACs allow few) and drop the connections, within ``deadline``
+        seconds (default ``settings.logout_deadline``). False when the session could not be closed."""
+        closed = True
         try:
             if self._token and self._location:
-                await self._logout(self._location)
+                limit = self.settings.logout_deadline if deadline is None else deadline
+                try:
+                    await asyncio.wait_for(self._logout(self._location), max(0.1, limit))
+                except TimeoutError:
+                    closed = False
         finally:
             self._token = self._location = None
             if self._http is not None:
                 await self._http.aclose()
                 self._http = None
+        return closed
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What discovery's unauthenticated look found: a service root, nothing at all, or something that
+    answered but could not serve us (busy, broken) — the last is a failed target, never "nothing here"."""
+
+    root: dict[str, Any] | None
+    answered: bool
+    failure: str | None = None
+
+
+BUSY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 async def probe_service_root(
-    endpoint: str, tls: TlsPolicy, timeout: float, throttle: Throttle, recorder: Recorder | None = None
-) -> dict[str, Any] | None:
-    """Unauthenticated GET /redfish/v1 (discovery's first look): the root, or None when nothing answers."""
-    transport = make_transport(endpoint, tls, 1)
-    async with (
-        throttle.global_sem,
-        throttle.for_endpoint(endpoint),
-        httpx.AsyncClient(
-            base_url=f"https://{endpoint}", transport=transport, trust_env=False, timeout=httpx.Timeout(timeout)
-        ) as client,
-    ):
+    endpoint: str,
+    tls: TlsPolicy,
+    timeout: float,
+    throttle: Throttle,
+    recorder: Recorder | None = None,
+    *,
+    attempts: int = 6,
+    retry_delay: float = 1.0,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> ProbeResult:
+    """Unauthenticated GET /redfish/v1, retried with backoff (and ``Retry-After``) while the address answers
+    HTTP but is busy (429/5xx, RAC0218) or drops the connection; a refused or silent address is not retried."""
+    url = f"https://{endpoint}/redfish/v1"
+    last = "no answer"
+    for attempt in range(1, attempts + 1):
         started = time.monotonic()
-        try:
-            response = await client.get("/redfish/v1")
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if recorder is not None:
-                recorder(
-                    CallRecord(
-                        "GET",
-                        "/redfish/v1",
-                        f"https://{endpoint}/redfish/v1",
-                        None,
-                        int((time.monotonic() - started) * 1000),
-                        False,
-                        f"{type(exc).__name__}: {exc or 'no answer'}",
-                        None,
-                        None,
-                        None,
-                    )
-                )
-            return None
-    body: Any = None
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if recorder is not None:
-        recorder(
-            CallRecord(
-                "GET",
-                "/redfish/v1",
-                f"https://{endpoint}/redfish/v1",
-                response.status_code,
-                int((time.monotonic() - started) * 1000),
-                response.status_code == 200,
-                None,
-                None,
-                None,
-                redact(body),
+        response: httpx.Response | None = None
+        error: str | None = None
+        connect_failed = False
+        async with (
+            throttle.global_sem,
+            throttle.for_endpoint(endpoint),
+            httpx.AsyncClient(
+                base_url=f"https://{endpoint}",
+                transport=make_transport(endpoint, tls, 1),
+                trust_env=False,
+                timeout=httpx.Timeout(timeout),
+                headers={"Accept": "application/json", "Accept-Encoding": "gzip, deflate"},
+            ) as client,
+        ):
+            try:
+                response = await send_capped(client, client.build_request("GET", "/redfish/v1"), max_body_bytes)
+            except CONNECT_PHASE as exc:
+                error, connect_failed = f"{type(exc).__name__}: {exc or 'no answer'}", True
+            except BodyTooLarge as exc:
+                error = str(exc)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                error = f"{type(exc).__name__}: {exc or 'connection lost'}"
+        body = _body_for_log(response)
+        if recorder is not None:
+            ok = response is not None and response.status_code == 200 and error is None
+            recorder(
+                CallRecord("GET", "/redfish/v1", url, response.status_code if response is not None else None,
+                           int((time.monotonic() - started) * 1000), ok, error, None, None, redact(body))
             )
-        )
-    return body if response.status_code == 200 and isinstance(body, dict) else None
+        if connect_failed:
+            return ProbeResult(None, False, None)
+        if error and "cap" in error:
+            return ProbeResult(None, True, f"answered, but {error}")
+        wait: float | None = None
+        if response is not None:
+            if response.status_code == 200 and isinstance(body, dict):
+                return ProbeResult(body, True)
+            busy_text = isinstance(body, dict | str) and "RAC0218" in str(body)[:4000]
+            if response.status_code not in BUSY_STATUS and not busy_text:
+                return ProbeResult(None, True, None)  # answered, but not a Redfish service root: not ours
+            message, mid = _error_details(response)
+            last = f"HTTP {response.status_code}{' ' + mid if mid else ''}: {message}"[:300]
+            wait = retry_after(response)
+        else:
+            last = error or last
+        if attempt < attempts:
+            await asyncio.sleep(wait if wait is not None else random.uniform(0, retry_delay * 2 ** (attempt - 1)))
+    return ProbeResult(None, True, f"the iDRAC answered but stayed busy or broken after {attempts} attempts ({last})")

@@ -20,7 +20,28 @@ from sqlmodel import Session, select
 
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import AuditLog, User
-from dsm_core.services.errors import PermissionDenied
+from dsm_core.services.errors import PermissionDenied, ValidationError
+from dsm_core.text import control_characters
+
+# Parameters that may span lines (tabs and newlines allowed; every other control character refused).
+MULTILINE_PARAMETERS = frozenset({"notes", "description"})
+# Parameters checked field by field by their own use case (a CSV's text: each cell is checked and named).
+SELF_CHECKED_PARAMETERS = frozenset({"text"})
+
+
+def refuse_control_characters(field_name: str, value: object) -> None:
+    """Operator input never carries terminal control sequences into the database (and so onto a screen)."""
+    if isinstance(value, str):
+        found = control_characters(value, multiline=field_name.split(".")[-1] in MULTILINE_PARAMETERS)
+        if found:
+            raise ValidationError(field_name, f"holds control characters ({' '.join(found)})",
+                                  "type plain text: no escape sequences, tabs or line breaks")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_control_characters(f"{field_name}.{key}", item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            refuse_control_characters(field_name, item)
 
 Role = Literal["admin", "operator", "viewer"]
 ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "admin": 2}
@@ -132,6 +153,9 @@ def mutation(
         @functools.wraps(fn)
         def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
             ctx.require(min_role, action)
+            for name, value in _named_arguments(fn, args, kwargs):
+                if name not in SELF_CHECKED_PARAMETERS:
+                    refuse_control_characters(name, value)
             with session_scope(ctx.engine) as session:
                 tx = Tx(ctx, session, action)
                 result = fn(tx, *args, **kwargs)
@@ -146,6 +170,14 @@ def mutation(
         return wrapper
 
     return decorate
+
+
+def _named_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(parameter name, value) of a call, the Tx parameter left out; names are what errors say."""
+    import inspect
+
+    names = [p.name for p in list(inspect.signature(fn).parameters.values())[1:]]
+    return [*zip(names, args, strict=False), *kwargs.items()]
 
 
 def query(

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.credentials.secret import Secret
+from dsm_core.db.caps import check_length
 from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMember
 from dsm_core.models.base import TLS_VERIFY_MODES
 from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_port
-from dsm_core.services.context import Tx, mutation, query
+from dsm_core.services.context import Tx, mutation, query, refuse_control_characters
 from dsm_core.services.credentials import get_set, load_candidates
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.settings import seal_for_worker
@@ -269,8 +270,16 @@ class _Row:
 
 
 def _parse_rows(session: Session, /, text: str, source: str) -> tuple[list[_Row], list[str]]:
+    if "\x00" in text:
+        raise ValidationError(source, "is not a text CSV file (it holds NUL bytes: binary data?)",
+                              "export the inventory as CSV text (UTF-8) with a header row")
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise ValidationError(f"{source} line 1", f"not readable as CSV ({exc})", "give a CSV text file") from None
+    for h in header:
+        refuse_control_characters(f"{source} line 1: column name", h)
     if "ip_address" not in header:
         raise ValidationError(
             f"{source} line 1",
@@ -289,13 +298,29 @@ def _parse_rows(session: Session, /, text: str, source: str) -> tuple[list[_Row]
     rows: list[_Row] = []
     errors: list[str] = []
     seen: dict[tuple[str, int], int] = {}
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(f"{source} line {reader.line_num}: not readable as CSV ({exc})")
+            continue
         line = reader.line_num
+        extra = record.pop(None, None)  # DictReader puts fields beyond the header under None
         cells = {key: (record.get(key) or "").strip() for key in CSV_COLUMNS}
         get = cells.__getitem__
-        if not any(cells.values()):
+        if not any(cells.values()) and not extra:
             continue  # blank line
         try:
+            if extra:
+                raise ValidationError("row", f"has {len(header) + len(extra)} fields, the header {len(header)}",
+                                      "quote values that hold commas, or add the column to the header")
+            for key, value in cells.items():
+                refuse_control_characters(key, value)
+                if key in _CHECKED:
+                    check_length(key, value or None, SERVERS, key)
             ip, port = parse_address(get("ip_address"), get("port") or None, field="ip_address")
             hostname = validate_hostname(get("hostname"))
             tag = validate_service_tag(get("service_tag"))
@@ -340,6 +365,10 @@ def _parse_rows(session: Session, /, text: str, source: str) -> tuple[list[_Row]
             )
         )
     return rows, errors
+
+
+_CHECKED = ("hostname", "service_tag", "model", "notes")
+SERVERS = SQLModel.metadata.tables["servers"]
 
 
 @mutation("servers.import", "operator")

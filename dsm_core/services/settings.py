@@ -180,6 +180,7 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _B("require_prereq_validation"),
                 _B("monitor_latency"),
                 _I("latency_alert_threshold_ms", 1, 600_000),
+                _I("max_response_body_mb", 1, 1024),
             )
         },
     ),

@@ -16,6 +16,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from dsm_core.text import visible
+
 
 class ConfirmModal(ModalScreen[bool]):
     """y/n; Enter on the initial focus answers No."""
@@ -33,10 +35,11 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(Text(visible(self.question)), classes="dialog-title")
             if self.targets:
-                yield Static("\n".join(self.targets[:12]) + (f"\n… and {len(self.targets) - 12} more"
-                                                              if len(self.targets) > 12 else ""), classes="targets")
+                yield Static(Text("\n".join(visible(t) for t in self.targets[:12])
+                                  + (f"\n… and {len(self.targets) - 12} more" if len(self.targets) > 12 else "")),
+                             classes="targets")
             with Horizontal(classes="buttons"):
                 yield Button("Yes (y)", id="yes", variant="warning")
                 yield Button("No (n)", id="no", variant="primary")
@@ -63,10 +66,11 @@ class TypedConfirmModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         what = "the number of servers" if len(self.targets) > 1 else "the name"
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(Text(visible(self.question)), classes="dialog-title")
             with VerticalScroll(classes="targets"):
-                yield Static("\n".join(self.targets))
-            yield Label(f"Type {what} ([b]{self.expected}[/b]) and press Enter; Esc cancels.")
+                yield Static(Text("\n".join(visible(t) for t in self.targets)))
+            yield Label(Text.assemble(f"Type {what} (", (visible(self.expected), "bold"),
+                                      ") and press Enter; Esc cancels."))
             yield Input(placeholder="type it here", id="typed")
             yield Label("", id="typed-error", classes="error")
 

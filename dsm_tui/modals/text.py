@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
+
+from dsm_core.text import visible
 
 
 class TextModal(ModalScreen[None]):
@@ -22,9 +25,11 @@ class TextModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(Text(visible(self.title_text)), classes="dialog-title")
             with VerticalScroll(id="text-body"):
-                yield Static(self.body)
+                # A string body is outside text: shown as text. A renderable was built from shown data.
+                body = self.body
+                yield Static(Text(visible(body, multiline=True)) if isinstance(body, str) else body)
 
     def on_mount(self) -> None:
         self.query_one("#text-body").focus()

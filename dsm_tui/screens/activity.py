@@ -17,6 +17,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 
+from dsm_core.text import visible
 from dsm_tui import data
 from dsm_tui.actions import ActionContext
 from dsm_tui.filtering import FilterError
@@ -194,7 +195,9 @@ class ActivityScreen(DsmScreen):
 def _json(value: Any) -> RenderableType:
     if value is None:
         return Text("(none)", style="dim")
-    text = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, default=str)
+    # ensure_ascii: a string in a device's answer shows its escapes as \u001b, never as an escape
+    text = visible(value) if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, default=str,
+                                                                     ensure_ascii=True)
     return Syntax(text, "json", word_wrap=True, theme="ansi_dark", background_color="default")
 
 

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Label
 
 from dsm_core.services.context import ServiceContext
 from dsm_core.services.errors import ServiceError
+from dsm_core.text import visible
 from dsm_tui.actions import BY_ID, GLOBAL, Action, ActionContext, bindings_for, global_bindings, permitted
 from dsm_tui.filtering import FilterError
 from dsm_tui.modals.confirm import ConfirmModal, TypedConfirmModal
@@ -70,7 +71,8 @@ class DsmScreen(Screen[None]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Markup off by default: messages quote service errors and what operators typed."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        message = visible(message, multiline=True) if not markup else message
+        super().notify(message, title=visible(title), severity=severity, timeout=timeout, markup=markup)
 
     @property
     def dsm(self) -> DsmApp:

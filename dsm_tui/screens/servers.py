@@ -459,8 +459,8 @@ def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
     ident.add_column(style="bold", no_wrap=True)
     ident.add_column()
     for k, v in d.identity.items():
-        ident.add_row(k, v)
-    ident.add_row("credentials", d.credential_source)
+        ident.add_row(Text(k), Text(v))  # Text, not str: a Rich table reads markup in a str cell
+    ident.add_row("credentials", Text(d.credential_source))
     parts: list[RenderableType] = [Text("Identity", style="bold underline"), ident, Text("")]
     parts.append(Text("Health", style="bold underline"))
     if d.health:
@@ -486,7 +486,7 @@ def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
         fw.add_column(no_wrap=True, ratio=1)
         fw.add_column(no_wrap=True, style="dim")
         for item in d.firmware[:30]:
-            fw.add_row(item.name, item.version, item.status)
+            fw.add_row(Text(item.name), Text(item.version), Text(item.status))
         parts.append(fw)
     else:
         parts.append(Text("  not read yet (r refreshes)", style="dim"))

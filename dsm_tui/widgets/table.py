@@ -21,6 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from dsm_core.text import visible
+
 
 class HasKey(Protocol):
     @property
@@ -46,6 +48,8 @@ class Column(Generic[R]):
 
 
 def _fit(text: str, width: int) -> str:
+    """A cell: outside text made visible (a hostname may hold ESC), then cut or padded to ``width``."""
+    text = visible(text)
     if len(text) > width:
         return text[: max(0, width - 1)] + "…" if width > 1 else text[:width]
     return text.ljust(width)

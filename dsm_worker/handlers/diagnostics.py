@@ -86,14 +86,15 @@ async def network_diagnostics(ctx: JobContext) -> Outcome:
         )
         started = time.monotonic()
         recorder = ctx.worker.activity.recorder(task.server_id, ctx.job.id, task.id)
-        root = await probe_service_root(
-            format_endpoint(host, port), TlsPolicy("off"), timeout, ctx.worker.throttle, recorder
+        probe = await probe_service_root(
+            format_endpoint(host, port), TlsPolicy("off"), timeout, ctx.worker.throttle, recorder, attempts=2
         )
         result["redfish_ms"] = round((time.monotonic() - started) * 1000, 1)
-        if root is None:
-            result["redfish"] = "no Redfish service root"
-            raise TaskFailed(f"{host}:{port} answers TLS but not GET /redfish/v1")
-        view = ServiceRootView.parse(root)
+        if probe.root is None:
+            result["redfish"] = probe.failure or "no Redfish service root"
+            raise TaskFailed(f"{host}:{port} answers TLS but not GET /redfish/v1" +
+                             (f": {probe.failure}" if probe.failure else ""))
+        view = ServiceRootView.parse(probe.root)
         result["redfish"] = {
             "version": view.redfish_version,
             "vendor": view.vendor,

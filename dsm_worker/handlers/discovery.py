@@ -90,7 +90,8 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
     addresses = expand(list(details["ranges"]), list(details.get("exclude", [])))
     probe_timeout = float(details.get("probe_timeout_seconds", 5.0))
     only = list(ctx.job.credential_set_ids)
-    found: dict[str, Any] = {"probed": len(addresses), "idracs": 0, "added": 0, "updated": 0, "refused": 0}
+    found: dict[str, Any] = {"probed": len(addresses), "idracs": 0, "added": 0, "updated": 0, "refused": 0,
+                             "added_servers": [], "refused_credentials": [], "busy": []}
 
     async def work(task: JobTask, log: TaskLog) -> None:
         ip, _ = parse_endpoint(task.target or "")
@@ -99,11 +100,19 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
         tls = TlsPolicy("pin")
         recorder = ctx.worker.activity.recorder(None, ctx.job.id, task.id)
         await ctx.wait_unpaused()
-        root_data = await probe_service_root(endpoint, tls, probe_timeout, ctx.worker.throttle, recorder)
-        if root_data is None:
-            log.add("no Redfish service answered")
+        settings = ctx.worker.client_settings()
+        probe = await probe_service_root(
+            endpoint, tls, probe_timeout, ctx.worker.throttle, recorder,
+            attempts=max(6, settings.max_retries + 1), retry_delay=settings.retry_delay,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        if probe.failure is not None:
+            found["busy"].append(endpoint)
+            raise TaskFailed(probe.failure)
+        if probe.root is None:
+            log.add("no Redfish service answered" if not probe.answered else "answered, but not a Redfish service")
             return
-        root = ServiceRootView.parse(root_data)
+        root = ServiceRootView.parse(probe.root)
         if not root.is_dell:
             log.add(f"Redfish service, but not a Dell iDRAC ({root.vendor or 'unknown vendor'})")
             return
@@ -135,9 +144,12 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
                 await client.close()
             outcome = await ctx.db(_upsert, ctx.engine, address, port, ctx.job.id, cred, system, root, tls.pinned)
             found[outcome] += 1
+            if outcome == "added":
+                found["added_servers"].append(endpoint)
             log.add(f"{system.model} {system.service_tag}: logged in with {cred.describe()}; server {outcome}")
             return
         found["refused"] += 1
+        found["refused_credentials"].append(endpoint)
         raise TaskFailed(f"iDRAC found, but no credential set worked (tried {', '.join(tried)})")
 
     threads = int(ctx.worker.activity_settings.discovery_max_threads)

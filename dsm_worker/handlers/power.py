@@ -9,6 +9,7 @@ from typing import Any
 from dsm_core.db.engine import session_scope
 from dsm_core.models import JobTask, Server
 from dsm_core.redfish import dell
+from dsm_core.redfish.client import OutcomeUnknown, Paused, RedfishError
 from dsm_core.timeutil import utcnow
 from dsm_worker.handlers.inventory import for_each_server
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
@@ -33,6 +34,35 @@ def _save_power_state(engine: Any, server_id: uuid.UUID, state: str) -> None:
             s.add(server)
 
 
+async def send_once(ctx: JobContext, task: JobTask, log: TaskLog, client: Any, reset_type: str) -> bool:
+    """Send ``reset_type`` unless this task already did; True when it is (or may be) on its way.
+
+    The intent is recorded *before* the POST: a worker that dies or is paused right after sending finds
+    it on resume and checks the power state instead of sending the reset again. A POST refused before it
+    left (paused) clears the record; a POST that got no answer counts as sent (the iDRAC may have acted).
+    """
+    mark = await ctx.checkpoint(task.id)
+    if reset_type in mark.get("sent", []):
+        log.add(f"{reset_type} was already sent by this task; checking the power state, not sending it again")
+        return True
+    sent = [*mark.get("sent", []), reset_type]
+    await ctx.save_checkpoint(task.id, {**mark, "sent": sent, "at": utcnow().isoformat()})
+    try:
+        await dell.reset(client, reset_type)
+    except Paused:
+        await ctx.save_checkpoint(task.id, mark or None)  # never left the worker
+        raise
+    except OutcomeUnknown as exc:
+        log.add(f"{reset_type}: no answer ({exc.message}); reading the power state instead of resending")
+        return True
+    except RedfishError as exc:
+        if (exc.status is not None and exc.status < 500) or exc.status in (503, 429):
+            await ctx.save_checkpoint(task.id, mark or None)  # refused: the iDRAC did not act on it
+        raise
+    log.add(f"{reset_type} accepted")
+    return True
+
+
 async def power_action(ctx: JobContext) -> Outcome:
     action = str(ctx.job.details["action"])
     timeout = float(ctx.job.details.get("timeout_seconds", 300))
@@ -41,26 +71,26 @@ async def power_action(ctx: JobContext) -> Outcome:
 
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
         async with ctx.idrac(server, task.id) as client:
+            already_sent = action in (await ctx.checkpoint(task.id)).get("sent", [])
             before = await dell.power_state(client)
             log.add(f"power state before: {before}")
-            if action == "On" and before == "On":
+            if not already_sent and action == "On" and before == "On":
                 log.add("already on; nothing to do")
                 await ctx.db(_save_power_state, ctx.engine, server.id, before)
                 return
-            if action in ("ForceOff", "GracefulShutdown") and before == "Off":
+            if not already_sent and action in ("ForceOff", "GracefulShutdown") and before == "Off":
                 log.add("already off; nothing to do")
                 await ctx.db(_save_power_state, ctx.engine, server.id, before)
                 return
             started = time.monotonic()
-            await dell.reset(client, action)
-            log.add(f"{action} accepted")
+            await send_once(ctx, task, log, client, action)
             if await dell.wait_power(client, wanted, timeout, POLL_SECONDS):
                 log.add(f"power state {wanted} after {time.monotonic() - started:.0f} s")
                 await ctx.db(_save_power_state, ctx.engine, server.id, wanted)
                 return
             if action == "GracefulShutdown" and force:
                 log.add(f"still on after {timeout:.0f} s: forcing off as the job asked")
-                await dell.reset(client, "ForceOff")
+                await send_once(ctx, task, log, client, "ForceOff")
                 if await dell.wait_power(client, "Off", timeout, POLL_SECONDS):
                     log.add("power state Off after ForceOff")
                     await ctx.db(_save_power_state, ctx.engine, server.id, "Off")

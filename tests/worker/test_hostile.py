@@ -1,0 +1,117 @@
+"""A hostile iDRAC against a real `dsm worker`: nothing leaves for another host, nothing grows without bound.
+
+The trap listens on another loopback address, on every port the hostile links name; it must see 0
+connections, whether the worker holds a session token or (sessions refused with RAC0218) the password.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import Templates
+from tests.integration.cli import dsm_executable
+from tests.worker.conftest import Install, make_install
+from tests.worker.hostile import Behaviour, HostileIdrac
+
+ADDRESS = "127.0.50.1"
+PORT = 8443
+ENDPOINT = f"{ADDRESS}:{PORT}"
+ORIGIN = f"https://{ENDPOINT}/"
+
+
+@pytest.fixture
+def install(templates: Templates, backend: str, tmp_path: Path) -> Install:
+    return make_install(templates, backend, tmp_path, ["127.0.50.0/24"])
+
+
+def run_worker_measuring_rss(install: Install, timeout: float = 240) -> tuple[int, str]:
+    """`dsm worker --exit-when-idle` to the end; its peak RSS in MB (VmHWM, read while it runs)."""
+    log = install.home.home / "worker.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([*dsm_executable(), "worker", "--exit-when-idle"], stdout=subprocess.DEVNULL,
+                                stderr=err, env=install.home.env())
+        peak = 0
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) // 1024)
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            proc.kill()
+            raise AssertionError("worker did not finish")
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    return peak, log.read_text()
+
+
+def jobs_after(install: Install, *job_args: tuple[str, ...]) -> tuple[list[dict[str, object]], int, str]:
+    for args in job_args:
+        install.home.run(*args, check=True)
+    peak, log = run_worker_measuring_rss(install)
+    listed = json.loads(install.home.run("jobs", "list", "--json", check=True).stdout)
+    return [json.loads(install.home.run("jobs", "show", j["id"], "--json", check=True).stdout) for j in listed], \
+        peak, log
+
+
+def activity_urls(install: Install) -> list[tuple[str, int | None, str | None]]:
+    with install.engine.connect() as conn:
+        return [(r[0], r[1], r[2]) for r in
+                conn.execute(sa.text("SELECT full_url, status_code, error_message FROM idrac_commands"))]
+
+
+READ_JOBS = (("servers", "refresh", ENDPOINT), ("servers", "health", ENDPOINT), ("servers", "logs", ENDPOINT))
+
+
+@pytest.mark.parametrize("refuse_sessions", [False, True], ids=["session-token", "rac0218-basic-auth"])
+def test_a_hostile_idrac_never_steers_the_worker_to_another_host(install: Install, refuse_sessions: bool) -> None:
+    behaviour = Behaviour(refuse_sessions=refuse_sessions)
+    with HostileIdrac(ADDRESS, PORT, behaviour) as idrac:
+        install.home.run("servers", "add", ENDPOINT, check=True)
+        jobs, _, _ = jobs_after(install, *READ_JOBS)
+        assert idrac.trap.connections == [], "a request left for another host"
+        assert len(idrac.requests) > 3  # the worker did talk to the hostile iDRAC itself
+        if refuse_sessions:
+            assert any("authorization" in h for _, _, h in idrac.requests), "basic auth was in use"
+    errors = " ".join(str(j["error"]) + " ".join(str(t["error"]) for t in j["tasks"]) for j in jobs)
+    assert "off this iDRAC's origin" in errors and "nothing was sent" in errors
+    rows = activity_urls(install)
+    sent = [url for url, status, _ in rows if status is not None]
+    assert sent and all(url.startswith(ORIGIN) for url in sent), sent
+    refused = [err for url, status, err in rows if status is None and err and "not sent" in err]
+    assert refused and all(url == "(not sent)" for url, status, err in rows if err and "not sent" in err)
+
+
+@pytest.mark.parametrize("kind", ["gzip_bomb", "endless"])
+def test_a_bomb_or_an_endless_body_stops_at_the_cap(install: Install, kind: str) -> None:
+    with HostileIdrac(ADDRESS, PORT, Behaviour(system_body=kind, offhost_links=False,
+                                               offhost_session_location=False)):
+        install.home.run("servers", "add", ENDPOINT, check=True)
+        started = time.monotonic()
+        jobs, peak_mb, _ = jobs_after(install, ("servers", "refresh", ENDPOINT))
+        took = time.monotonic() - started
+    assert peak_mb <= 300, f"worker peak RSS {peak_mb} MB"
+    (job,) = jobs
+    assert job["status"] == "failed"
+    assert "cap" in str(job["tasks"][0]["error"]), job["tasks"]
+    assert took < 60, f"{kind}: {took:.0f} s — the cap, not a timeout, must end it"
+
+
+def test_a_huge_model_is_stored_cut_with_a_marker(install: Install) -> None:
+    with HostileIdrac(ADDRESS, PORT, Behaviour(model="R" * 3_000_000, offhost_links=False,
+                                               offhost_session_location=False)):
+        install.home.run("servers", "add", ENDPOINT, check=True)
+        jobs_after(install, ("servers", "refresh", ENDPOINT))
+    with install.engine.connect() as conn:
+        model, serial = conn.execute(sa.text("SELECT model, service_tag FROM servers")).one()
+    assert model is not None and len(model) <= 100 and model.endswith("…[truncated]")
+    listed = install.home.run("servers", "list", check=True).stdout
+    assert len(listed) < 2000
