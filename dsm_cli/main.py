@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from dsm_cli.output import print_json, print_record, print_table, say
@@ -63,6 +64,12 @@ class Runtime:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            if self.config.is_sqlite and getattr(self.args, "handler", None) is not cmd_init:
+                path = self.config.sqlite_path
+                if path is not None and not path.exists():
+                    # Opening it would create an empty database (and its directory): say what to do instead.
+                    raise CliError(f"no DSM database at {path}; run `dsm init` first (or set DSM_HOME / "
+                                   "--config to the installation you meant)", 1)
             self._engine = engine_from_config(self.config)
         return self._engine
 
@@ -72,6 +79,20 @@ class Runtime:
             raise CliError(f"database {self.config.redacted_database_url()} is at revision {current or 'none'}, "
                            f"not {migrate.head_revision()}; run `dsm init` (new) or `dsm db upgrade` (existing)", 1)
         return ServiceContext(self.engine, actor_for(self.engine, os_username(), client_address()))
+
+
+def database_problem(exc: Exception) -> str:
+    """One line for a database that cannot be used right now: what happened and what to do."""
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0][:300]
+    lowered = text.lower()
+    if "database is locked" in lowered:
+        return ("the database is locked by another DSM process (a long import or the worker writing) for "
+                "longer than the busy timeout; run the command again in a moment")
+    if "readonly database" in lowered or "read-only" in lowered:
+        return f"the database is read-only to you ({text}); run as a member of the DSM group or fix its permissions"
+    if "unable to open database" in lowered:
+        return f"the database file cannot be opened ({text}); check DSM_HOME and its permissions"
+    return f"the database cannot be reached ({text}); check database_url and that the server is running"
 
 
 def _emit(args: argparse.Namespace, data: Any, columns: Sequence[tuple[str, str]] | None = None) -> None:
@@ -205,6 +226,9 @@ def cmd_servers(rt: Runtime) -> None:
             text = sys.stdin.read() if a.file == "-" else path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise CliError(f"file: cannot read {a.file} ({exc.strerror}); give a readable CSV file") from None
+        except UnicodeDecodeError:
+            raise CliError(f"file: {a.file} is not UTF-8 text (binary data?); export the inventory as a CSV "
+                           "text file") from None
         result = servers.import_servers_csv(ctx, text, source=a.file if a.file != "-" else "stdin",
                                             skip_bad=a.skip_bad)
         if a.json:
@@ -667,6 +691,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         handler = cmd_console
+    # Nothing DSM creates (config, database, its WAL and SHM files, logs) is readable by "other": group
+    # access is how the SQLite mode shares the database with the DSM group (see README, "Permissions").
+    os.umask(os.umask(0) | 0o007)
     try:
         rt = Runtime(args)
         logging.basicConfig(level=rt.config.log_level, stream=sys.stderr,
@@ -688,6 +715,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except ServiceError as exc:
         say(f"dsm: error: {exc}", sys.stderr)
+        return 1
+    except sa_exc.OperationalError as exc:
+        say(f"dsm: error: {database_problem(exc)}", sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        say(f"dsm: error: cannot use{where}: {exc.strerror or exc}; check that the path exists, is a directory "
+            "where one is expected, and is writable by you (or your DSM group)", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -150,6 +150,16 @@ class Config:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, when the database is one (None for PostgreSQL or in-memory)."""
+        from sqlalchemy.engine import make_url
+
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.database_url).database
+        return Path(database) if database and database != ":memory:" else None
+
     def redacted_database_url(self) -> str:
         """The URL with any password replaced: safe to print in the TUI header and in logs."""
         from sqlalchemy.engine import make_url
@@ -204,6 +214,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "(file)", None, f"valid TOML ({exc})", message="cannot be parsed") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "(file)", None, "UTF-8 TOML text", message="is not text (binary data?)") from None
     except OSError as exc:
         raise ConfigError(str(path), "(file)", None, f"a readable file ({exc.strerror})",
                           message="cannot be read") from None

@@ -15,11 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-
-from dsm_core.db.caps import clip_row
 from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import SQLModel, col, select
 
+from dsm_core.db.caps import clip_row
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import (
     SINGLETON_ID,

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 import httpx
 
@@ -528,7 +528,9 @@ class IdracClient:
         success = error is None and status is not None and status < 400
         if status is not None and status >= 400 and error is None:
             error = _error_details(response)[0] if response is not None else None
-        endpoint = unquote(httpx.URL(url).raw_path.decode("ascii", "replace"))  # readable; full_url stays exact
+        # Readable (the query decoded as a form is): full_url keeps the exact bytes that were requested.
+        path, _, query = httpx.URL(url).raw_path.decode("ascii", "replace").partition("?")
+        endpoint = unquote(path) + (f"?{unquote_plus(query)}" if query else "")
         self.recorder(
             CallRecord(
                 method=method,

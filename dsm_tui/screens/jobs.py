@@ -21,6 +21,7 @@ from dsm_tui import data
 from dsm_tui.actions import BY_ID, ActionContext
 from dsm_tui.filtering import compile_filter
 from dsm_tui.screens.base import DsmScreen
+from dsm_tui.widgets.nested import inline
 from dsm_tui.widgets.table import Column, VirtualTable
 
 STATUS_STYLE = {"failed": "bold red", "running": "cyan", "pending": "yellow", "completed": "green",
@@ -255,8 +256,8 @@ def render_summary(d: data.JobDetail, now: Any) -> RenderableType:
         line.append("  cancel requested", style="yellow")
     parts: list[RenderableType] = [line]
     if d.details:
-        parts.append(Text("details: " + ", ".join(f"{k}={v}" for k, v in d.details.items()), style="dim",
-                          overflow="ellipsis", no_wrap=True))
+        parts.append(Text("details: " + ", ".join(f"{k}={inline(v)}" for k, v in d.details.items()),
+                          style="dim", overflow="ellipsis", no_wrap=True))
     done = sum(1 for t in d.tasks if t.status == "completed")
     failed = sum(1 for t in d.tasks if t.status == "failed")
     parts.append(Text(f"tasks: {len(d.tasks)} · completed {done} · failed {failed} · {_bar(j.progress, j.status)}"))

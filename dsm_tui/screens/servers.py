@@ -28,6 +28,7 @@ from dsm_tui.actions import BY_ID, ActionContext
 from dsm_tui.filtering import compile_filter
 from dsm_tui.modals.form import FormField, FormModal
 from dsm_tui.screens.base import DsmScreen
+from dsm_tui.widgets.nested import render_nested
 from dsm_tui.widgets.table import Column, VirtualTable
 
 HEALTH_STYLE = {"critical": "bold red", "warning": "yellow", "ok": "green"}
@@ -472,7 +473,7 @@ def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
         if h.temperature is not None:
             parts.append(Text(f"  inlet/system {h.temperature:.0f} °C"))
         for name, value in list(d.sensors.items())[:12]:
-            parts.append(Text(f"  {name}: {value}", style="dim"))
+            parts += render_nested(str(name), value)
         history = " ".join(
             {"ok": "●", "warning": "▲", "critical": "✗"}.get(p.overall.lower(), "·") for p in reversed(d.health)
         )

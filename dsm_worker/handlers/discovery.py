@@ -6,6 +6,7 @@ in resolution order. Many addresses in parallel, while the per-iDRAC cap still h
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from typing import Any
@@ -18,7 +19,7 @@ from dsm_core.jobtypes import parse_address_spec
 from dsm_core.models import JobTask, Server
 from dsm_core.netaddr import format_endpoint, parse_endpoint
 from dsm_core.redfish import dell
-from dsm_core.redfish.client import AuthenticationFailed, IdracClient, probe_service_root
+from dsm_core.redfish.client import AuthenticationFailed, IdracClient, RedfishError, probe_service_root
 from dsm_core.redfish.models import ServiceRootView, SystemView
 from dsm_core.redfish.tls import TlsPolicy
 from dsm_core.services.credentials import load_candidates
@@ -84,6 +85,22 @@ def _upsert(
     return "added" if created else "updated"
 
 
+BUSY_ROUNDS = 4
+
+
+async def _read_system_while_busy(client: IdracClient) -> dict[str, Any]:
+    """The ComputerSystem, asked again (a few rounds of the client's own retries) while the iDRAC says it is
+    busy: a busy iDRAC is one to find, not one to miss. Reads only: nothing here changes the server."""
+    for round_number in range(1, BUSY_ROUNDS + 1):
+        try:
+            return await client.get(dell.SYSTEM)
+        except RedfishError as exc:
+            if exc.status not in (429, 503) or round_number == BUSY_ROUNDS:
+                raise
+            await asyncio.sleep(min(10.0, 2.0 * round_number))
+    raise AssertionError("unreachable")
+
+
 async def discovery_scan(ctx: JobContext) -> Outcome:
     details = ctx.job.details
     port = int(details.get("port", 443))
@@ -137,7 +154,7 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
             )
             tried.append(cred.set_name or cred.source)
             try:
-                system = SystemView.parse(await client.get(dell.SYSTEM))
+                system = SystemView.parse(await _read_system_while_busy(client))
             except AuthenticationFailed:
                 continue
             finally:

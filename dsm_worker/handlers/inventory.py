@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -20,6 +21,8 @@ from dsm_worker import store
 from dsm_worker.runtime import JobContext, Outcome, TaskLog
 
 CONNECTION_ERRORS = (RedfishError, CertificateChanged)
+
+log = logging.getLogger("dsm.worker.inventory")
 
 
 def _label(server: Server) -> str:
@@ -106,7 +109,13 @@ def _save_refresh(
         server.last_seen = now
         s.add(server)
         s.execute(sa.delete(FirmwareInventory).where(col(FirmwareInventory.server_id) == server_id))
+        unique: dict[str, FirmwareItem] = {}
         for item in firmware:
+            if item.inventory_id in unique:
+                log.warning("server=%s firmware id %r listed twice by the iDRAC; keeping the later entry",
+                            server_id, item.inventory_id)
+            unique[item.inventory_id] = item  # the later wins
+        for item in unique.values():
             s.add(
                 FirmwareInventory(
                     server_id=server_id,

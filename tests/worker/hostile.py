@@ -34,6 +34,7 @@ class Behaviour:
     model: str = "PowerEdge R750"
     system_body: str = "json"  # "json", "gzip_bomb", "endless"
     bomb_megabytes: int = 200
+    hang_delete: bool = False  # accept a DELETE (a logout) and never answer it
 
 
 @dataclass
@@ -126,6 +127,8 @@ class HostileIdrac:
                 if request is None:
                     return
                 self.requests.append((request.method, request.path, request.headers))
+                if request.method == "DELETE" and self.behaviour.hang_delete:
+                    await asyncio.sleep(3600)
                 status, headers, body = self.answer(request.method, request.path.rstrip("/") or "/",
                                                     request.headers)
                 special = self.behaviour.system_body
