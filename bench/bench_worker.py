@@ -144,16 +144,26 @@ def bench_refresh() -> None:
         import json
 
         job_status = json.loads(home.run("jobs", "list", "--json"))[0]["status"]
-        peak = max(s["counters"]["peak_concurrent"] for s in fleet.servers())
-        requests = sum(s["counters"]["requests"] for s in fleet.servers())
+        sims = fleet.servers()
+        peak = max(s["counters"]["peak_concurrent"] for s in sims)
+        requests = sum(s["counters"]["requests"] for s in sims)
         open_sessions = fleet.open_sessions()
+        # iDRAC 9 from 4.x and iDRAC 10 advertise $expand; the rest are read member by member.
+        modern = [s["counters"]["requests"] for s in sims
+                  if s["idrac_generation"] >= 10 or (s["idrac_generation"] == 9
+                                                     and int(s["idrac_firmware"].split(".")[0]) >= 4)]
     ratio = per_server * 1000 / seconds
     print(f"refresh of 1,000 servers (@ 100 ms per request): {seconds:6.1f} s, {requests} requests, job {job_status}")
     print(
         f"  baseline, DMTF redfish library sequentially: {per_server:.2f} s/server on {SAMPLE} servers "
         f"-> {per_server * 1000:.0f} s for 1,000"
     )
-    print(f"  speed-up {ratio:.0f}x (target >= 20x) {'ok' if ratio >= 20 else 'MISSED'}")
+    per = requests / 1000
+    modern_per = sum(modern) / len(modern) if modern else float("nan")
+    print(f"  requests per server: {per:.1f} overall; {modern_per:.1f} on the {len(modern)} iDRAC 9 >= 4.x / "
+          f"iDRAC 10 (target <= 6) {'ok' if modern and max(modern) <= 6 else 'MISSED'}")
+    print(f"  speed-up {ratio:.0f}x against the DMTF-library loop (was ~58x at 14.6 requests per server; "
+          f"target >= 20x) {'ok' if ratio >= 20 else 'MISSED'}")
     print(
         f"  peak concurrent requests on one iDRAC: {peak} (cap 2) {'ok' if peak <= 2 else 'MISSED'}; "
         f"open sessions after: {open_sessions}"

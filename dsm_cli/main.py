@@ -25,6 +25,7 @@ from dsm_core import __version__
 from dsm_core.config import Config, ConfigError, load_config
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import engine_from_config, migrate
+from dsm_core.db.holder import describe_holder
 from dsm_core.jobtypes import JOB_TYPE_SPECS
 from dsm_core.services import bootstrap, credentials, database, groups, jobs, servers, settings, users
 from dsm_core.services.context import ServiceContext, actor_for, client_address
@@ -62,6 +63,11 @@ class Runtime:
         self._engine: Engine | None = None
 
     @property
+    def open_engine(self) -> Engine | None:
+        """The engine if the command got as far as opening it (for error messages that read beside it)."""
+        return self._engine
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             if self.config.is_sqlite and getattr(self.args, "handler", None) is not cmd_init:
@@ -81,13 +87,15 @@ class Runtime:
         return ServiceContext(self.engine, actor_for(self.engine, os_username(), client_address()))
 
 
-def database_problem(exc: Exception) -> str:
+def database_problem(exc: Exception, engine: Engine | None = None) -> str:
     """One line for a database that cannot be used right now: what happened and what to do."""
-    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0][:300]
+    text = (str(getattr(exc, "orig", exc) or exc).strip().splitlines() or ["?"])[0][:300]
     lowered = text.lower()
-    if "database is locked" in lowered:
-        return ("the database is locked by another DSM process (a long import or the worker writing) for "
-                "longer than the busy timeout; run the command again in a moment")
+    if "database is locked" in lowered or "database is busy" in lowered:
+        holder = describe_holder(engine)
+        who = f"({holder})" if holder else "(the worker or another dsm command, writing)"
+        return (f"the database stayed locked by another DSM process {who} past the busy timeout; nothing "
+                "was changed: run the command again in a moment")
     if "readonly database" in lowered or "read-only" in lowered:
         return f"the database is read-only to you ({text}); run as a member of the DSM group or fix its permissions"
     if "unable to open database" in lowered:
@@ -694,6 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Nothing DSM creates (config, database, its WAL and SHM files, logs) is readable by "other": group
     # access is how the SQLite mode shares the database with the DSM group (see README, "Permissions").
     os.umask(os.umask(0) | 0o007)
+    rt: Runtime | None = None
     try:
         rt = Runtime(args)
         logging.basicConfig(level=rt.config.log_level, stream=sys.stderr,
@@ -717,7 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"dsm: error: {exc}", sys.stderr)
         return 1
     except sa_exc.OperationalError as exc:
-        say(f"dsm: error: {database_problem(exc)}", sys.stderr)
+        say(f"dsm: error: {database_problem(exc, rt.open_engine if rt else None)}", sys.stderr)
         return 1
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""

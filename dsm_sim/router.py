@@ -129,6 +129,10 @@ _LOG_ENTRY = re.compile(rf"^{MANAGER}/LogServices/(Sel|Lclog)/Entries/(\d+)$")
 _FILTER_TERM = re.compile(r"^\s*(\w+)\s+(eq|ne|ge|gt|le|lt)\s+'([^']*)'\s*$")
 
 
+def _is_link(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"@odata.id"} and isinstance(value["@odata.id"], str)
+
+
 class IdracApp:
     """The HTTP application of one simulated iDRAC."""
 
@@ -294,11 +298,35 @@ class IdracApp:
                     "Enter the correct resource and retry the operation.",
                 ),
             )
-        if "Members" in body and query.get("$expand", "").startswith(("*", ".")):
-            body["Members"] = [self.resolve(m["@odata.id"]) or m for m in body["Members"]]
+        expand = query.get("$expand", "")
+        if expand and self.idrac.supports_expand():
+            body = self._expand(body, expand[:1])
         if "$select" in query:
             body = _select(body, query["$select"])
         return Response(200, body)
+
+    def _expand(self, body: dict[str, Any], kind: str) -> dict[str, Any]:
+        """One level of $expand as Redfish defines it: ``*`` every hyperlink, ``.`` the subordinate ones
+        (``Members`` and other navigation properties), ``~`` those under ``Links``."""
+        if kind not in ("*", ".", "~"):
+            return body
+
+        def inline(value: Any) -> Any:
+            if _is_link(value):
+                return self.resolve(value["@odata.id"]) or value
+            if isinstance(value, list) and value and all(_is_link(v) for v in value):
+                return [self.resolve(v["@odata.id"]) or v for v in value]
+            return value
+
+        out = dict(body)
+        if kind in ("*", "."):
+            for key, value in body.items():
+                if key not in ("Links", "@odata.id") and not key.startswith("@"):
+                    out[key] = inline(value)
+        if kind in ("*", "~") and isinstance(body.get("Links"), dict):
+            out["Links"] = {k: inline(v) if not k.startswith("@") and k != "Oem" else v
+                            for k, v in body["Links"].items()}
+        return out
 
     def _log_entries(self, path: str, which: str, query: dict[str, str]) -> Response:
         entries: list[LogEntry] = list(reversed(self.idrac.sel if which == "Sel" else self.idrac.lclog))

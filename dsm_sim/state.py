@@ -259,6 +259,11 @@ class SimIdrac:
         """ThermalSubsystem/PowerSubsystem: iDRAC 9 from 5.x (as the 6.00 capture has) and iDRAC 10."""
         return self.generation >= 10 or (self.generation == 9 and firmware_at_least(self.firmware, "5.00"))
 
+    def supports_expand(self) -> bool:
+        """$expand (ProtocolFeaturesSupported.ExpandQuery, one level): iDRAC 9 from 4.x and iDRAC 10.
+        Older firmware answers a query with $expand as if it were not there (links only)."""
+        return self.generation >= 10 or (self.generation == 9 and firmware_at_least(self.firmware, "4.00"))
+
     def has_legacy_thermal(self) -> bool:
         return self.generation <= 9
 

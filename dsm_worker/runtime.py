@@ -20,7 +20,7 @@ from sqlmodel import select
 from dsm_core.credentials.resolution import CredentialCandidate, ServerCredentialFacts, resolve
 from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.credentials.secret import Secret
-from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
 from dsm_core.models import JobTask, Server
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish.client import IdracClient, Paused
@@ -81,7 +81,8 @@ class JobContext:
         return self.worker.engine
 
     async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.to_thread(fn, *args)
+        """``fn`` (its own transactions) off the event loop, again while SQLite is locked by another process."""
+        return await asyncio.to_thread(retry_when_locked(fn), *args)
 
     # --- credentials and clients ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import SQLModel, col, select
 
 from dsm_core.db.caps import clip_row
-from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
 from dsm_core.models import (
     SINGLETON_ID,
     ActivitySettings,
@@ -58,6 +58,7 @@ def _claimable(now: datetime, job_types: Iterable[str]) -> Any:
     )
 
 
+@retry_when_locked
 def claim_jobs(
     engine: Engine,
     worker_id: uuid.UUID,
@@ -113,6 +114,7 @@ def claim_jobs(
         return claimed
 
 
+@retry_when_locked
 def renew_leases(engine: Engine, worker_id: uuid.UUID, job_ids: list[uuid.UUID], lease: float) -> dict[uuid.UUID, str]:
     """Extend our leases; returns, per job, "ok", "cancel" (cancel requested) or "lost" (no longer ours)."""
     if not job_ids:
@@ -139,6 +141,7 @@ def renew_leases(engine: Engine, worker_id: uuid.UUID, job_ids: list[uuid.UUID],
     return out
 
 
+@retry_when_locked
 def beat(
     engine: Engine,
     worker_id: uuid.UUID,
@@ -160,6 +163,7 @@ def beat(
         s.add(row)
 
 
+@retry_when_locked
 def worker_settings(engine: Engine) -> tuple[ActivitySettings, NetworkSettings]:
     with read_scope(engine) as s:
         activity = s.get(ActivitySettings, SINGLETON_ID) or ActivitySettings(id=SINGLETON_ID)
@@ -167,6 +171,7 @@ def worker_settings(engine: Engine) -> tuple[ActivitySettings, NetworkSettings]:
         return activity, network
 
 
+@retry_when_locked
 def pending_exists(engine: Engine, job_types: Iterable[str]) -> bool:
     now = utcnow()
     with read_scope(engine) as s:
@@ -176,6 +181,7 @@ def pending_exists(engine: Engine, job_types: Iterable[str]) -> bool:
 # --- job outcome ----------------------------------------------------------------------------------------
 
 
+@retry_when_locked
 def finish_job(
     engine: Engine,
     job_id: uuid.UUID,
@@ -204,6 +210,7 @@ def finish_job(
         return True
 
 
+@retry_when_locked
 def hand_back(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID) -> None:
     """Shutdown before the job finished: make it claimable again at once (its tasks are kept)."""
     with session_scope(engine) as s:
@@ -219,6 +226,7 @@ def hand_back(engine: Engine, job_id: uuid.UUID, worker_id: uuid.UUID) -> None:
         )
 
 
+@retry_when_locked
 def set_progress(engine: Engine, job_id: uuid.UUID, progress: int) -> None:
     with session_scope(engine) as s:
         s.execute(
@@ -255,6 +263,7 @@ def expand_servers(engine: Engine, scope: dict[str, Any]) -> list[Server]:
     return [rows[i] for i in unique if i in rows]
 
 
+@retry_when_locked
 def ensure_tasks(engine: Engine, job_id: uuid.UUID, targets: list[tuple[uuid.UUID | None, str]]) -> list[JobTask]:
     """One task per target, created once; a resumed job gets its existing tasks back."""
     with session_scope(engine) as s:
@@ -269,6 +278,7 @@ def ensure_tasks(engine: Engine, job_id: uuid.UUID, targets: list[tuple[uuid.UUI
         return existing
 
 
+@retry_when_locked
 def start_task(engine: Engine, task_id: uuid.UUID) -> None:
     now = utcnow()
     with session_scope(engine) as s:
@@ -279,6 +289,7 @@ def start_task(engine: Engine, task_id: uuid.UUID) -> None:
         )
 
 
+@retry_when_locked
 def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str], error: str | None) -> None:
     now = utcnow()
     with session_scope(engine) as s:
@@ -296,6 +307,7 @@ def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str],
         )
 
 
+@retry_when_locked
 def write_activity(engine: Engine, rows: list[dict[str, Any]]) -> None:
     if rows:
         table = SQLModel.metadata.tables["idrac_commands"]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -78,3 +82,38 @@ def read_scope(engine: Engine) -> Iterator[Session]:
     # may read the returned rows after the block.
     with Session(engine.execution_options(dsm_read_only=True), expire_on_commit=False) as session:
         yield session
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger("dsm.db")
+LOCKED_RETRY_SECONDS = 120.0
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked"/"busy": another process held the write lock past the busy timeout."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, sa.exc.OperationalError) and ("database is locked" in text or "database is busy" in text)
+
+
+def retry_when_locked(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run ``fn`` (whole transactions) again, with full-jitter backoff, while SQLite says it is locked.
+
+    The worker's beat, claims and records must outlast a long write by another process (an import, an
+    operator's command) instead of dying on the first ``database is locked``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        deadline = time.monotonic() + LOCKED_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sa.exc.OperationalError as exc:
+                if not is_locked(exc) or time.monotonic() > deadline:
+                    raise
+                log.info("%s: database locked by another process; retrying", fn.__name__)
+                time.sleep(random.uniform(0.0, delay))
+                delay = min(delay * 2, 2.0)
+
+    return wrapper

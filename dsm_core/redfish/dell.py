@@ -118,21 +118,83 @@ async def get_optional(client: IdracClient, path: str, params: dict[str, str] | 
         raise
 
 
+def _expanded(value: Any, path: str) -> dict[str, Any] | None:
+    """The resource at ``path`` if ``value`` (a link list from an expanded response) holds it inline."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict) and item.get("@odata.id", "").rstrip("/") == path and len(item) > 2:
+            return item
+    return None
+
+
 async def read_identity(client: IdracClient, root: ServiceRootView) -> Identity:
-    manager = ManagerView.parse(await client.get(MANAGER))
-    system = SystemView.parse(await client.get(SYSTEM))
-    chassis = await get_optional(client, CHASSIS)
+    """Manager, system and chassis: one request where the iDRAC expands Links (``~``), three otherwise
+    (and for whichever the expansion left out, as a link only)."""
+    system_data: dict[str, Any] | None = None
+    chassis: dict[str, Any] | None = None
+    if root.expand_links:
+        try:
+            manager_data = await client.get(MANAGER, {"$expand": "~($levels=1)"})
+        except RedfishError as exc:
+            if exc.status not in (400, 404, 405, 501):
+                raise
+            manager_data = await client.get(MANAGER)  # refused the query: read it plainly
+        found = manager_data.get("Links")
+        links: dict[str, Any] = found if isinstance(found, dict) else {}
+        system_data = _expanded(links.get("ManagerForServers"), SYSTEM)
+        chassis = _expanded(links.get("ManagerForChassis"), CHASSIS)
+    else:
+        manager_data = await client.get(MANAGER)
+    manager = ManagerView.parse(manager_data)
+    system = SystemView.parse(system_data if system_data is not None else await client.get(SYSTEM))
+    if chassis is None:
+        chassis = await get_optional(client, CHASSIS)
     return Identity(root, manager, system, detect(root, manager, system, chassis))
 
 
-async def read_firmware(client: IdracClient) -> list[FirmwareItem]:
-    collection = await client.get("/redfish/v1/UpdateService/FirmwareInventory", {"$expand": "*($levels=1)"})
+async def get_collection(client: IdracClient, path: str, expand: bool) -> dict[str, Any]:
+    """A collection, its members inline where the iDRAC can expand (one request instead of one per member);
+    an iDRAC that refuses the query gets it asked plainly (callers fetch members that did not come inline)."""
+    if expand:
+        try:
+            return await client.get(path, {"$expand": "*($levels=1)"})
+        except RedfishError as exc:
+            if exc.status not in (400, 405, 501):
+                raise
+    return await client.get(path)
+
+
+async def read_firmware(client: IdracClient, expand: bool = True) -> list[FirmwareItem]:
+    collection = await get_collection(client, "/redfish/v1/UpdateService/FirmwareInventory", expand)
     items = members(collection)
     if items and "Version" not in items[0]:  # $expand not honoured (older firmware): one GET per member
         fetched = [await get_optional(client, m["@odata.id"]) for m in items if isinstance(m.get("@odata.id"), str)]
         items = [m for m in fetched if m]
     parsed = (FirmwareItem.parse(m) for m in items)
     return [i for i in parsed if i is not None]
+
+
+async def read_storage_summary(client: IdracClient, expand: bool) -> dict[str, Any]:
+    """Controllers, their health rollup (which covers their drives) and drive counts: what a refresh keeps.
+    Each drive's own reading is the health check's (``read_storage``)."""
+    try:
+        collection = await get_collection(client, f"{SYSTEM}/Storage", expand)
+    except RedfishError as exc:
+        if exc.status == 404:
+            return {"controllers": [], "drives": None, "health": None}
+        raise
+    controllers, worst = [], "OK"
+    for ctrl in members(collection):
+        if "Id" not in ctrl and isinstance(ctrl.get("@odata.id"), str):
+            ctrl = await get_optional(client, ctrl["@odata.id"])  # not expanded: this iDRAC lists links only
+            if not ctrl:
+                continue
+        drives = ctrl.get("Drives@odata.count")
+        if not isinstance(drives, int):
+            drives = len(ctrl["Drives"]) if isinstance(ctrl.get("Drives"), list) else None
+        health = dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health")
+        controllers.append({"id": ctrl.get("Id"), "name": ctrl.get("Name"), "health": health, "drives": drives})
+        worst = _worse(worst, health)
+    return {"controllers": controllers, "drives": None, "health": worst if controllers else None}
 
 
 async def read_storage(client: IdracClient) -> dict[str, Any]:

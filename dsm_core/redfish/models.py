@@ -79,6 +79,10 @@ class ServiceRootView:
     manager_mac: str | None
     sessions_link: str | None
     oem_dell: bool = False
+    expand_levels: bool = False
+    """ProtocolFeaturesSupported.ExpandQuery says $expand with $levels works (iDRAC 9 from 4.x, iDRAC 10)."""
+    expand_links: bool = False
+    """… and ``~`` (expand what is under Links) too."""
 
     @property
     def is_dell(self) -> bool:
@@ -96,6 +100,9 @@ class ServiceRootView:
             _str(dig(data, "Oem", "Dell", "ManagerMACAddress")),
             _str(dig(data, "Links", "Sessions", "@odata.id")),
             isinstance(dig(data, "Oem", "Dell"), dict),
+            dig(data, "ProtocolFeaturesSupported", "ExpandQuery", "Levels") is True
+            and (_int(dig(data, "ProtocolFeaturesSupported", "ExpandQuery", "MaxLevels")) or 0) >= 1,
+            dig(data, "ProtocolFeaturesSupported", "ExpandQuery", "Links") is True,
         )
 
 

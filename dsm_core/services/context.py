@@ -172,6 +172,32 @@ def mutation(
     return decorate
 
 
+def long_mutation(
+    action: str, min_role: Role
+) -> Callable[[Callable[Concatenate[ServiceContext, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
+    """A mutation too large for one short transaction (an import of 100,000 servers): the role and input
+    checks of ``@mutation``, but the function writes in chunks of its own so that SQLite's write lock is
+    never held for more than about a second, and records its one audit row with ``Tx`` in its last chunk.
+    It must undo its earlier chunks when a later one fails: all or nothing, like any mutation."""
+
+    def decorate(fn: Callable[Concatenate[ServiceContext, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
+        @functools.wraps(fn)
+        def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            ctx.require(min_role, action)
+            for name, value in _named_arguments(fn, args, kwargs):
+                if name not in SELF_CHECKED_PARAMETERS:
+                    refuse_control_characters(name, value)
+            return fn(ctx, *args, **kwargs)
+
+        if action in MUTATIONS:
+            raise RuntimeError(f"two mutations are named {action}")
+        wrapper.dsm_kind = "mutation"  # type: ignore[attr-defined]
+        MUTATIONS[action] = MutationInfo(action, min_role, wrapper)
+        return wrapper
+
+    return decorate
+
+
 def _named_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
     """(parameter name, value) of a call, the Tx parameter left out; names are what errors say."""
     import inspect

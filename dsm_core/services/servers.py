@@ -20,10 +20,12 @@ from sqlmodel import Session, SQLModel, col, select
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.caps import check_length
+from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
+from dsm_core.db.holder import holding
 from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMember
 from dsm_core.models.base import TLS_VERIFY_MODES
 from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_port
-from dsm_core.services.context import Tx, mutation, query, refuse_control_characters
+from dsm_core.services.context import ServiceContext, Tx, long_mutation, mutation, query, refuse_control_characters
 from dsm_core.services.credentials import get_set, load_candidates
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.settings import seal_for_worker
@@ -371,33 +373,74 @@ _CHECKED = ("hostname", "service_tag", "model", "notes")
 SERVERS = SQLModel.metadata.tables["servers"]
 
 
-@mutation("servers.import", "operator")
-def import_servers_csv(tx: Tx, /, text: str, *, source: str = "servers.csv", skip_bad: bool = False) -> dict[str, Any]:
-    rows, errors = _parse_rows(tx.session, text, os.path.basename(source))
+IMPORT_CHUNK = 1000
+
+
+@long_mutation("servers.import", "operator")
+def import_servers_csv(
+    ctx: ServiceContext, /, text: str, *, source: str = "servers.csv", skip_bad: bool = False
+) -> dict[str, Any]:
+    """Every row is validated first (one read); then the servers are written IMPORT_CHUNK at a time, each
+    chunk a short transaction, so the worker and other operators keep writing during a 100,000-row import.
+    A chunk that fails (a server added meanwhile by someone else) removes what the earlier chunks wrote."""
+    name = os.path.basename(source)
+    with read_scope(ctx.engine) as session:
+        rows, errors = _parse_rows(session, text, name)
     if errors and not skip_bad:
-        raise CsvImportError(os.path.basename(source), errors)
+        raise CsvImportError(name, errors)
     if not rows:
-        raise ValidationError(
-            os.path.basename(source),
-            "no server rows to import",
-            "add rows below the header" if not errors else "every row was bad; see above",
-        )
-    for row in rows:
-        server = Server(
-            ip_address=row.ip,
-            port=row.port,
-            hostname=row.hostname,
-            service_tag=row.service_tag,
-            model=row.model,
-            credential_set_id=row.credential_set_id,
-            notes=row.notes,
-        )
-        tx.session.add(server)
-        tx.session.flush()
-        for gid in row.group_ids:
-            tx.session.add(ServerGroupMember(server_group_id=gid, server_id=server.id))
-    tx.audit("server", None, source=os.path.basename(source), imported=len(rows), skipped=len(errors))
+        fix = "add rows below the header" if not errors else "every row was bad; see above"
+        raise ValidationError(name, "no server rows to import", fix)
+    written: list[uuid.UUID] = []
+    chunks = [rows[i : i + IMPORT_CHUNK] for i in range(0, len(rows), IMPORT_CHUNK)]
+    by = ctx.actor.username
+    try:
+        with holding(ctx.engine, f"import of {len(rows)} servers from {name} by {by}"):
+            for number, chunk in enumerate(chunks, 1):
+                written += retry_when_locked(_write_chunk)(ctx, chunk, number == len(chunks), name, len(rows),
+                                                           len(errors))
+    except sa.exc.IntegrityError:
+        _undo_import(ctx.engine, written)
+        raise Conflict(f"{name}: servers were added by someone else during the import; nothing was imported, "
+                       "run it again") from None
+    except BaseException:
+        _undo_import(ctx.engine, written)
+        raise
     return {"imported": len(rows), "skipped": errors}
+
+
+def _write_chunk(ctx: ServiceContext, chunk: list[_Row], last: bool, source: str, total: int,
+                 skipped: int) -> list[uuid.UUID]:
+    with session_scope(ctx.engine) as session:
+        servers = [
+            Server(ip_address=row.ip, port=row.port, hostname=row.hostname, service_tag=row.service_tag,
+                   model=row.model, credential_set_id=row.credential_set_id, notes=row.notes)
+            for row in chunk
+        ]
+        session.add_all(servers)
+        session.add_all(
+            ServerGroupMember(server_group_id=gid, server_id=server.id)
+            for server, row in zip(servers, chunk, strict=True)
+            for gid in row.group_ids
+        )
+        session.flush()
+        if last:  # the one audit row, in the transaction that completes the import
+            tx = Tx(ctx, session, "servers.import")
+            tx.audit("server", None, source=source, imported=total, skipped=skipped)
+            tx.flush_audit()
+        return [s.id for s in servers]
+
+
+def _undo_import(engine: Any, ids: list[uuid.UUID]) -> None:
+    for start in range(0, len(ids), IMPORT_CHUNK):
+        part = ids[start : start + IMPORT_CHUNK]
+
+        def remove(part: list[uuid.UUID] = part) -> None:
+            with session_scope(engine) as session:
+                session.execute(sa.delete(ServerGroupMember).where(col(ServerGroupMember.server_id).in_(part)))
+                session.execute(sa.delete(Server).where(col(Server.id).in_(part)))
+
+        retry_when_locked(remove)()
 
 
 # --- reads ------------------------------------------------------------------------------------------

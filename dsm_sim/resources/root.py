@@ -32,7 +32,8 @@ def service_root(idrac: SimIdrac) -> dict[str, Any]:
             "ProtocolFeaturesSupported": {
                 "DeepOperations": {"DeepPATCH": False, "DeepPOST": False},
                 "ExcerptQuery": False,
-                "ExpandQuery": {"ExpandAll": True, "Levels": True, "Links": True, "MaxLevels": 1, "NoLinks": True},
+                **({"ExpandQuery": {"ExpandAll": True, "Levels": True, "Links": True, "MaxLevels": 1, "NoLinks": True}}
+                   if idrac.supports_expand() else {}),
                 "FilterQuery": True,
                 "OnlyMemberQuery": True,
                 "SelectQuery": True,

@@ -138,8 +138,8 @@ async def refresh_server_info(ctx: JobContext) -> Outcome:
         async with ctx.idrac(server, task.id) as client:
             root = ServiceRootView.parse(await client.get("/redfish/v1"))
             ident = await dell.read_identity(client, root)
-            firmware = await dell.read_firmware(client)
-            storage = await dell.read_storage(client)
+            firmware = await dell.read_firmware(client, root.expand_levels)
+            storage = await dell.read_storage_summary(client, root.expand_levels)
         await ctx.db(_save_refresh, ctx.engine, server.id, ident, firmware, storage)
         log.add(
             f"{ident.system.model} {ident.system.service_tag}: iDRAC {ident.manager.firmware_version} "

@@ -122,3 +122,32 @@ def test_demo_starts_everything_and_quitting_stops_it(tmp_path: Path) -> None:
         assert not _alive_with_home(home_dir), "nothing the demo started is left running"
     finally:
         term.close()
+
+
+def test_escapes_from_an_idrac_reach_the_real_terminal_as_text(tmp_path: Path) -> None:
+    """The installed console on a pty: what a hostile iDRAC stored is drawn as visible characters; the bytes
+    the program wrote hold none of its sequences (no window title, no OSC 8 hyperlink)."""
+    import sqlalchemy as sa
+
+    from dsm_core.db import make_engine
+    from tests.integration.cli import DsmHome
+
+    home = DsmHome(tmp_path / "home", None, {})
+    home.run("init", check=True)
+    home.run("servers", "add", "127.0.70.1:8443", "--hostname", "esx-evil", check=True)
+    engine = make_engine(f"sqlite:///{home.home / 'dsm.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE servers SET hostname = :h, model = :m"),
+                     {"h": "esx-evil\x1b]0;pwned\x07\x1b[2J", "m": "R750\x1b]8;;http://evil/\x1b\\x[link=http://e]y"})
+    engine.dispose()
+    term = Terminal([*dsm_executable(), "--view", "servers"], home.env())
+    try:
+        screen = term.wait_for("esx-evil␛", timeout=30)
+        assert "R750␛" in screen
+        term.send("q")
+        assert term.wait_exit(30) == 0
+    finally:
+        term.close()
+    assert b"\x1b]0;pwned" not in term.raw and b"\x1b]8;;http://evil" not in term.raw
+    assert "␛]0;pwned".encode() in term.raw  # drawn as text instead
+    assert term.screen.title != "pwned"
