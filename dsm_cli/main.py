@@ -380,7 +380,7 @@ def cmd_worker(rt: Runtime) -> None:
     code = run_worker(rt.config, WorkerOptions(max_jobs=a.concurrency or 4, exit_when_idle=a.exit_when_idle,
                                                grace_seconds=a.grace, lease_seconds=a.lease))
     if code:
-        raise CliError("worker stopped with an error (see above)", code)
+        raise CliError("", code)  # run_worker has said why, in one line
 
 
 TERMINAL = ("completed", "failed", "cancelled")

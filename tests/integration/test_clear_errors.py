@@ -71,3 +71,14 @@ def test_binary_csv_and_a_row_with_too_many_fields(tmp_path: Path) -> None:
     proc = home.run("servers", "import", str(wide))
     assert proc.returncode == 2 and "line 3" in proc.stderr and "fields" in proc.stderr, proc.stderr
     assert json.loads(home.run("servers", "list", "--json", check=True).stdout) == []
+
+
+def test_the_worker_refuses_a_key_that_does_not_match_the_database(tmp_path: Path) -> None:
+    from dsm_core.credentials.sealing import create_key_file
+
+    home = _home(tmp_path)
+    home.run("init", check=True)
+    (home.home / "worker.key").unlink()
+    create_key_file(home.home / "worker.key")  # another key: every sealed password would be unreadable
+    proc = home.run("worker", "--exit-when-idle")
+    _one_clear_line(proc, 1, "does not match")

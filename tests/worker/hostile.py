@@ -35,6 +35,7 @@ class Behaviour:
     system_body: str = "json"  # "json", "gzip_bomb", "endless"
     bomb_megabytes: int = 200
     hang_delete: bool = False  # accept a DELETE (a logout) and never answer it
+    duplicate_firmware: bool = False  # the same inventory id twice, with different versions
 
 
 @dataclass
@@ -105,6 +106,10 @@ class HostileIdrac:
                              "SerialNumber": ESCAPES, "HostName": "esx" + ESCAPES, "PowerState": "On",
                              "BiosVersion": "2.1.0", "Status": {"Health": "OK", "HealthRollup": "OK"},
                              "Storage": {"@odata.id": self.off("/redfish/v1/Systems/System.Embedded.1/Storage")}}
+        if path.endswith("/FirmwareInventory") and b.duplicate_firmware:
+            item = {"@odata.id": f"{path}/Installed-159-1.0", "Id": "Installed-159-1.0", "Name": "BIOS",
+                    "Version": "1.0.0", "Updateable": True, "SoftwareId": "159"}
+            return 200, [], {"Members": [item, {**item, "Version": "2.0.0"}], "Members@odata.count": 2}
         if path.endswith("/FirmwareInventory"):
             return 200, [], {"Members": [{"@odata.id": self.off("/redfish/v1/steal/fw1")},
                                          {"@odata.id": self.off("/redfish/v1/steal/fw2", "http", 8080)}],

@@ -98,6 +98,7 @@ def test_a_bomb_or_an_endless_body_stops_at_the_cap(install: Install, kind: str)
         started = time.monotonic()
         jobs, peak_mb, _ = jobs_after(install, ("servers", "refresh", ENDPOINT))
         took = time.monotonic() - started
+    print(f"{kind}: worker peak RSS {peak_mb} MB, job ended after {took:.1f} s")
     assert peak_mb <= 300, f"worker peak RSS {peak_mb} MB"
     (job,) = jobs
     assert job["status"] == "failed"
@@ -115,3 +116,15 @@ def test_a_huge_model_is_stored_cut_with_a_marker(install: Install) -> None:
     assert model is not None and len(model) <= 100 and model.endswith("…[truncated]")
     listed = install.home.run("servers", "list", check=True).stdout
     assert len(listed) < 2000
+
+
+def test_duplicate_firmware_ids_are_tolerated_and_the_later_wins(install: Install) -> None:
+    with HostileIdrac(ADDRESS, PORT, Behaviour(duplicate_firmware=True, offhost_links=False,
+                                               offhost_session_location=False)):
+        install.home.run("servers", "add", ENDPOINT, check=True)
+        jobs, _, log = jobs_after(install, ("servers", "refresh", ENDPOINT))
+    assert jobs[0]["tasks"][0]["status"] == "completed", jobs
+    with install.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT inventory_id, version FROM firmware_inventory")).all()
+    assert [(r[0], r[1]) for r in rows] == [("Installed-159-1.0", "2.0.0")]
+    assert "listed twice" in log
