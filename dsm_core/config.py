@@ -158,6 +158,8 @@ class Config:
         if not self.is_sqlite:
             return None
         database = make_url(self.database_url).database
+        if database and database.startswith("file:"):  # a URI filename (uri=true): file:/path?mode=ro
+            database = database[len("file:"):].split("?", 1)[0]
         return Path(database) if database and database != ":memory:" else None
 
     def redacted_database_url(self) -> str:

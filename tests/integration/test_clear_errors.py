@@ -82,3 +82,13 @@ def test_the_worker_refuses_a_key_that_does_not_match_the_database(tmp_path: Pat
     create_key_file(home.home / "worker.key")  # another key: every sealed password would be unreadable
     proc = home.run("worker", "--exit-when-idle")
     _one_clear_line(proc, 1, "does not match")
+
+
+def test_a_read_only_database_is_one_clear_line(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    home.run("init", check=True)
+    db = home.home / "dsm.db"
+    read_only = DsmHome(home.home, None, {"DSM_DATABASE_URL": f"sqlite:///file:{db}?mode=ro&uri=true"})
+    assert read_only.run("servers", "list", check=True).stdout.strip() == "(none)"  # reads work
+    _one_clear_line(read_only.run("groups", "add", "web"), 1, "read-only")
+    assert json.loads(home.run("groups", "list", "--json", check=True).stdout) == []
