@@ -2,8 +2,9 @@
 
 Text that came from outside (an iDRAC's model or serial, an SEL message, a task log, a job error) is cut at
 its column's length with a visible marker, so a hostile device cannot fill the database or the screen and
-PostgreSQL never refuses a row for an over-long value. Text an operator typed is refused earlier, by the
-service that takes it (``check_length``), naming the field; this is the net under everything else.
+PostgreSQL never refuses a row for an over-long value. Text an operator typed (any write of a service
+mutation, whose session carries REFUSE_LONG_TEXT) is refused instead, naming the field: nothing typed is
+silently cut. ``check_length`` does the same for a CSV's cells before anything is written.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlmodel import AutoString, Session
 from dsm_core.services.errors import ValidationError
 
 TRUNCATED = "…[truncated]"
+REFUSE_LONG_TEXT = "dsm_refuse_long_text"
+"""Session.info key set by the service layer's mutations: there, text is an operator's, refused when too long."""
 # Columns declared without a length still get one: generous, but finite.
 UNBOUNDED_CAPS: dict[str, int] = {
     "log": 1024 * 1024,
@@ -71,6 +74,7 @@ def check_length(field: str, value: str | None, table: sa.Table, column: str) ->
 
 @event.listens_for(Session, "before_flush")
 def _clip_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    refuse = bool(session.info.get(REFUSE_LONG_TEXT))
     for obj in (*session.new, *session.dirty):
         table = getattr(obj, "__table__", None)
         if table is None:
@@ -81,4 +85,7 @@ def _clip_before_flush(session: Session, _context: Any, _instances: Any) -> None
                 continue
             value = getattr(obj, column.key, None)
             if isinstance(value, str) and len(value) > limit:
+                if refuse:
+                    raise ValidationError(column.key, f"is {len(value)} characters long; at most {limit} are kept",
+                                          "shorten it")
                 setattr(obj, column.key, clip(value, limit))

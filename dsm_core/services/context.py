@@ -9,6 +9,7 @@ successful one can never go unaudited. ``MUTATIONS`` lists them all for the RBAC
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from dsm_core.db.caps import REFUSE_LONG_TEXT
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import AuditLog, User
 from dsm_core.services.errors import PermissionDenied, ValidationError
@@ -146,27 +148,51 @@ class MutationInfo:
 MUTATIONS: dict[str, MutationInfo] = {}
 
 
+def _guard(fn: Callable[..., Any], action: str, min_role: Role) -> Callable[[ServiceContext, tuple[Any, ...],
+                                                                          dict[str, Any]], None]:
+    """What every mutation checks before it touches anything: the role, then its string arguments (named by
+    parameter, read once here rather than on every call) for control characters."""
+    names = [p.name for p in list(inspect.signature(fn).parameters.values())[1:]]  # the Tx/ctx parameter left out
+
+    def check(ctx: ServiceContext, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        ctx.require(min_role, action)
+        for name, value in [*zip(names, args, strict=False), *kwargs.items()]:
+            if name not in SELF_CHECKED_PARAMETERS:
+                refuse_control_characters(name, value)
+
+    return check
+
+
+def _register(action: str, min_role: Role, wrapper: Callable[..., Any]) -> None:
+    if action in MUTATIONS:
+        raise RuntimeError(f"two mutations are named {action}")
+    wrapper.dsm_kind = "mutation"  # type: ignore[attr-defined]
+    MUTATIONS[action] = MutationInfo(action, min_role, wrapper)
+
+
+def operator_session(session: Session) -> Session:
+    """Mark a session as writing what an operator typed: over-long text is refused, not cut (dsm_core.db.caps)."""
+    session.info[REFUSE_LONG_TEXT] = True
+    return session
+
+
 def mutation(
     action: str, min_role: Role
 ) -> Callable[[Callable[Concatenate[Tx, P], T]], Callable[Concatenate[ServiceContext, P], T]]:
     def decorate(fn: Callable[Concatenate[Tx, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
+        check = _guard(fn, action, min_role)
+
         @functools.wraps(fn)
         def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
-            ctx.require(min_role, action)
-            for name, value in _named_arguments(fn, args, kwargs):
-                if name not in SELF_CHECKED_PARAMETERS:
-                    refuse_control_characters(name, value)
+            check(ctx, args, kwargs)
             with session_scope(ctx.engine) as session:
-                tx = Tx(ctx, session, action)
+                tx = Tx(ctx, operator_session(session), action)
                 result = fn(tx, *args, **kwargs)
                 session.flush()
                 tx.flush_audit()
             return result
 
-        if action in MUTATIONS:
-            raise RuntimeError(f"two mutations are named {action}")
-        wrapper.dsm_kind = "mutation"  # type: ignore[attr-defined]
-        MUTATIONS[action] = MutationInfo(action, min_role, wrapper)
+        _register(action, min_role, wrapper)
         return wrapper
 
     return decorate
@@ -181,29 +207,17 @@ def long_mutation(
     It must undo its earlier chunks when a later one fails: all or nothing, like any mutation."""
 
     def decorate(fn: Callable[Concatenate[ServiceContext, P], T]) -> Callable[Concatenate[ServiceContext, P], T]:
+        check = _guard(fn, action, min_role)
+
         @functools.wraps(fn)
         def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
-            ctx.require(min_role, action)
-            for name, value in _named_arguments(fn, args, kwargs):
-                if name not in SELF_CHECKED_PARAMETERS:
-                    refuse_control_characters(name, value)
+            check(ctx, args, kwargs)
             return fn(ctx, *args, **kwargs)
 
-        if action in MUTATIONS:
-            raise RuntimeError(f"two mutations are named {action}")
-        wrapper.dsm_kind = "mutation"  # type: ignore[attr-defined]
-        MUTATIONS[action] = MutationInfo(action, min_role, wrapper)
+        _register(action, min_role, wrapper)
         return wrapper
 
     return decorate
-
-
-def _named_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(parameter name, value) of a call, the Tx parameter left out; names are what errors say."""
-    import inspect
-
-    names = [p.name for p in list(inspect.signature(fn).parameters.values())[1:]]
-    return [*zip(names, args, strict=False), *kwargs.items()]
 
 
 def query(

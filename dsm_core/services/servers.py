@@ -25,7 +25,15 @@ from dsm_core.db.holder import holding
 from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMember
 from dsm_core.models.base import TLS_VERIFY_MODES
 from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_port
-from dsm_core.services.context import ServiceContext, Tx, long_mutation, mutation, query, refuse_control_characters
+from dsm_core.services.context import (
+    ServiceContext,
+    Tx,
+    long_mutation,
+    mutation,
+    operator_session,
+    query,
+    refuse_control_characters,
+)
 from dsm_core.services.credentials import get_set, load_candidates
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.settings import seal_for_worker
@@ -412,6 +420,7 @@ def import_servers_csv(
 def _write_chunk(ctx: ServiceContext, chunk: list[_Row], last: bool, source: str, total: int,
                  skipped: int) -> list[uuid.UUID]:
     with session_scope(ctx.engine) as session:
+        operator_session(session)
         servers = [
             Server(ip_address=row.ip, port=row.port, hostname=row.hostname, service_tag=row.service_tag,
                    model=row.model, credential_set_id=row.credential_set_id, notes=row.notes)

@@ -80,3 +80,17 @@ def test_csv_cells_with_control_characters_are_refused_by_line(home: DsmHome, tm
     proc = home.run("servers", "import", str(csv))
     assert proc.returncode == 2 and "line 3" in proc.stderr and "hostname" in proc.stderr, proc.stderr
     assert json.loads(home.run("servers", "list", "--json", check=True).stdout) == []
+
+
+@pytest.mark.parametrize("args,field", [
+    (("groups", "add", "web", "--description", "d" * 5000), "description"),
+    (("servers", "add", "127.0.10.3", "--model", "R" * 101), "model"),
+    (("servers", "add", "127.0.10.3", "--notes", "n" * 9000), "notes"),
+])
+def test_operator_text_longer_than_its_column_is_refused_not_cut(
+        home: DsmHome, args: tuple[str, ...], field: str) -> None:
+    proc = home.run(*args)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert f"{field}:" in proc.stderr and "at most" in proc.stderr, proc.stderr
+    assert json.loads(home.run("servers", "list", "--json", check=True).stdout) == []
+    assert json.loads(home.run("groups", "list", "--json", check=True).stdout) == []
