@@ -121,7 +121,10 @@ async def get_optional(client: IdracClient, path: str, params: dict[str, str] | 
 def _expanded(value: Any, path: str) -> dict[str, Any] | None:
     """The resource at ``path`` if ``value`` (a link list from an expanded response) holds it inline."""
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, dict) and item.get("@odata.id", "").rstrip("/") == path and len(item) > 2:
+        if not isinstance(item, dict):
+            continue
+        ref = item.get("@odata.id")
+        if isinstance(ref, str) and ref.rstrip("/") == path and len(item) > 2:
             return item
     return None
 
@@ -173,51 +176,52 @@ async def read_firmware(client: IdracClient, expand: bool = True) -> list[Firmwa
     return [i for i in parsed if i is not None]
 
 
-async def read_storage_summary(client: IdracClient, expand: bool) -> dict[str, Any]:
-    """Controllers, their health rollup (which covers their drives) and drive counts: what a refresh keeps.
-    Each drive's own reading is the health check's (``read_storage``)."""
+async def _storage_controllers(client: IdracClient, expand: bool) -> list[dict[str, Any]] | None:
+    """Every storage controller resource (inline where expanded, else one GET each); None without Storage."""
     try:
         collection = await get_collection(client, f"{SYSTEM}/Storage", expand)
     except RedfishError as exc:
         if exc.status == 404:
-            return {"controllers": [], "drives": None, "health": None}
+            return None
         raise
-    controllers, worst = [], "OK"
+    out = []
     for ctrl in members(collection):
         if "Id" not in ctrl and isinstance(ctrl.get("@odata.id"), str):
             ctrl = await get_optional(client, ctrl["@odata.id"])  # not expanded: this iDRAC lists links only
-            if not ctrl:
-                continue
+        if ctrl:
+            out.append(ctrl)
+    return out
+
+
+def _controller_health(ctrl: dict[str, Any]) -> Any:
+    return dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health")
+
+
+async def read_storage_summary(client: IdracClient, expand: bool) -> dict[str, Any]:
+    """Controllers, their health rollup (which covers their drives) and drive counts: what a refresh keeps.
+    Each drive's own reading is the health check's (``read_storage``)."""
+    found = await _storage_controllers(client, expand)
+    if found is None:
+        return {"controllers": [], "drives": None, "health": None}
+    controllers, worst = [], "OK"
+    for ctrl in found:
         drives = ctrl.get("Drives@odata.count")
         if not isinstance(drives, int):
             drives = len(ctrl["Drives"]) if isinstance(ctrl.get("Drives"), list) else None
-        health = dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health")
+        health = _controller_health(ctrl)
         controllers.append({"id": ctrl.get("Id"), "name": ctrl.get("Name"), "health": health, "drives": drives})
         worst = _worse(worst, health)
     return {"controllers": controllers, "drives": None, "health": worst if controllers else None}
 
 
 async def read_storage(client: IdracClient) -> dict[str, Any]:
-    """Controllers and drives with their health: enough for the summary and the health check."""
-    try:
-        collection = await client.get(f"{SYSTEM}/Storage", {"$expand": "*($levels=1)"})
-    except RedfishError as exc:
-        if exc.status == 404:
-            return {"controllers": [], "drives": [], "health": None}
-        raise
+    """Controllers and drives with their health: what the health check reads."""
+    found = await _storage_controllers(client, expand=True)
+    if found is None:
+        return {"controllers": [], "drives": [], "health": None}
     controllers, drives, worst = [], [], "OK"
-    for ctrl in members(collection):
-        if "Id" not in ctrl and isinstance(ctrl.get("@odata.id"), str):
-            ctrl = await get_optional(client, ctrl["@odata.id"])
-            if not ctrl:
-                continue
-        controllers.append(
-            {
-                "id": ctrl.get("Id"),
-                "name": ctrl.get("Name"),
-                "health": dig(ctrl, "Status", "HealthRollup") or dig(ctrl, "Status", "Health"),
-            }
-        )
+    for ctrl in found:
+        controllers.append({"id": ctrl.get("Id"), "name": ctrl.get("Name"), "health": _controller_health(ctrl)})
         for ref in ctrl.get("Drives") or []:
             if isinstance(ref, dict) and isinstance(ref.get("@odata.id"), str):
                 drive = await get_optional(client, ref["@odata.id"])
