@@ -66,8 +66,8 @@ class OutcomeUnknown(RedfishError):
     The caller reads the state to decide; it never sends the change again blindly."""
 
 
-class BodyTooLarge(Exception):
-    """A response body (after decompression) over the cap: read no further."""
+class BodyRefused(Exception):
+    """A response body not read: over the cap (after decompression), or in an encoding we did not ask for."""
 
 
 def resolve_on_origin(base_url: str, url: str, endpoint: str) -> str:
@@ -109,18 +109,18 @@ def _decoder(encoding: str) -> Any:
         return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if encoding == "deflate":
         return zlib.decompressobj()
-    raise BodyTooLarge(f"Content-Encoding {encoding!r} is not accepted (asked for gzip or deflate)")
+    raise BodyRefused(f"Content-Encoding {encoding!r} is not accepted (asked for gzip or deflate)")
 
 
 async def read_capped(response: httpx.Response, cap: int) -> bytes:
-    """The decoded body of a streamed response, or BodyTooLarge as soon as it passes ``cap`` bytes.
+    """The decoded body of a streamed response, or BodyRefused as soon as it passes ``cap`` bytes.
 
     Decompression is done here, ``max_length`` at a time, so a small gzip bomb never becomes a large
     buffer; an endless stream stops at the cap, not at the operation timeout."""
     decoder = _decoder(response.headers.get("content-encoding", ""))
     declared = response.headers.get("content-length", "")
     if decoder is None and declared.isdigit() and int(declared) > cap:
-        raise BodyTooLarge(f"response body of {int(declared)} bytes is over the {cap}-byte cap")
+        raise BodyRefused(f"response body of {int(declared)} bytes is over the {cap}-byte cap")
     buf = bytearray()
     try:
         async for chunk in response.aiter_raw():
@@ -132,7 +132,7 @@ async def read_capped(response: httpx.Response, cap: int) -> bytes:
                     buf += decoder.decompress(data, cap + 1 - len(buf))
                     data = decoder.unconsumed_tail
             if len(buf) > cap:
-                raise BodyTooLarge(f"response body over the {cap}-byte cap (read no further)")
+                raise BodyRefused(f"response body over the {cap}-byte cap (read no further)")
     except zlib.error as exc:
         raise httpx.DecodingError(f"bad compressed body: {exc}") from None
     return bytes(buf)
@@ -335,9 +335,8 @@ class IdracClient:
 
     def _session_location(self, response: httpx.Response) -> str | None:
         """Where to DELETE the session: the Location header (or the body's @odata.id), on our origin only."""
-        candidates = [response.headers.get("Location")]
-        if _is_json(response) and isinstance(response.json(), dict):
-            candidates.append(response.json().get("@odata.id"))
+        body = _body_for_log(response)
+        candidates = [response.headers.get("Location"), body.get("@odata.id") if isinstance(body, dict) else None]
         for candidate in candidates:
             if isinstance(candidate, str) and candidate:
                 try:
@@ -464,7 +463,7 @@ class IdracClient:
                 except CertificateChanged:
                     self._record(method, url, json_body, None, started, "certificate changed", headers)
                     raise
-                except BodyTooLarge as exc:
+                except BodyRefused as exc:
                     error = str(exc)  # a device that sends too much will send too much again: no retry
                 except CONNECT_PHASE as exc:
                     error, retryable = f"{type(exc).__name__}: {exc or 'connection failed'}", True
@@ -616,7 +615,7 @@ async def probe_service_root(
         started = time.monotonic()
         response: httpx.Response | None = None
         error: str | None = None
-        connect_failed = False
+        connect_failed = refused = False
         async with (
             throttle.global_sem,
             throttle.for_endpoint(endpoint),
@@ -632,8 +631,8 @@ async def probe_service_root(
                 response = await send_capped(client, client.build_request("GET", "/redfish/v1"), max_body_bytes)
             except CONNECT_PHASE as exc:
                 error, connect_failed = f"{type(exc).__name__}: {exc or 'no answer'}", True
-            except BodyTooLarge as exc:
-                error = str(exc)
+            except BodyRefused as exc:
+                error, refused = str(exc), True
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 error = f"{type(exc).__name__}: {exc or 'connection lost'}"
         body = _body_for_log(response)
@@ -645,7 +644,7 @@ async def probe_service_root(
             )
         if connect_failed:
             return ProbeResult(None, False, None)
-        if error and "cap" in error:
+        if refused:
             return ProbeResult(None, True, f"answered, but {error}")
         wait: float | None = None
         if response is not None:

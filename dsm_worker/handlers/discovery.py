@@ -91,14 +91,15 @@ BUSY_ROUNDS = 4
 async def _read_system_while_busy(client: IdracClient) -> dict[str, Any]:
     """The ComputerSystem, asked again (a few rounds of the client's own retries) while the iDRAC says it is
     busy: a busy iDRAC is one to find, not one to miss. Reads only: nothing here changes the server."""
-    for round_number in range(1, BUSY_ROUNDS + 1):
+    round_number = 1
+    while True:
         try:
             return await client.get(dell.SYSTEM)
         except RedfishError as exc:
             if exc.status not in (429, 503) or round_number == BUSY_ROUNDS:
                 raise
-            await asyncio.sleep(min(10.0, 2.0 * round_number))
-    raise AssertionError("unreachable")
+        await asyncio.sleep(min(10.0, 2.0 * round_number))
+        round_number += 1
 
 
 async def discovery_scan(ctx: JobContext) -> Outcome:

@@ -56,8 +56,8 @@ async def send_once(ctx: JobContext, task: JobTask, log: TaskLog, client: Any, r
         log.add(f"{reset_type}: no answer ({exc.message}); reading the power state instead of resending")
         return True
     except RedfishError as exc:
-        if (exc.status is not None and exc.status < 500) or exc.status in (503, 429):
-            await ctx.save_checkpoint(task.id, mark or None)  # refused: the iDRAC did not act on it
+        if exc.status is not None and (exc.status < 500 or exc.status == 503):
+            await ctx.save_checkpoint(task.id, mark or None)  # refused (4xx, 503): the iDRAC did not act on it
         raise
     log.add(f"{reset_type} accepted")
     return True
