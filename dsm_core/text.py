@@ -34,13 +34,3 @@ def control_characters(text: str, *, multiline: bool = False) -> list[str]:
     allowed = _ALLOWED_IN_MULTILINE if multiline else frozenset()
     return sorted({_TABLE[ord(c)] for c in text if ord(c) in _FORBIDDEN and ord(c) not in allowed})
 
-
-def visible_data(value: object) -> object:
-    """``visible`` applied to every string inside lists, tuples and dicts (keys too)."""
-    if isinstance(value, str):
-        return visible(value)
-    if isinstance(value, dict):
-        return {visible_data(k): visible_data(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(visible_data(v) for v in value)
-    return value

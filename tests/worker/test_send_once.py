@@ -8,7 +8,7 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +18,8 @@ from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates
 from tests.integration.cli import dsm_executable
 from tests.sim.conftest import fleet_spec
-from tests.worker.conftest import Install, block_of, make_install
+from tests.worker.conftest import Install, block_of, make_install, wait_until
 from tests.worker.hostile import Behaviour, HostileIdrac
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 90, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out: {what}")
 
 
 @pytest.fixture

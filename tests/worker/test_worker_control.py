@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import Session, select
 
@@ -14,17 +12,7 @@ from dsm_core.models import Job, JobTask, Server, WorkerHeartbeat
 from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates
 from tests.sim.conftest import fleet_spec
-from tests.worker.conftest import Install, block_of, make_install
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+from tests.worker.conftest import Install, block_of, make_install, wait_until
 
 
 def _job(install: Install) -> Job:
