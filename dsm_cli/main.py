@@ -26,10 +26,24 @@ from dsm_core.config import Config, ConfigError, load_config
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import engine_from_config, migrate
 from dsm_core.db.holder import describe_holder
+from dsm_core.filtering import FilterError, compile_filter
 from dsm_core.jobtypes import JOB_TYPE_SPECS
-from dsm_core.services import bootstrap, credentials, database, groups, jobs, servers, settings, users
+from dsm_core.services import (
+    audit,
+    bootstrap,
+    credentials,
+    database,
+    groups,
+    history,
+    jobs,
+    servers,
+    settings,
+    users,
+)
 from dsm_core.services.context import ServiceContext, actor_for, client_address
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationError
+from dsm_core.text import visible
+from dsm_core.timeutil import humanize_age
 
 log = logging.getLogger("dsm")
 
@@ -59,7 +73,8 @@ class Runtime:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.config: Config = load_config(args.config)
+        # `dsm init` writes the config file named by --config or $DSM_CONFIG: it need not exist yet.
+        self.config: Config = load_config(args.config, missing_ok=getattr(args, "handler", None) is cmd_init)
         self._engine: Engine | None = None
 
     @property
@@ -114,11 +129,46 @@ def _emit(args: argparse.Namespace, data: Any, columns: Sequence[tuple[str, str]
         say(str(data))
 
 
+def short_id(value: Any) -> str:
+    """The last 8 hex digits: the random part of a UUIDv7, as the console shows it (`dsm jobs show` takes it)."""
+    return str(value).replace("-", "")[-8:] if value else "-"
+
+
+def _ago(value: Any) -> str:
+    from datetime import datetime
+
+    if not value:
+        return "-"
+    return humanize_age(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
+
+
+def _yes_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="do it without asking (required when no terminal is attached)")
+
+
+def _confirm(rt: Runtime, action_id: str, what: str) -> None:
+    """A destructive command asks first; without a terminal it needs --yes. The role is checked before the
+    question, so a viewer is refused as a viewer (exit 3), not asked for a confirmation that cannot help."""
+    from dsm_core.services.context import MUTATIONS
+
+    rt.ctx().require(MUTATIONS[action_id].min_role, action_id)
+    if getattr(rt.args, "yes", False):
+        return
+    if not (sys.stdin is not None and sys.stdin.isatty()):
+        raise CliError(f"{what}: not done; there is no terminal to confirm on, add --yes to do it anyway")
+    sys.stderr.write(f"{visible(what)}? [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise CliError("nothing was done", 1)
+
+
 # --- command handlers ---------------------------------------------------------------------------------
 
 
 def cmd_init(rt: Runtime) -> None:
-    report = bootstrap.initialize(rt.config, rt.engine, os_username(), rt.args.admin, client_address())
+    report = bootstrap.initialize(rt.config, rt.engine, os_username(), rt.args.admin, client_address(),
+                                  rt.args.config)
     print(f"config     {report.config_path}{' (created)' if report.config_created else ''}")
     print(f"database   {report.database} at revision {report.revision}")
     if report.key_id:
@@ -195,8 +245,13 @@ def cmd_credentials(rt: Runtime) -> None:
     elif a.cred_cmd == "set-password":
         credentials.set_credential_password(ctx, a.name, read_password())
         print(f"password of {a.name} changed")
+    elif a.cred_cmd == "update":
+        view = credentials.update_credential_set(ctx, a.name, username=a.username, priority=a.priority,
+                                                 is_default=a.default, description=a.description)
+        _emit(a, view) if a.json else print(f"updated credential set {view['name']}")
     elif a.cred_cmd == "remove":
-        credentials.remove_credential_set(ctx, a.name)
+        _confirm(rt, "credentials.remove", f"remove credential set {a.name}")
+        credentials.remove_credential_set(ctx, a.name, force=a.force)
         print(f"removed credential set {a.name}")
     elif a.cred_cmd == "add-range":
         credentials.add_ip_range(ctx, a.name, a.cidr, a.priority)
@@ -210,16 +265,80 @@ SERVER_COLUMNS = [("ip_address", "ip"), ("port", "port"), ("hostname", "hostname
                   ("model", "model"), ("overall_health", "health"), ("power_state", "power"),
                   ("connection_status", "conn"), ("groups", "groups")]
 
+# The console's filter fields (dsm_tui/screens/servers.py FILTER_FIELDS), over the service's server views.
+SERVER_FILTER_FIELDS: dict[str, Callable[[Any], str]] = {
+    "name": lambda r: r["hostname"] or "",
+    "host": lambda r: r["hostname"] or "",
+    "ip": lambda r: r["address"],
+    "tag": lambda r: r["service_tag"] or "",
+    "model": lambda r: r["model"] or "",
+    "health": lambda r: r["overall_health"] or "",
+    "power": lambda r: r["power_state"] or "",
+    "conn": lambda r: r["connection_status"] or "",
+    "fw": lambda r: r["idrac_firmware"] or "",
+    "bios": lambda r: r["bios_version"] or "",
+    "group": lambda r: ",".join(r["groups"]),
+    "cluster": lambda r: r.get("cluster") or "",
+    "job": lambda r: r.get("job") or "",
+}
+
+
+class _FilterRow(dict[str, Any]):
+    """A server view the filter can read: the fields by name and every column as one lower-cased text."""
+
+    @property
+    def haystack(self) -> str:
+        return "\x1f".join(getter(self) for getter in SERVER_FILTER_FIELDS.values()).lower()
+
+
+def _filtered_servers(rows: list[dict[str, Any]], text: str | None) -> list[dict[str, Any]]:
+    if not text:
+        return rows
+    wrapped = []
+    for row in rows:
+        w = _FilterRow(row)
+        w["address"] = row["ip_address"] if row["port"] == 443 else f"{row['ip_address']}:{row['port']}"
+        wrapped.append(w)
+    try:
+        keep = compile_filter(text, SERVER_FILTER_FIELDS)
+    except FilterError as exc:
+        raise CliError(f"--filter: {str(exc).removeprefix('filter: ')}") from None
+    return [dict(r) for r in wrapped if keep is None or keep(r)]
+
+
+EVENT_COLUMNS = [("when", "when"), ("severity", "severity"), ("log_type", "log"), ("event_id", "id"),
+                 ("message_id", "message id"), ("message", "message")]
+HEALTH_COLUMNS = [("when", "when"), ("overall_health", "health"), ("power_state", "power"), ("cpu_health", "cpu"),
+                  ("memory_health", "memory"), ("storage_health", "storage"), ("fan_health", "fans"),
+                  ("psu_health", "psu"), ("temperature_celsius", "inlet C")]
+
+
+def _with_when(rows: list[dict[str, Any]], key: str = "timestamp") -> list[dict[str, Any]]:
+    for row in rows:
+        row["when"] = _ago(row.get(key))
+    return rows
+
 
 def cmd_servers(rt: Runtime) -> None:
-    if rt.args.servers_cmd in ("refresh", "health", "logs", "test-credentials", "diagnose"):
+    a = rt.args
+    if a.servers_cmd in ("refresh", "fetch-logs", "test-credentials", "diagnose") or (
+            a.servers_cmd == "health" and not a.history):
         cmd_servers_job(rt)
         return
-    a, ctx = rt.args, rt.ctx()
+    ctx = rt.ctx()
     if a.servers_cmd == "list":
-        _emit(a, servers.list_servers(ctx), SERVER_COLUMNS)
+        _emit(a, _filtered_servers(servers.list_servers(ctx), a.filter), SERVER_COLUMNS)
     elif a.servers_cmd == "show":
         _emit(a, servers.show_server(ctx, a.ref))
+    elif a.servers_cmd == "health":
+        if len(a.refs) != 1:
+            raise CliError("--history: give exactly one server")
+        rows = history.health_history(ctx, a.refs[0], since=a.since, limit=a.limit)
+        _emit(a, rows if a.json else _with_when(rows), HEALTH_COLUMNS)
+    elif a.servers_cmd == "logs":
+        rows = history.event_logs(ctx, a.ref, severity=a.severity, since=a.since, category=a.category,
+                                  log_type=a.log, limit=a.limit)
+        _emit(a, rows if a.json else _with_when(rows), EVENT_COLUMNS)
     elif a.servers_cmd == "add":
         password = read_password() if a.password_stdin else None
         if a.username and password is None:
@@ -256,6 +375,7 @@ def cmd_servers(rt: Runtime) -> None:
         _emit(a, servers.update_server(ctx, a.ref, username=a.username, password=password,
                                        clear_credentials=a.clear_credentials, **changes))
     elif a.servers_cmd == "remove":
+        _confirm(rt, "servers.remove", f"remove server {a.ref} (its health, logs and history go with it)")
         servers.remove_server(ctx, a.ref)
         print(f"removed server {a.ref}")
 
@@ -278,6 +398,7 @@ def cmd_groups(rt: Runtime) -> None:
         groups.remove_member(ctx, a.name, a.ref)
         print(f"removed {a.ref} from {a.name}")
     elif a.groups_cmd == "remove":
+        _confirm(rt, "groups.remove", f"remove group {a.name}")
         groups.remove_group(ctx, a.name)
         print(f"removed group {a.name}")
 
@@ -289,14 +410,17 @@ def cmd_settings(rt: Runtime) -> None:
         if a.json:
             print_json(data)
         else:
+            notes = settings.pending_notes()
             for name, values in data.items():
                 print(f"[{name}]")
-                print_record(values)
+                shown = {k: ("yes" if v else "no") if isinstance(v, bool) else v for k, v in values.items()}
+                print_record({k: (f"{'-' if v is None else v}  ({notes[f'{name}.{k}']})" if f"{name}.{k}" in notes
+                                  else v) for k, v in shown.items()})
     else:
         value: str | Secret = a.value
         if settings.is_secret_setting(a.key):
             if a.value != "-":
-                raise CliError(f"{a.key}: a password may not be given on the command line; "
+                raise CliError(f"{a.key}: a secret (password, webhook URL) may not be given on the command line; "
                                "give the value - and type it on standard input")
             value = read_password(f"{a.key}: ")
         _emit(a, settings.set_setting(ctx, a.key, value))
@@ -317,8 +441,8 @@ def parse_detail_pairs(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-JOB_COLUMNS = [("id", "id"), ("job_type", "type"), ("status", "status"), ("progress", "%"),
-               ("created_at", "created"), ("error", "error")]
+JOB_COLUMNS = [("short_id", "id"), ("job_type", "type"), ("status", "status"), ("progress", "%"),
+               ("created", "created"), ("note", "error")]
 
 
 def cmd_jobs(rt: Runtime) -> None:
@@ -327,7 +451,12 @@ def cmd_jobs(rt: Runtime) -> None:
         return
     a, ctx = rt.args, rt.ctx()
     if a.jobs_cmd == "list":
-        _emit(a, jobs.list_jobs(ctx, status=a.status, job_type=a.type, limit=a.limit), JOB_COLUMNS)
+        rows = jobs.list_jobs(ctx, status=a.status, job_type=a.type, limit=a.limit)
+        if not a.json:
+            for row in rows:
+                row["short_id"], row["created"] = short_id(row["id"]), _ago(row["created_at"])
+                row["note"] = row["error"] or row.get("waiting")
+        _emit(a, rows, JOB_COLUMNS)
     elif a.jobs_cmd == "show":
         _emit(a, jobs.show_job(ctx, a.id))
     elif a.jobs_cmd == "create":
@@ -342,12 +471,20 @@ def cmd_jobs(rt: Runtime) -> None:
                 raise CliError("--details-json: must be a JSON object such as '{\"action\": \"On\"}'")
             details.update(loaded)
         details.update(parse_detail_pairs(a.detail))
+        schedule_at = None
+        if a.at:
+            from datetime import datetime
+
+            try:
+                schedule_at = datetime.fromisoformat(a.at.replace("Z", "+00:00"))
+            except ValueError:
+                raise CliError(f"--at: {a.at!r} is not an ISO time; give e.g. 2026-12-01T02:00+00:00") from None
         view = jobs.create_job(ctx, a.job_type, servers=a.server, groups=a.group, clusters=a.cluster,
-                               details=details)
-        _emit(a, view) if a.json else print(f"created job {view['id']} ({view['job_type']}, pending)")
+                               details=details, schedule_at=schedule_at)
+        _report_created(rt, ctx, view)
     elif a.jobs_cmd == "cancel":
         view = jobs.cancel_job(ctx, a.id)
-        print(f"job {view['id']}: " + ("cancelled" if view["status"] == "cancelled"
+        print(f"job {short_id(view['id'])}: " + ("cancelled" if view["status"] == "cancelled"
                                        else "cancellation requested; the worker stops it at its next safe point"))
 
 
@@ -378,7 +515,8 @@ def cmd_worker(rt: Runtime) -> None:
     if not 5 <= a.lease <= 3600:
         raise CliError("--lease: give 5 to 3600 seconds")
     code = run_worker(rt.config, WorkerOptions(max_jobs=a.concurrency or 4, exit_when_idle=a.exit_when_idle,
-                                               grace_seconds=a.grace, lease_seconds=a.lease))
+                                               grace_seconds=a.grace, lease_seconds=a.lease,
+                                               spool_dir=rt.config.data_dir / "spool"))
     if code:
         raise CliError("", code)  # run_worker has said why, in one line
 
@@ -386,48 +524,100 @@ def cmd_worker(rt: Runtime) -> None:
 TERMINAL = ("completed", "failed", "cancelled")
 
 
-def wait_for_job(ctx: ServiceContext, job_id: str, timeout: float | None) -> int:
-    """Follow a job until it ends; prints progress lines; exit code 0 only when it completed."""
+def target_outcomes(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target's end: status, error, and what the worker last said about it (a health check on a Critical
+    server says "health Critical: ..."; a discovery probe says what answered at that address)."""
+    out = []
+    for task in job.get("tasks", []):
+        lines = [line for line in (task.get("log") or "").splitlines() if line.strip()]
+        out.append({"target": task.get("target"), "server_id": task.get("server_id"), "status": task["status"],
+                    "error": task.get("error"), "outcome": lines[-1] if lines else None})
+    return out
+
+
+class Progress:
+    """One line updated in place on a terminal; plain lines (only when they change) in a log or a pipe."""
+
+    def __init__(self, out: Any, quiet: bool) -> None:
+        self.out, self.quiet = out, quiet
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.last: str | None = None
+
+    def show(self, line: str) -> None:
+        if line == self.last or (self.quiet and not self.tty):
+            return
+        self.last = line
+        if self.tty:
+            self.out.write("\r\x1b[K" + line)
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def end(self) -> None:
+        if self.tty and self.last is not None:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def wait_for_job(ctx: ServiceContext, job_id: str, timeout: float | None, as_json: bool = False) -> int:
+    """Follow a job until it ends; exit code 0 only when it completed. With ``as_json`` the one document
+    printed is the final job with every target's outcome (progress goes to a terminal's stderr, or nowhere)."""
     import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    last = None
+    progress = Progress(sys.stderr if as_json else sys.stdout, quiet=as_json)
     while True:
         job = jobs.show_job(ctx, job_id)
         done = sum(t["status"] in TERMINAL for t in job["tasks"])
-        line = f"{job['status']:<9} {job['progress']:>3}%  {done}/{len(job['tasks'])} targets"
-        if line != last:
-            print(line, flush=True)
-            last = line
-        if job["status"] in TERMINAL:
-            for task in job["tasks"]:
-                if task["status"] != "completed":
-                    say(f"  {task['target']}: {task['status']}: {task['error'] or ''}")
-            if job["error"]:
-                say(f"job {job['id']} {job['status']}: {job['error']}", sys.stderr)
+        waiting = f"  ({job['waiting']})" if job.get("waiting") else ""
+        progress.show(f"{job['status']:<9} {job['progress']:>3}%  {done}/{len(job['tasks'])} targets{waiting}")
+        ended = job["status"] in TERMINAL
+        timed_out = not ended and deadline is not None and time.monotonic() >= deadline
+        if ended or timed_out:
+            progress.end()
+            job["targets"] = target_outcomes(job)
+            if as_json:
+                job["timed_out"] = timed_out
+                print_json(job)
             else:
-                print(f"job {job['id']} {job['status']}")
+                for t in job["targets"]:
+                    say(f"  {t['target']}: {t['status']}: {t['error'] or t['outcome'] or ''}")
+                if timed_out:
+                    print(f"job {short_id(job['id'])} still {job['status']} after {timeout:.0f} s", file=sys.stderr)
+                elif job["error"]:
+                    say(f"job {short_id(job['id'])} {job['status']}: {job['error']}", sys.stderr)
+                else:
+                    print(f"job {short_id(job['id'])} {job['status']}")
             return 0 if job["status"] == "completed" else 1
-        if deadline is not None and time.monotonic() >= deadline:
-            print(f"job {job['id']} still {job['status']} after {timeout:.0f} s", file=sys.stderr)
-            return 1
         time.sleep(0.5)
 
 
 def cmd_jobs_wait(rt: Runtime) -> None:
-    code = wait_for_job(rt.ctx(), rt.args.id, rt.args.timeout)
+    code = wait_for_job(rt.ctx(), rt.args.id, rt.args.timeout, rt.args.json)
     if code:
         raise CliError("", code)
+
+
+def _report_created(rt: Runtime, ctx: ServiceContext, view: dict[str, Any]) -> None:
+    """What every job-creating command prints: the job (or, with --wait, how it ended)."""
+    a = rt.args
+    if getattr(a, "wait", False):
+        if not a.json:
+            print(f"created job {short_id(view['id'])} ({view['job_type']})", flush=True)
+        code = wait_for_job(ctx, view["id"], a.timeout, a.json)
+        if code:
+            raise CliError("", code)
+    elif a.json:
+        print_json(view)
+    else:
+        print(f"created job {short_id(view['id'])} ({view['job_type']}, pending); "
+              f"`dsm jobs wait {short_id(view['id'])}` follows it")
 
 
 def _create_and_maybe_wait(rt: Runtime, job_type: str, servers: list[str], details: dict[str, Any]) -> None:
     ctx = rt.ctx()
     view = jobs.create_job(ctx, job_type, servers=servers, details=details)
-    print(f"created job {view['id']} ({job_type})")
-    if rt.args.wait:
-        code = wait_for_job(ctx, view["id"], rt.args.timeout)
-        if code:
-            raise CliError("", code)
+    _report_created(rt, ctx, view)
 
 
 def cmd_discover(rt: Runtime) -> None:
@@ -439,9 +629,25 @@ def cmd_discover(rt: Runtime) -> None:
 
 
 def cmd_servers_job(rt: Runtime) -> None:
-    job_type = {"refresh": "refresh_server_info", "health": "health_check", "logs": "fetch_event_logs",
+    job_type = {"refresh": "refresh_server_info", "health": "health_check", "fetch-logs": "fetch_event_logs",
                 "test-credentials": "test_credentials", "diagnose": "network_diagnostics"}[rt.args.servers_cmd]
-    _create_and_maybe_wait(rt, job_type, rt.args.refs, {})
+    details: dict[str, Any] = {}
+    if rt.args.servers_cmd == "test-credentials" and rt.args.credential_set:
+        details["credential_set"] = rt.args.credential_set
+    _create_and_maybe_wait(rt, job_type, rt.args.refs, details)
+
+
+POWER_ACTIONS = ("On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "PowerCycle")
+DESTRUCTIVE_POWER = ("ForceOff", "ForceRestart", "PowerCycle")
+
+
+def power_action_name(text: str) -> str:
+    """`dsm power on`, `forceoff`, `force-off`, `PowerCycle`: any case, with or without a dash."""
+    wanted = text.replace("-", "").replace("_", "").lower()
+    for name in POWER_ACTIONS:
+        if name.lower() == wanted:
+            return name
+    raise argparse.ArgumentTypeError(f"{text!r} is not a power action; use one of " + ", ".join(POWER_ACTIONS))
 
 
 def cmd_power(rt: Runtime) -> None:
@@ -449,7 +655,31 @@ def cmd_power(rt: Runtime) -> None:
     details: dict[str, Any] = {"action": a.action, "force_after_timeout": a.force_after_timeout}
     if a.power_timeout:
         details["timeout_seconds"] = a.power_timeout
+    if a.action in DESTRUCTIVE_POWER:
+        _confirm(rt, "jobs.create", f"{a.action} {len(a.refs)} server(s): {', '.join(a.refs)} (no OS shutdown)")
     _create_and_maybe_wait(rt, "power_action", a.refs, details)
+
+
+AUDIT_COLUMNS = [("when", "when"), ("username", "user"), ("action", "action"), ("target_type", "target"),
+                 ("summary", "what")]
+ACTIVITY_COLUMNS = [("when", "when"), ("command_type", "method"), ("status_code", "status"),
+                    ("response_time_ms", "ms"), ("endpoint", "endpoint"), ("error_message", "error")]
+
+
+def cmd_audit(rt: Runtime) -> None:
+    a = rt.args
+    rows = audit.list_audit(rt.ctx(), user=a.user, action=a.action, since=a.since, limit=a.limit)
+    if not a.json:
+        for row in _with_when(rows):
+            row["summary"] = json.dumps(row["details"], sort_keys=True, ensure_ascii=True) if row["details"] else ""
+    _emit(a, rows, AUDIT_COLUMNS)
+
+
+def cmd_activity(rt: Runtime) -> None:
+    a = rt.args
+    rows = history.activity(rt.ctx(), server=a.server, job=a.job, errors=a.errors, slow=a.slow, since=a.since,
+                            limit=a.limit)
+    _emit(a, rows if a.json else _with_when(rows), ACTIVITY_COLUMNS)
 
 
 def cmd_console(rt: Runtime) -> None:
@@ -484,7 +714,10 @@ def cmd_console(rt: Runtime) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dsm", description="Dell Server Manager: iDRAC fleets and their VMware clusters.")
+    p = argparse.ArgumentParser(
+        prog="dsm", description="Dell Server Manager: iDRAC fleets and their VMware clusters.",
+        epilog="Scripts: every command takes --json for one JSON document on stdout; exit codes 0 ok, 1 failed, "
+               "2 bad input (the field is named), 3 refused by your role.")
     p.add_argument("--config", help="configuration file (default: $DSM_CONFIG, $DSM_HOME/config.toml, "
                                     "the user config dir, /etc/dsm/config.toml)")
     p.add_argument("--version", action="version", version=f"dsm {__version__}")
@@ -492,7 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--readonly", action="store_true", help="offer no action that changes anything")
     console.add_argument("--no-mouse", action="store_true", help="keyboard only (the default unless tui.mouse)")
     console.add_argument("--mouse", action="store_true", help="let the console take the mouse")
-    console.add_argument("--view", choices=("pulse", "servers", "jobs", "activity", "credentials", "settings"),
+    console.add_argument("--view", choices=("pulse", "servers", "jobs", "activity", "credentials", "settings",
+                                            "audit"),
                          default="pulse", help="the view to open first")
     console.add_argument("--ansi", action="store_true", help="the terminal's own 16 colours (theme ansi)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -504,39 +738,45 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         return sp
 
+    def since_flag(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--since", metavar="T", help="only newer than T: an age (90m, 2h, 7d) or an ISO time")
+
+    def limit_flag(sp: argparse.ArgumentParser, default: int) -> None:
+        sp.add_argument("--limit", type=int, default=default, help=f"at most this many rows (default {default})")
+
     sp = sub.add_parser("init", help="create config, database, worker key and the first admin")
     sp.add_argument("--admin", help="OS user to make admin (default: you)")
     sp.set_defaults(handler=cmd_init)
 
     sp = sub.add_parser("db", help="schema migrations")
     dsub = sp.add_subparsers(dest="db_cmd", required=True)
-    x = dsub.add_parser("upgrade")
+    x = dsub.add_parser("upgrade", help="migrate the schema forward (admin once users exist)")
     x.add_argument("revision", nargs="?", default="head")
     x = dsub.add_parser("downgrade", help="admin only; drops data: needs --yes-destroy-data")
     x.add_argument("revision", help="target revision, or base for an empty database")
     x.add_argument("--yes-destroy-data", action="store_true",
                    help="confirm that the tables this downgrade drops, and their rows, are lost")
-    dsub.add_parser("current")
+    dsub.add_parser("current", help="the schema revision of the database")
     sp.set_defaults(handler=cmd_db)
 
     sp = sub.add_parser("users", help="operators and their roles")
     usub = sp.add_subparsers(dest="users_cmd", required=True)
-    json_flag(usub.add_parser("list"))
-    x = json_flag(usub.add_parser("add"))
+    json_flag(usub.add_parser("list", help="DSM users (OS user names) and their roles"))
+    x = json_flag(usub.add_parser("add", help="map an OS user to a role"))
     x.add_argument("name")
     x.add_argument("--role", required=True, choices=("admin", "operator", "viewer"))
     x.add_argument("--full-name")
-    x = json_flag(usub.add_parser("set-role"))
+    x = json_flag(usub.add_parser("set-role", help="change a user's role"))
     x.add_argument("name")
     x.add_argument("role", choices=("admin", "operator", "viewer"))
-    x = usub.add_parser("remove")
+    x = usub.add_parser("remove", help="remove a user (their audit entries keep the name)")
     x.add_argument("name")
     sp.set_defaults(handler=cmd_users)
 
     sp = sub.add_parser("credentials", help="shared iDRAC credential sets and their IP ranges")
     csub = sp.add_subparsers(dest="cred_cmd", required=True)
-    json_flag(csub.add_parser("list"))
-    x = json_flag(csub.add_parser("add"))
+    json_flag(csub.add_parser("list", help="the sets, their users, priorities and ranges (never passwords)"))
+    x = json_flag(csub.add_parser("add", help="a new set; the password is sealed for the worker at once"))
     x.add_argument("name")
     x.add_argument("--username", required=True)
     x.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
@@ -544,13 +784,22 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--priority", type=int, default=100)
     x.add_argument("--default", action="store_true", help="use this set when nothing else matches")
     x.add_argument("--description")
-    x = csub.add_parser("set-password")
+    x = csub.add_parser("set-password", help="replace a set's password (read from standard input)")
     x.add_argument("name")
     x.add_argument("--password-stdin", action="store_true", required=True)
-    x = csub.add_parser("remove")
+    x = json_flag(csub.add_parser("update", help="change a set's user name, priority, default flag or description"))
     x.add_argument("name")
-    for verb in ("add-range", "remove-range"):
-        x = csub.add_parser(verb)
+    x.add_argument("--username")
+    x.add_argument("--priority", type=int)
+    x.add_argument("--default", action=argparse.BooleanOptionalAction, default=None,
+                   help="make it (or, with --no-default, stop it being) the set used when nothing else matches")
+    x.add_argument("--description")
+    x = csub.add_parser("remove", help="delete a set (refused while servers are linked to it, unless --force)")
+    x.add_argument("name")
+    x.add_argument("--force", action="store_true", help="unlink the servers that use it and delete it anyway")
+    _yes_flag(x)
+    for verb, text in (("add-range", "an IP range the set applies to"), ("remove-range", "remove one IP range")):
+        x = csub.add_parser(verb, help=text)
         x.add_argument("name")
         x.add_argument("cidr")
         if verb == "add-range":
@@ -559,15 +808,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("servers", help="the server inventory")
     ssub = sp.add_subparsers(dest="servers_cmd", required=True)
-    json_flag(ssub.add_parser("list"))
-    x = json_flag(ssub.add_parser("show"))
+    x = json_flag(ssub.add_parser("list", help="servers in address order"))
+    x.add_argument("--filter", metavar="TERMS",
+                   help="the console's / language: words and field:value terms, e.g. 'health:critical model:R750', "
+                        "'ip:10.1.0.0/22', '!power:on'")
+    x = json_flag(ssub.add_parser("show", help="one server, with its credential source"))
     x.add_argument("ref", help="id, IP, IP:PORT, hostname or service tag")
     for verb in ("add", "update"):
-        x = json_flag(ssub.add_parser(verb))
+        x = json_flag(ssub.add_parser(verb, help="add a server by address" if verb == "add"
+                                      else "change a server's names, notes, credentials or TLS mode"))
         x.add_argument("address" if verb == "add" else "ref",
                        help="IP[:PORT] (IPv6 as [addr]:port)" if verb == "add" else "id, IP, IP:PORT, hostname or tag")
         x.add_argument("--hostname")
-        x.add_argument("--credential-set")
+        x.add_argument("--credential-set", help="link this set (its credentials are used first); '' unlinks")
         x.add_argument("--username", help="the server's own iDRAC user (with --password-stdin)")
         x.add_argument("--password-stdin", action="store_true")
         x.add_argument("--service-tag")
@@ -578,73 +831,113 @@ def build_parser() -> argparse.ArgumentParser:
             x.add_argument("--clear-credentials", action="store_true")
             x.add_argument("--forget-certificate", action="store_true",
                            help="drop the pinned TLS fingerprint; the next contact pins the new certificate")
-    x = json_flag(ssub.add_parser("import"))
+    x = json_flag(ssub.add_parser("import", help="add servers from a CSV file (all rows, or none)"))
     x.add_argument("file", help="CSV with a header row (ip_address required); - for standard input")
     x.add_argument("--skip-bad", action="store_true", help="import the good rows, report the bad ones")
-    x = ssub.add_parser("remove")
+    x = ssub.add_parser("remove", help="admin: remove a server and everything recorded about it")
     x.add_argument("ref")
-    for verb, text in (("refresh", "read identity, firmware and capabilities"), ("health", "run a health check"),
-                       ("logs", "fetch SEL and Lifecycle log entries"),
-                       ("test-credentials", "check the credentials that apply"),
+    _yes_flag(x)
+    x = json_flag(ssub.add_parser("logs", help="the server's stored SEL and Lifecycle log entries, newest first "
+                                               "(fetch-logs reads new ones from the iDRAC)"))
+    x.add_argument("ref", metavar="REF")
+    x.add_argument("--severity", help="OK, Warning or Critical")
+    x.add_argument("--category", help="part of the category, e.g. Audit, Configuration")
+    x.add_argument("--log", choices=("sel", "lclog"), help="one log only")
+    since_flag(x)
+    limit_flag(x, 500)
+    for verb, text in (("refresh", "read identity, firmware and capabilities"),
+                       ("health", "run a health check; with --history, show one server's past checks"),
+                       ("fetch-logs", "fetch new SEL and Lifecycle log entries from the iDRAC"),
+                       ("test-credentials", "check the credentials that apply (or the set named)"),
                        ("diagnose", "TCP, TLS and Redfish reachability")):
-        x = ssub.add_parser(verb, help=text)
+        x = json_flag(ssub.add_parser(verb, help=text))
         x.add_argument("refs", nargs="+", metavar="REF")
         _wait_flags(x)
+        if verb == "health":
+            x.add_argument("--history", action="store_true", help="show the stored checks instead of running one")
+            since_flag(x)
+            limit_flag(x, 1000)
+        if verb == "test-credentials":
+            x.add_argument("--credential-set", metavar="NAME",
+                           help="test this set, not the one the server's jobs would use")
     sp.set_defaults(handler=cmd_servers)
 
     sp = sub.add_parser("groups", help="server groups")
     gsub = sp.add_subparsers(dest="groups_cmd", required=True)
-    json_flag(gsub.add_parser("list"))
-    x = json_flag(gsub.add_parser("show"))
+    json_flag(gsub.add_parser("list", help="groups with their member counts"))
+    x = json_flag(gsub.add_parser("show", help="one group and its members"))
     x.add_argument("name")
-    x = json_flag(gsub.add_parser("add"))
+    x = json_flag(gsub.add_parser("add", help="a new group"))
     x.add_argument("name")
     x.add_argument("--type", default="application", choices=groups.MANUAL_TYPES)
     x.add_argument("--min-healthy", type=int, default=1)
     x.add_argument("--color", default="#3b82f6")
     x.add_argument("--description")
-    x = gsub.add_parser("add-member")
+    x = gsub.add_parser("add-member", help="put a server in a group")
     x.add_argument("name")
     x.add_argument("ref")
     x.add_argument("--priority", type=int, default=100, help="update order: lower first")
     x.add_argument("--role")
-    x = gsub.add_parser("remove-member")
+    x = gsub.add_parser("remove-member", help="take a server out of a group")
     x.add_argument("name")
     x.add_argument("ref")
-    x = gsub.add_parser("remove")
+    x = gsub.add_parser("remove", help="admin: delete a group (its servers stay)")
     x.add_argument("name")
+    _yes_flag(x)
     sp.set_defaults(handler=cmd_groups)
 
     sp = sub.add_parser("settings", help="global settings")
     tsub = sp.add_subparsers(dest="settings_cmd", required=True)
-    x = json_flag(tsub.add_parser("show"))
+    x = json_flag(tsub.add_parser("show", help="every setting (secrets only as set/not set)"))
     x.add_argument("section", nargs="?", choices=tuple(settings.SECTIONS))
-    x = json_flag(tsub.add_parser("set"))
+    x = json_flag(tsub.add_parser("set", help="admin: change one setting"))
     x.add_argument("key", help="SECTION.KEY, e.g. activity.log_level")
-    x.add_argument("value", help="the new value; - reads a password from standard input")
+    x.add_argument("value", help="the new value; - reads a secret (password, webhook URL) from standard input")
     sp.set_defaults(handler=cmd_settings)
 
     sp = sub.add_parser("jobs", help="the job queue")
     jsub = sp.add_subparsers(dest="jobs_cmd", required=True)
-    x = json_flag(jsub.add_parser("list"))
+    x = json_flag(jsub.add_parser("list", help="newest first; a pending job no worker will run says why"))
     x.add_argument("--status")
     x.add_argument("--type")
     x.add_argument("--limit", type=int, default=100)
-    x = json_flag(jsub.add_parser("show"))
+    x = json_flag(jsub.add_parser("show", help="a job with its tasks and child jobs (id, or its last 8 digits)"))
     x.add_argument("id")
-    x = json_flag(jsub.add_parser("create"))
+    x = json_flag(jsub.add_parser("create", help="any job type with its details (checked before it is queued)"))
     x.add_argument("job_type", metavar="TYPE", help="one of: " + ", ".join(sorted(JOB_TYPE_SPECS)))
     x.add_argument("--server", action="append", default=[], metavar="REF")
     x.add_argument("--group", action="append", default=[], metavar="NAME")
     x.add_argument("--cluster", action="append", default=[], metavar="NAME")
     x.add_argument("--detail", action="append", default=[], metavar="KEY=VALUE")
     x.add_argument("--details-json", metavar="JSON")
-    x = jsub.add_parser("cancel")
+    x.add_argument("--at", metavar="TIME", help="run no earlier than this ISO time (with an offset)")
+    _wait_flags(x)
+    x = jsub.add_parser("cancel", help="cancel a pending job, or ask a running one to stop")
     x.add_argument("id")
-    x = jsub.add_parser("wait", help="follow a job; exit 0 only when it completed")
+    x = json_flag(jsub.add_parser("wait", help="follow a job; exit 0 only when it completed"))
     x.add_argument("id")
     x.add_argument("--timeout", type=float, metavar="S")
     sp.set_defaults(handler=cmd_jobs)
+
+    sp = sub.add_parser("audit", help="admin: who changed what (`dsm audit list`)")
+    asub = sp.add_subparsers(dest="audit_cmd", required=True)
+    x = json_flag(asub.add_parser("list", help="audit entries, newest first"))
+    x.add_argument("--user", help="one OS user")
+    x.add_argument("--action", help="an action id (servers.remove) or a prefix (servers.)")
+    since_flag(x)
+    limit_flag(x, 200)
+    sp.set_defaults(handler=cmd_audit)
+
+    sp = sub.add_parser("activity", help="the calls the worker made to iDRACs (`dsm activity list`)")
+    vsub = sp.add_subparsers(dest="activity_cmd", required=True)
+    x = json_flag(vsub.add_parser("list", help="calls, newest first (bodies redacted)"))
+    x.add_argument("--server", metavar="REF")
+    x.add_argument("--job", metavar="ID")
+    x.add_argument("--errors", action="store_true", help="failed calls only")
+    x.add_argument("--slow", action="store_true", help="calls at or over activity.slow_command_threshold_ms")
+    since_flag(x)
+    limit_flag(x, 200)
+    sp.set_defaults(handler=cmd_activity)
 
     sp = sub.add_parser("worker", help="run the worker (the only part that talks to iDRACs)")
     sp.add_argument("--exit-when-idle", action="store_true", help="stop once no job is left to run")
@@ -655,22 +948,25 @@ def build_parser() -> argparse.ArgumentParser:
                          "resumes it this long after the last renewal")
     sp.set_defaults(handler=cmd_worker)
 
-    sp = sub.add_parser("discover", help="find iDRACs in address ranges (a discovery_scan job)")
+    sp = json_flag(sub.add_parser("discover", help="find iDRACs in address ranges (a discovery_scan job)"))
     sp.add_argument("ranges", nargs="+", metavar="CIDR", help="CIDR, address or first-last range")
     sp.add_argument("--exclude", action="append", default=[], metavar="CIDR")
     sp.add_argument("--port", type=int, default=443)
     sp.add_argument("--credential-set", action="append", default=[], metavar="NAME",
-                    help="only these sets, in this order (default: resolution order)")
+                    help="only these sets, in this order (default: resolution order); the servers found are "
+                         "linked to the set that logged in")
     _wait_flags(sp)
     sp.set_defaults(handler=cmd_discover)
 
-    sp = sub.add_parser("power", help="power action on servers (a power_action job)")
-    sp.add_argument("action", choices=("On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
-                                       "PowerCycle"))
+    sp = json_flag(sub.add_parser("power", help="power action on servers (a power_action job)"))
+    sp.add_argument("action", type=power_action_name, metavar="ACTION",
+                    help="any case: " + ", ".join(POWER_ACTIONS) + " (ForceOff, ForceRestart and PowerCycle ask "
+                         "first, or need --yes)")
     sp.add_argument("refs", nargs="+", metavar="REF")
     sp.add_argument("--force-after-timeout", action="store_true",
                     help="GracefulShutdown: force off if the OS has not shut down in time")
     sp.add_argument("--power-timeout", type=int, metavar="S", help="seconds to wait for the power state")
+    _yes_flag(sp)
     _wait_flags(sp)
     sp.set_defaults(handler=cmd_power)
     return p
@@ -683,11 +979,17 @@ def _wait_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sim"]:  # the simulator needs no config or database
-        from dsm_sim.cli import main as sim_main
+    if argv[:1] in (["sim"], ["demo"]):  # the simulator needs no config or database
+        try:
+            import h11  # noqa: F401  (the simulator's HTTP server)
+        except ImportError:
+            print("dsm: error: the simulator is not installed; install the sim extra: pip install 'dsm[sim]'",
+                  file=sys.stderr)
+            return 2
+        if argv[0] == "sim":
+            from dsm_sim.cli import main as sim_main
 
-        return sim_main(argv[1:])
-    if argv[:1] == ["demo"]:
+            return sim_main(argv[1:])
         from dsm_cli.demo import main as demo_main
 
         return demo_main(argv[1:])
@@ -709,6 +1011,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
         logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
         handler(rt)
+        sys.stdout.flush()  # inside the try: a reader that went away (`| head`) is a broken pipe, handled below
+    except BrokenPipeError:
+        # `dsm jobs list --json | head -1`: the reader has what it wanted. No traceback, and no second error
+        # from the interpreter flushing stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except ConfigError as exc:
         say(f"dsm: config: {exc}", sys.stderr)
         return 2

@@ -174,16 +174,22 @@ def dsm_home(environ: Mapping[str, str]) -> Path | None:
     return Path(home).expanduser().resolve() if home else None
 
 
-def find_config_file(explicit: str | Path | None, environ: Mapping[str, str]) -> Path | None:
-    """The first configuration file in lookup order that exists, or None."""
+def find_config_file(explicit: str | Path | None, environ: Mapping[str, str],
+                     missing_ok: bool = False) -> Path | None:
+    """The first configuration file in lookup order that exists, or None. ``missing_ok``: a named file
+    (--config, $DSM_CONFIG) that does not exist yet is not an error (``dsm init`` is about to write it)."""
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
+            if missing_ok and not path.exists():
+                return None
             raise ConfigError("--config", "path", str(path), "an existing TOML file")
         return path
     if environ.get("DSM_CONFIG"):
         path = Path(environ["DSM_CONFIG"]).expanduser()
         if not path.is_file():
+            if missing_ok and not path.exists():
+                return None
             raise ConfigError("$DSM_CONFIG", "path", str(path), "an existing TOML file")
         return path
     for candidate in default_config_locations(environ):
@@ -202,8 +208,13 @@ def default_config_locations(environ: Mapping[str, str]) -> list[Path]:
     return places
 
 
-def writable_config_location(environ: Mapping[str, str]) -> Path:
-    """Where ``dsm init`` writes a new config when none exists."""
+def writable_config_location(environ: Mapping[str, str], explicit: str | Path | None = None) -> Path:
+    """Where ``dsm init`` writes a new config when none exists: the file named by --config or $DSM_CONFIG
+    (the service unit names /etc/dsm/config.toml), else $DSM_HOME/config.toml, else the user config dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if environ.get("DSM_CONFIG"):
+        return Path(environ["DSM_CONFIG"]).expanduser()
     home = dsm_home(environ)
     if home is not None:
         return home / "config.toml"
@@ -230,9 +241,10 @@ def _parse(key: _Key, value: object, source: str) -> object:
         raise ConfigError(source, key.dotted, value, key.accepted) from None
 
 
-def load_config(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None,
+                missing_ok: bool = False) -> Config:
     env = os.environ if environ is None else environ
-    path = find_config_file(explicit, env)
+    path = find_config_file(explicit, env, missing_ok)
     values: dict[str, object] = {k.dotted: k.default for k in KEYS}
     if path is not None:
         raw = _read_toml(path)

@@ -75,9 +75,22 @@ class DiscoveryDetails(_Details):
 
 
 class TestCredentialsDetails(_Details):
+    """``credential_set`` tests that set, not the one resolution would pick; ``address`` tests an iDRAC by
+    address (known to the inventory or not) instead of server targets."""
+
     address: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)] = 443
     credential_set: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_ip(value)
+            except AddressError as exc:
+                raise ValueError(f"{exc}; give the iDRAC's IP address") from None
+        return value
 
 
 class PowerDetails(_Details):
@@ -230,7 +243,7 @@ class JobTypeSpec:
 
 JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "discovery_scan": JobTypeSpec("none", DiscoveryDetails),
-    "test_credentials": JobTypeSpec("servers", TestCredentialsDetails),
+    "test_credentials": JobTypeSpec("servers_or_address", TestCredentialsDetails),
     "refresh_server_info": JobTypeSpec("servers", NoDetails),
     "network_diagnostics": JobTypeSpec("servers_or_address", DiagnosticsDetails),
     "health_check": JobTypeSpec("servers", NoDetails),

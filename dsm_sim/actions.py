@@ -781,6 +781,7 @@ def _remote_services_status(idrac: SimIdrac, body: dict[str, Any]) -> Response:
 
 def _clear_sel(idrac: SimIdrac, body: dict[str, Any]) -> Response:
     idrac.sel.clear()
+    idrac.restart_log_ids("sel")  # as an iDRAC does: the next entry is number 1 again
     idrac.log_sel("OK", "Log cleared.", "SEL0001", "Event Logging Disabled", 114)
     return Response(200, SUCCESS)
 

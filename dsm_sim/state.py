@@ -556,6 +556,9 @@ class SimIdrac:
                 when=start + timedelta(minutes=53 * i),
             )
 
+    def restart_log_ids(self, log: str) -> None:
+        self._log_ids[log] = 0
+
     def log_sel(
         self,
         severity: str,

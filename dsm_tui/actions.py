@@ -123,7 +123,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("activity.detail", "enter", "detail", "activity", help="the call with its (redacted) bodies",
            available=_one),
     Action("activity.errors", "e", "errors only", "activity", help="show only failed calls"),
-    Action("activity.slow", "w", "slow only", "activity", help="show only calls of 1 s or more"),
+    Action("activity.slow", "w", "slow only", "activity",
+           help="show only calls at or over activity.slow_command_threshold_ms"),
     Action("activity.follow", "f", "follow", "activity", help="follow the newest calls (live tail)"),
     # Credentials.
     Action("credentials.add", "a", "add set", "credentials", "safe", "admin", True,

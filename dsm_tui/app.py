@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy.engine import Engine
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.widgets import Input
 
 from dsm_core.services.context import Actor, ServiceContext
 from dsm_core.timeutil import utcnow
@@ -75,6 +76,7 @@ class DsmApp(App[None]):
         self.worker_summary: data.WorkerSummary | None = None
         self.paused = False
         self.user_keymap = dict(keymap or {})
+        self._typeahead: list[events.Key] | None = None
         if ansi:
             self.theme = "ansi-dark"
 
@@ -84,6 +86,42 @@ class DsmApp(App[None]):
         self.switch_mode(self.start_view)
         self._beat()
         self.set_interval(2.0, self._beat)
+
+    # --- typeahead ------------------------------------------------------------------------------------
+    # Over SSH a burst like ":jobs⏎" arrives in one read. The keys after ":" would reach the view under
+    # the switcher before its input has the focus, and be lost (or worse, run that view's keys). While a
+    # field is opening, keys are held here and handed to it once it has the focus.
+
+    def hold_keys(self) -> None:
+        if self._typeahead is None:
+            self._typeahead = []
+            self.set_timer(2.0, self._release_stale)
+
+    def release_keys(self) -> list[events.Key]:
+        held, self._typeahead = self._typeahead or [], None
+        return held
+
+    def _release_stale(self) -> None:
+        """The field never took them (it failed to open): give the keys back, in order."""
+        for key in self.release_keys():
+            self.post_message(events.Key(key.key, key.character))
+
+    def _opens_a_field(self, key: str) -> bool:
+        """``:`` and ``/`` (or what tui.keys maps app.views and app.filter to) on a view, not in a field."""
+        wanted = {self.user_keymap.get(a, BY_ID[a].key) for a in ("app.views", "app.filter")}
+        return key in wanted and isinstance(self.screen, DsmScreen) and not isinstance(self.focused, Input)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._typeahead is not None:
+                self._typeahead.append(event)
+                return
+            opens = self._opens_a_field(event.key)
+            await super().on_event(event)
+            if opens:
+                self.hold_keys()  # the view handles this key after we return: hold what follows it now
+            return
+        await super().on_event(event)
 
     # --- worker heartbeat -----------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from dsm_core.models import (
     WorkflowExecution,
 )
 from dsm_core.services.credentials import load_candidates
+from dsm_core.services.jobs import waiting_reasons
 from dsm_core.text import visible
 from dsm_core.timeutil import as_utc, utcnow
 
@@ -616,6 +617,7 @@ def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int |
                 )
             ):
                 names[str(sid)] = host or ip
+        waiting = waiting_reasons(session, [(r[0], r[1], r[2]) for r in result])
     rows = []
     for jid, jt, st, pr, scope, details, user, created, updated, err in result:
         row = JobRow(
@@ -627,7 +629,7 @@ def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int |
             user or "system",
             _t(created) or utcnow(),
             _t(updated) or utcnow(),
-            (err or "").splitlines()[0] if err else "",
+            (err or "").splitlines()[0] if err else waiting.get(jid, ""),
         )
         row.index()
         rows.append(row)
@@ -773,7 +775,15 @@ class ActivityFilter:
     text: str | None = None
 
 
-SLOW_DEFAULT_MS = 1000
+SLOW_DEFAULT_MS = 5000
+"""The model's default for activity.slow_command_threshold_ms, until the setting is read."""
+
+
+def slow_threshold_ms(engine: Engine) -> int:
+    from dsm_core.services.history import slow_threshold_ms as read
+
+    with read_scope(engine) as session:
+        return read(session)
 
 
 def _activity_where(session: Any, flt: ActivityFilter) -> list[Any]:

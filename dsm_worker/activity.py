@@ -1,16 +1,23 @@
 """Activity log writer: every Redfish call becomes an idrac_commands row, written in batches off the request path.
 
 Requests only append to an in-memory buffer; a background task inserts the rows every half second (or
-every 500 rows), so a thousand concurrent requests never wait on the database.
+every 500 rows), so a thousand concurrent requests never wait on the database. A failed insert (database
+down, locked past every retry) drops nothing: the rows stay in the buffer and are tried again; when the
+buffer grows past ``SPOOL_AT`` rows, or the worker stops with rows still unwritten, they go to a spool file
+beside the database (one JSON object a line), which the next flush that succeeds writes to the table.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import uuid
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -22,6 +29,25 @@ from dsm_core.timeutil import utcnow
 from dsm_worker import store
 
 log = logging.getLogger("dsm.worker.activity")
+SPOOL_AT = 20_000
+_UUIDS = ("id", "server_id", "job_id", "task_id", "initiated_by")
+_TIMES = ("timestamp", "created_at")
+
+
+def _to_line(row: dict[str, Any]) -> str:
+    return json.dumps({k: (str(v) if isinstance(v, uuid.UUID | datetime) else v) for k, v in row.items()},
+                      default=str)
+
+
+def _from_line(line: str) -> dict[str, Any]:
+    row: dict[str, Any] = json.loads(line)
+    for key in _UUIDS:
+        if row.get(key):
+            row[key] = uuid.UUID(row[key])
+    for key in _TIMES:
+        if row.get(key):
+            row[key] = datetime.fromisoformat(row[key])
+    return row
 
 
 class ActivityWriter:
@@ -33,8 +59,11 @@ class ActivityWriter:
         limits: Callable[[], tuple[int, int]],
         flush_seconds: float = 0.5,
         batch: int = 500,
+        spool_dir: Path | None = None,
     ) -> None:
         self.engine = engine
+        self.spool_dir = spool_dir
+        self.failures = 0
         self.source = source
         self._level = level
         self._limits = limits
@@ -46,8 +75,14 @@ class ActivityWriter:
         self.written = 0
 
     def recorder(
-        self, server_id: uuid.UUID | None, job_id: uuid.UUID | None, task_id: uuid.UUID | None
+        self,
+        server_id: uuid.UUID | None,
+        job_id: uuid.UUID | None,
+        task_id: uuid.UUID | None,
+        initiated_by: uuid.UUID | None = None,
     ) -> Callable[[CallRecord], None]:
+        """``initiated_by``: the user whose job made the call (the job's creator)."""
+
         def record(call: CallRecord) -> None:
             level = self._level()
             if level == "none" or (level == "errors_only" and call.success):
@@ -73,6 +108,7 @@ class ActivityWriter:
                     "success": call.success,
                     "error_message": call.error,
                     "source": self.source,
+                    "initiated_by": initiated_by,
                 }
             )
 
@@ -88,16 +124,67 @@ class ActivityWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        await self._drain_spool()
         while self._rows:
             rows, self._rows = self._rows[: self._batch], self._rows[self._batch :]
             try:
                 await asyncio.to_thread(store.write_activity, self.engine, rows)
                 self.written += len(rows)
-            except Exception:
-                log.exception("activity log write failed; %d rows dropped", len(rows))
+                self.failures = 0
+            except Exception as exc:
+                self._rows[:0] = rows  # kept, in order, for the next try
+                self.failures += 1
+                log.warning("activity log write failed (%s); %d rows kept, retrying", type(exc).__name__,
+                            len(self._rows))
+                if len(self._rows) >= SPOOL_AT:
+                    await asyncio.to_thread(self._spool)
+                return
+
+    def _spool_file(self) -> Path | None:
+        if self.spool_dir is None:
+            return None
+        return self.spool_dir / f"activity-{self.source.replace(':', '-')}-{os.getpid()}.jsonl"
+
+    def _spool(self) -> None:
+        """Rows the database would not take, to disk: a stop or a long outage loses none of them."""
+        target = self._spool_file()
+        if target is None or not self._rows:
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8") as out:
+            for row in self._rows:
+                out.write(_to_line(row) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        log.warning("activity log: %d rows spooled to %s until the database takes them", len(self._rows), target)
+        self._rows = []
+
+    async def _drain_spool(self) -> None:
+        if self.spool_dir is None or not self.spool_dir.is_dir():
+            return
+        for path in sorted(self.spool_dir.glob("activity-*.jsonl")):
+            claimed = path.with_suffix(".importing")
+            try:
+                path.rename(claimed)  # one worker takes a file; another sharing the directory skips it
+            except OSError:
+                continue
+            try:
+                lines = claimed.read_text(encoding="utf-8").splitlines()
+                rows = [_from_line(line) for line in lines if line.strip()]
+                # one transaction for the file: it is written whole or not at all, never twice in part
+                await asyncio.to_thread(store.write_activity, self.engine, rows)
+                self.written += len(rows)
+                claimed.unlink()
+                log.info("activity log: %d spooled rows from %s written", len(rows), path.name)
+            except Exception as exc:
+                claimed.rename(path)  # the whole file again next time
+                log.warning("activity log: spool %s not written yet (%s)", path.name, type(exc).__name__)
+                return
 
     async def stop(self) -> None:
         self._stopping.set()
         if self._task is not None:
             await self._task
         await self.flush()
+        if self._rows:
+            await asyncio.to_thread(self._spool)

@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy.engine import Engine
@@ -46,6 +47,8 @@ class WorkerOptions:
     poll_seconds: float = 1.0
     grace_seconds: float = 30.0
     settings_seconds: float = 3.0
+    spool_dir: Path | None = None
+    """Where activity rows wait while the database will not take them (beside the SQLite file)."""
 
 
 @dataclass
@@ -65,13 +68,14 @@ class Worker:
         self.pid = os.getpid()
         self.activity_settings, self.network_settings = store.worker_settings(engine)
         self.global_cap = max(1, int(self.activity_settings.global_max_concurrent))
-        self.throttle = Throttle(self.global_cap, max(1, int(self.activity_settings.idrac_max_concurrent)))
+        self.throttle = Throttle(*self._throttle_settings())
         self.pool = IdracPool(self.throttle, self.client_settings, self.paused)
         self.activity = ActivityWriter(
             engine,
             f"worker:{self.id}",
             lambda: self.activity_settings.log_level,
             lambda: (int(self.activity_settings.max_request_body_kb), int(self.activity_settings.max_response_body_kb)),
+            spool_dir=options.spool_dir,
         )
         self.running: dict[uuid.UUID, _Running] = {}
         self.draining = asyncio.Event()
@@ -90,9 +94,13 @@ class Worker:
             retry_delay=float(n.retry_delay_seconds),
             backoff=str(n.retry_backoff_type),
             per_idrac=max(1, int(self.activity_settings.idrac_max_concurrent)),
-            request_delay_ms=int(self.activity_settings.idrac_request_delay_ms),
             max_body_bytes=int(n.max_response_body_mb) * 1024 * 1024,
         )
+
+    def _throttle_settings(self) -> tuple[int, int, int, int]:
+        a, n = self.activity_settings, self.network_settings
+        return (max(1, int(a.global_max_concurrent)), max(1, int(a.idrac_max_concurrent)),
+                max(0, int(n.max_requests_per_minute)), max(0, int(a.idrac_request_delay_ms or 0)))
 
     def _apply_settings(self, activity: ActivitySettings, network: NetworkSettings) -> None:
         was_paused = self.paused()
@@ -117,6 +125,7 @@ class Worker:
             status,
             list(self.running),
             self.options.max_jobs,
+            list(HANDLERS),
         )
 
     async def _maintenance_loop(self) -> None:
@@ -125,6 +134,9 @@ class Worker:
         while True:
             try:
                 self._apply_settings(*await asyncio.to_thread(store.worker_settings, self.engine))
+                # caps, spacing and the rate limit apply to the running worker, not only to the next one
+                await self.throttle.configure(*self._throttle_settings())
+                self.global_cap = self.throttle.global_sem.limit
                 states = await asyncio.to_thread(
                     store.renew_leases, self.engine, self.id, list(self.running), self.options.lease_seconds
                 )

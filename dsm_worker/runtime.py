@@ -128,7 +128,7 @@ class JobContext:
         tls = TlsPolicy(server.tls_verify_mode, server.tls_fingerprint_sha256, server.tls_ca_bundle)
         caps = Capabilities.from_dict(server.supported_endpoints)
         sessions = caps.sessions_path if caps else sessions_path_for(server.redfish_version)
-        recorder = self.worker.activity.recorder(server.id, self.job.id, task_id)
+        recorder = self.worker.activity.recorder(server.id, self.job.id, task_id, self.job.created_by)
         endpoint = format_endpoint(server.ip_address, server.port)
         if fresh:
             client = IdracClient(

@@ -46,6 +46,8 @@ class ClaimedJob:
     credential_set_ids: list[str]
     attempts: int
     resumed: bool  # an earlier worker's lease expired: resume from its tasks
+    created_by: uuid.UUID | None = None
+    """The user who created the job: every call the job makes is recorded as initiated by them."""
 
 
 def _claimable(now: datetime, job_types: Iterable[str]) -> Any:
@@ -109,6 +111,7 @@ def claim_jobs(
                     list(job.credential_set_ids or []),
                     attempts,
                     resumed,
+                    job.created_by,
                 )
             )
         return claimed
@@ -151,6 +154,7 @@ def beat(
     status: str,
     running: list[uuid.UUID],
     max_jobs: int,
+    handled: list[str] | None = None,
 ) -> None:
     now = utcnow()
     with session_scope(engine) as s:
@@ -160,6 +164,8 @@ def beat(
         row.status, row.last_beat_at = status, now
         row.running_jobs = [str(j) for j in running]
         row.max_concurrent_jobs = max_jobs
+        if handled is not None:
+            row.handled_types = sorted(handled)
         s.add(row)
 
 

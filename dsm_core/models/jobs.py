@@ -97,3 +97,5 @@ class WorkerHeartbeat(SQLModel, table=True):
     last_beat_at: datetime = created_at()
     running_jobs: list[str] = json_field(nullable=False, default_factory=list)
     max_concurrent_jobs: int = Field(default=1, nullable=False)
+    handled_types: list[str] | None = json_field()
+    """The job types this worker runs: a pending job no running worker handles says so."""

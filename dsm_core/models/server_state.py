@@ -45,7 +45,8 @@ class ServerHealth(SQLModel, table=True):
 class ServerEventLog(SQLModel, table=True):
     __tablename__ = "server_event_logs"
     __table_args__ = (
-        sa.UniqueConstraint("server_id", "log_type", "event_id"),
+        # An iDRAC restarts its entry ids after a SEL clear: the id alone does not tell two entries apart.
+        sa.UniqueConstraint("server_id", "log_type", "event_id", "timestamp"),
         sa.Index("ix_server_event_logs_server_id_timestamp", "server_id", "timestamp"),
     )
     id: uuid.UUID = pk()

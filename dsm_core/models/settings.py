@@ -93,7 +93,8 @@ class NotificationSettings(SQLModel, table=True):
     smtp_user: str | None = Field(default=None, max_length=200)
     smtp_password_sealed: str | None = None
     smtp_from_email: str | None = Field(default=None, max_length=255)
-    teams_webhook_url: str | None = None
+    teams_webhook_url_sealed: str | None = None
+    """The webhook URL carries its token: sealed for the worker, as passwords are."""
     teams_mention_users: str | None = None
     notify_on_job_started: bool = Field(default=False, nullable=False)
     notify_on_job_complete: bool = Field(default=True, nullable=False)

@@ -3,7 +3,8 @@
 - One session per iDRAC, reused; basic auth when sessions fail (or are exhausted: RAC0218); re-login once
   on a 401 (an iDRAC reset drops sessions); the session is always deleted in ``close()``, under a deadline.
 - At most ``per_idrac`` requests in flight on one iDRAC (default 2) and ``global`` across all of them,
-  with ``request_delay_ms`` between requests to one iDRAC.
+  with ``delay_ms`` between requests to one iDRAC and at most ``per_minute`` requests a minute to it;
+  all of them changeable while the worker runs (``Throttle.configure``).
 - Reads are retried (full jitter, ``Retry-After`` honoured) on transport errors, 429 and 503; a change
   only when the iDRAC cannot have acted on it (see ``_send``); never on a changed certificate.
 - Every URL is resolved against the iDRAC's own origin; nothing is sent anywhere else.
@@ -14,11 +15,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import email.utils
 import random
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, unquote_plus
@@ -215,7 +218,6 @@ class ClientSettings:
     retry_delay: float = 1.0
     backoff: str = "exponential"  # or "linear"
     per_idrac: int = 2
-    request_delay_ms: int = 0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     logout_deadline: float = LOGOUT_DEADLINE
 
@@ -228,29 +230,85 @@ class ClientSettings:
         return random.uniform(0.0, ceiling)
 
 
+class Gate:
+    """A semaphore whose size can change while it is held: the caps in the settings apply to running workers
+    (asyncio.Semaphore's size is fixed at creation). Shrinking lets the holders finish; no new entry until
+    the count is under the new size."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.held = 0
+        self._cond = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.held < self.limit)
+            self.held += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        async with self._cond:
+            self.held -= 1
+            self._cond.notify_all()
+
+    async def resize(self, limit: int) -> None:
+        async with self._cond:
+            self.limit = max(1, limit)
+            self._cond.notify_all()
+
+
 class Throttle:
-    """Concurrency caps shared by every client of a worker: per iDRAC and in total."""
+    """What every client of a worker shares, per iDRAC and in total: concurrency caps, a spacing between
+    requests, and a rate limit (requests per minute, a sliding window). ``configure`` changes all of them
+    while the worker runs; the worker calls it when the settings change."""
 
-    def __init__(self, global_cap: int = 64, per_idrac: int = 2) -> None:
-        self.global_sem = asyncio.Semaphore(global_cap)
+    def __init__(self, global_cap: int = 64, per_idrac: int = 2, per_minute: int = 0, delay_ms: int = 0) -> None:
+        self.global_sem = Gate(global_cap)
         self.per_idrac = per_idrac
-        self._per: dict[str, asyncio.Semaphore] = {}
+        self.per_minute = per_minute
+        self.delay_ms = delay_ms
+        self._per: dict[str, Gate] = {}
         self._last: dict[str, float] = {}
+        self._sent: dict[str, collections.deque[float]] = {}
 
-    def for_endpoint(self, endpoint: str) -> asyncio.Semaphore:
-        sem = self._per.get(endpoint)
-        if sem is None:
-            sem = self._per[endpoint] = asyncio.Semaphore(self.per_idrac)
-        return sem
+    def for_endpoint(self, endpoint: str) -> Gate:
+        gate = self._per.get(endpoint)
+        if gate is None:
+            gate = self._per[endpoint] = Gate(self.per_idrac)
+        return gate
 
-    async def space(self, endpoint: str, delay_ms: int) -> None:
-        if delay_ms <= 0:
-            return
-        now = time.monotonic()
-        wait = self._last.get(endpoint, 0.0) + delay_ms / 1000 - now
-        self._last[endpoint] = max(now, self._last.get(endpoint, 0.0) + delay_ms / 1000)
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def configure(self, global_cap: int, per_idrac: int, per_minute: int, delay_ms: int) -> None:
+        self.per_minute, self.delay_ms = per_minute, delay_ms
+        if global_cap != self.global_sem.limit:
+            await self.global_sem.resize(global_cap)
+        if per_idrac != self.per_idrac:
+            self.per_idrac = per_idrac
+            for gate in self._per.values():
+                await gate.resize(per_idrac)
+
+    @contextlib.asynccontextmanager
+    async def spaced(self, endpoint: str) -> AsyncIterator[None]:
+        await self.space(endpoint)
+        yield
+
+    async def space(self, endpoint: str, delay_ms: int | None = None) -> None:
+        """Wait for this endpoint's turn: the request spacing, then the per-minute budget."""
+        delay = self.delay_ms if delay_ms is None else delay_ms
+        if delay > 0:
+            now = time.monotonic()
+            wait = self._last.get(endpoint, 0.0) + delay / 1000 - now
+            self._last[endpoint] = max(now, self._last.get(endpoint, 0.0) + delay / 1000)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        if self.per_minute > 0:
+            sent = self._sent.setdefault(endpoint, collections.deque())
+            while True:
+                now = time.monotonic()
+                while sent and sent[0] <= now - 60.0:
+                    sent.popleft()
+                if len(sent) < self.per_minute:
+                    sent.append(now)
+                    return
+                await asyncio.sleep(sent[0] + 60.0 - now)
 
 
 Recorder = Callable[[CallRecord], None]
@@ -448,7 +506,7 @@ class IdracClient:
             headers: dict[str, str] = {}
             url = f"{self.base_url}{path}"
             async with self.throttle.global_sem, self.throttle.for_endpoint(self.endpoint):
-                await self.throttle.space(self.endpoint, settings.request_delay_ms)
+                await self.throttle.space(self.endpoint)
                 started = time.monotonic()
                 headers = self._auth_headers() if auth else {}
                 basic = httpx.BasicAuth(self.username, self.password.reveal()) if auth and self._basic else None
@@ -619,6 +677,7 @@ async def probe_service_root(
         async with (
             throttle.global_sem,
             throttle.for_endpoint(endpoint),
+            throttle.spaced(endpoint),
             httpx.AsyncClient(
                 base_url=f"https://{endpoint}",
                 transport=make_transport(endpoint, tls, 1),

@@ -378,6 +378,66 @@ async def reset(client: IdracClient, reset_type: str) -> None:
     await client.post(f"{SYSTEM}/Actions/ComputerSystem.Reset", {"ResetType": reset_type})
 
 
+@dataclass(frozen=True)
+class PowerMark:
+    """What tells one boot from the next: a restart is done only when one of these moved, never because
+    the server "is On" (it was On before the restart too)."""
+
+    power_state: str | None
+    last_reset: str | None
+    """ComputerSystem.LastResetTime, as the iDRAC wrote it (compared, never parsed into our clock)."""
+    boot_state: str | None
+    """BootProgress.LastState (iDRAC 9 4.x and later): OSRunning, then POST states while it boots again."""
+
+    def as_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PowerMark:
+        return cls(*(data.get(k) if isinstance(data.get(k), str) else None
+                     for k in ("power_state", "last_reset", "boot_state")))
+
+
+async def power_mark(client: IdracClient) -> PowerMark:
+    body = await client.get(SYSTEM, {"$select": "PowerState,LastResetTime,BootProgress"})
+    reset = body.get("LastResetTime")
+    boot = dig(body, "BootProgress", "LastState")
+    return PowerMark(
+        SystemView.parse(body).power_state,
+        reset if isinstance(reset, str) and reset.strip() else None,
+        boot if isinstance(boot, str) and boot.strip() else None,
+    )
+
+
+async def wait_restarted(
+    client: IdracClient, before: PowerMark, timeout: float, interval: float = 2.0
+) -> str | None:
+    """Poll until the server has gone down and come back; the evidence, or None at the deadline.
+
+    Evidence, any one of: the power state seen leaving On and coming back; LastResetTime changed; the boot
+    progress seen leaving its state before the reset, with the power On now. A ForceRestart can be too quick
+    to see Off between two polls, which is why the other two count when the iDRAC offers them."""
+    deadline = time.monotonic() + timeout
+    went_down = before.power_state not in ("On", None)
+    boot_moved = False
+    while True:
+        now = await power_mark(client)
+        if now.power_state not in ("On", None):
+            went_down = True
+        if now.boot_state is not None and before.boot_state is not None and now.boot_state != before.boot_state:
+            boot_moved = True
+        if now.power_state == "On":
+            if went_down:
+                return "power went Off and came back On"
+            if now.last_reset is not None and before.last_reset is not None and now.last_reset != before.last_reset:
+                return f"LastResetTime moved from {before.last_reset} to {now.last_reset}"
+            if boot_moved and now.boot_state == before.boot_state:
+                return f"boot progress left {before.boot_state} and came back to it"
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(interval)
+
+
 async def wait_power(client: IdracClient, wanted: str, timeout: float, interval: float = 2.0) -> bool:
     deadline = time.monotonic() + timeout
     while True:

@@ -92,7 +92,7 @@ def _is_admin(engine: Engine, username: str) -> bool:
 
 
 def initialize(config: Config, engine: Engine, os_user: str, requested_admin: str | None = None,
-               ip_address: str | None = None) -> InitReport:
+               ip_address: str | None = None, config_target: str | Path | None = None) -> InitReport:
     """``os_user`` runs the command; ``requested_admin`` (``--admin``) is honoured only on an empty database."""
     admin = validate_username(requested_admin or os_user)
     acting: Actor = SYSTEM
@@ -108,7 +108,7 @@ def initialize(config: Config, engine: Engine, os_user: str, requested_admin: st
             )
     config_path, config_created = config.source, False
     if config_path is None:
-        config_path = writable_config_location(os.environ)
+        config_path = writable_config_location(os.environ, config_target)
         config_path.parent.mkdir(parents=True, exist_ok=True)
         if not config_path.exists():
             config_path.write_text(render_default_config())

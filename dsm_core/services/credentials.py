@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dsm_core.credentials.resolution import CredentialCandidate, CredentialRange
 from dsm_core.credentials.secret import Secret
-from dsm_core.models import CredentialIpRange, CredentialSet
+from dsm_core.models import CredentialIpRange, CredentialSet, Server
 from dsm_core.netaddr import AddressError, parse_cidr
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
@@ -117,11 +118,70 @@ def set_credential_password(tx: Tx, /, name: str, password: Secret) -> None:
     tx.audit("credential_set", cs.id, name=name, password="(changed)")
 
 
-@mutation("credentials.remove", "admin")
-def remove_credential_set(tx: Tx, /, name: str) -> None:
+@mutation("credentials.update", "admin")
+def update_credential_set(
+    tx: Tx,
+    /,
+    name: str,
+    *,
+    username: str | None = None,
+    priority: int | None = None,
+    is_default: bool | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Change what a set is called with and how it ranks; the password has its own command (set_password)."""
     cs = get_set(tx.session, name)
+    changes: dict[str, Any] = {}
+    if username is not None:
+        user = username.strip()
+        if not user or len(user) > 100:
+            raise ValidationError("username", f"{username!r} is empty or too long", "give the iDRAC user name")
+        changes["username"] = (cs.username, user)
+        cs.username = user
+    if priority is not None:
+        changes["priority"] = (cs.priority, _priority(priority))
+        cs.priority = priority
+    if description is not None:
+        changes["description"] = (cs.description, description or None)
+        cs.description = description or None
+    if is_default is not None and is_default != cs.is_default:
+        if is_default:
+            for other in tx.session.exec(
+                select(CredentialSet).where(CredentialSet.is_default == True, CredentialSet.id != cs.id)  # noqa: E712
+            ).all():
+                other.is_default = False
+                tx.session.add(other)
+                changes["previous_default"] = other.name
+        changes["is_default"] = (cs.is_default, is_default)
+        cs.is_default = is_default
+    if not changes:
+        raise ValidationError("credential set", "nothing to change",
+                              "give --username, --priority, --default/--no-default or --description")
+    tx.session.add(cs)
+    tx.audit("credential_set", cs.id, name=name, changes={
+        k: ({"old": v[0], "new": v[1]} if isinstance(v, tuple) else v) for k, v in changes.items()})
+    return _set_view(tx.session, cs)
+
+
+def servers_using(session: Session, /, set_id: Any) -> int:
+    """Servers linked to the set: removing it would change which credentials their jobs use."""
+    return int(session.exec(select(sa.func.count()).select_from(Server)
+                            .where(col(Server.credential_set_id) == set_id)).one())
+
+
+@mutation("credentials.remove", "admin")
+def remove_credential_set(tx: Tx, /, name: str, *, force: bool = False) -> None:
+    cs = get_set(tx.session, name)
+    linked = servers_using(tx.session, cs.id)
+    if linked and not force:
+        raise Conflict(f"credential set {name!r} is linked to {linked} server(s); their jobs would fall back to "
+                       "range or default credentials. Link them elsewhere first, or remove with --force")
+    if linked:
+        for server in tx.session.exec(select(Server).where(col(Server.credential_set_id) == cs.id)).all():
+            server.credential_set_id = None
+            tx.session.add(server)
     tx.session.delete(cs)
-    tx.audit("credential_set", cs.id, name=name)
+    tx.audit("credential_set", cs.id, name=name, unlinked_servers=linked)
 
 
 @mutation("credentials.add_range", "admin")

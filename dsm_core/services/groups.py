@@ -95,24 +95,29 @@ def update_group(
     group = get_group(tx.session, name)
     _validate(new_name, None, color, min_healthy_servers)
     changed: dict[str, Any] = {}
+
+    def change(field: str, value: Any) -> None:
+        changed[field] = {"old": getattr(group, field), "new": value}
+        setattr(group, field, value)
+
     if new_name and new_name != name:
         if tx.session.exec(select(ServerGroup).where(ServerGroup.name == new_name)).first() is not None:
             raise Conflict(f"group {new_name!r} already exists")
-        group.name = changed["name"] = new_name.strip()
+        change("name", new_name.strip())
     if color is not None:
-        group.color = changed["color"] = color
+        change("color", color)
     if min_healthy_servers is not None:
-        group.min_healthy_servers = changed["min_healthy_servers"] = min_healthy_servers
+        change("min_healthy_servers", min_healthy_servers)
     if description is not None:
-        group.description = changed["description"] = description
+        change("description", description)
     if not changed:
         raise ValidationError("changes", "nothing to change", "give at least one field to update")
     tx.session.add(group)
-    tx.audit("server_group", group.id, **changed)
+    tx.audit("server_group", group.id, name=name, changes=changed)
     return row_view(group)
 
 
-@mutation("groups.remove", "operator")
+@mutation("groups.remove", "admin")
 def remove_group(tx: Tx, /, name: str) -> None:
     group = get_group(tx.session, name)
     tx.session.delete(group)

@@ -7,7 +7,8 @@ servers and groups are resolved from the operator's REFs and names now, so a typ
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic
@@ -15,7 +16,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
-from dsm_core.models import CredentialSet, FirmwareRepository, Job, JobTask, ScpBackup, Server, Vcenter, VcenterHost
+from dsm_core.models import (
+    CredentialSet,
+    FirmwareRepository,
+    Job,
+    JobTask,
+    ScpBackup,
+    Server,
+    Vcenter,
+    VcenterHost,
+    WorkerHeartbeat,
+)
 from dsm_core.models.base import JOB_STATUSES
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
@@ -159,11 +170,29 @@ def create_job(
         credential_set_ids=set_ids or None,
     )
     tx.session.add(job)
-    tx.audit("job", job.id, job_type=job_type, target_scope=scope)
+    tx.audit("job", job.id, job_type=job_type, target_scope=scope, details=audit_details(clean),
+             schedule_at=schedule_at.isoformat() if schedule_at else None)
     return row_view(job)
 
 
-def _get_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
+def audit_details(details: dict[str, Any]) -> dict[str, Any]:
+    """What the job was asked to do (the power action, the image, the attributes), for the audit log. A URL
+    may carry a share's user and password (cifs://user:pw@host/...): those never reach the log."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str) and "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            scheme, rest = value.split("://", 1)
+            return f"{scheme}://[REDACTED]@{rest.split('@', 1)[1]}"
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return {k: clean(v) for k, v in details.items()}
+
+
+def find_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
     try:
         key = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id).strip())
     except ValueError:
@@ -190,7 +219,7 @@ def _get_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
 
 @mutation("jobs.cancel", "operator")
 def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
-    job = _get_job(tx.session, job_id)
+    job = find_job(tx.session, job_id)
     if job.status in FINISHED:
         raise Conflict(f"job {job.id} is already {job.status}; only pending or running jobs can be cancelled")
     previous = job.status
@@ -215,7 +244,7 @@ def retry_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     Targets are the ids the old job resolved, so a server renamed since is still the same server;
     one deleted since is refused by name, never silently dropped.
     """
-    old = _get_job(tx.session, job_id)
+    old = find_job(tx.session, job_id)
     if old.status not in FINISHED:
         raise Conflict(f"job {old.id} is {old.status}; retry a job once it has ended (or cancel it first)")
     scope = dict(old.target_scope or {})
@@ -232,6 +261,35 @@ def retry_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     tx.session.add(job)
     tx.audit("job", job.id, job_type=job.job_type, retry_of=str(old.id), target_scope=scope)
     return row_view(job)
+
+
+WORKER_ALIVE_SECONDS = 30
+"""A worker beats every few seconds; one silent this long is gone (the console's WORKER DOWN uses the same)."""
+
+
+def waiting_reasons(session: Session, /, jobs: Sequence[Job | tuple[uuid.UUID, str, str]]) -> dict[uuid.UUID, str]:
+    """Why pending jobs may never start: no worker runs, or none of the running ones handles the type.
+    ``jobs`` are rows or (id, job_type, status) triples (the console reads columns, not rows)."""
+    triples = [(j.id, j.job_type, j.status) if isinstance(j, Job) else j for j in jobs]
+    pending = [(jid, jtype) for jid, jtype, status in triples if status == "pending"]
+    if not pending:
+        return {}
+    cutoff = utcnow() - timedelta(seconds=WORKER_ALIVE_SECONDS)
+    alive = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.last_beat_at) >= cutoff,
+                                                       col(WorkerHeartbeat.status) != "stopped")).all()
+    handled = {t for w in alive for t in (w.handled_types or [])}
+    if not alive:
+        return {jid: "waiting: no worker is running (start `dsm worker`, or the dsm-worker service)"
+                for jid, _ in pending}
+    return {
+        jid: f"waiting: no running worker handles {jtype} (this version's workers do not run it yet)"
+        for jid, jtype in pending if handled and jtype not in handled
+    }
+
+
+def _with_reason(view: dict[str, Any], reasons: dict[uuid.UUID, str], job: Job) -> dict[str, Any]:
+    view["waiting"] = reasons.get(job.id)
+    return view
 
 
 @query("viewer")
@@ -251,13 +309,19 @@ def list_jobs(
         stmt = stmt.where(Job.status == status)
     if job_type:
         stmt = stmt.where(Job.job_type == job_type)
-    return [row_view(j) for j in session.exec(stmt).all()]
+    found = list(session.exec(stmt).all())
+    reasons = waiting_reasons(session, found)
+    return [_with_reason(row_view(j), reasons, j) for j in found]
 
 
 @query("viewer")
 def show_job(session: Session, /, job_id: str) -> dict[str, Any]:
-    job = _get_job(session, job_id)
-    view = row_view(job)
+    job = find_job(session, job_id)
+    view = _with_reason(row_view(job), waiting_reasons(session, [job]), job)
     tasks = session.exec(select(JobTask).where(col(JobTask.job_id) == job.id).order_by(col(JobTask.created_at))).all()
     view["tasks"] = [row_view(t) for t in tasks]
+    children = list(session.exec(select(Job).where(col(Job.parent_job_id) == job.id)
+                                 .order_by(col(Job.created_at), col(Job.id))).all())
+    reasons = waiting_reasons(session, children)
+    view["children"] = [_with_reason(row_view(c), reasons, c) for c in children]
     return view

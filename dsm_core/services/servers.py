@@ -24,7 +24,7 @@ from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
 from dsm_core.db.holder import holding
 from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMember
 from dsm_core.models.base import TLS_VERIFY_MODES
-from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_port
+from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_ip, parse_port
 from dsm_core.services.context import (
     ServiceContext,
     Tx,
@@ -209,10 +209,12 @@ def update_server(
             except AddressError as exc:
                 raise ValidationError("port", str(exc)) from None
         if key == "credential_set":
+            previous = server.credential_set_id
             server.credential_set_id = get_set(tx.session, value).id if value else None
-        else:
-            setattr(server, key, value)
-        changed[key] = value
+            changed[key] = {"old": str(previous) if previous else None, "new": value or None}
+            continue
+        changed[key] = {"old": getattr(server, key), "new": value}
+        setattr(server, key, value)
     if clear_credentials:
         server.idrac_username = server.idrac_password_sealed = None
         changed["own_credentials"] = "(cleared)"
@@ -234,11 +236,11 @@ def update_server(
     ):
         raise Conflict(f"server {format_endpoint(server.ip_address, server.port)} already exists")
     tx.session.add(server)
-    tx.audit("server", server.id, **changed)
+    tx.audit("server", server.id, address=format_endpoint(server.ip_address, server.port), changes=changed)
     return row_view(server)
 
 
-@mutation("servers.remove", "operator")
+@mutation("servers.remove", "admin")
 def remove_server(tx: Tx, /, ref: str) -> None:
     server = get_server(tx.session, ref)
     tx.session.delete(server)
@@ -467,9 +469,18 @@ def _groups_by_server(session: Session, /, server_ids: Sequence[uuid.UUID] | Non
     return out
 
 
+def _address_order(server: Server) -> tuple[int, int, int, str]:
+    """10.0.0.9 before 10.0.0.10: addresses in numeric order (text order would put .10 first)."""
+    try:
+        ip = parse_ip(server.ip_address)
+        return ip.version, int(ip), server.port, ""
+    except AddressError:
+        return 99, 0, server.port, server.ip_address
+
+
 @query("viewer")
 def list_servers(session: Session, /) -> list[dict[str, Any]]:
-    servers = session.exec(select(Server).order_by(col(Server.ip_address), col(Server.port))).all()
+    servers = sorted(session.exec(select(Server)).all(), key=_address_order)
     groups = _groups_by_server(session)
     out = []
     for s in servers:

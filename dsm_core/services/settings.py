@@ -65,6 +65,17 @@ class SettingKey:
     accepted: str
     parse: Callable[[str], Any]
     secret: bool = False
+    pending: str | None = None
+    """Stored and validated, but nothing acts on it yet: said next to the value, so it is never taken for
+    an active setting (e.g. "takes effect with the scheduler")."""
+
+
+SCHEDULER = "takes effect with the scheduler"
+NOTIFICATIONS = "takes effect with notifications (the scheduler)"
+
+
+def _later(key: SettingKey, when: str) -> SettingKey:
+    return SettingKey(key.column, key.accepted, key.parse, key.secret, when)
 
 
 def _int_range(lo: int, hi: int) -> Callable[[str], Any]:
@@ -142,17 +153,17 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
             k.column: k
             for k in (
                 SettingKey("log_level", "one of " + ", ".join(LOG_LEVELS), _choice(LOG_LEVELS)),
-                _I("log_retention_days", 1, 3650),
-                _I("job_retention_days", 1, 3650),
-                _B("auto_cleanup_enabled"),
-                _B("job_auto_cleanup_enabled"),
-                _B("auto_cancel_stale_jobs"),
-                _I("stale_pending_hours", 1, 8760),
-                _I("stale_running_hours", 1, 8760),
-                _B("keep_statistics"),
-                _I("statistics_retention_days", 1, 3650),
-                _B("alert_on_failures"),
-                _B("alert_on_slow_commands"),
+                _later(_I("log_retention_days", 1, 3650), SCHEDULER),
+                _later(_I("job_retention_days", 1, 3650), SCHEDULER),
+                _later(_B("auto_cleanup_enabled"), SCHEDULER),
+                _later(_B("job_auto_cleanup_enabled"), SCHEDULER),
+                _later(_B("auto_cancel_stale_jobs"), SCHEDULER),
+                _later(_I("stale_pending_hours", 1, 8760), SCHEDULER),
+                _later(_I("stale_running_hours", 1, 8760), SCHEDULER),
+                _later(_B("keep_statistics"), SCHEDULER),
+                _later(_I("statistics_retention_days", 1, 3650), SCHEDULER),
+                _later(_B("alert_on_failures"), SCHEDULER),
+                _later(_B("alert_on_slow_commands"), SCHEDULER),
                 _I("slow_command_threshold_ms", 1, 600_000),
                 _I("max_request_body_kb", 0, 10_240),
                 _I("max_response_body_kb", 0, 10_240),
@@ -175,11 +186,10 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _I("max_retry_attempts", 0, 20),
                 _I("retry_delay_seconds", 0, 600),
                 SettingKey("retry_backoff_type", "one of " + ", ".join(BACKOFF_TYPES), _choice(BACKOFF_TYPES)),
-                _I("max_concurrent_connections", 1, 4096),
                 _I("max_requests_per_minute", 1, 100_000),
-                _B("require_prereq_validation"),
-                _B("monitor_latency"),
-                _I("latency_alert_threshold_ms", 1, 600_000),
+                _later(_B("require_prereq_validation"), "takes effect with firmware updates"),
+                _later(_B("monitor_latency"), SCHEDULER),
+                _later(_I("latency_alert_threshold_ms", 1, 600_000), SCHEDULER),
                 _I("max_response_body_mb", 1, 1024),
             )
         },
@@ -187,7 +197,7 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
     "notification": (
         NotificationSettings,
         {
-            k.column: k
+            k.column: _later(k, NOTIFICATIONS)
             for k in (
                 _T("smtp_host"),
                 _I("smtp_port", 1, 65535),
@@ -195,7 +205,11 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _S("smtp_password"),
                 _T("smtp_from_email"),
                 SettingKey(
-                    "teams_webhook_url", "an http:// or https:// URL on the local network (empty clears it)", _url
+                    "teams_webhook_url",
+                    "an http:// or https:// URL on the local network, read from standard input (give the value -; "
+                    "it carries its token, so it is sealed like a password)",
+                    _url,
+                    secret=True,
                 ),
                 _T("teams_mention_users", 1000),
                 _B("notify_on_job_started"),
@@ -212,7 +226,7 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
     "virtual_media": (
         VirtualMediaSettings,
         {
-            k.column: k
+            k.column: _later(k, "takes effect with virtual media jobs")
             for k in (
                 SettingKey("share_type", "one of " + ", ".join(SHARE_TYPES), _choice(SHARE_TYPES)),
                 _T("host"),
@@ -241,10 +255,17 @@ def _split_key(dotted: str) -> tuple[str, str, type[SQLModel], SettingKey]:
 
 
 def _section_view(row: SQLModel, section: str) -> dict[str, Any]:
-    view = row_view(row, exclude=("id", "created_at"))
-    if section == "activity":
-        view.pop("sealing_public_key", None)
-    return view
+    """The settable keys only (a secret as KEY_set: true/false): a column nothing reads is not shown."""
+    full = row_view(row, exclude=("id", "created_at"))
+    keys = SECTIONS[section][1]
+    return {(f"{k}_set" if spec.secret else k): full.get(f"{k}_set" if spec.secret else k)
+            for k, spec in keys.items()}
+
+
+def pending_notes() -> dict[str, str]:
+    """SECTION.KEY → why the key does nothing yet (what `settings show` and the console print beside it)."""
+    return {f"{section}.{k}": spec.pending for section, (_, keys) in SECTIONS.items() for k, spec in keys.items()
+            if spec.pending}
 
 
 @query("viewer")
@@ -269,6 +290,12 @@ def set_setting(tx: Tx, /, dotted: str, value: str | Secret) -> dict[str, Any]:
                 "a password may not be given on the command line",
                 "give the value - and type it on standard input",
             )
+        try:
+            spec.parse(value.reveal())
+        except (ValueError, TypeError):
+            # the value is a secret: the message says what was wrong with it, never what it was
+            raise ValidationError(dotted, "is not valid (the value is not shown: it is secret)",
+                                  f"expected {spec.accepted}") from None
         stored: Any = seal_for_worker(tx.session, value) if value.reveal() else None
         setattr(row, f"{spec.column}_sealed", stored)
         tx.audit("settings", section, key=key, value="(sealed)" if stored else "(cleared)")

@@ -126,6 +126,7 @@ def system(idrac: SimIdrac) -> dict[str, Any]:
             "Id": "System.Embedded.1",
             "IndicatorLED": "Lit",
             "LastResetTime": idrac.last_reset.isoformat(timespec="seconds"),
+            **_boot_progress(idrac),
             "Links": {
                 **counted("Chassis", [ref(CHASSIS)]),
                 **counted("CooledBy", fans),
@@ -453,3 +454,14 @@ def software_installation_service(idrac: SimIdrac) -> dict[str, Any]:
         }
     )
     return body
+
+
+_BOOT_STATES = {"down": "None", "shutting_down": "OSRunning", "posting": "SystemHardwareInitializationComplete",
+                "booting": "OSBootStarted", "up": "OSRunning"}
+
+
+def _boot_progress(idrac: Any) -> dict[str, Any]:
+    """BootProgress (ComputerSystem v1.13): iDRAC 9 from 4.x and iDRAC 10; absent on older firmware."""
+    if not idrac.supports_expand():
+        return {}
+    return {"BootProgress": {"LastState": _BOOT_STATES.get(idrac.host_state, "None")}}

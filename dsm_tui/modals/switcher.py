@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -32,6 +33,23 @@ def resolve_view(text: str) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def replay_keys(app: object, field: Input, cancel: Callable[[], None]) -> None:
+    """Hand the keys the app held while ``field`` was opening to it: text, Enter, Backspace, Escape."""
+    release = getattr(app, "release_keys", None)
+    for key in release() if release is not None else []:
+        if key.key == "enter":
+            field.post_message(Input.Submitted(field, field.value))
+        elif key.key == "escape":
+            cancel()
+            return
+        elif key.key == "backspace":
+            field.action_delete_left()
+        elif key.key == "tab":
+            field.action_cursor_right()  # accepts the suggestion, as Tab does in the field
+        elif key.is_printable and key.character:
+            field.insert_text_at_cursor(key.character)
+
+
 class ViewSwitcher(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
@@ -46,6 +64,11 @@ class ViewSwitcher(ModalScreen[str | None]):
         field.value = ":"
         field.cursor_position = 1
         field.focus()
+        self.call_after_refresh(self._typed_ahead)
+
+    def _typed_ahead(self) -> None:
+        """Keys typed before the field had the focus (`:jobs⏎` in one burst), in order."""
+        replay_keys(self.app, self.query_one(Input), self.action_cancel)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         view = resolve_view(event.value)

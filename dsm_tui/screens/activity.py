@@ -17,10 +17,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 
+from dsm_core.filtering import FilterError
 from dsm_core.text import visible
 from dsm_tui import data
 from dsm_tui.actions import ActionContext
-from dsm_tui.filtering import FilterError
 from dsm_tui.modals.text import TextModal
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.widgets.table import Column, VirtualTable
@@ -43,9 +43,10 @@ def activity_columns() -> list[Column[data.ActivityRow]]:
     ]
 
 
-def parse_activity_filter(text: str, errors_only: bool, slow: bool) -> data.ActivityFilter:
+def parse_activity_filter(text: str, errors_only: bool, slow: bool,
+                          threshold_ms: int = data.SLOW_DEFAULT_MS) -> data.ActivityFilter:
     server = job = None
-    slow_ms = data.SLOW_DEFAULT_MS if slow else None
+    slow_ms = threshold_ms if slow else None
     words = []
     for word in text.split():
         name, sep, value = word.partition(":")
@@ -80,6 +81,8 @@ class ActivityScreen(DsmScreen):
         self.flt = data.ActivityFilter()
         self._errors = False
         self._slow = False
+        self._slow_ms = data.SLOW_DEFAULT_MS
+        """activity.slow_command_threshold_ms, read with every poll (an admin may change it meanwhile)."""
         self._follow = True
         self._reset = True
         self._exhausted = False
@@ -97,13 +100,20 @@ class ActivityScreen(DsmScreen):
     def load(self) -> dict[str, Any]:
         engine, flt, generation = self.dsm.engine, self.flt, self._generation
         rows = self.table.rows
+        slow_ms = data.slow_threshold_ms(engine)
         if self._reset or not rows:
-            return {"reset": True, "rows": data.activity_page(engine, flt, limit=PAGE), "generation": generation}
+            return {"reset": True, "rows": data.activity_page(engine, flt, limit=PAGE), "generation": generation,
+                    "slow_ms": slow_ms}
         newest = rows[0]
         fresh = data.activity_page(engine, flt, after=(newest.timestamp, newest.id), limit=PAGE)
-        return {"reset": False, "rows": fresh, "generation": generation}
+        return {"reset": False, "rows": fresh, "generation": generation, "slow_ms": slow_ms}
 
     def apply(self, result: dict[str, Any]) -> None:
+        if result["slow_ms"] != self._slow_ms:
+            self._slow_ms = result["slow_ms"]
+            if self._slow and self.flt.slow_ms is not None:
+                self._refilter(replace(self.flt, slow_ms=self._slow_ms))
+                return
         if result["generation"] != self._generation:
             return  # read under a filter that has changed since
         rows: list[data.ActivityRow] = result["rows"]
@@ -145,7 +155,7 @@ class ActivityScreen(DsmScreen):
     # --- filters --------------------------------------------------------------------------------------
 
     def apply_filter(self, text: str) -> None:
-        self._refilter(parse_activity_filter(text, self._errors, self._slow))
+        self._refilter(parse_activity_filter(text, self._errors, self._slow, self._slow_ms))
 
     def _refilter(self, flt: data.ActivityFilter) -> None:
         if flt == self.flt and not self._reset:
@@ -162,8 +172,9 @@ class ActivityScreen(DsmScreen):
 
     def do_slow(self) -> None:
         self._slow = not self._slow
-        self._refilter(replace(self.flt, slow_ms=data.SLOW_DEFAULT_MS if self._slow else None))
-        self.notify(f"calls of {data.SLOW_DEFAULT_MS} ms or more" if self._slow else "all calls", timeout=1.5)
+        self._refilter(replace(self.flt, slow_ms=self._slow_ms if self._slow else None))
+        self.notify(f"calls of {self._slow_ms} ms or more (activity.slow_command_threshold_ms)" if self._slow
+                    else "all calls", timeout=1.5)
 
     def do_follow(self) -> None:
         self._follow = not self._follow

@@ -19,11 +19,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
 
+from dsm_core.filtering import FilterError
 from dsm_core.services.context import ServiceContext
 from dsm_core.services.errors import ServiceError
 from dsm_core.text import visible
 from dsm_tui.actions import BY_ID, GLOBAL, Action, ActionContext, bindings_for, global_bindings, permitted
-from dsm_tui.filtering import FilterError
 from dsm_tui.modals.confirm import ConfirmModal, TypedConfirmModal
 from dsm_tui.widgets.status import StatusLine
 
@@ -250,6 +250,14 @@ class DsmScreen(Screen[None]):
         bar.add_class("-shown")
         bar.value = self.filter_text
         bar.focus()
+        self.call_after_refresh(self._filter_typed_ahead)
+
+    def _filter_typed_ahead(self) -> None:
+        """`/health:critical⏎` typed in one burst: the keys the app held while the bar opened."""
+        from dsm_tui.modals.switcher import replay_keys
+
+        bar = self.query_one(FilterBar)
+        replay_keys(self.app, bar, lambda: self.action_back_out())
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if isinstance(event.input, FilterBar):

@@ -14,9 +14,9 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from dsm_core.credentials.secret import Secret
+from dsm_core.filtering import compile_filter
 from dsm_core.services import credentials as cred_service
 from dsm_tui.actions import BY_ID, ActionContext
-from dsm_tui.filtering import compile_filter
 from dsm_tui.modals.form import FormField, FormModal
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.widgets.table import Column, VirtualTable

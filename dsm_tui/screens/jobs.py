@@ -16,10 +16,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from dsm_core.filtering import compile_filter
 from dsm_core.services import jobs as job_service
 from dsm_tui import data
 from dsm_tui.actions import BY_ID, ActionContext
-from dsm_tui.filtering import compile_filter
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.widgets.nested import inline
 from dsm_tui.widgets.table import Column, VirtualTable

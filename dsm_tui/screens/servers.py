@@ -21,11 +21,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
 
+from dsm_core.filtering import compile_filter
 from dsm_core.services import jobs as job_service
 from dsm_core.services import servers as server_service
 from dsm_tui import data
 from dsm_tui.actions import BY_ID, ActionContext
-from dsm_tui.filtering import compile_filter
 from dsm_tui.modals.form import FormField, FormModal
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.widgets.nested import render_nested

@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.widgets import Label
 
 from dsm_core.credentials.secret import Secret
+from dsm_core.filtering import compile_filter
 from dsm_core.services import settings as settings_service
 from dsm_core.services import users as user_service
 from dsm_tui.actions import BY_ID, ActionContext
-from dsm_tui.filtering import compile_filter
 from dsm_tui.modals.form import FormField, FormModal
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.widgets.table import Column, VirtualTable
@@ -58,7 +58,8 @@ def setting_rows(shown: dict[str, dict[str, Any]]) -> list[SettingRow]:
                 raw = values.get(spec.column)
                 value = "" if raw is None else (", ".join(map(str, raw)) if isinstance(raw, list) else str(raw))
             dotted = f"{section}.{name}"
-            rows.append(SettingRow(dotted, value, spec.accepted, spec.secret, f"{dotted} {value}".lower()))
+            accepted = f"({spec.pending}) {spec.accepted}" if spec.pending else spec.accepted
+            rows.append(SettingRow(dotted, value, accepted, spec.secret, f"{dotted} {value}".lower()))
     return rows
 
 

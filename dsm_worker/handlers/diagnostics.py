@@ -85,7 +85,7 @@ async def network_diagnostics(ctx: JobContext) -> Outcome:
             + ("" if tls.get("matches_pin", True) else " — DIFFERS FROM THE PINNED CERTIFICATE")
         )
         started = time.monotonic()
-        recorder = ctx.worker.activity.recorder(task.server_id, ctx.job.id, task.id)
+        recorder = ctx.worker.activity.recorder(task.server_id, ctx.job.id, task.id, ctx.job.created_by)
         probe = await probe_service_root(
             format_endpoint(host, port), TlsPolicy("off"), timeout, ctx.worker.throttle, recorder, attempts=2
         )

@@ -63,6 +63,7 @@ def _upsert(
     system: SystemView,
     root: ServiceRootView,
     pin: str | None,
+    explicit: bool,
 ) -> str:
     now = utcnow()
     with session_scope(engine) as s:
@@ -78,6 +79,10 @@ def _upsert(
         server.redfish_version = root.redfish_version
         server.manager_mac_address = root.manager_mac
         server.discovered_by_credential_set_id = cred.set_id
+        if explicit and cred.set_id is not None and not server.idrac_username:
+            # The operator chose the set for this scan: its next job must resolve the same credentials,
+            # not whatever the ranges say (there may be none).
+            server.credential_set_id = cred.set_id
         server.connection_status, server.connection_error, server.last_seen = "connected", None, now
         if pin and not server.tls_fingerprint_sha256:
             server.tls_fingerprint_sha256 = pin
@@ -116,7 +121,7 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
         address = str(ip)
         endpoint = format_endpoint(address, port)
         tls = TlsPolicy("pin")
-        recorder = ctx.worker.activity.recorder(None, ctx.job.id, task.id)
+        recorder = ctx.worker.activity.recorder(None, ctx.job.id, task.id, ctx.job.created_by)
         await ctx.wait_unpaused()
         settings = ctx.worker.client_settings()
         probe = await probe_service_root(
@@ -160,7 +165,9 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
                 continue
             finally:
                 await client.close()
-            outcome = await ctx.db(_upsert, ctx.engine, address, port, ctx.job.id, cred, system, root, tls.pinned)
+            outcome = await ctx.db(
+                _upsert, ctx.engine, address, port, ctx.job.id, cred, system, root, tls.pinned, bool(only)
+            )
             found[outcome] += 1
             if outcome == "added":
                 found["added_servers"].append(endpoint)

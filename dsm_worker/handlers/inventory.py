@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from dsm_core.credentials.resolution import CredentialCandidate, ResolvedCredential, candidates_for_address
+from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth
 from dsm_core.netaddr import format_endpoint
@@ -16,9 +20,10 @@ from dsm_core.redfish import dell
 from dsm_core.redfish.client import AuthenticationFailed, RedfishError
 from dsm_core.redfish.models import FirmwareItem, ServiceRootView
 from dsm_core.redfish.tls import CertificateChanged
+from dsm_core.services.credentials import load_candidates
 from dsm_core.timeutil import utcnow
 from dsm_worker import store
-from dsm_worker.runtime import JobContext, Outcome, TaskLog
+from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
 
 CONNECTION_ERRORS = (RedfishError, CertificateChanged)
 
@@ -209,25 +214,41 @@ def _newest(engine: Any, server_id: uuid.UUID, log_type: str) -> Any:
         ).one()
 
 
+def _event_key(event_id: str | None, created: Any, message: str | None) -> tuple[str | None, str | None, str]:
+    """Who an entry is: after a SEL clear the iDRAC numbers entries from 1 again, so the id alone would take
+    a new entry for one already stored and drop it."""
+    when = created.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") if created else None
+    return event_id, when, message or ""
+
+
 def _save_events(engine: Any, server_id: uuid.UUID, log_type: str, entries: list[Any]) -> int:
     if not entries:
         return 0
     with session_scope(engine) as s:
-        known = set(
-            s.exec(
-                select(col(ServerEventLog.event_id)).where(
-                    col(ServerEventLog.server_id) == server_id,
-                    col(ServerEventLog.log_type) == log_type,
-                    col(ServerEventLog.event_id).in_([e.entry_id for e in entries]),
-                )
-            ).all()
-        )
-        new = [e for e in entries if e.entry_id not in known]
-        seen: set[str] = set()
-        for e in new:
-            if e.entry_id in seen:
+        stored = s.exec(
+            select(ServerEventLog.event_id, ServerEventLog.timestamp, ServerEventLog.message).where(
+                col(ServerEventLog.server_id) == server_id,
+                col(ServerEventLog.log_type) == log_type,
+                col(ServerEventLog.event_id).in_(list({e.entry_id for e in entries})),
+            )
+        ).all()
+        known = {_event_key(i, t, m) for i, t, m in stored}
+        undated = {(i, m or "") for i, _, m in stored}
+        # the table's unique key is (id, time): a second message under one id and second is not stored twice
+        slots = {_event_key(i, t, None)[:2] for i, t, _ in stored}
+        added = 0
+        for e in entries:
+            key = _event_key(e.entry_id, e.created, e.message)
+            if key in known or (e.created is None and (e.entry_id, e.message or "") in undated):
                 continue
-            seen.add(e.entry_id)
+            if e.created is not None and key[:2] in slots:
+                log.warning("server=%s %s entry %s at %s listed with two messages; keeping the first",
+                            server_id, log_type, e.entry_id, key[1])
+                continue
+            known.add(key)
+            slots.add(key[:2])
+            undated.add((e.entry_id, e.message or ""))
+            added += 1
             s.add(
                 ServerEventLog(
                     server_id=server_id,
@@ -243,7 +264,7 @@ def _save_events(engine: Any, server_id: uuid.UUID, log_type: str, entries: list
                     raw_data=e.raw,
                 )
             )
-        return len(seen)
+        return added
 
 
 async def fetch_event_logs(ctx: JobContext) -> Outcome:
@@ -278,15 +299,59 @@ def _save_credential_test(engine: Any, server_id: uuid.UUID, ok: bool) -> None:
             s.add(server)
 
 
+def _server_at(engine: Any, address: str, port: int) -> Server | None:
+    with read_scope(engine) as s:
+        return s.exec(select(Server).where(Server.ip_address == address, Server.port == port)).first()
+
+
+def _named_set(engine: Any, set_id: str) -> CredentialCandidate | None:
+    with read_scope(engine) as s:
+        return next((c for c in load_candidates(s) if str(c.set_id) == set_id), None)
+
+
+def _address_candidates(engine: Any, address: str) -> list[ResolvedCredential]:
+    with read_scope(engine) as s:
+        sets = load_candidates(s)
+    return candidates_for_address(address, sets, os.environ)
+
+
+async def _credential_under_test(
+    ctx: JobContext, server: Server | None, address: str
+) -> tuple[str, Secret, str]:
+    """The one credential this test is about: the named set if the job names one (never the one resolution
+    would pick instead), else the server's resolution, else the first an unknown address would be tried with."""
+    if ctx.job.credential_set_ids:
+        cand = await ctx.db(_named_set, ctx.engine, ctx.job.credential_set_ids[0])
+        if cand is None:
+            raise TaskFailed("the credential set named by this job was removed since it was created")
+        return cand.username, ctx.unseal(cand.password_sealed), f"credential set {cand.name} ({cand.username})"
+    if server is not None:
+        return await ctx.credentials_for(server)
+    found = await ctx.db(_address_candidates, ctx.engine, address)
+    if not found:
+        raise TaskFailed(f"no credentials for {address}: no credential set covers it and none is the default")
+    cred = found[0]
+    password = cred.password_env if cred.password_env is not None else ctx.unseal(cred.password_sealed)
+    return cred.username, password, cred.describe()
+
+
 async def test_credentials(ctx: JobContext) -> Outcome:
-    async def work(server: Server, task: JobTask, log: TaskLog) -> None:
-        username, password, source = await ctx.credentials_for(server)
+    address = ctx.job.details.get("address")
+    port = int(ctx.job.details.get("port", 443))
+    # The server's "credential test" column is about the credentials its jobs use: a test of another set
+    # says nothing about those.
+    record = not ctx.job.credential_set_ids
+
+    async def login(server: Server, task: JobTask, log: TaskLog) -> None:
+        username, password, source = await _credential_under_test(ctx, server, server.ip_address)
+        ctx.result.setdefault("used", {})[task.target or server.ip_address] = source
         try:
             async with ctx.idrac(server, task.id, (username, password), fresh=True) as client:
                 await client.login()
                 await client.get(dell.SYSTEM, {"$select": "PowerState"})
         except AuthenticationFailed as exc:
-            await ctx.db(_save_credential_test, ctx.engine, server.id, False)
+            if record:
+                await ctx.db(_save_credential_test, ctx.engine, server.id, False)
             raise RedfishError(
                 exc.method,
                 exc.path,
@@ -295,7 +360,22 @@ async def test_credentials(ctx: JobContext) -> Outcome:
                 exc.message_id,
                 exc.endpoint,
             ) from None
-        await ctx.db(_save_credential_test, ctx.engine, server.id, True)
+        if record:
+            await ctx.db(_save_credential_test, ctx.engine, server.id, True)
         log.add(f"login with {source}: ok")
 
-    return await for_each_server(ctx, work)
+    if not address:
+        return await for_each_server(ctx, login)
+
+    known = await ctx.db(_server_at, ctx.engine, address, port)
+    target = known if known is not None else Server(ip_address=address, port=port, tls_verify_mode="pin")
+
+    async def at_address(task: JobTask, log: TaskLog) -> None:
+        await login(target, task, log)
+        if known is not None and ctx.job.credential_set_ids:
+            log.add("(the server's own resolution was not changed: link the set to use it for jobs)")
+
+    return await ctx.run_targets(
+        [(known.id if known else None, format_endpoint(address, port))], at_address, 1,
+        float(ctx.worker.network_settings.operation_timeout_seconds),
+    )

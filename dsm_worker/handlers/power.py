@@ -63,6 +63,36 @@ async def send_once(ctx: JobContext, task: JobTask, log: TaskLog, client: Any, r
     return True
 
 
+RESTARTS = ("GracefulRestart", "ForceRestart", "PowerCycle")
+
+
+async def _restart(ctx: JobContext, server: Server, task: JobTask, log: TaskLog, client: Any, action: str,
+                   timeout: float) -> None:
+    """Send a restart once and wait for evidence that the host went down and came back.
+
+    The state before is kept in the task's checkpoint with the intent, so a resumed task compares against
+    the boot that was running when the reset was sent, not against the one it finds."""
+    mark = await ctx.checkpoint(task.id)
+    if action in mark.get("sent", []) and isinstance(mark.get("before"), dict):
+        before = dell.PowerMark.from_dict(mark["before"])
+    else:
+        before = await dell.power_mark(client)
+        await ctx.save_checkpoint(task.id, {**mark, "before": before.as_dict()})
+    log.add(f"before: power {before.power_state}, last reset {before.last_reset or 'not reported'}, "
+            f"boot progress {before.boot_state or 'not reported'}")
+    started = time.monotonic()
+    await send_once(ctx, task, log, client, action)
+    evidence = await dell.wait_restarted(client, before, timeout, POLL_SECONDS)
+    if evidence is None:
+        offered = "LastResetTime" if before.last_reset else "no LastResetTime"
+        raise TaskFailed(
+            f"{action} was sent, but in {timeout:.0f} s the server showed no sign of going down and coming back "
+            f"(power never seen Off, {offered}, boot progress unchanged); check the host console before retrying"
+        )
+    log.add(f"restarted after {time.monotonic() - started:.0f} s: {evidence}")
+    await ctx.db(_save_power_state, ctx.engine, server.id, "On")
+
+
 async def power_action(ctx: JobContext) -> Outcome:
     action = str(ctx.job.details["action"])
     timeout = float(ctx.job.details.get("timeout_seconds", 300))
@@ -71,6 +101,9 @@ async def power_action(ctx: JobContext) -> Outcome:
 
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
         async with ctx.idrac(server, task.id) as client:
+            if action in RESTARTS:
+                await _restart(ctx, server, task, log, client, action, timeout)
+                return
             already_sent = action in (await ctx.checkpoint(task.id)).get("sent", [])
             before = await dell.power_state(client)
             log.add(f"power state before: {before}")

@@ -82,6 +82,7 @@ RECIPES: dict[str, Setup] = {
     "credentials.add": lambda a: (("lab2", "root", Secret("calvin")), {"ranges": ["10.1.0.0/16"]}),
     "credentials.set_password": lambda a: (_with_set(a), (("lab", Secret("new-one")), {}))[1],
     "credentials.remove": lambda a: (_with_set(a), (("lab",), {}))[1],
+    "credentials.update": lambda a: (_with_set(a), (("lab",), {"priority": 5, "username": "admin"}))[1],
     "credentials.add_range": lambda a: (_with_set(a), (("lab", "10.2.0.0/16"), {}))[1],
     "credentials.remove_range": lambda a: (_with_set(a), (("lab", "10.0.0.0/8"), {}))[1],
     "servers.add": lambda a: ((SERVER,), {"hostname": "r750-01"}),
@@ -162,5 +163,7 @@ def test_role_matrix(engine: Engine, action: str, role_user: str) -> None:
 def test_operator_is_refused_admin_only_actions(engine: Engine) -> None:
     """The matrix above depends on min_role; pin the few that must stay admin-only."""
     for action in ("db.upgrade", "db.downgrade", "users.add", "users.set_role", "users.remove", "settings.set", "credentials.add",
-                   "credentials.remove", "credentials.set_password"):
+                   "credentials.remove", "credentials.set_password", "credentials.update",
+                   # the specification: operators create and update; removing servers and groups is admin
+                   "servers.remove", "groups.remove"):
         assert MUTATIONS[action].min_role == "admin", action

@@ -30,10 +30,10 @@ FAULTS: dict[str, dict[str, Any]] = {
 JOB_COMMANDS = [
     ("refresh_server_info", ["servers", "refresh"]),
     ("health_check", ["servers", "health"]),
-    ("fetch_event_logs", ["servers", "logs"]),
+    ("fetch_event_logs", ["servers", "fetch-logs"]),
     ("test_credentials", ["servers", "test-credentials"]),
     ("network_diagnostics", ["servers", "diagnose"]),
-    ("power_action", ["power", "PowerCycle"]),
+    ("power_action", ["power", "PowerCycle", "--yes"]),
 ]
 
 

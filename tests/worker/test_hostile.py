@@ -68,7 +68,7 @@ def activity_urls(install: Install) -> list[tuple[str, int | None, str | None]]:
                 conn.execute(sa.text("SELECT full_url, status_code, error_message FROM idrac_commands"))]
 
 
-READ_JOBS = (("servers", "refresh", ENDPOINT), ("servers", "health", ENDPOINT), ("servers", "logs", ENDPOINT))
+READ_JOBS = (("servers", "refresh", ENDPOINT), ("servers", "health", ENDPOINT), ("servers", "fetch-logs", ENDPOINT))
 
 
 @pytest.mark.parametrize("refuse_sessions", [False, True], ids=["session-token", "rac0218-basic-auth"])

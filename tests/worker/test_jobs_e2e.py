@@ -44,7 +44,7 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
     everything = [*fleet.endpoints]
     home.run("servers", "refresh", *everything, check=True)
     home.run("servers", "health", *everything, check=True)
-    home.run("servers", "logs", faulty, check=True)
+    home.run("servers", "fetch-logs", faulty, check=True)
     home.run("power", "GracefulShutdown", r630, "--force-after-timeout", "--power-timeout", "30", check=True)
     home.run("servers", "test-credentials", *everything, check=True)
     home.run("servers", "diagnose", fleet.endpoints[0], check=True)
@@ -100,7 +100,7 @@ def test_every_job_type_through_a_real_worker(install: Install, fleet: FleetThre
 
     # A second log fetch asks only for what is newer than the newest stored entry, and stores no copies.
     sel_before = sum(e.log_type == "sel" for e in events)
-    home.run("servers", "logs", faulty, check=True)
+    home.run("servers", "fetch-logs", faulty, check=True)
     install.worker()
     with Session(install.engine) as s:
         after = s.exec(select(ServerEventLog).where(ServerEventLog.server_id == servers[faulty].id)).all()

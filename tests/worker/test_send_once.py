@@ -50,7 +50,7 @@ def test_a_reset_whose_answer_is_lost_or_refused_is_received_exactly_once(
     install = _install(templates, backend, tmp_path, one_idrac)
     install.home.run("settings", "set", "network.max_retry_attempts", "3", check=True)
     one_idrac.set_faults(one_idrac.endpoints, **({fault: True} if fault == "drop_after_action" else {fault: 1}))
-    install.home.run("power", "ForceOff", one_idrac.endpoints[0], check=True)
+    install.home.run("power", "ForceOff", one_idrac.endpoints[0], "--yes", check=True)
     install.worker()
     job = _job(install)
     assert _resets(one_idrac) == 1, "the Reset reached the iDRAC more or less than once"

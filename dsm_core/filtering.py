@@ -2,8 +2,10 @@
 
 ``health:critical model:R750 web`` keeps rows whose health contains "critical", whose model contains
 "R750" and which mention "web" anywhere. ``!power:on`` negates a term. Matching is case-insensitive
-substring matching, the same on every screen; each screen names its fields. A misspelt field is an
-error that lists the fields, never a filter that silently matches nothing.
+substring matching, the same on every screen and in ``dsm servers list --filter``; each names its fields.
+An address field (``ip``) also takes a CIDR or a range (``ip:10.1.0.0/22``, ``ip:10.0.0.5-10.0.0.9``),
+parsed by the same parser as discovery ranges. A misspelt field, or a CIDR that is not one, is an error
+that names the fix, never a filter that silently matches nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +58,32 @@ def _field(value: str, getter: Callable[[Any], str]) -> Callable[[Any], bool]:
     return check
 
 
+ADDRESS_FIELDS = frozenset({"ip"})
+
+
+def _address(value: str, getter: Callable[[Any], str]) -> Callable[[Any], bool] | None:
+    """A membership test when ``value`` is a CIDR or a range; None when it is a plain substring."""
+    if "/" not in value and "-" not in value:
+        return None
+    from dsm_core.jobtypes import parse_address_spec
+    from dsm_core.netaddr import AddressError, parse_endpoint
+
+    try:
+        networks = parse_address_spec(value)
+    except (AddressError, ValueError) as exc:
+        raise FilterError(f"filter: ip:{value} is not a CIDR or range ({exc}); write ip:10.1.0.0/22, "
+                          "ip:10.0.0.5-10.0.0.9 or part of an address") from None
+
+    def check(row: Any) -> bool:
+        try:
+            ip, _ = parse_endpoint(getter(row))
+        except (AddressError, ValueError):
+            return False
+        return any(ip.version == net.version and ip in net for net in networks)
+
+    return check
+
+
 def compile_filter(text: str, fields: Mapping[str, Callable[[Any], str]]) -> Predicate | None:
     """A predicate over rows with a ``haystack`` attribute, or None for "no filter"."""
     terms = parse(text, fields)
@@ -63,7 +91,11 @@ def compile_filter(text: str, fields: Mapping[str, Callable[[Any], str]]) -> Pre
         return None
     checks: list[Callable[[Any], bool]] = []
     for term in terms:
-        check = _free_text(term.value) if term.field is None else _field(term.value, fields[term.field])
+        check: Callable[[Any], bool] | None = None
+        if term.field in ADDRESS_FIELDS:
+            check = _address(term.value, fields[term.field])
+        if check is None:
+            check = _free_text(term.value) if term.field is None else _field(term.value, fields[term.field])
         if term.negate:
             def negated(row: Any, c: Callable[[Any], bool] = check) -> bool:
                 return not c(row)
