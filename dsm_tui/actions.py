@@ -20,7 +20,7 @@ from dsm_core.services.context import ROLE_RANK, Role
 Tier = Literal["safe", "confirm", "typed"]
 """safe: runs at once; confirm: y/n with the focus on No; typed: type the count or the name."""
 
-VIEWS = ("pulse", "servers", "jobs", "activity", "credentials", "settings")
+VIEWS = ("pulse", "servers", "jobs", "activity", "credentials", "settings", "audit")
 GLOBAL = "*"
 
 
@@ -89,53 +89,95 @@ ACTIONS: tuple[Action, ...] = (
     Action("servers.refresh", "r", "refresh", "servers", "safe", "operator", True,
            help="refresh_server_info job: identity, firmware, power", available=_selection),
     Action("servers.health", "h", "health", "servers", "safe", "operator", True,
-           help="health_check job: sensors and rollups", available=_selection),
+           show=False, help="health_check job: sensors and rollups", available=_selection),
     Action("servers.logs", "l", "logs", "servers", "safe", "operator", True,
-           help="fetch_event_logs job: SEL and Lifecycle log", available=_selection),
+           show=False, help="fetch_event_logs job: SEL and Lifecycle log", available=_selection),
     Action("servers.power_on", "o", "power on", "servers", "confirm", "operator", True,
            help="power on (y/n; more than one server: type the count)", available=_selection),
     Action("servers.power_off", "O", "power off", "servers", "typed", "operator", True,
            help="graceful shutdown; type the name or count to confirm", available=_selection),
-    Action("servers.power_cycle", "C", "power cycle", "servers", "typed", "operator", True,
+    Action("servers.restart", "b", "reboot", "servers", "confirm", "operator", True, show=False,
+           help="graceful restart (the OS shuts down, then the server boots again)", available=_selection),
+    Action("servers.force_restart", "B", "force restart", "servers", "typed", "operator", True, show=False,
+           help="hard reset, no OS shutdown; type the name or count to confirm", available=_selection),
+    Action("servers.force_off", "K", "force off", "servers", "typed", "operator", True, show=False,
+           help="cut the power, no OS shutdown; type the name or count to confirm", available=_selection),
+    Action("servers.power_cycle", "C", "power cycle", "servers", "typed", "operator", True, show=False,
            help="power cycle (hard); type the name or count to confirm", available=_selection),
-    Action("servers.detail", "enter", "detail", "servers", help="show or hide the detail pane",
+    Action("servers.detail", "enter", "detail", "servers", show=False, help="show or hide the detail pane",
            available=_one),
-    Action("servers.mark", "space", "mark", "servers", help="mark or unmark the row for a bulk action"),
-    Action("servers.add", "a", "add", "servers", "safe", "operator", True, help="add a server by address"),
+    Action("servers.mark", "space", "mark", "servers", show=False, help="mark or unmark the row for a bulk action"),
+    Action("servers.add", "a", "add", "servers", "safe", "operator", True, show=False, help="add a server by address"),
+    Action("servers.edit", "e", "edit", "servers", "safe", "operator", True, show=False,
+           help="change hostname, notes, service tag, TLS mode", available=_one),
+    Action("servers.link", "L", "link creds", "servers", "safe", "operator", True, show=False,
+           help="link a credential set to the servers (empty unlinks)", available=_selection),
+    Action("servers.remove", "D", "remove", "servers", "typed", "admin", True, show=False,
+           help="remove servers and everything recorded about them; type the name or count",
+           available=_selection),
     Action("servers.discover", "d", "discover", "servers", "safe", "operator", True,
-           help="discovery scan of a range"),
+           show=False, help="discovery scan of a range"),
     Action("servers.test_credentials", "t", "test creds", "servers", "safe", "operator", True, show=False,
            help="test_credentials job: which credential logs in", available=_selection),
+    Action("servers.diagnose", "N", "diagnose", "servers", "safe", "operator", True, show=False,
+           help="network_diagnostics job: TCP, TLS and Redfish reachability", available=_selection),
+    Action("servers.job", "J", "new job", "servers", "safe", "operator", True, show=False,
+           help="any job type on the selection, with its details form (and a start time)", available=_selection),
     Action("servers.import", "i", "import CSV", "servers", "safe", "operator", True, show=False,
            help="import servers from a CSV file"),
+    Action("servers.group_add", "plus", "to group", "servers", "safe", "operator", True, show=False,
+           help="put the selection in a group (created if new)", available=_selection),
+    Action("servers.group_remove", "underscore", "from group", "servers", "safe", "operator", True, show=False,
+           help="take the selection out of a group", available=_selection),
+    Action("servers.group_delete", "X", "delete group", "servers", "typed", "admin", True, show=False,
+           help="delete the group chosen in the tree (T); its servers stay"),
+    Action("servers.events", "E", "events", "servers", show=False,
+           help="the server's stored event log, filtered by severity:, category: and words", available=_one),
+    Action("servers.raw", "v", "raw", "servers", show=False,
+           help="the server's stored Redfish data as JSON", available=_one),
+    Action("servers.copy", "y", "copy name", "servers", show=False,
+           help="copy the server's name to the clipboard (OSC 52)", available=_one),
+    Action("servers.copy_address", "Y", "copy address", "servers", show=False,
+           help="copy the server's address to the clipboard", available=_one),
     Action("servers.mark_all", "ctrl+a", "mark all", "servers", show=False, help="mark every shown row"),
-    Action("servers.sort", "s", "sort", "servers", help="sort by the next column (S reverses)"),
+    Action("servers.sort", "s", "sort", "servers", help="choose the column to sort by (S reverses)"),
     Action("servers.sort_reverse", "S", "reverse", "servers", show=False, help="reverse the sort order"),
-    Action("servers.groups", "g", "groups", "servers", help="show or hide the group tree"),
+    Action("servers.groups", "T", "tree", "servers", show=False, help="show or hide the group tree"),
     # Jobs.
-    Action("jobs.detail", "enter", "detail", "jobs", help="tasks, logs and steps of the job", available=_one),
+    Action("jobs.detail", "enter", "detail", "jobs", show=False, help="tasks, logs and steps of the job",
+           available=_one),
     Action("jobs.cancel", "c", "cancel", "jobs", "confirm", "operator", True,
            help="cancel a pending or running job", available=_cancellable),
     Action("jobs.retry", "R", "retry", "jobs", "confirm", "operator", True,
            help="create the same job again", available=_retryable),
     Action("jobs.active", "A", "active only", "jobs", help="show only pending and running jobs"),
+    Action("jobs.create", "n", "new job", "jobs", "safe", "operator", True,
+           help="any job type with its details form, targets and a start time"),
+    Action("jobs.copy", "y", "copy id", "jobs", show=False, help="copy the job's id to the clipboard",
+           available=_one),
     # Activity.
     Action("activity.detail", "enter", "detail", "activity", help="the call with its (redacted) bodies",
            available=_one),
-    Action("activity.errors", "e", "errors only", "activity", help="show only failed calls"),
-    Action("activity.slow", "w", "slow only", "activity",
+    Action("activity.errors", "e", "errors", "activity", help="show only failed calls"),
+    Action("activity.slow", "w", "slow", "activity",
            help="show only calls at or over activity.slow_command_threshold_ms"),
     Action("activity.follow", "f", "follow", "activity", help="follow the newest calls (live tail)"),
+    Action("activity.copy", "y", "copy call", "activity", show=False,
+           help="copy the call (method and URL) to the clipboard", available=_one),
+    # Audit (admins: the view itself is admin-only).
+    Action("audit.detail", "enter", "detail", "audit", help="the entry with everything it recorded",
+           available=_one),
+    Action("audit.copy", "y", "copy", "audit", show=False, help="copy the entry as JSON", available=_one),
     # Credentials.
-    Action("credentials.add", "a", "add set", "credentials", "safe", "admin", True,
+    Action("credentials.add", "a", "add", "credentials", "safe", "admin", True,
            help="a credential set; the password is sealed for the worker"),
     Action("credentials.password", "p", "password", "credentials", "safe", "admin", True,
            help="replace the set's password", available=_one),
     Action("credentials.add_range", "n", "add range", "credentials", "safe", "admin", True,
            help="an IP range the set applies to", available=_one),
     Action("credentials.remove_range", "x", "remove range", "credentials", "confirm", "admin", True,
-           help="remove one IP range of the set", available=_one),
-    Action("credentials.remove", "D", "delete set", "credentials", "typed", "admin", True,
+           show=False, help="remove one IP range of the set", available=_one),
+    Action("credentials.remove", "D", "delete", "credentials", "typed", "admin", True,
            help="delete the set; type its name", available=_one),
     # Settings.
     Action("settings.edit", "e", "edit", "settings", "safe", "admin", True, help="change the selected setting",
@@ -148,6 +190,19 @@ ACTIONS: tuple[Action, ...] = (
     Action("settings.user_remove", "D", "remove user", "settings", "typed", "admin", True, show=False,
            help="remove the selected user; type the name", available=_one),
 )
+
+NAVIGATION: tuple[tuple[str, str], ...] = (
+    ("j k ↓ ↑", "next, previous row"),
+    ("g G", "first, last row (home, end)"),
+    ("ctrl+d ctrl+u", "half a page down, up"),
+    ("ctrl+f ctrl+b", "a page down, up (page down, page up)"),
+    ("esc", "back out: close a dialog or the detail, clear the marks or the filter"),
+    ("f1", "help (as ?)"),
+)
+"""The table's own keys (VirtualTable.BINDINGS): not actions (nothing to remap or refuse), but listed."""
+
+VIEW_ROLES: dict[str, Role] = {"audit": "admin"}
+"""Views a lower role does not see at all (the service refuses the read too)."""
 
 BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
 if len(BY_ID) != len(ACTIONS):  # a programming error, caught at import rather than as a dead key
@@ -200,9 +255,8 @@ def parse_keymap(text: str) -> dict[str, str]:
 
 
 def key_label(key: str) -> str:
-    return {"colon": ":", "minus": "-", "slash": "/", "question_mark": "?", "space": "space", "enter": "⏎"}.get(
-        key, key
-    )
+    return {"colon": ":", "minus": "-", "slash": "/", "question_mark": "?", "space": "space", "enter": "⏎",
+            "plus": "+", "underscore": "_"}.get(key, key)
 
 
 def search(actions: Iterable[Action], query: str) -> list[Action]:

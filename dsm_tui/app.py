@@ -17,14 +17,15 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.widgets import Input
 
-from dsm_core.services.context import Actor, ServiceContext
+from dsm_core.services.context import ROLE_RANK, Actor, ServiceContext
 from dsm_core.timeutil import utcnow
 from dsm_tui import data
-from dsm_tui.actions import BY_ID, GLOBAL, for_view
+from dsm_tui.actions import BY_ID, GLOBAL, VIEW_ROLES, VIEWS, for_view
 from dsm_tui.modals.help import HelpModal
 from dsm_tui.modals.switcher import ViewSwitcher
 from dsm_tui.providers import ActionCommands, ServerCommands, ViewCommands
 from dsm_tui.screens.activity import ActivityScreen
+from dsm_tui.screens.audit import AuditScreen
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.screens.credentials import CredentialsScreen
 from dsm_tui.screens.jobs import JobsScreen
@@ -46,6 +47,7 @@ class DsmApp(App[None]):
         "activity": ActivityScreen,
         "credentials": CredentialsScreen,
         "settings": SettingsScreen,
+        "audit": AuditScreen,
     }
     COMMANDS: ClassVar[set[Any]] = {ServerCommands, ActionCommands, ViewCommands}
 
@@ -83,6 +85,9 @@ class DsmApp(App[None]):
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
+        if self.start_view not in self.views():
+            self.notify(f":{self.start_view} is not open to {self.actor.role}s; showing :pulse", timeout=4)
+            self.start_view = self.current_view = "pulse"
         self.switch_mode(self.start_view)
         self._beat()
         self.set_interval(2.0, self._beat)
@@ -150,7 +155,15 @@ class DsmApp(App[None]):
                 return screen
         return None
 
+    def views(self) -> list[str]:
+        """The views this user may open (:audit is for admins)."""
+        return [v for v in VIEWS if ROLE_RANK[self.actor.role] >= ROLE_RANK[VIEW_ROLES.get(v, "viewer")]]
+
     def goto(self, view: str, *, filter_text: str | None = None, remember: bool = True) -> None:
+        if view not in self.views():
+            self.notify(f":{view} needs the {VIEW_ROLES.get(view, 'viewer')} role; you are {self.actor.role}",
+                        severity="warning", timeout=3)
+            return
         if view != self.current_view:
             if remember:
                 self.history.append(self.current_view)
@@ -202,7 +215,7 @@ class DsmApp(App[None]):
             elif view:
                 self.goto(view)
 
-        self.push_screen(ViewSwitcher(), chosen)
+        self.push_screen(ViewSwitcher(self.views()), chosen)
 
     def _back(self) -> None:
         if self.history:

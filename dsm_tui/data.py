@@ -26,6 +26,7 @@ from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.db.engine import read_scope
 from dsm_core.models import (
     ActivitySettings,
+    CredentialSet,
     FirmwareInventory,
     IdracCommand,
     Job,
@@ -43,7 +44,7 @@ from dsm_core.models import (
 from dsm_core.services.credentials import load_candidates
 from dsm_core.services.jobs import waiting_reasons
 from dsm_core.text import visible
-from dsm_core.timeutil import as_utc, utcnow
+from dsm_core.timeutil import as_utc, humanize_bytes, utcnow
 
 Clock = Callable[[], datetime]
 
@@ -449,7 +450,8 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
             "iDRAC": f"{s.idrac_generation or '?'}G firmware {s.idrac_firmware or '?'}"
             + (f", Redfish {s.redfish_version}" if s.redfish_version else ""),
             "BIOS": s.bios_version or "",
-            "CPUs / memory": f"{s.cpu_count or '?'} / {s.memory_gb or '?'} GB",
+            "CPUs / memory": f"{s.cpu_count or '?'} / "
+            + (humanize_bytes(s.memory_gb * 1024**3) if s.memory_gb else "?"),
             "power": s.power_state or "",
             "connection": s.connection_status + (f" ({s.connection_error})" if s.connection_error else ""),
             "TLS": s.tls_verify_mode + (" (pinned)" if s.tls_fingerprint_sha256 else ""),
@@ -469,7 +471,7 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
                 sa.select(ServerHealth)
                 .where(col(ServerHealth.server_id) == s.id)
                 .order_by(col(ServerHealth.timestamp).desc())
-                .limit(10)
+                .limit(HEALTH_TREND)
             )
             .scalars()
             .all()
@@ -586,7 +588,8 @@ def describe_scope(
     return " + ".join(parts) or "—"
 
 
-def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int | None = None) -> list[JobRow]:
+def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int | None = None,
+              now: datetime | None = None) -> list[JobRow]:
     """Jobs as rows, with a one-server job's target named by its hostname (as operators know it)."""
     stmt = sa.select(
         col(Job.id),
@@ -617,7 +620,7 @@ def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int |
                 )
             ):
                 names[str(sid)] = host or ip
-        waiting = waiting_reasons(session, [(r[0], r[1], r[2]) for r in result])
+        waiting = waiting_reasons(session, [(r[0], r[1], r[2]) for r in result], now)
     rows = []
     for jid, jt, st, pr, scope, details, user, created, updated, err in result:
         row = JobRow(
@@ -636,16 +639,17 @@ def _job_rows(engine: Engine, where: Any = None, order: Any = None, limit: int |
     return rows
 
 
-def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000) -> list[JobRow]:
+def load_jobs(engine: Engine, since: datetime | None = None, limit: int = 1000,
+              now: datetime | None = None) -> list[JobRow]:
     """The newest jobs, or those written since ``since`` (by updated_at, which every write bumps)."""
     if since is None:
-        return _job_rows(engine, order=col(Job.created_at).desc(), limit=limit)
+        return _job_rows(engine, order=col(Job.created_at).desc(), limit=limit, now=now)
     # >=: a job written in the same clock tick as the last read is read again, never missed.
-    return _job_rows(engine, col(Job.updated_at) >= since, col(Job.updated_at).desc(), limit)
+    return _job_rows(engine, col(Job.updated_at) >= since, col(Job.updated_at).desc(), limit, now)
 
 
-def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID]) -> list[JobRow]:
-    return _job_rows(engine, col(Job.id).in_(list(ids)))
+def load_jobs_by_id(engine: Engine, ids: Sequence[uuid.UUID], now: datetime | None = None) -> list[JobRow]:
+    return _job_rows(engine, col(Job.id).in_(list(ids)), now=now)
 
 
 @dataclass(slots=True)
@@ -686,10 +690,12 @@ class JobDetail:
     full_error: str
     tasks: tuple[TaskRow, ...]
     steps: tuple[StepRow, ...]
+    children: tuple[JobRow, ...] = ()
+    """Jobs this one started (a rolling update's per-host steps): each with its status."""
 
 
-def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
-    rows = {r.id: r for r in load_jobs_by_id(engine, [job_id])}
+def job_detail(engine: Engine, job_id: uuid.UUID, now: datetime | None = None) -> JobDetail | None:
+    rows = {r.id: r for r in load_jobs_by_id(engine, [job_id], now)}
     if job_id not in rows:
         return None
     with read_scope(engine) as session:
@@ -728,17 +734,19 @@ def job_detail(engine: Engine, job_id: uuid.UUID) -> JobDetail | None:
                 .order_by(col(WorkflowExecution.step_number))
             ).scalars()
         )
-        return shown(JobDetail(
-            rows[job_id],
-            dict(job.details or {}),
-            _t(job.started_at),
-            _t(job.completed_at),
-            job.cancel_requested,
-            job.attempts,
-            job.error or "",
-            tasks,
-            steps,
-        ))
+    children = tuple(_job_rows(engine, col(Job.parent_job_id) == job_id, col(Job.created_at), now=now))
+    return shown(JobDetail(
+        rows[job_id],
+        dict(job.details or {}),
+        _t(job.started_at),
+        _t(job.completed_at),
+        job.cancel_requested,
+        job.attempts,
+        job.error or "",
+        tasks,
+        steps,
+        children,
+    ))
 
 
 # --- activity ----------------------------------------------------------------------------------------
@@ -774,6 +782,17 @@ class ActivityFilter:
     slow_ms: int | None = None
     text: str | None = None
 
+
+def completion_names(engine: Engine) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Credential set and group names, for the forms' completion."""
+    with read_scope(engine) as session:
+        sets = tuple(session.execute(sa.select(col(CredentialSet.name)).order_by(col(CredentialSet.name))).scalars())
+        groups = tuple(session.execute(sa.select(col(ServerGroup.name)).order_by(col(ServerGroup.name))).scalars())
+    return sets, groups
+
+
+HEALTH_TREND = 60
+"""Health checks the detail pane draws as a trend (`dsm servers health REF --history` has all of them)."""
 
 SLOW_DEFAULT_MS = 5000
 """The model's default for activity.slow_command_threshold_ms, until the setting is read."""
@@ -840,6 +859,7 @@ def activity_page(
         col(IdracCommand.source),
         col(IdracCommand.server_id),
         col(IdracCommand.job_id),
+        sa.func.substr(col(IdracCommand.full_url), 1, 80),
     )
     with read_scope(engine) as session:
         stmt = sa.select(*cols).where(*_activity_where(session, flt))
@@ -865,9 +885,20 @@ def activity_page(
             else {}
         )
     return [
-        ActivityRow(i, _t(t) or utcnow(), m, ep, sc, rt, bool(ok), err or "", src or "", names.get(sid, ""), jid)
-        for i, t, m, ep, sc, rt, ok, err, src, sid, jid in result
+        ActivityRow(i, _t(t) or utcnow(), m, ep, sc, rt, bool(ok), err or "", src or "",
+                    names.get(sid, "") or _url_host(url), jid)
+        for i, t, m, ep, sc, rt, ok, err, src, sid, jid, url in result
     ]
+
+
+def _url_host(url: str | None) -> str:
+    """A call with no server row (a discovery probe): the address it went to, from its URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url or "").netloc
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -944,7 +975,7 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
         bucket = 23 - int(age.total_seconds() // 3600)
         if 0 <= bucket < 24:
             hours[bucket] += 1
-    newest = load_jobs(engine, limit=200)
+    newest = load_jobs(engine, limit=200, now=now)
     failures = [j for j in newest if j.status == "failed" and j.updated_at >= day_ago][:5]
     return shown(Pulse(
         sum(health.values()),

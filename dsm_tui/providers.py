@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from dsm_tui import data
-from dsm_tui.actions import VIEWS, for_view
+from dsm_tui.actions import for_view
 
 if TYPE_CHECKING:
     from dsm_tui.app import DsmApp
@@ -83,7 +83,7 @@ class ViewCommands(Provider):
     async def search(self, query: str) -> Hits:
         app = cast("DsmApp", self.app)
         matcher = self.matcher(query)
-        for view in VIEWS:
+        for view in app.views():
             title = f":{view}"
             score = matcher.match(title)
             if score > 0:

@@ -267,14 +267,15 @@ WORKER_ALIVE_SECONDS = 30
 """A worker beats every few seconds; one silent this long is gone (the console's WORKER DOWN uses the same)."""
 
 
-def waiting_reasons(session: Session, /, jobs: Sequence[Job | tuple[uuid.UUID, str, str]]) -> dict[uuid.UUID, str]:
+def waiting_reasons(session: Session, /, jobs: Sequence[Job | tuple[uuid.UUID, str, str]],
+                    now: datetime | None = None) -> dict[uuid.UUID, str]:
     """Why pending jobs may never start: no worker runs, or none of the running ones handles the type.
     ``jobs`` are rows or (id, job_type, status) triples (the console reads columns, not rows)."""
     triples = [(j.id, j.job_type, j.status) if isinstance(j, Job) else j for j in jobs]
     pending = [(jid, jtype) for jid, jtype, status in triples if status == "pending"]
     if not pending:
         return {}
-    cutoff = utcnow() - timedelta(seconds=WORKER_ALIVE_SECONDS)
+    cutoff = (now or utcnow()) - timedelta(seconds=WORKER_ALIVE_SECONDS)
     alive = session.exec(select(WorkerHeartbeat).where(col(WorkerHeartbeat.last_beat_at) >= cutoff,
                                                        col(WorkerHeartbeat.status) != "stopped")).all()
     handled = {t for w in alive for t in (w.handled_types or [])}

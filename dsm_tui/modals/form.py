@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from dsm_core.services.errors import ServiceError
@@ -30,6 +31,8 @@ class FormField:
     value: str = ""
     password: bool = False
     required: bool = True
+    suggestions: tuple[str, ...] = ()
+    """Completed as you type (→ or Tab accepts): job types, set and group names."""
 
 
 class FormModal(ModalScreen[Any]):
@@ -50,7 +53,9 @@ class FormModal(ModalScreen[Any]):
                 yield Label(self.note, classes="note")
             for f in self.fields:
                 yield Label(f.label + ("" if f.required else " (optional)"))
-                yield Input(value=f.value, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}")
+                suggester = SuggestFromList(f.suggestions, case_sensitive=False) if f.suggestions else None
+                yield Input(value=f.value, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}",
+                            suggester=suggester)
             yield Label("Enter: next field / submit on the last · Esc: cancel", classes="note")
             yield Label("", id="form-error", classes="error")
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from dsm_tui.actions import GLOBAL, Action, key_label, search
+from dsm_tui.actions import GLOBAL, NAVIGATION, Action, key_label, search
 
 
 class HelpModal(ModalScreen[None]):
@@ -40,17 +41,23 @@ class HelpModal(ModalScreen[None]):
         table.add_column("action", no_wrap=True)
         table.add_column("what it does")
         table.add_column("", style="dim", no_wrap=True)
+        table.add_column("id (tui.keys)", style="dim", no_wrap=True)
         for scope in (self.view, GLOBAL):
             for a in actions:
                 if a.view != scope:
                     continue
                 tier = {"safe": "", "confirm": "asks y/n", "typed": "type to confirm"}[a.tier]
-                table.add_row(key_label(self.keymap.get(a.id, a.key)), a.title, a.help, tier)
-        table.add_row("esc", "back out", "close a dialog, clear the filter or the marks", "")
-        table.add_row("f1", "help", "this page", "")
+                table.add_row(Text(key_label(self.keymap.get(a.id, a.key))), Text(a.title), Text(a.help),
+                              tier, a.id)
+        for keys, what in NAVIGATION:
+            if not self.query_text or self.query_text in f"{keys} {what}".lower():
+                table.add_row(Text(keys), "navigate", Text(what), "", "")
         return table
 
+    query_text = ""
+
     def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value.lower()
         self.query_one("#help-table", Static).update(self._table(search(self.actions, event.value)))
 
     def action_close(self) -> None:

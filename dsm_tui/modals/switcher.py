@@ -16,20 +16,20 @@ from textual.widgets import Input, Label
 from dsm_tui.actions import VIEWS
 
 
-def resolve_view(text: str) -> str | None:
+def resolve_view(text: str, views: tuple[str, ...] | list[str] = VIEWS) -> str | None:
     """":srv" is not a view; ":se" is ambiguous; ":ser" is servers; ":q" quits."""
     word = text.strip().lstrip(":").lower()
     if not word:
         return None
     if word in ("q", "quit", "q!"):
         return "quit"
-    if word in VIEWS:
+    if word in views:
         return word
     aliases = {"srv": "servers", "job": "jobs", "act": "activity", "creds": "credentials", "cred": "credentials",
                "dash": "pulse", "home": "pulse"}
     if word in aliases:
         return aliases[word]
-    matches = [v for v in VIEWS if v.startswith(word)]
+    matches = [v for v in views if v.startswith(word)]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -53,10 +53,14 @@ def replay_keys(app: object, field: Input, cancel: Callable[[], None]) -> None:
 class ViewSwitcher(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
+    def __init__(self, views: list[str] | None = None) -> None:
+        super().__init__()
+        self.views = list(views or VIEWS)
+
     def compose(self) -> ComposeResult:
         with Vertical(id="switcher"):
-            yield Input(placeholder=":" + " :".join(VIEWS), id="switch-input",
-                        suggester=SuggestFromList([f":{v}" for v in VIEWS] + list(VIEWS), case_sensitive=False))
+            yield Input(placeholder=":" + " :".join(self.views), id="switch-input",
+                        suggester=SuggestFromList([f":{v}" for v in self.views] + self.views, case_sensitive=False))
             yield Label("", id="switch-error", classes="error")
 
     def on_mount(self) -> None:
@@ -71,10 +75,10 @@ class ViewSwitcher(ModalScreen[str | None]):
         replay_keys(self.app, self.query_one(Input), self.action_cancel)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        view = resolve_view(event.value)
+        view = resolve_view(event.value, self.views)
         if view is None:
             self.query_one("#switch-error", Label).update(
-                Text(f"{event.value.strip()!r} is not a view; use one of :" + " :".join(VIEWS)))
+                Text(f"{event.value.strip()!r} is not a view; use one of :" + " :".join(self.views)))
             return
         self.dismiss(view)
 

@@ -7,39 +7,40 @@ what arrives while it is open, and reads the next older page when the cursor nea
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 
 from dsm_core.filtering import FilterError
-from dsm_core.text import visible
 from dsm_tui import data
 from dsm_tui.actions import ActionContext
 from dsm_tui.modals.text import TextModal
 from dsm_tui.screens.base import DsmScreen
+from dsm_tui.widgets.jsonview import json_view
 from dsm_tui.widgets.table import Column, VirtualTable
 
 PAGE = 200
 
 
-def activity_columns() -> list[Column[data.ActivityRow]]:
+def activity_columns(slow_ms: Callable[[], int] = lambda: data.SLOW_DEFAULT_MS) -> list[Column[data.ActivityRow]]:
     return [
         Column("time", "TIME", 8, lambda r: r.timestamp.strftime("%H:%M:%S"), priority=0),
-        Column("server", "SERVER", 15, lambda r: r.server, priority=1),
+        Column("server", "SERVER", 15, lambda r: r.server, priority=1, cut_left=True),
         Column("method", "VERB", 6, lambda r: r.method, priority=0),
         Column("status", "CODE", 4, lambda r: str(r.status_code or "—"),
                lambda r: "" if r.success else "bold red", priority=0),
         Column("ms", "MS", 6, lambda r: str(r.latency_ms if r.latency_ms is not None else "—"),
-               lambda r: "yellow" if (r.latency_ms or 0) >= data.SLOW_DEFAULT_MS else "", priority=1),
-        Column("endpoint", "ENDPOINT", 30, lambda r: r.endpoint, priority=0, flex=True),
-        Column("source", "SOURCE", 14, lambda r: r.source, priority=3),
-        Column("error", "ERROR", 24, lambda r: r.error, lambda r: "red", priority=2),
+               lambda r: "yellow" if (r.latency_ms or 0) >= slow_ms() else "", priority=1),
+        Column("endpoint", "ENDPOINT", 30, lambda r: r.endpoint, priority=0, flex=True, cut_left=True),
+        # The job that made the call, by the short id :jobs shows (the worker is in the detail).
+        Column("source", "JOB", 8, lambda r: r.job_id.hex[-8:] if r.job_id else (r.source or "—")[:8],
+               priority=3),
+        Column("error", "ERROR", 24, lambda r: r.error, lambda r: "red", priority=2, flex=True),
     ]
 
 
@@ -76,7 +77,7 @@ class ActivityScreen(DsmScreen):
     def __init__(self) -> None:
         super().__init__()
         self.table: VirtualTable[data.ActivityRow] = VirtualTable(
-            activity_columns(), empty="no calls recorded (yet)", id="activity"
+            activity_columns(lambda: self._slow_ms), empty="no calls recorded (yet)", id="activity"
         )
         self.flt = data.ActivityFilter()
         self._errors = False
@@ -169,18 +170,34 @@ class ActivityScreen(DsmScreen):
         self._errors = not self._errors
         self._refilter(replace(self.flt, errors_only=self._errors))
         self.notify("failed calls only" if self._errors else "all calls", timeout=1.5)
+        self.refresh_badges()
 
     def do_slow(self) -> None:
         self._slow = not self._slow
         self._refilter(replace(self.flt, slow_ms=self._slow_ms if self._slow else None))
         self.notify(f"calls of {self._slow_ms} ms or more (activity.slow_command_threshold_ms)" if self._slow
                     else "all calls", timeout=1.5)
+        self.refresh_badges()
+
+    def do_copy(self) -> None:
+        row = self.table.current
+        if row is not None:
+            self.copy_text(f"{row.method} {row.endpoint}", "the call")
+
+    def badges(self) -> list[str]:
+        out = ["follow"] if self._follow else []
+        if self._errors:
+            out.append("errors")
+        if self._slow:
+            out.append(f"slow ≥{self._slow_ms} ms")
+        return out
 
     def do_follow(self) -> None:
         self._follow = not self._follow
         if self._follow:
             self.table.cursor = 0
         self.notify("following the newest calls" if self._follow else "not following", timeout=1.5)
+        self.refresh_badges()
 
     # --- detail -------------------------------------------------------------------------------------
 
@@ -203,15 +220,6 @@ class ActivityScreen(DsmScreen):
                 f"{row.method} {row.endpoint}", render_call(detail)))
 
 
-def _json(value: Any) -> RenderableType:
-    if value is None:
-        return Text("(none)", style="dim")
-    # ensure_ascii: a string in a device's answer shows its escapes as \u001b, never as an escape
-    text = visible(value) if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, default=str,
-                                                                     ensure_ascii=True)
-    return Syntax(text, "json", word_wrap=True, theme="ansi_dark", background_color="default")
-
-
 def render_call(d: data.ActivityDetail) -> RenderableType:
     r = d.row
     head = Text()
@@ -221,6 +229,6 @@ def render_call(d: data.ActivityDetail) -> RenderableType:
                 + (f" · job {r.job_id.hex[-8:]}" if r.job_id else ""))
     if r.error:
         head.append(f"\n{r.error}", style="red")
-    return Group(head, Text("\nrequest headers (redacted)", style="bold underline"), _json(d.request_headers),
-                 Text("\nrequest body (redacted)", style="bold underline"), _json(d.request_body),
-                 Text("\nresponse body", style="bold underline"), _json(d.response_body))
+    return Group(head, Text("\nrequest headers (redacted)", style="bold underline"), json_view(d.request_headers),
+                 Text("\nrequest body (redacted)", style="bold underline"), json_view(d.request_body),
+                 Text("\nresponse body", style="bold underline"), json_view(d.response_body))

@@ -170,6 +170,15 @@ class DsmScreen(Screen[None]):
         if context != self._shown_context:
             self._shown_context = context
             self.refresh_bindings()
+        self.refresh_badges()
+
+    _shown_badges: tuple[str, ...] = ()
+
+    def refresh_badges(self) -> None:
+        badges = tuple(self.badges())
+        if badges != self._shown_badges and self.is_mounted:
+            self._shown_badges = badges
+            self.query_one(StatusLine).show(self.dsm.worker_summary)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "act":
@@ -238,6 +247,15 @@ class DsmScreen(Screen[None]):
                 self.schedule_poll(0)
 
         return done
+
+    def copy_text(self, text: str, what: str) -> None:
+        """``y``: to the terminal's clipboard by OSC 52 (works over SSH in most terminals and in tmux)."""
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied {what}: {visible(text)[:60]}", timeout=2)
+
+    def badges(self) -> list[str]:
+        """What the header shows about this view's state: marks, active toggles."""
+        return []
 
     def job_created(self, job: dict[str, Any]) -> None:
         self.notify(f"job {job['id'][-8:]} created: {job['job_type'].replace('_', ' ')} — :jobs to follow it",

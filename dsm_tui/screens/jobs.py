@@ -42,11 +42,12 @@ def job_columns(clock: Any) -> list[Column[data.JobRow]]:
         Column("progress", "PROGRESS", 15, lambda r: _bar(r.progress, r.status), priority=1,
                sort_key=lambda r: r.progress),
         Column("type", "TYPE", 19, lambda r: r.job_type, priority=0),
-        Column("targets", "TARGETS", 16, lambda r: r.targets, priority=0, flex=True),
+        Column("targets", "TARGETS", 16, lambda r: r.targets, priority=0),
         Column("user", "USER", 8, lambda r: r.user, priority=2),
         Column("age", "AGE", 4, lambda r: data.age(r.created_at, clock()), priority=1,
                sort_key=lambda r: r.created_at.timestamp()),
-        Column("error", "ERROR", 24, lambda r: r.error, lambda r: "red", priority=3),
+        Column("error", "ERROR", 24, lambda r: r.error,
+               lambda r: "dim" if r.error.startswith("waiting:") else "red", priority=3, flex=True),
     ]
 
 
@@ -104,10 +105,10 @@ class JobsScreen(DsmScreen):
     def load(self) -> dict[str, Any]:
         engine = self.dsm.engine
         full = self._since is None
-        rows = data.load_jobs(engine, None if full else self._since)
+        rows = data.load_jobs(engine, None if full else self._since, now=self.dsm.clock())
         out: dict[str, Any] = {"full": full, "rows": rows}
         if self._detail_for is not None:
-            out["detail"] = data.job_detail(engine, self._detail_for)
+            out["detail"] = data.job_detail(engine, self._detail_for, self.dsm.clock())
         return out
 
     def apply(self, result: dict[str, Any]) -> None:
@@ -143,6 +144,7 @@ class JobsScreen(DsmScreen):
     def do_active(self) -> None:
         self._active_only = not self._active_only
         self._refilter()
+        self.refresh_badges()
         self.notify("pending and running jobs only" if self._active_only else "all jobs", timeout=1.5)
 
     # --- detail -------------------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class JobsScreen(DsmScreen):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="detail")
     def _load_detail(self, job_id: uuid.UUID) -> None:
-        detail = data.job_detail(self.dsm.engine, job_id)
+        detail = data.job_detail(self.dsm.engine, job_id, self.dsm.clock())
         if detail is not None:
             self.app.call_from_thread(self._show_detail, detail)
 
@@ -231,6 +233,24 @@ class JobsScreen(DsmScreen):
                                       lambda job: self.notify(f"job {row.short_id}: cancel requested")),
         )
 
+    def do_create(self) -> None:
+        from dsm_tui.modals.jobform import open_job_form
+
+        def created(job: dict[str, Any] | None) -> None:
+            if job:
+                self.job_created(job)
+                self.schedule_poll(0)
+
+        open_job_form(self, [], created)
+
+    def do_copy(self) -> None:
+        row = self.table.current
+        if row is not None:
+            self.copy_text(str(row.id), "the job id")
+
+    def badges(self) -> list[str]:
+        return ["active only"] if self._active_only else []
+
     def do_retry(self) -> None:
         row = self.table.current
         if row is None:
@@ -267,6 +287,12 @@ def render_summary(d: data.JobDetail, now: Any) -> RenderableType:
             mark = {"completed": "✓", "failed": "✗", "running": "⟳", "skipped": "↷"}.get(s.status, "·")
             steps.append(f"{mark} {s.number}.{s.name}  ", style=STATUS_STYLE.get(s.status, ""))
         parts.append(steps)
+    if d.children:
+        kids = Text("child jobs: ")
+        for c in d.children:
+            kids.append(f"{c.short_id} {c.job_type} ", style="bold")
+            kids.append(f"{c.status}  ", style=STATUS_STYLE.get(c.status, ""))
+        parts.append(kids)
     if d.full_error:
         parts.append(Text(d.full_error.splitlines()[0], style="red", overflow="ellipsis", no_wrap=True))
     return Group(*parts)

@@ -87,6 +87,9 @@ FILTER_FIELDS = {
 POWER = {
     "servers.power_on": ("On", "Power on"),
     "servers.power_off": ("GracefulShutdown", "Shut down (graceful power off)"),
+    "servers.restart": ("GracefulRestart", "Reboot (graceful restart)"),
+    "servers.force_restart": ("ForceRestart", "Force restart (hard reset, no OS shutdown)"),
+    "servers.force_off": ("ForceOff", "Force off (cut the power, no OS shutdown)"),
     "servers.power_cycle": ("PowerCycle", "Power cycle (hard)"),
 }
 JOBS = {
@@ -94,6 +97,7 @@ JOBS = {
     "servers.health": "health_check",
     "servers.logs": "fetch_event_logs",
     "servers.test_credentials": "test_credentials",
+    "servers.diagnose": "network_diagnostics",
 }
 UNGROUPED = "\x00ungrouped"
 CLUSTER = "\x00cluster:"
@@ -117,6 +121,9 @@ class ServersScreen(DsmScreen):
         self._group: str | None = None
         self._text_filter: Any = None
         self._pending_focus: uuid.UUID | None = None
+        self._set_names: tuple[str, ...] = ()
+        self._group_names: tuple[str, ...] = ()
+        """For completion in the link and group forms (read with the rows, never on the event loop)."""
 
     def body(self) -> ComposeResult:
         with Horizontal(id="servers-body"):
@@ -149,6 +156,8 @@ class ServersScreen(DsmScreen):
         self._polls += 1
         if not full and self._polls % FULL_RELOAD_EVERY == 0:
             out["ids"] = data.all_server_ids(engine)
+        if full or self._polls % FULL_RELOAD_EVERY == 0:
+            out["names"] = data.completion_names(engine)
         if self._detail_for is not None:
             out["detail"] = data.server_detail(engine, self._detail_for)
         if full:
@@ -192,6 +201,8 @@ class ServersScreen(DsmScreen):
             if changed or removed:
                 self.table.update_rows(changed.values(), removed=removed)
         self._jobs = jobs
+        if "names" in result:
+            self._set_names, self._group_names = result["names"]
         if "detail" in result and result["detail"] is not None and result["detail"].id == self._detail_for:
             self._show_detail(result["detail"])
         self.show_count(len(self.table.shown), len(self.table.rows))
@@ -315,8 +326,17 @@ class ServersScreen(DsmScreen):
         self.selection_changed()
 
     def do_sort(self) -> None:
-        column = self.table.next_sort()
-        self.notify(f"sorted by {column.label.lower()}", timeout=1.5)
+        from dsm_tui.modals.choice import ChoiceModal
+
+        current = self.table.sort_column
+        options = [(c.key, c.label.lower()) for c in self.table.columns]
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.table.sort_by(key, self.table.sort_state[1] if current and current.key == key else False)
+                self.notify(f"sorted by {key}", timeout=1.5)
+
+        self.app.push_screen(ChoiceModal("Sort by", options, current.key if current else None), chosen)
 
     def do_sort_reverse(self) -> None:
         self.table.reverse_sort()
@@ -380,6 +400,194 @@ class ServersScreen(DsmScreen):
 
     def do_power_cycle(self) -> None:
         self._power("servers.power_cycle")
+
+    def do_restart(self) -> None:
+        self._power("servers.restart")
+
+    def do_force_restart(self) -> None:
+        self._power("servers.force_restart")
+
+    def do_force_off(self) -> None:
+        self._power("servers.force_off")
+
+    def do_diagnose(self) -> None:
+        self._run_job_action("servers.diagnose")
+
+    # --- edit, link, remove, groups, any job ------------------------------------------------------------
+
+    def do_edit(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        ctx, key = self.ctx, str(row.id)
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            changes: dict[str, Any] = {}
+            for name, old in (("hostname", row.hostname), ("service_tag", row.service_tag), ("notes", None)):
+                new = v[name].strip()
+                if new != (old or "") and (new or old):
+                    changes[name] = new or None
+            if v["tls_verify_mode"].strip():
+                changes["tls_verify_mode"] = v["tls_verify_mode"].strip()
+            if not changes:
+                raise ValueError("nothing changed; edit a field or press Esc")
+            return server_service.update_server(ctx, key, **changes)
+
+        fields = [
+            FormField("hostname", "hostname", "esx-01.lab", row.hostname, required=False),
+            FormField("service_tag", "service tag", "7 characters", row.service_tag, required=False),
+            FormField("notes", "notes (replaces the notes)", "rack 4, PSU swapped 2026-11", required=False),
+            FormField("tls_verify_mode", "TLS verification", "pin, ca or off (empty: unchanged)", required=False,
+                      suggestions=("pin", "ca", "off")),
+        ]
+        self.app.push_screen(FormModal(f"Edit {row.name}", fields, submit), self.after_dialog(f"{row.name} saved"))
+
+    def do_link(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        ctx, keys = self.ctx, [str(r.id) for r in targets]
+        names = self._set_names
+
+        def submit(v: dict[str, str]) -> int:
+            name = v["credential_set"].strip()
+            for key in keys:
+                server_service.update_server(ctx, key, credential_set=name)
+            return len(keys)
+
+        field = FormField("credential_set", "credential set (empty unlinks)", ", ".join(names[:5]),
+                          required=False, suggestions=names)
+        self.app.push_screen(
+            FormModal(f"Link a credential set to {len(keys)} server(s)", [field], submit,
+                      note="a linked set is used before IP ranges and the default set"),
+            self.after_dialog("credential set link saved"))
+
+    def do_remove(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        ctx, keys = self.ctx, [str(r.id) for r in targets]
+        spec = BY_ID["servers.remove"]
+        names = [targets[0].name] if len(targets) == 1 else [f"{r.name}  {r.address}" for r in targets]
+
+        def remove() -> None:
+            def run() -> int:
+                for key in keys:
+                    server_service.remove_server(ctx, key)
+                return len(keys)
+
+            def done(count: int) -> None:
+                self.table.marked.clear()
+                self.notify(f"removed {count} server(s)")
+
+            self.call_service("remove", run, done)
+
+        self.confirm(spec, f"Remove {len(targets)} server(s) and their health, logs and history?", names, remove)
+
+    def _group_form(self, adding: bool) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        ctx, keys = self.ctx, [str(r.id) for r in targets]
+        known = self._group_names
+
+        def submit(v: dict[str, str]) -> str:
+            from dsm_core.services import groups as group_service
+            from dsm_core.services.errors import NotFound
+
+            name = v["group"].strip()
+            if adding:
+                try:
+                    group_service.show_group(ctx, name)
+                except NotFound:
+                    group_service.add_group(ctx, name)
+                for key in keys:
+                    group_service.add_member(ctx, name, key)
+            else:
+                for key in keys:
+                    group_service.remove_member(ctx, name, key)
+            return name
+
+        verb = "to" if adding else "from"
+        self.app.push_screen(
+            FormModal(f"{'Add' if adding else 'Remove'} {len(keys)} server(s) {verb} a group",
+                      [FormField("group", "group", ", ".join(known[:5]) or "web", suggestions=known)], submit,
+                      note="a new name creates the group" if adding else ""),
+            self.after_dialog(f"group membership saved ({len(keys)} server(s))"))
+
+    def do_group_add(self) -> None:
+        self._group_form(True)
+
+    def do_group_remove(self) -> None:
+        self._group_form(False)
+
+    def do_group_delete(self) -> None:
+        group = self._group
+        if group is None or group == UNGROUPED or group.startswith(CLUSTER):
+            self.notify("choose a group in the tree first (T shows it)", severity="warning")
+            return
+        ctx = self.ctx
+
+        def delete() -> None:
+            from dsm_core.services import groups as group_service
+
+            def done(_: Any) -> None:
+                self._group = None
+                self._since = None  # re-read everything: the tree and the rows' groups changed
+                self.notify(f"group {group} deleted; its servers stay")
+
+            self.call_service("delete group", lambda: group_service.remove_group(ctx, group), done)
+
+        self.confirm(BY_ID["servers.group_delete"], f"Delete group {group}? (its servers stay)", [group], delete)
+
+    def do_job(self) -> None:
+        from dsm_tui.modals.jobform import open_job_form
+
+        def created(job: dict[str, Any] | None) -> None:
+            if job:
+                self.job_created(job)
+
+        open_job_form(self, [str(r.id) for r in self._targets()], created)
+
+    # --- look: events, raw data, copy ----------------------------------------------------------------------
+
+    def do_events(self) -> None:
+        from dsm_tui.modals.events import EventsModal
+
+        row = self.table.current
+        if row is not None:
+            self.app.push_screen(EventsModal(self.ctx, str(row.id), f"{row.name} ({row.address})"))
+
+    def do_raw(self) -> None:
+        row = self.table.current
+        if row is not None:
+            self._load_raw(str(row.id), row.name)
+
+    @work(thread=True, exit_on_error=False, group="raw")
+    def _load_raw(self, key: str, name: str) -> None:
+        from dsm_tui.modals.text import TextModal
+        from dsm_tui.widgets.jsonview import json_view
+
+        stored = server_service.show_server(self.ctx, key)
+        self.app.call_from_thread(self.app.push_screen, TextModal(f"{name}: stored data", json_view(stored)))
+
+    def do_copy(self) -> None:
+        row = self.table.current
+        if row is not None:
+            self.copy_text(row.name, "the name")
+
+    def do_copy_address(self) -> None:
+        row = self.table.current
+        if row is not None:
+            self.copy_text(row.address, "the address")
+
+    def badges(self) -> list[str]:
+        out = []
+        if self.table.marked:
+            out.append(f"{len(self.table.marked)} marked")
+        if self._group is not None:
+            out.append("tree: " + (self._group.removeprefix(CLUSTER) if self._group != UNGROUPED else "ungrouped"))
+        return out
 
     def do_add(self) -> None:
         ctx = self.ctx
@@ -474,10 +682,16 @@ def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
             parts.append(Text(f"  inlet/system {h.temperature:.0f} °C"))
         for name, value in list(d.sensors.items())[:12]:
             parts += render_nested(str(name), value)
-        history = " ".join(
-            {"ok": "●", "warning": "▲", "critical": "✗"}.get(p.overall.lower(), "·") for p in reversed(d.health)
-        )
-        parts.append(Text(f"  history (oldest→newest): {history}"))
+        trend = Text("  trend (oldest→newest): ")
+        for p in reversed(d.health):
+            mark = {"ok": "●", "warning": "▲", "critical": "✗"}.get(p.overall.lower(), "·")
+            trend.append(mark, style=HEALTH_STYLE.get(p.overall.lower(), "dim"))
+        parts.append(trend)
+        counts: dict[str, int] = {}
+        for p in d.health:
+            counts[p.overall or "?"] = counts.get(p.overall or "?", 0) + 1
+        parts.append(Text(f"  last {len(d.health)} checks since {d.health[-1].timestamp:%Y-%m-%d %H:%M}: "
+                          + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())), style="dim"))
     else:
         parts.append(Text("  no health check yet (h runs one)", style="dim"))
     parts += [Text(""), Text("Firmware", style="bold underline")]

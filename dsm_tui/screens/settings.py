@@ -56,7 +56,8 @@ def setting_rows(shown: dict[str, dict[str, Any]]) -> list[SettingRow]:
                 value = "(set, sealed)" if values.get(f"{spec.column}_set") else "(not set)"
             else:
                 raw = values.get(spec.column)
-                value = "" if raw is None else (", ".join(map(str, raw)) if isinstance(raw, list) else str(raw))
+                value = ("" if raw is None else "yes" if raw is True else "no" if raw is False
+                         else ", ".join(map(str, raw)) if isinstance(raw, list) else str(raw))
             dotted = f"{section}.{name}"
             accepted = f"({spec.pending}) {spec.accepted}" if spec.pending else spec.accepted
             rows.append(SettingRow(dotted, value, accepted, spec.secret, f"{dotted} {value}".lower()))
@@ -66,9 +67,9 @@ def setting_rows(shown: dict[str, dict[str, Any]]) -> list[SettingRow]:
 SETTING_COLUMNS: list[Column[SettingRow]] = [
     Column("key", "SETTING", 38, lambda r: r.dotted, priority=0),
     Column("value", "VALUE", 20, lambda r: r.value,
-           lambda r: "bold reverse yellow" if r.dotted.endswith("pause_idrac_operations") and r.value == "True"
-           else "", priority=0, flex=True),
-    Column("accepted", "ACCEPTED", 24, lambda r: r.accepted, lambda r: "dim", priority=2),
+           lambda r: "bold reverse yellow" if r.dotted.endswith("pause_idrac_operations") and r.value == "yes"
+           else "", priority=0),
+    Column("accepted", "ACCEPTED", 24, lambda r: r.accepted, lambda r: "dim", priority=2, flex=True),
 ]
 USER_COLUMNS: list[Column[UserRow]] = [
     Column("user", "USER", 16, lambda r: r.username, priority=0),

@@ -13,6 +13,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dsm_core.timeutil import humanize_bytes, humanize_duration
+
 MAX_ROWS = 24
 
 
@@ -32,7 +34,22 @@ def inline(value: Any) -> str:
 
 
 def _label(key: Any) -> str:
-    return str(key).replace("_", " ")
+    text = str(key)
+    for suffix in ("_bytes", "_seconds", "Bytes", "Seconds"):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            text = text[: -len(suffix)]  # the unit is in the value: "capacity 960 GB", not "capacity bytes"
+    return text.replace("_", " ")
+
+
+def value_for(key: Any, value: Any) -> str:
+    """``inline``, with sizes and durations humanised by what the key says they are."""
+    name = str(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if name.endswith(("_bytes", "Bytes")):
+            return humanize_bytes(value)
+        if name.endswith(("_seconds", "Seconds")):
+            return humanize_duration(value)
+    return inline(value)
 
 
 def render_nested(name: str, value: Any, indent: int = 2) -> list[RenderableType]:
@@ -46,7 +63,7 @@ def render_nested(name: str, value: Any, indent: int = 2) -> list[RenderableType
             grid.add_column(no_wrap=True, style="dim")
             grid.add_column()
             for k, v in flat.items():
-                grid.add_row(Text(pad + _label(k)), Text(inline(v)))
+                grid.add_row(Text(pad + _label(k)), Text(value_for(k, v)))
             out += [Text(pad + _label(name), style="bold"), grid]
         else:
             out.append(Text(pad + _label(name), style="bold"))
@@ -63,7 +80,7 @@ def render_nested(name: str, value: Any, indent: int = 2) -> list[RenderableType
         for column in columns:
             table.add_column(Text(_label(column)), no_wrap=True, overflow="ellipsis")
         for row in value[:MAX_ROWS]:
-            table.add_row(Text(pad), *(Text(inline(row.get(c))) for c in columns))
+            table.add_row(Text(pad), *(Text(value_for(c, row.get(c))) for c in columns))
         more = [Text(f"{pad}… and {len(value) - MAX_ROWS} more", style="dim")] if len(value) > MAX_ROWS else []
         return [Text(pad + _label(name), style="bold"), table, *more]
-    return [Text(f"{pad}{_label(name)}  {inline(value)}")]
+    return [Text(f"{pad}{_label(name)}  {value_for(name, value)}")]

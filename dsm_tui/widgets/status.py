@@ -56,6 +56,10 @@ class StatusLine(Static):
             line.append(" READ-ONLY ", "bold reverse yellow")
         count = getattr(self.screen, "count_text", "")
         line.append(f"  :{self.view}" + (f" {count}" if count else ""), "bold")
+        badges = getattr(self.screen, "badges", None)
+        for badge in badges() if badges is not None else []:
+            line.append(" ")
+            line.append(f" {badge} ", "bold reverse")
         # The database last: on a narrow terminal a long path is what gets cut, never the worker state.
         line.append(f" │ {app.database_label}", "dim")
         self.update(line)

@@ -44,14 +44,18 @@ class Column(Generic[R]):
     priority: int = 1
     """Columns with a higher number are dropped first when the terminal is narrow."""
     flex: bool = False
-    """Takes the width left over."""
+    """Takes the width left over (columns that carry text: names, errors, endpoints)."""
+    cut_left: bool = False
+    """Too long: keep the end (an endpoint's last segments say what it is), cut the start."""
 
 
-def _fit(text: str, width: int) -> str:
+def _fit(text: str, width: int, cut_left: bool = False) -> str:
     """A cell: outside text made visible (a hostname may hold ESC), then cut or padded to ``width``."""
     text = visible(text)
     if len(text) > width:
-        return text[: max(0, width - 1)] + "…" if width > 1 else text[:width]
+        if width <= 1:
+            return text[:width]
+        return "…" + text[len(text) - width + 1:] if cut_left else text[: width - 1] + "…"
     return text.ljust(width)
 
 
@@ -64,12 +68,15 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     VirtualTable > .vt--marked { color: $warning; text-style: bold; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {"vt--header", "vt--cursor", "vt--marked"}
+    # The navigation keys of k9s and less; listed on the help page (dsm_tui.actions.NAVIGATION).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", show=False),
         Binding("down,j", "cursor(1)", show=False),
         Binding("pageup,ctrl+b", "page(-1)", show=False),
         Binding("pagedown,ctrl+f", "page(1)", show=False),
-        Binding("home", "jump(0)", show=False),
+        Binding("ctrl+u", "half_page(-1)", show=False),
+        Binding("ctrl+d", "half_page(1)", show=False),
+        Binding("home,g", "jump(0)", show=False),
         Binding("end,G", "jump(-1)", show=False),
     ]
 
@@ -213,7 +220,12 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     def sort_by(self, column_key: str | None, reverse: bool = False) -> None:
         self._sort = next((c for c in self.columns if c.key == column_key), None)
         self._reverse = reverse
+        self._layout_width = -1  # the sorted column is never the one dropped for width
         self._rebuild()
+
+    @property
+    def sort_column(self) -> Column[R] | None:
+        return self._sort
 
     def next_sort(self) -> Column[R]:
         keys = [c.key for c in self.columns]
@@ -288,6 +300,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     def action_page(self, direction: int) -> None:
         self.action_cursor(direction * max(1, self.size.height - 2))
 
+    def action_half_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, (self.size.height - 1) // 2))
+
     def action_jump(self, where: int) -> None:
         self.cursor = 0 if where == 0 else max(0, len(self._view) - 1)
 
@@ -322,10 +337,15 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         if width == self._layout_width:
             return self._layout
         chosen = list(self.columns)
+        sorted_key = self._sort.key if self._sort is not None else None
+
+        def rank(c: Column[R]) -> int:
+            return 0 if c.key == sorted_key else c.priority  # the sorted column (and its arrow) stays
+
         # Drop the least important columns until the fixed widths fit (k9s does the same).
         while len(chosen) > 1 and sum(c.width + 1 for c in chosen) + 2 > width:
-            worst = max(chosen, key=lambda c: (c.priority, self.columns.index(c)))
-            if worst.priority <= 0:
+            worst = max(chosen, key=lambda c: (rank(c), self.columns.index(c)))
+            if rank(worst) <= 0:
                 break
             chosen.remove(worst)
         spare = width - 2 - sum(c.width + 1 for c in chosen)
@@ -345,7 +365,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
             cells = []
             for c, w in layout:
                 label = c.label + ((" ↓" if reverse else " ↑") if c.key == sort_key else "")
-                cells.append(_fit(label, w))
+                cells.append(_fit(label, w) if c.key != sort_key or len(label) <= w
+                             else _fit(label[: max(1, w - 2)], w - 2) + label[-2:])  # the arrow is never cut
             text = "  " + " ".join(cells)
             return Strip([Segment(_fit(text, width), self.get_component_rich_style("vt--header"))])
         pos = int(self.scroll_y) + y - 1
@@ -362,13 +383,18 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         marked = row.key in self.marked
         segments = [Segment("● " if marked else "  ", line_style + self.get_component_rich_style("vt--marked")
                             if marked else line_style)]
+        monochrome = self.app.no_color
         for i, (c, w) in enumerate(layout):
             style = line_style
             if c.style is not None:
                 name = c.style(row)
                 if name:
-                    style = line_style + Style.parse(name)
-            segments.append(Segment(_fit(c.text(row), w), style))
+                    cell = Style.parse(name)
+                    if monochrome and cell.color is not None and cell.color.name == "red":
+                        # an alarm without colours: reverse, so it is the loudest cell, not a dark grey one
+                        cell += Style(reverse=True, bold=True)
+                    style = line_style + cell
+            segments.append(Segment(_fit(c.text(row), w, c.cut_left), style))
             if i < len(layout) - 1:
                 segments.append(Segment(" ", line_style))
         strip = Strip(segments)

@@ -103,7 +103,7 @@ async def test_an_operator_sees_the_actions(tui_engine: Engine) -> None:
     async with app.run_test(size=(200, 40)) as pilot:
         app.goto("servers")
         await _servers_loaded(pilot)
-        wanted = {"act('servers.refresh')", "act('servers.power_off')", "act('servers.add')"}
+        wanted = {"act('servers.refresh')", "act('servers.power_off')", "act('servers.power_on')"}
         await wait_for(pilot, lambda: wanted <= set(footer_actions(app)), what="the operator's actions")
         # Credentials are admin business: an operator does not get them.
         assert not any(a.id.startswith("credentials.") and a.mutating for a in for_view("credentials", "operator",
@@ -197,8 +197,11 @@ async def test_filter_with_field_terms_and_a_clear_error(tui_engine: Engine) -> 
         assert table.shown and all(r.power == "Off" for r in table.shown)
         await pilot.press("escape")
         assert table.sort_state == ("ip", False), "servers open sorted by address"
-        await pilot.press("s")  # address → health
+        await pilot.press("s")  # the column chooser: h jumps to health, Enter sorts by it
+        await wait_for(pilot, lambda: "Sort by" in screen_text(app), what="the column chooser")
+        await pilot.press("h", "enter")
         assert table.sort_state == ("health", False)
+        assert "HEALTH ↑" in screen_text(app)
         assert [r.health for r in table.shown][:2] == ["Critical", "Critical"]
         await pilot.press("S")
         assert table.sort_state == ("health", True)
@@ -224,7 +227,7 @@ async def test_detail_pane_and_group_tree(tui_engine: Engine) -> None:
                        or "QQQ1EEF" in screen_text(app), what="the detail to follow the cursor")
         await pilot.press("escape")
         assert not app.screen.query_one("#server-detail").display
-        await pilot.press("g")
+        await pilot.press("T")
         tree = app.screen.query_one("#group-tree")
         assert tree.display and app.focused is tree
         await pilot.press("down", "down", "enter")  # groups → db

@@ -55,12 +55,12 @@ async def test_no_screen_detail_or_modal_shows_a_python_repr(tui_engine: Engine)
         await pilot.press("enter")
         text = await wait_for(pilot, lambda: "Fan 2" in (t := screen_text(app)) and t, what="sensors")
         no_reprs(app, "server detail")
-        assert "PERC H755" in text and "7320" in text and "capacity bytes" in text
-        for key in ("g", "question_mark", "O", "a", "d"):  # group tree, help, confirmation, add, discovery
+        assert "PERC H755" in text and "7320" in text and "960 GB" in text  # capacity_bytes, humanised
+        for key in ("T", "question_mark", "O", "a", "d"):  # group tree, help, confirmation, add, discovery
             await pilot.press(key)
             await pilot.pause(0.3)
             no_reprs(app, f"servers after {key}")
-            if key != "g":
+            if key != "T":
                 await pilot.press("escape")
         app.goto("jobs")
         table = await wait_for(pilot, lambda: app.current_view == "jobs" and len(app.screen.table.rows) > 5

@@ -66,3 +66,32 @@ def test_job_detail(snap_compare: Any, tui_engine: Engine, size: tuple[int, int]
         await _settle(pilot, "jobs.cancel")
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("mode", ["no_color", "ansi"])
+def test_colour_modes_with_a_critical_server_under_the_cursor(
+        snap_compare: Any, tui_engine: Engine, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """NO_COLOR: the cursor row is reverse video and Critical is bold reverse (never a dark grey); ansi theme:
+    the cursor row is reverse video, so green OK/On stay readable on it."""
+    if mode == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tui_engine, "victor", start_view="servers", poll_seconds=3600, ansi=mode == "ansi")
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_for(pilot, lambda: len(app.screen.table.rows) == 40, what="servers")
+        table = app.screen.table
+        table.move_to(sid(15))  # esx-00015, Critical
+        await _settle(pilot)
+        assert table.current.health == "Critical"
+        line = table.render_line(table.cursor - int(table.scroll_y) + 1)
+
+        assert all(seg.style is not None and seg.style.reverse for seg in line if seg.text.strip()), \
+            "every cell of the cursor row is reverse video"
+        health = next(seg for seg in line if seg.text.strip() == "Critical")
+        assert health.style is not None and health.style.bold
+        if mode == "no_color":
+            other = table.render_line(table.cursor - int(table.scroll_y) + 2)  # an OK row below the cursor
+            critical_off_cursor = [seg for seg in other if seg.text.strip() in ("Critical",)]
+            assert all(seg.style.reverse and seg.style.bold for seg in critical_off_cursor)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

@@ -66,7 +66,7 @@ def test_seed_jobs_do_what_the_specification_says(unranged: Install, fleet: Flee
     by_address = _created(home.run("jobs", "create", "test_credentials", "--detail", f"address={ip}", "--detail",
                                    f"port={port}", "--detail", "credential_set=wrong", "--json", check=True).stdout)
     unknown = fleet.endpoints[3].split(":")
-    home.run("servers", "remove", fleet.endpoints[3], check=True)
+    home.run("servers", "remove", fleet.endpoints[3], "--yes", check=True)
     fresh = _created(home.run("jobs", "create", "test_credentials", "--detail", f"address={unknown[0]}", "--detail",
                               f"port={unknown[1]}", "--detail", "credential_set=lab", "--json", check=True).stdout)
 
