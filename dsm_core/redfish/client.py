@@ -305,10 +305,11 @@ class Throttle:
                 now = time.monotonic()
                 while sent and sent[0] <= now - 60.0:
                     sent.popleft()
-                if len(sent) < self.per_minute:
+                if self.per_minute <= 0 or len(sent) < self.per_minute:
                     sent.append(now)
                     return
-                await asyncio.sleep(sent[0] + 60.0 - now)
+                # a second at a time: a limit raised meanwhile (settings) frees this request at once
+                await asyncio.sleep(min(1.0, sent[0] + 60.0 - now))
 
 
 Recorder = Callable[[CallRecord], None]

@@ -5,6 +5,7 @@ No Pilot, no imports of the app: processes, a pty, keys typed and the screen rea
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -70,6 +71,19 @@ def test_keys_alone_refresh_a_server_and_the_screen_shows_it_completed(
         assert "✓ refresh" in first_row, first_row
         # The refresh filled in what the iDRAC reports: its model and iDRAC firmware.
         assert re.search(r"R\d{3}|M\d{3}", first_row), first_row
+        # y: the server's name goes to the terminal's clipboard as an OSC 52 escape (works over SSH and tmux).
+        before = len(term.raw)
+        term.send("y")
+        term.wait_for("copied the name")
+        copied = [base64.b64decode(m).decode() for m in
+                  re.findall(rb"\x1b\]52;c;([A-Za-z0-9+/=]+)(?:\x07|\x1b\\)", bytes(term.raw[before:]))]
+        assert copied and copied[-1] and copied[-1] in first_row, (copied, first_row)
+        # v: the stored data, as JSON, with what the refresh read.
+        term.send("v")
+        raw = term.wait_for('"connection_status": "connected"')
+        assert re.search(r'"bios_version": "\d', raw), raw
+        term.send("\x1b")  # Esc closes it
+        term.wait_for(endpoints[0])
         # The Jobs view says the same.
         term.send(":")
         term.send("jobs\r")

@@ -136,3 +136,32 @@ def test_activity_log_level_is_honoured(templates: Templates, tmp_path: Path) ->
         assert counts["errors_only"][0] == 0 and counts["errors_only"][1] >= 1
         assert counts["none"] == (0, 0)
         install.engine.dispose()
+
+
+def test_rate_limit_and_caps_change_while_the_worker_runs(templates: Templates, tmp_path: Path) -> None:
+    """network.max_requests_per_minute throttles each iDRAC, and a new value reaches the running worker."""
+    from dsm_core.models import IdracCommand
+
+    with FleetThread(fleet_spec(count=1, time_scale=600)) as fleet:
+        install = _slow_install(templates, tmp_path, fleet)
+        install.home.run("settings", "set", "network.max_requests_per_minute", "2", check=True)
+        worker = install.start_worker()
+        try:
+            install.home.run("servers", "refresh", fleet.endpoints[0], check=True)
+            wait_until(lambda: _job(install).status == "running", what="the refresh to start")
+
+            def calls() -> int:
+                with Session(install.engine) as s:
+                    return len(s.exec(select(IdracCommand).where(IdracCommand.job_id == _job(install).id)).all())
+
+            time.sleep(6)  # unthrottled, a refresh takes well under a second against the simulator
+            assert calls() <= 2 and _job(install).status == "running", "two requests a minute: the rest wait"
+            install.home.run("settings", "set", "network.max_requests_per_minute", "6000", check=True)
+            job = wait_until(lambda: (j := _job(install)).status in ("completed", "failed") and j, timeout=30,
+                             what="the refresh to finish once the limit is raised")
+            assert job.status == "completed", job.error
+            wait_until(lambda: calls() > 2, what="the rest of the refresh's calls in the activity log")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)
+        install.engine.dispose()
