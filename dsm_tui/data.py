@@ -44,7 +44,7 @@ from dsm_core.models import (
 from dsm_core.services.credentials import load_candidates
 from dsm_core.services.jobs import waiting_reasons
 from dsm_core.text import visible
-from dsm_core.timeutil import as_utc, humanize_bytes, utcnow
+from dsm_core.timeutil import as_utc, utcnow
 
 Clock = Callable[[], datetime]
 
@@ -450,8 +450,8 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
             "iDRAC": f"{s.idrac_generation or '?'}G firmware {s.idrac_firmware or '?'}"
             + (f", Redfish {s.redfish_version}" if s.redfish_version else ""),
             "BIOS": s.bios_version or "",
-            "CPUs / memory": f"{s.cpu_count or '?'} / "
-            + (humanize_bytes(s.memory_gb * 1024**3) if s.memory_gb else "?"),
+            # Memory as iDRACs report it (TotalSystemMemoryGiB): binary units, "512 GiB" rather than "550 GB".
+            "CPUs / memory": f"{s.cpu_count or '?'} / " + (f"{s.memory_gb:g} GiB" if s.memory_gb else "?"),
             "power": s.power_state or "",
             "connection": s.connection_status + (f" ({s.connection_error})" if s.connection_error else ""),
             "TLS": s.tls_verify_mode + (" (pinned)" if s.tls_fingerprint_sha256 else ""),

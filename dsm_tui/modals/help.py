@@ -39,7 +39,7 @@ class HelpModal(ModalScreen[None]):
         table = Table(box=None, show_header=True, expand=True, pad_edge=False)
         table.add_column("key", style="bold", no_wrap=True)
         table.add_column("action", no_wrap=True)
-        table.add_column("what it does")
+        table.add_column("what it does", ratio=1)
         table.add_column("", style="dim", no_wrap=True)
         table.add_column("id (tui.keys)", style="dim", no_wrap=True)
         for scope in (self.view, GLOBAL):

@@ -75,3 +75,35 @@ def test_hot_read_indexes_exist(db_url: str) -> None:
     assert ["ip_address"] in cols("servers")
     assert ["service_tag"] in cols("servers")
     engine.dispose()
+
+
+def test_0004_seals_a_stored_webhook_url_and_keeps_event_entries(empty_db_url: str, worker_key_path: object) -> None:
+    """An existing plain webhook URL (it carries its token) is sealed by the upgrade with the worker's public
+    key, so the worker can still use it; nothing else in the row changes."""
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from dsm_core.credentials.sealing import encode_public_key, load_private_key, unseal
+    from dsm_core.models import SINGLETON_ID, ActivitySettings, NotificationSettings
+
+    key = load_private_key(Path(str(worker_key_path)))
+    engine = make_engine(empty_db_url)
+    migrate.upgrade(engine)
+    with Session(engine) as session:  # the rows as `dsm init` and the settings leave them
+        session.add(ActivitySettings(id=SINGLETON_ID, sealing_public_key=encode_public_key(key.public_key())))
+        session.add(NotificationSettings(id=SINGLETON_ID))
+        session.commit()
+    migrate.downgrade(engine, "0003")  # a database from before the webhook was a secret
+    url = "https://teams.lab.local/webhookb2/x/IncomingWebhook/TOKEN-4711"
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE notification_settings SET teams_webhook_url = :u"), {"u": url})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        sealed = conn.execute(sa.text("SELECT teams_webhook_url_sealed FROM notification_settings")).scalar_one()
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("notification_settings")}
+    assert "teams_webhook_url" not in columns and "TOKEN" not in sealed
+    assert unseal(sealed, key).reveal() == url
+    migrate.downgrade(engine, "0003")  # and back: the URL cannot be unsealed there, so it is forgotten
+    migrate.upgrade(engine)
+    engine.dispose()

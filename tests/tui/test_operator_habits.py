@@ -361,3 +361,48 @@ def test_every_new_key_is_unique_in_its_view() -> None:
     for a in ACTIONS:
         assert (a.view, a.key) not in seen, f"{a.id} and {seen[(a.view, a.key)]} share {a.key}"
         seen[(a.view, a.key)] = a.id
+
+
+async def test_a_longer_health_trend_than_ten_checks(tui_engine: Engine) -> None:
+    from datetime import timedelta
+
+    from dsm_core.models import ServerHealth
+    from tests.tui.seed import NOW
+
+    with tui_engine.begin() as conn:
+        conn.execute(sa.insert(ServerHealth.__table__), [
+            {"id": uuid.uuid4(), "server_id": sid(1), "timestamp": NOW - timedelta(hours=k), "created_at": NOW,
+             "overall_health": "Critical" if k == 40 else "OK"} for k in range(45)])
+    app = make_app(tui_engine, "victor", start_view="servers")
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = await _servers(pilot)
+        table.move_to(sid(1))
+        await pilot.press("enter")
+        text = await wait_for(pilot, lambda: "checks since" in (t := screen_text(app)) and t, what="the trend")
+        assert "last 45 checks since" in text and "1 Critical, 44 OK" in text
+        assert "✗" in text  # the Critical one, 40 checks back, is on the trend line
+
+
+def test_spare_width_goes_to_the_columns_that_carry_text() -> None:
+    from dsm_tui import data
+    from dsm_tui.screens.activity import activity_columns
+    from dsm_tui.screens.jobs import job_columns
+    from dsm_tui.screens.settings import SETTING_COLUMNS
+    from dsm_tui.widgets.table import VirtualTable, _fit
+
+    def widths(columns: Any, width: int) -> dict[str, int]:
+        return {c.key: w for c, w in VirtualTable(columns)._columns_for(width)}
+
+    jobs = widths(job_columns(lambda: None), 220)
+    assert jobs["error"] > 60 and jobs["targets"] == 16
+    settings = widths(SETTING_COLUMNS, 200)
+    assert settings["accepted"] > 60 and settings["value"] == 20
+    activity = widths(activity_columns(), 200)
+    assert activity["endpoint"] > 30 and activity["error"] > 24
+    endpoint = "/redfish/v1/Managers/iDRAC.Embedded.1/LogServices/Sel/Entries"
+    cut = _fit(endpoint, 20, cut_left=True)  # the end says which resource: keep it, cut the start
+    assert cut == "…" + endpoint[-19:] and cut.endswith("LogServices/Sel/Entries"[-19:])
+    row = data.ActivityRow(uuid.uuid4(), data.utcnow(), "GET", endpoint, 200, 5, True, "", "worker:x",
+                           "10.0.0.7:443", uuid.UUID(int=0xABCDEF12))
+    source = next(c for c in activity_columns() if c.key == "source")
+    assert source.text(row) == "abcdef12", "the job's short id, as :jobs shows it"

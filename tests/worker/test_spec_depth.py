@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from dsm_core.models import CredentialSet, Job, JobTask, Server, ServerEventLog
+from dsm_core.models import CredentialSet, IdracCommand, Job, JobTask, Server, ServerEventLog
 from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates
 from tests.sim.conftest import client
@@ -131,3 +131,9 @@ def test_seed_jobs_do_what_the_specification_says(unranged: Install, fleet: Flee
     keys = [(e.event_id, e.timestamp) for e in now]
     assert len(keys) == len(set(keys))
     assert fleet.open_sessions() == 0
+
+    # 10. Every call the worker made names who asked for it: the creator of the job that made it.
+    with Session(install.engine) as s:
+        calls = s.exec(select(IdracCommand)).all()
+        creators = {j.id: j.created_by for j in s.exec(select(Job)).all()}
+    assert calls and all(c.initiated_by is not None and c.initiated_by == creators[c.job_id] for c in calls)
