@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dsm_core.netaddr import AddressError, parse_cidr, parse_ip
 
@@ -41,6 +41,19 @@ def parse_address_spec(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6
             raise AddressError(f'"{text}" is not a range from a lower to a higher address of one family')
         return list(ipaddress.summarize_address_range(first, last))
     return [parse_cidr(text)]
+
+
+def _idrac_ip(value: str | None) -> str | None:
+    """``details.address``: one iDRAC's IP address (not a range)."""
+    if value is not None:
+        try:
+            parse_ip(value)
+        except AddressError as exc:
+            raise ValueError(f"{exc}; give the iDRAC's IP address") from None
+    return value
+
+
+IdracAddress = Annotated[str | None, AfterValidator(_idrac_ip)]
 
 
 def count_addresses(specs: list[str]) -> int:
@@ -78,19 +91,10 @@ class TestCredentialsDetails(_Details):
     """``credential_set`` tests that set, not the one resolution would pick; ``address`` tests an iDRAC by
     address (known to the inventory or not) instead of server targets."""
 
-    address: str | None = None
+    address: IdracAddress = None
     port: Annotated[int, Field(ge=1, le=65535)] = 443
     credential_set: str | None = None
 
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_ip(value)
-            except AddressError as exc:
-                raise ValueError(f"{exc}; give the iDRAC's IP address") from None
-        return value
 
 
 class PowerDetails(_Details):
@@ -191,19 +195,10 @@ class FirmwareDetails(_Details):
 
 
 class DiagnosticsDetails(_Details):
-    address: str | None = None
+    address: IdracAddress = None
     port: Annotated[int, Field(ge=1, le=65535)] = 443
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_ip(value)
-            except AddressError as exc:
-                raise ValueError(f"{exc}; give the iDRAC's IP address") from None
-        return value
 
 
 class VcenterDetails(_Details):

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import pty
-import select
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +15,7 @@ import dsm_cli.main as cli
 from dsm_core.db import make_engine
 from dsm_core.services import jobs
 from tests.conftest import Templates, ctx_for, fresh_database
-from tests.integration.cli import DsmHome, dsm_executable
+from tests.integration.cli import DsmHome, dsm_executable, run_on_pty
 
 
 @pytest.fixture
@@ -79,28 +75,8 @@ def test_destructive_commands_ask_and_refuse_without_a_terminal(home: DsmHome) -
     assert not json.loads(home.run("jobs", "list", "--json", check=True).stdout)
 
     def on_a_terminal(answer: bytes, *args: str) -> tuple[int, str]:
-        pid, fd = pty.fork()
-        if pid == 0:  # the child: `dsm` with the pty as its terminal
-            os.execve(dsm_executable()[0], [*dsm_executable(), *args], home.env())
-        seen = b""
-        deadline = time.monotonic() + 30
-        answered = False
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            if not answered and b"[y/N]" in seen:
-                os.write(fd, answer + b"\n")
-                answered = True
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+        code, seen = run_on_pty(list(args), home.env(), answer, timeout=30)
+        return code, seen.decode(errors="replace")
 
     code, text = on_a_terminal(b"n", "servers", "remove", "10.0.0.100")
     assert code == 1 and "remove server 10.0.0.100" in text and "nothing was done" in text

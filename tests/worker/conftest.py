@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from dsm_cli.main import os_username
+from dsm_core.credentials.secret import Secret
 from dsm_core.db import make_engine
+from dsm_core.services import credentials, settings
 from dsm_sim.fleet import FleetThread
-from tests.conftest import Templates, fresh_database
+from tests.conftest import Templates, ctx_for, fresh_database
 from tests.integration.cli import DsmHome, dsm_executable
 from tests.sim.conftest import fleet_spec
 
@@ -50,20 +53,25 @@ def make_install(templates: Templates, backend: str, tmp_path: Path, ranges: lis
     url = None if backend == "sqlite" else fresh_database(templates, backend, tmp_path, empty=True)
     home = DsmHome(tmp_path / "home", url, {})
     home.run("init", check=True)
-    args = ["credentials", "add", "lab", "--username", "root", "--password-stdin"]
-    for r in ranges:
-        args += ["--range", r]
-    home.run(*args, stdin="calvin\n", check=True)
+    db_url = url or f"sqlite:///{home.home / 'dsm.db'}"
+    engine = make_engine(db_url)
+    # The credential set and the settings go through the service layer in this process: the same validation,
+    # sealing and audit as `dsm credentials add` and `dsm settings set` (tested as commands elsewhere),
+    # without a process start each.
+    admin = ctx_for(engine, os_username())
+    credentials.add_credential_set(admin, "lab", "root", Secret("calvin"), ranges=ranges)
     # Fast failure in tests: short timeouts, one quick retry.
     for key, value in (
         ("network.read_timeout_seconds", "5"),
         ("network.connection_timeout_seconds", "3"),
         ("network.max_retry_attempts", "1"),
         ("network.retry_delay_seconds", "0"),
+        # The per-iDRAC rate limit (60 a minute by default) is tested on its own; here it would only make
+        # tests that read one simulated iDRAC many times wait out minutes.
+        ("network.max_requests_per_minute", "100000"),
     ):
-        home.run("settings", "set", key, value, check=True)
-    db_url = url or f"sqlite:///{home.home / 'dsm.db'}"
-    return Install(home, make_engine(db_url), db_url)
+        settings.set_setting(admin, key, value)
+    return Install(home, engine, db_url)
 
 
 @pytest.fixture

@@ -5,15 +5,11 @@ progress line updated in place on a terminal, plain lines in a pipe."""
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import time
 from pathlib import Path
 
 from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates
-from tests.integration.cli import dsm_executable
+from tests.integration.cli import run_on_pty
 from tests.worker.conftest import block_of, make_install
 
 
@@ -43,25 +39,8 @@ def test_wait_json_text_outcomes_and_progress(templates: Templates, tmp_path: Pa
         assert "\r" not in text.stdout  # a pipe gets plain lines
 
         # On a terminal the progress line is rewritten in place (carriage return and erase-line).
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execve(dsm_executable()[0], [*dsm_executable(), "servers", "refresh", *fleet.endpoints, "--wait",
-                                            "--timeout", "120"], home.env())
-        seen = b""
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        assert os.waitstatus_to_exitcode(status) == 0, seen.decode(errors="replace")
+        code, seen = run_on_pty(["servers", "refresh", *fleet.endpoints, "--wait", "--timeout", "120"], home.env())
+        assert code == 0, seen.decode(errors="replace")
         assert b"\r\x1b[K" in seen and b"targets" in seen
     finally:
         worker.terminate()
