@@ -269,7 +269,7 @@ SERVER_COLUMNS = [("ip_address", "ip"), ("port", "port"), ("hostname", "hostname
 SERVER_FILTER_FIELDS: dict[str, Callable[[Any], str]] = {
     "name": lambda r: r["hostname"] or "",
     "host": lambda r: r["hostname"] or "",
-    "ip": lambda r: r["address"],
+    "ip": lambda r: r["ip_address"] if r["port"] == 443 else f"{r['ip_address']}:{r['port']}",
     "tag": lambda r: r["service_tag"] or "",
     "model": lambda r: r["model"] or "",
     "health": lambda r: r["overall_health"] or "",
@@ -294,11 +294,7 @@ class _FilterRow(dict[str, Any]):
 def _filtered_servers(rows: list[dict[str, Any]], text: str | None) -> list[dict[str, Any]]:
     if not text:
         return rows
-    wrapped = []
-    for row in rows:
-        w = _FilterRow(row)
-        w["address"] = row["ip_address"] if row["port"] == 443 else f"{row['ip_address']}:{row['port']}"
-        wrapped.append(w)
+    wrapped = [_FilterRow(row) for row in rows]
     try:
         keep = compile_filter(text, SERVER_FILTER_FIELDS)
     except FilterError as exc:

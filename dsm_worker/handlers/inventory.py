@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from datetime import UTC
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from dsm_core.credentials.resolution import CredentialCandidate, ResolvedCredential, candidates_for_address
+from dsm_core.credentials.resolution import CredentialCandidate
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth
@@ -309,30 +308,16 @@ def _named_set(engine: Any, set_id: str) -> CredentialCandidate | None:
         return next((c for c in load_candidates(s) if str(c.set_id) == set_id), None)
 
 
-def _address_candidates(engine: Any, address: str) -> list[ResolvedCredential]:
-    with read_scope(engine) as s:
-        sets = load_candidates(s)
-    return candidates_for_address(address, sets, os.environ)
-
-
-async def _credential_under_test(
-    ctx: JobContext, server: Server | None, address: str
-) -> tuple[str, Secret, str]:
+async def _credential_under_test(ctx: JobContext, server: Server) -> tuple[str, Secret, str]:
     """The one credential this test is about: the named set if the job names one (never the one resolution
-    would pick instead), else the server's resolution, else the first an unknown address would be tried with."""
+    would pick instead), else the server's own resolution (for an address not in the inventory: by its
+    ranges, the default set, then the worker's environment)."""
     if ctx.job.credential_set_ids:
         cand = await ctx.db(_named_set, ctx.engine, ctx.job.credential_set_ids[0])
         if cand is None:
             raise TaskFailed("the credential set named by this job was removed since it was created")
         return cand.username, ctx.unseal(cand.password_sealed), f"credential set {cand.name} ({cand.username})"
-    if server is not None:
-        return await ctx.credentials_for(server)
-    found = await ctx.db(_address_candidates, ctx.engine, address)
-    if not found:
-        raise TaskFailed(f"no credentials for {address}: no credential set covers it and none is the default")
-    cred = found[0]
-    password = cred.password_env if cred.password_env is not None else ctx.unseal(cred.password_sealed)
-    return cred.username, password, cred.describe()
+    return await ctx.credentials_for(server)
 
 
 async def test_credentials(ctx: JobContext) -> Outcome:
@@ -343,7 +328,7 @@ async def test_credentials(ctx: JobContext) -> Outcome:
     record = not ctx.job.credential_set_ids
 
     async def login(server: Server, task: JobTask, log: TaskLog) -> None:
-        username, password, source = await _credential_under_test(ctx, server, server.ip_address)
+        username, password, source = await _credential_under_test(ctx, server)
         ctx.result.setdefault("used", {})[task.target or server.ip_address] = source
         try:
             async with ctx.idrac(server, task.id, (username, password), fresh=True) as client:
