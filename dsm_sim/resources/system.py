@@ -461,7 +461,8 @@ _BOOT_STATES = {"down": "None", "shutting_down": "OSRunning", "posting": "System
 
 
 def _boot_progress(idrac: Any) -> dict[str, Any]:
-    """BootProgress (ComputerSystem v1.13): iDRAC 9 from 4.x and iDRAC 10; absent on older firmware."""
-    if not idrac.supports_expand():
+    """BootProgress (ComputerSystem v1.13): iDRAC 10 only here — the iDRAC 9 6.00 capture has LastResetTime
+    but no BootProgress, and DSM must not count on what a real iDRAC 9 does not send."""
+    if idrac.generation < 10:
         return {}
     return {"BootProgress": {"LastState": _BOOT_STATES.get(idrac.host_state, "None")}}

@@ -112,6 +112,32 @@ async def viewer(pilot: Any, app: DsmApp) -> None:
     await _until(pilot, lambda: len(app.screen.table.rows) == 40)
 
 
+async def audit(pilot: Any, app: DsmApp) -> None:
+    app.goto("audit")
+    await _until(pilot, lambda: app.current_view == "audit" and len(app.screen.table.rows) > 3)
+
+
+async def events(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("E", *"severity:warning")
+    await _until(pilot, lambda: True)
+
+
+async def job_form(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("space", "space", "J", *"power_action", "enter")
+    await _until(pilot, lambda: getattr(app.screen, "title_text", "").startswith("New power_action"))
+
+
+async def sort_chooser(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("s", "h")
+    await _until(pilot, lambda: True)
+
+
 SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "pulse": (pulse, "alice", (120, 32)),
     "pulse-80x24": (pulse, "alice", (80, 24)),
@@ -127,6 +153,10 @@ SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "help": (help_page, "oscar", (140, 40)),
     "palette": (palette, "oscar", (140, 30)),
     "servers-viewer": (viewer, "victor", (160, 30)),
+    "audit": (audit, "alice", (140, 30)),
+    "server-events": (events, "victor", (140, 30)),
+    "job-form": (job_form, "oscar", (140, 40)),
+    "sort-chooser": (sort_chooser, "victor", (120, 30)),
 }
 
 
