@@ -650,6 +650,8 @@ class ProbeResult:
     root: dict[str, Any] | None
     answered: bool
     failure: str | None = None
+    busy: bool = False
+    """It kept answering "busy" (429/5xx, RAC0218) through every attempt: worth another round later."""
 
 
 BUSY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -670,6 +672,7 @@ async def probe_service_root(
     HTTP but is busy (429/5xx, RAC0218) or drops the connection; a refused or silent address is not retried."""
     url = f"https://{endpoint}/redfish/v1"
     last = "no answer"
+    said_busy = False
     for attempt in range(1, attempts + 1):
         started = time.monotonic()
         response: httpx.Response | None = None
@@ -716,8 +719,10 @@ async def probe_service_root(
             message, mid = _error_details(response)
             last = f"HTTP {response.status_code}{' ' + mid if mid else ''}: {message}"[:300]
             wait = retry_after(response)
+            said_busy = True
         else:
-            last = error or last
+            last, said_busy = error or last, False
         if attempt < attempts:
             await asyncio.sleep(wait if wait is not None else random.uniform(0, retry_delay * 2 ** (attempt - 1)))
-    return ProbeResult(None, True, f"the iDRAC answered but stayed busy or broken after {attempts} attempts ({last})")
+    return ProbeResult(None, True, f"the iDRAC answered but stayed busy or broken after {attempts} attempts ({last})",
+                       busy=said_busy)

@@ -124,11 +124,16 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
         recorder = ctx.worker.activity.recorder(None, ctx.job.id, task.id, ctx.job.created_by)
         await ctx.wait_unpaused()
         settings = ctx.worker.client_settings()
-        probe = await probe_service_root(
-            endpoint, tls, probe_timeout, ctx.worker.throttle, recorder,
-            attempts=max(6, settings.max_retries + 1), retry_delay=settings.retry_delay,
-            max_body_bytes=settings.max_body_bytes,
-        )
+        for round_number in range(1, BUSY_ROUNDS + 1):
+            probe = await probe_service_root(
+                endpoint, tls, probe_timeout, ctx.worker.throttle, recorder,
+                attempts=max(6, settings.max_retries + 1), retry_delay=settings.retry_delay,
+                max_body_bytes=settings.max_body_bytes,
+            )
+            if not probe.busy or round_number == BUSY_ROUNDS:
+                break
+            # Something answered and said "busy": an iDRAC to find, not to miss. A few more rounds, spaced.
+            await asyncio.sleep(min(10.0, 2.0 * round_number))
         if probe.failure is not None:
             found["busy"].append(endpoint)
             raise TaskFailed(probe.failure)

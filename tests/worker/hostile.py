@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gzip
 import json
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -199,10 +200,20 @@ class HostileIdrac:
             for server in self._servers:
                 server.close()
 
+        stopped = False
         with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
+            stopped = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not stopped:
+            # The loop, busy serving an endless body, did not run stop(): close the listening sockets from
+            # here (they are still open: their descriptors cannot belong to anything else), so the next test
+            # can bind the same address at once.
+            for server in self._servers:
+                for sock in server.sockets or ():
+                    with contextlib.suppress(OSError):
+                        os.close(sock.fileno())
         self._certs.close()
 
 
