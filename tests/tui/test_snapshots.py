@@ -84,7 +84,6 @@ def test_colour_modes_with_a_critical_server_under_the_cursor(
         await _settle(pilot)
         assert table.current.health == "Critical"
         line = table.render_line(table.cursor - int(table.scroll_y) + 1)
-
         assert all(seg.style is not None and seg.style.reverse for seg in line if seg.text.strip()), \
             "every cell of the cursor row is reverse video"
         health = next(seg for seg in line if seg.text.strip() == "Critical")
