@@ -84,20 +84,22 @@ def test_a_pause_in_the_middle_of_a_shutdown_does_not_send_it_again(
 
 def test_discovery_finds_an_idrac_that_answers_503_half_the_time_every_time(
         templates: Templates, tmp_path: Path) -> None:
-    with FleetThread(fleet_spec(count=1, models=("R750",), time_scale=600)) as fleet:
+    # time_scale 30: the iDRAC's 30-minute idle session timeout is a minute here, longer than the scans wait
+    # out its 503s (at 600 it would be 3 s, and sessions would expire between a retry and the next request).
+    with FleetThread(fleet_spec(count=1, models=("R750",), time_scale=30)) as fleet:
         install = make_install(templates, "sqlite", tmp_path, [block_of(fleet)])
         install.home.run("settings", "set", "network.max_retry_attempts", "3", check=True)
         install.home.run("settings", "set", "network.retry_delay_seconds", "1", check=True)
         fleet.set_faults(fleet.endpoints, error_503_rate=0.5)
         address, port = fleet.endpoints[0].rsplit(":", 1)
-        for _ in range(10):  # ten scans, run by one worker (four at a time, two requests at a time per iDRAC)
+        for _ in range(10):  # ten scans, run by one worker, two at a time (the iDRAC's per-host cap is two)
             install.home.run("discover", address, "--port", port, check=True)
-        install.worker()
+        install.worker("--concurrency", "2")
         scans = json.loads(install.home.run("jobs", "list", "--json", "--type", "discovery_scan", check=True).stdout)
         assert len(scans) == 10
         for scan in scans:
             job = json.loads(install.home.run("jobs", "show", scan["id"], "--json", check=True).stdout)
-            assert job["status"] == "completed", job
+            assert job["status"] == "completed", (job["error"], [(t["error"], t["log"]) for t in job["tasks"]])
             assert job["details"]["result"]["idracs"] == 1, job["details"]
         assert fleet.servers()[0]["counters"]["errors_5xx"] > 5  # the fault really fired
         assert fleet.open_sessions() == 0
