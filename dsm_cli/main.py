@@ -33,6 +33,7 @@ from dsm_core.services import (
     bootstrap,
     credentials,
     database,
+    firmware,
     groups,
     history,
     jobs,
@@ -478,10 +479,98 @@ def cmd_jobs(rt: Runtime) -> None:
         view = jobs.create_job(ctx, a.job_type, servers=a.server, groups=a.group, clusters=a.cluster,
                                details=details, schedule_at=schedule_at)
         _report_created(rt, ctx, view)
+    elif a.jobs_cmd == "retry":
+        view = jobs.retry_job(ctx, a.id, from_step=a.from_step)
+        if str(view["id"]) != jobs.find_job_id(ctx, a.id) or a.json or getattr(a, "wait", False):
+            _report_created(rt, ctx, view)
+        else:
+            print(f"job {short_id(view['id'])}: resumed from "
+                  f"{'step ' + a.from_step if a.from_step else 'its failed step'}; "
+                  f"`dsm jobs wait {short_id(view['id'])}` follows it")
     elif a.jobs_cmd == "cancel":
         view = jobs.cancel_job(ctx, a.id)
         print(f"job {short_id(view['id'])}: " + ("cancelled" if view["status"] == "cancelled"
                                        else "cancellation requested; the worker stops it at its next safe point"))
+
+
+REPO_COLUMNS = (("name", "name"), ("url", "url"), ("catalog_file", "catalog"), ("catalog_version", "version"),
+                ("package_count", "packages"), ("last_status", "status"), ("synced", "synced"), ("last_error", "error"))
+COMPLIANCE_COLUMNS = (("ip_address", "server"), ("service_tag", "tag"), ("component", "component"),
+                      ("installed", "installed"), ("available", "available"), ("state", "state"),
+                      ("criticality", "criticality"), ("repository", "repository"))
+
+
+def parse_reboot(text: str) -> tuple[str, str | None]:
+    """``none``, ``now`` or ``at:ISO`` (an ISO time with an offset)."""
+    if text in ("none", "now"):
+        return text, None
+    if text.startswith("at:") and len(text) > 3:
+        from datetime import datetime
+
+        when = text[3:]
+        try:
+            parsed = datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise CliError(f"--reboot: {when!r} is not an ISO time with an offset; give e.g. "
+                           "at:2026-12-01T02:00+00:00")
+        return "at", parsed.isoformat()
+    raise CliError(f"--reboot: {text!r}; give none, now or at:ISO-TIME")
+
+
+def cmd_firmware(rt: Runtime) -> None:
+    a = rt.args
+    if a.firmware_cmd == "repo":
+        if a.repo_cmd == "add":
+            password = read_password("Share password: ") if a.password_stdin else None
+            view = firmware.add_repository(rt.ctx(), a.name, a.url, catalog_file=a.catalog, local_path=a.mounted_at,
+                                           username=a.username, password=password, verify_tls=not a.insecure)
+            if a.json:
+                print_json(view)
+            else:
+                say(f"repository {view['name']} added ({view['url']}); `dsm firmware repo sync {view['name']} "
+                    "--wait` reads its catalog")
+        elif a.repo_cmd == "list":
+            rows = firmware.list_repositories(rt.ctx())
+            if not a.json:
+                for row in rows:
+                    row["synced"] = _ago(row["last_checked_at"]) if row["last_checked_at"] else "never"
+            _emit(a, rows, REPO_COLUMNS)
+        elif a.repo_cmd == "sync":
+            ctx = rt.ctx()  # the worker reads the share; the job's details name the repository (checked now)
+            _report_created(rt, ctx, jobs.create_job(ctx, "firmware_catalog_sync", details={"repository": a.name}))
+        elif a.repo_cmd == "remove":
+            _confirm(rt, "firmware.repo.remove", f"remove firmware repository {a.name} and its catalog")
+            firmware.remove_repository(rt.ctx(), a.name)
+            say(f"repository {a.name} removed")
+    elif a.firmware_cmd == "compliance":
+        rows = firmware.compliance_rows(rt.ctx(), servers=a.server, group=a.group, states=a.state,
+                                        component=a.component, repository=a.repository)
+        _emit(a, rows, COMPLIANCE_COLUMNS)
+    elif a.firmware_cmd == "update":
+        details: dict[str, Any] = {}
+        sources = [x for x in (a.repository, a.image_uri, a.file) if x]
+        if len(sources) != 1:
+            raise CliError("give exactly one of --repository NAME, --image-uri URI or --file PATH")
+        if a.repository:
+            details["repository"] = a.repository
+            if a.component:
+                details["components"] = a.component
+            if a.compare_only:
+                details["compare_only"] = True
+        elif a.component or a.compare_only:
+            raise CliError("--component and --compare-only go with --repository")
+        if a.image_uri:
+            details["image_uri"] = a.image_uri
+        if a.file:
+            details["file"] = str(Path(a.file).expanduser().resolve())
+        details["reboot"], reboot_at = parse_reboot(a.reboot)
+        if reboot_at:
+            details["reboot_at"] = reboot_at
+        if a.job_timeout is not None:
+            details["job_timeout_seconds"] = a.job_timeout
+        _create_and_maybe_wait(rt, "firmware_update", a.refs, details)
 
 
 def _refuse_humans_below_admin(rt: Runtime, action: str) -> None:
@@ -510,9 +599,15 @@ def cmd_worker(rt: Runtime) -> None:
         raise CliError("--concurrency: give 1 to 256 jobs at once")
     if not 5 <= a.lease <= 3600:
         raise CliError("--lease: give 5 to 3600 seconds")
+    if not 0.2 <= a.dell_job_poll <= 120:
+        raise CliError("--dell-job-poll: give 0.2 to 120 seconds")
+    if not 1 <= a.scheduled_settle <= 3600:
+        raise CliError("--scheduled-settle: give 1 to 3600 seconds")
     code = run_worker(rt.config, WorkerOptions(max_jobs=a.concurrency or 4, exit_when_idle=a.exit_when_idle,
                                                grace_seconds=a.grace, lease_seconds=a.lease,
-                                               spool_dir=rt.config.data_dir / "spool"))
+                                               spool_dir=rt.config.data_dir / "spool",
+                                               dell_job_poll_seconds=a.dell_job_poll,
+                                               scheduled_settle_seconds=a.scheduled_settle))
     if code:
         raise CliError("", code)  # run_worker has said why, in one line
 
@@ -908,12 +1003,62 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--details-json", metavar="JSON")
     x.add_argument("--at", metavar="TIME", help="run no earlier than this ISO time (with an offset)")
     _wait_flags(x)
+    x = json_flag(jsub.add_parser("retry", help="run an ended job again: a workflow job (firmware_update) resumes "
+                                                 "as the same job from its failed step; others run as a new job"))
+    x.add_argument("id")
+    x.add_argument("--from-step", metavar="NAME", help="workflow jobs: run this step and every later one again")
+    _wait_flags(x)
     x = jsub.add_parser("cancel", help="cancel a pending job, or ask a running one to stop")
     x.add_argument("id")
     x = json_flag(jsub.add_parser("wait", help="follow a job; exit 0 only when it completed"))
     x.add_argument("id")
     x.add_argument("--timeout", type=float, metavar="S")
     sp.set_defaults(handler=cmd_jobs)
+
+    sp = sub.add_parser("firmware", help="local firmware repositories, fleet compliance, updates")
+    fsub = sp.add_subparsers(dest="firmware_cmd", required=True)
+    rp = fsub.add_parser("repo", help="local Dell Repository Manager shares (catalog and DUPs)")
+    rsub = rp.add_subparsers(dest="repo_cmd", required=True)
+    x = json_flag(rsub.add_parser("add", help="add a repository (HTTP/HTTPS share, or NFS/CIFS mounted here)"))
+    x.add_argument("name")
+    x.add_argument("--url", required=True, help="http(s)://host/path, nfs://host/export or cifs://host/share")
+    x.add_argument("--catalog", default="Catalog.xml", metavar="FILE",
+                   help="catalog file name in the repository (Catalog.xml, Catalog.xml.gz)")
+    x.add_argument("--mounted-at", metavar="PATH", help="nfs/cifs: where the worker host has the share mounted")
+    x.add_argument("--username", help="share user (the iDRAC and the worker use it)")
+    x.add_argument("--password-stdin", action="store_true", help="read the share password from standard input")
+    x.add_argument("--insecure", action="store_true", help="https: do not verify the share's certificate")
+    json_flag(rsub.add_parser("list", help="repositories and their catalogs"))
+    x = json_flag(rsub.add_parser("sync", help="read the repository's catalog (a firmware_catalog_sync job)"))
+    x.add_argument("name")
+    _wait_flags(x)
+    x = rsub.add_parser("remove", help="admin: remove a repository and its catalog")
+    x.add_argument("name")
+    x.add_argument("--yes", action="store_true", help="do it without asking")
+    x = json_flag(fsub.add_parser("compliance", help="installed firmware against the synced catalogs, per "
+                                                     "server and component"))
+    x.add_argument("--server", action="append", default=[], metavar="REF")
+    x.add_argument("--group", metavar="NAME")
+    x.add_argument("--state", action="append", default=[],
+                   help="compliant, upgrade, downgrade or not_in_catalog (repeatable)")
+    x.add_argument("--component", metavar="TEXT", help="components whose name, id or FQDD contains TEXT")
+    x.add_argument("--repository", metavar="NAME", help="only this repository's catalog")
+    x = json_flag(fsub.add_parser("update", help="update firmware (a firmware_update job, one workflow per server)"))
+    x.add_argument("refs", nargs="+", metavar="REF")
+    x.add_argument("--repository", metavar="NAME",
+                   help="install from this repository's catalog (the iDRAC decides; with --component, DSM "
+                        "picks the upgrades from its compliance and the iDRAC pulls each)")
+    x.add_argument("--component", action="append", default=[], metavar="TEXT",
+                   help="with --repository: only components whose name, id or FQDD contains TEXT")
+    x.add_argument("--image-uri", metavar="URI", help="a DUP the iDRAC pulls (http(s), nfs, cifs)")
+    x.add_argument("--file", metavar="PATH", help="a DUP on the worker host that DSM pushes to the iDRAC")
+    x.add_argument("--reboot", default="now", metavar="none|now|at:ISO",
+                   help="when staged updates are applied: none (next reboot), now (default), at:TIME")
+    x.add_argument("--compare-only", action="store_true",
+                   help="with --repository: only ask the iDRAC what it would update")
+    x.add_argument("--job-timeout", type=int, metavar="S", help="seconds each Dell job may take (default 7200)")
+    _wait_flags(x)
+    sp.set_defaults(handler=cmd_firmware)
 
     sp = sub.add_parser("audit", help="admin: who changed what (`dsm audit list`)")
     asub = sp.add_subparsers(dest="audit_cmd", required=True)
@@ -942,6 +1087,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lease", type=float, default=60.0,
                     help="seconds a claimed job stays ours without renewal; after a crash, another worker "
                          "resumes it this long after the last renewal")
+    sp.add_argument("--dell-job-poll", type=float, default=5.0, metavar="SECONDS",
+                    help="how often a running Dell job (firmware, configuration) is read (default 5)")
+    sp.add_argument("--scheduled-settle", type=float, default=60.0, metavar="SECONDS",
+                    help="how long an update started Immediate may stay Scheduled before DSM takes it as "
+                         "waiting for a host reboot (default 60)")
     sp.set_defaults(handler=cmd_worker)
 
     sp = json_flag(sub.add_parser("discover", help="find iDRACs in address ranges (a discovery_scan job)"))

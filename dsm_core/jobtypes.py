@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dsm_core.netaddr import AddressError, parse_cidr, parse_ip
 
@@ -178,20 +178,70 @@ class ScpImportDetails(_Details):
     preview: bool = False
 
 
+_REPO_URL_SCHEMES = ("http://", "https://", "nfs://", "cifs://")
+DUP_SUFFIXES = (".exe", ".bin", ".d9", ".d10", ".pm", ".sc")
+RebootPolicy = Literal["none", "now", "at"]
+
+
 class FirmwareDetails(_Details):
+    """One of three sources (REDFISH.md §2.11): a local repository (InstallFromRepository with its catalog; with
+    ``components``, DSM's own compliance picks the packages and the iDRAC pulls each from the repository),
+    an image URI the iDRAC pulls (SimpleUpdate), or a DUP file on the worker's host that DSM pushes.
+
+    ``reboot``: ``none`` stages the update for the next reboot (the job says so and verifies nothing it could
+    not see); ``now`` reboots the host when an update waits for it; ``at`` at ``reboot_at``."""
+
     repository: str | None = None
+    components: list[Annotated[str, Field(min_length=1, max_length=100)]] = []
     image_uri: str | None = None
-    components: list[str] = []
-    apply_time: Literal["Immediate", "OnReset"] = "OnReset"
-    reboot: bool = True
+    file: str | None = None
+    reboot: RebootPolicy = "now"
+    reboot_at: AwareDatetime | None = None
+    compare_only: bool = False
+    job_timeout_seconds: Annotated[int, Field(ge=300, le=6 * 3600)] = 7200
+
+    @field_validator("image_uri")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_REPO_URL_SCHEMES):
+            raise ValueError("must be an http(s)://, nfs:// or cifs:// URL on the local network")
+        return value
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.startswith("/"):
+                raise ValueError("must be an absolute path on the worker's host")
+            if not value.lower().endswith(DUP_SUFFIXES):
+                raise ValueError("must name a Dell Update Package (.EXE; .d9/.d10 for the iDRAC itself)")
+        return value
 
     @model_validator(mode="after")
     def _source(self) -> FirmwareDetails:
-        if bool(self.repository) == bool(self.image_uri):
-            raise ValueError("give exactly one of repository (a local firmware repository name) or image_uri")
-        if self.image_uri and not self.image_uri.startswith(("http://", "https://", "nfs://", "cifs://", "/redfish/")):
-            raise ValueError("image_uri must be an http(s), nfs or cifs URL on the local network")
+        given = [n for n in ("repository", "image_uri", "file") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of repository (a local firmware repository name), image_uri or file")
+        if (self.components or self.compare_only) and not self.repository:
+            raise ValueError("components and compare_only go with a repository")
+        if self.components and self.compare_only:
+            raise ValueError("compare_only asks the iDRAC about the whole catalog; leave out components")
+        if (self.reboot == "at") != (self.reboot_at is not None):
+            raise ValueError("reboot at needs reboot_at (an ISO time with an offset), and only then")
         return self
+
+    @property
+    def method(self) -> str:
+        if self.file:
+            return "push"
+        if self.image_uri:
+            return "simple_update"
+        return "catalog_compare" if self.compare_only else (
+            "repository_packages" if self.components else "install_from_repository")
+
+
+class CatalogSyncDetails(_Details):
+    repository: Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class DiagnosticsDetails(_Details):
@@ -229,39 +279,67 @@ class HostStepDetails(_Details):
     maintenance_timeout_seconds: Annotated[int, Field(ge=60, le=86_400)] = 1800
 
 
+Role = Literal["viewer", "operator", "admin"]
+
+
 @dataclass(frozen=True)
 class JobTypeSpec:
+    """Everything about a job type, in one place: who may create it, what it targets, which details it takes
+    (typed, defaults filled), what operators read, and which worker coroutine runs it. A type with no
+    ``handler`` is declared (jobs can be created and scheduled) but no worker claims it yet."""
+
     targets: TargetRule
     details: type[_Details]
+    label: str
+    handler: str | None = None
+    """``module:function`` in dsm_worker; imported by the worker, never by the console."""
+    role: Role = "operator"
     touches_idrac: bool = True
+    workflow: bool = False
+    """Runs as steps (workflow_executions): retry resumes the same job from its failed step."""
 
+
+_H = "dsm_worker.handlers."
 
 JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
-    "discovery_scan": JobTypeSpec("none", DiscoveryDetails),
-    "test_credentials": JobTypeSpec("servers_or_address", TestCredentialsDetails),
-    "refresh_server_info": JobTypeSpec("servers", NoDetails),
-    "network_diagnostics": JobTypeSpec("servers_or_address", DiagnosticsDetails),
-    "health_check": JobTypeSpec("servers", NoDetails),
-    "power_action": JobTypeSpec("servers", PowerDetails),
-    "fetch_event_logs": JobTypeSpec("servers", EventLogDetails),
-    "boot_configuration": JobTypeSpec("servers", BootDetails),
-    "virtual_media_mount": JobTypeSpec("servers", MediaMountDetails),
-    "virtual_media_unmount": JobTypeSpec("servers", MediaUnmountDetails),
-    "bios_config_read": JobTypeSpec("servers", NoDetails),
-    "bios_config_write": JobTypeSpec("servers", BiosWriteDetails),
-    "scp_export": JobTypeSpec("servers", ScpExportDetails),
-    "scp_import": JobTypeSpec("one_server", ScpImportDetails),
-    "firmware_update": JobTypeSpec("servers", FirmwareDetails),
-    "full_server_update": JobTypeSpec("servers", FirmwareDetails),
-    "vcenter_sync": JobTypeSpec("none", VcenterDetails, touches_idrac=False),
-    "vcenter_connectivity_test": JobTypeSpec("none", VcenterTestDetails, touches_idrac=False),
-    "openmanage_sync": JobTypeSpec("none", NoDetails, touches_idrac=False),
-    "cluster_safety_check": JobTypeSpec("clusters", ClusterSafetyDetails, touches_idrac=False),
-    "server_group_safety_check": JobTypeSpec("groups", GroupSafetyDetails),
-    "rolling_cluster_update": JobTypeSpec("one_cluster_or_group", RollingUpdateDetails),
-    "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails),
-    "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails),
+    "discovery_scan": JobTypeSpec("none", DiscoveryDetails, "Discovery scan", _H + "discovery:discovery_scan"),
+    "test_credentials": JobTypeSpec("servers_or_address", TestCredentialsDetails, "Test credentials",
+                                    _H + "inventory:test_credentials"),
+    "refresh_server_info": JobTypeSpec("servers", NoDetails, "Refresh", _H + "inventory:refresh_server_info"),
+    "network_diagnostics": JobTypeSpec("servers_or_address", DiagnosticsDetails, "Network diagnostics",
+                                       _H + "diagnostics:network_diagnostics"),
+    "health_check": JobTypeSpec("servers", NoDetails, "Health check", _H + "inventory:health_check"),
+    "power_action": JobTypeSpec("servers", PowerDetails, "Power", _H + "power:power_action"),
+    "fetch_event_logs": JobTypeSpec("servers", EventLogDetails, "Fetch event logs", _H + "inventory:fetch_event_logs"),
+    "boot_configuration": JobTypeSpec("servers", BootDetails, "Boot configuration"),
+    "virtual_media_mount": JobTypeSpec("servers", MediaMountDetails, "Mount virtual media"),
+    "virtual_media_unmount": JobTypeSpec("servers", MediaUnmountDetails, "Unmount virtual media"),
+    "bios_config_read": JobTypeSpec("servers", NoDetails, "Read BIOS"),
+    "bios_config_write": JobTypeSpec("servers", BiosWriteDetails, "Write BIOS"),
+    "scp_export": JobTypeSpec("servers", ScpExportDetails, "SCP export"),
+    "scp_import": JobTypeSpec("one_server", ScpImportDetails, "SCP import"),
+    "firmware_catalog_sync": JobTypeSpec("none", CatalogSyncDetails, "Catalog sync", _H + "firmware:catalog_sync",
+                                         touches_idrac=False),
+    "firmware_update": JobTypeSpec("servers", FirmwareDetails, "Firmware update", _H + "firmware:firmware_update",
+                                   workflow=True),
+    "full_server_update": JobTypeSpec("servers", FirmwareDetails, "Full server update", workflow=True),
+    "vcenter_sync": JobTypeSpec("none", VcenterDetails, "vCenter sync", touches_idrac=False),
+    "vcenter_connectivity_test": JobTypeSpec("none", VcenterTestDetails, "vCenter test", touches_idrac=False),
+    "openmanage_sync": JobTypeSpec("none", NoDetails, "OpenManage sync", touches_idrac=False),
+    "cluster_safety_check": JobTypeSpec("clusters", ClusterSafetyDetails, "Cluster safety check",
+                                        touches_idrac=False),
+    "server_group_safety_check": JobTypeSpec("groups", GroupSafetyDetails, "Group safety check"),
+    "rolling_cluster_update": JobTypeSpec("one_cluster_or_group", RollingUpdateDetails, "Rolling cluster update",
+                                          workflow=True),
+    "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails, "Prepare host", workflow=True),
+    "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails, "Verify host", workflow=True),
 }
+
+
+def parse_details(job_type: str, stored: dict[str, Any] | None) -> Any:
+    """A claimed job's details as its typed model (the worker's view); ``result`` is the worker's own output."""
+    values = {k: v for k, v in (stored or {}).items() if k != "result"}
+    return JOB_TYPE_SPECS[job_type].details.model_validate(values)
 
 
 def validate_details(job_type: str, details: dict[str, Any] | None) -> dict[str, Any]:

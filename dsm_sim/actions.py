@@ -583,6 +583,7 @@ def _firmware_job(
         on_complete=apply if component and version else None,
         success=("RED001", "Job completed successfully."),
     )
+    idrac.counters.updates_received += 1
     if fail is not None:
         job.fail_with = fail
     elif component is not None and version == component.version:
@@ -722,6 +723,7 @@ async def _install_from_repository(idrac: SimIdrac, body: dict[str, Any]) -> Res
             staged.append((pkg, installed_version, jid))
     elif failure is None:
         staged = [(p, (idrac.component(p.component_id) or Component("", "", "", "")).version, "") for p in updates]
+    idrac.counters.repository_updates += 1
     idrac.repo_update_list = None if failure else [{"package": p, "installed": v, "jid": j} for p, v, j in staged]
     job = idrac.add_job(
         "RepositoryUpdate",

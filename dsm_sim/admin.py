@@ -40,6 +40,7 @@ def describe(idrac: SimIdrac) -> dict[str, Any]:
         "faults": idrac.faults.as_dict(),
         "jobs": {jid: job.state(idrac.clock.now())[0] for jid, job in idrac.jobs.items()},
         "virtual_media": {slot: s["Image"] for slot, s in idrac.virtual_media.items() if s["Inserted"]},
+        "firmware": {c.component_id: c.version for c in idrac.components},
     }
 
 

@@ -42,7 +42,7 @@ class SimJob:
             return
         if now >= self.start_at + self.duration:
             self.applied = True
-            if self.fail_with is None and self.on_complete is not None:
+            if self.fail_with is None and self.with_errors is None and self.on_complete is not None:
                 self.on_complete()
 
     def state(self, now: float) -> tuple[str, int, str, str]:

@@ -64,6 +64,7 @@ class Faults:
     malformed_json_rate: float = 0.0
     session_exhaustion: bool = False  # logins answer 503 RAC0218 as if 8 sessions were open
     job_failure: bool = False  # new jobs fail with a Dell MessageId
+    job_completed_with_errors: bool = False  # new jobs end CompletedWithErrors (and change nothing)
     drop_after_action: bool = False  # an action POST is carried out, then the connection drops unanswered
     action_503_count: float = 0.0  # the next N action POSTs are refused with 503 (not carried out)
 
@@ -88,6 +89,8 @@ class Counters:
     auth_failures: int = 0
     errors_5xx: int = 0
     resets_received: int = 0  # ComputerSystem.Reset requests carried out (a change sent twice shows here)
+    updates_received: int = 0  # firmware update requests that created a job (push, SimpleUpdate)
+    repository_updates: int = 0  # InstallFromRepository requests carried out
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -424,6 +427,8 @@ class SimIdrac:
             job.success = success
         if self.faults.job_failure:
             job.fail_with = ("RED007", "Unable to complete the operation because of an internal error.")
+        elif self.faults.job_completed_with_errors:
+            job.with_errors = ("RED063", "The job completed with errors: one or more components were not updated.")
         self.jobs[job.id] = job
         return job
 

@@ -49,6 +49,9 @@ class WorkerOptions:
     settings_seconds: float = 3.0
     spool_dir: Path | None = None
     """Where activity rows wait while the database will not take them (beside the SQLite file)."""
+    dell_job_poll_seconds: float = 5.0
+    scheduled_settle_seconds: float = 60.0
+    """An update sent Immediate that stays Scheduled this long waits for a host reboot (REDFISH.md §2.11)."""
 
 
 @dataclass

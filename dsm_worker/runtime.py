@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlmodel import select
@@ -21,6 +21,7 @@ from dsm_core.credentials.resolution import CredentialCandidate, ServerCredentia
 from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
+from dsm_core.jobtypes import parse_details
 from dsm_core.models import JobTask, Server
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish.client import IdracClient, Paused
@@ -31,6 +32,9 @@ from dsm_worker import store
 
 if TYPE_CHECKING:
     from dsm_worker.main import Worker
+
+
+D = TypeVar("D")
 
 
 class JobCancelled(Exception):
@@ -79,6 +83,13 @@ class JobContext:
     @property
     def engine(self) -> Any:
         return self.worker.engine
+
+    def details(self, model: type[D]) -> D:
+        """The job's details as its type declares them: validated when the job was created, defaults filled."""
+        value = parse_details(self.job.job_type, self.job.details)
+        if not isinstance(value, model):
+            raise TypeError(f"{self.job.job_type} details are {type(value).__name__}, not {model.__name__}")
+        return value
 
     async def db(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn`` (its own transactions) off the event loop, again while SQLite is locked by another process."""
@@ -207,6 +218,8 @@ class JobContext:
                         continue
                     except TimeoutError:
                         status, error = "failed", f"timed out after {timeout:.0f} s"
+                    except JobCancelled:
+                        status, error = "cancelled", "cancelled by request"
                     except (TaskFailed, Exception) as exc:
                         status, error = "failed", str(exc) or type(exc).__name__
                     if error:

@@ -3,7 +3,7 @@
 from dsm_core.models.activity import IdracCommand
 from dsm_core.models.base import SQLModel
 from dsm_core.models.credentials import CredentialIpRange, CredentialSet
-from dsm_core.models.firmware import FirmwareInventory, FirmwareRepository
+from dsm_core.models.firmware import FirmwareCompliance, FirmwareInventory, FirmwarePackage, FirmwareRepository
 from dsm_core.models.inventory import Server, ServerGroup, ServerGroupMember, Vcenter, VcenterHost
 from dsm_core.models.jobs import Job, JobTask, WorkerHeartbeat
 from dsm_core.models.maintenance import MaintenanceWindow
@@ -32,7 +32,8 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "SINGLETON_ID", "ActivitySettings", "AuditLog", "BiosConfiguration", "ClusterSafetyCheck",
-    "CredentialIpRange", "CredentialSet", "FirmwareInventory", "FirmwareRepository", "IdracCommand", "Job",
+    "CredentialIpRange", "CredentialSet", "FirmwareCompliance", "FirmwareInventory", "FirmwarePackage",
+    "FirmwareRepository", "IdracCommand", "Job",
     "JobTask", "MaintenanceWindow", "NetworkSettings", "NotificationLog", "NotificationSettings",
     "OpenmanageSettings", "ScheduledSafetyCheck", "ScpBackup", "Server", "ServerBootConfigHistory",
     "ServerEventLog", "ServerGroup", "ServerGroupMember", "ServerGroupSafetyCheck", "ServerHealth",

@@ -25,19 +25,10 @@ SQLModel.metadata.naming_convention = {
 
 ROLES = ("admin", "operator", "viewer")
 JOB_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-JOB_TYPES = (
-    "firmware_update", "discovery_scan", "vcenter_sync", "full_server_update", "test_credentials",
-    "power_action", "health_check", "fetch_event_logs", "boot_configuration", "virtual_media_mount",
-    "virtual_media_unmount", "bios_config_read", "bios_config_write", "scp_export", "scp_import",
-    "vcenter_connectivity_test", "openmanage_sync", "cluster_safety_check", "server_group_safety_check",
-    "rolling_cluster_update", "prepare_host_for_update", "verify_host_after_update", "refresh_server_info",
-    "network_diagnostics",
-)
 CONNECTION_STATUSES = ("connected", "failed", "unknown")
 TLS_VERIFY_MODES = ("pin", "ca", "off")
 GROUP_TYPES = ("manual", "vcenter_cluster", "application", "rack")
 STEP_STATUSES = ("pending", "running", "completed", "failed", "skipped")
-WORKFLOW_TYPES = ("rolling_cluster_update", "prepare_host_for_update", "verify_host_after_update")
 MAINTENANCE_TYPES = ("firmware_update", "rolling_cluster_update", "patch", "hardware", "bios_update")
 WINDOW_STATUSES = ("planned", "in_progress", "completed", "cancelled", "failed")
 RECURRENCE_TYPES = ("one_time", "recurring")

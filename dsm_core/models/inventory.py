@@ -51,6 +51,8 @@ class Server(SQLModel, table=True):
     bios_version: str | None = Field(default=None, max_length=64)
     idrac_firmware: str | None = Field(default=None, max_length=64)
     idrac_generation: int | None = None
+    system_id: int | None = None
+    """Dell SystemID (Oem.Dell.DellSystem.SystemID, decimal): the platform a firmware catalog names in hex."""
     redfish_version: str | None = Field(default=None, max_length=32)
     power_state: str | None = Field(default=None, max_length=32)
     overall_health: str | None = Field(default=None, max_length=32)

@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 
 from dsm_core.models.base import (
     JOB_STATUSES,
-    JOB_TYPES,
     WORKER_STATUSES,
     created_at,
     enum_field,
@@ -31,7 +30,9 @@ class Job(SQLModel, table=True):
         sa.CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
     )
     id: uuid.UUID = pk()
-    job_type: str = enum_field("job_type", JOB_TYPES, None)
+    job_type: str = Field(max_length=64, nullable=False)
+    """A key of dsm_core.jobtypes.JOB_TYPE_SPECS: checked when the job is created, not by the database, so that
+    a new type needs no migration."""
     status: str = enum_field("job_status", JOB_STATUSES, "pending")
     target_scope: dict[str, Any] | None = json_field()
     """{"servers": [ids], "groups": [ids], "clusters": [names]}: validated when the job is created."""

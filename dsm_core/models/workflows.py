@@ -11,7 +11,6 @@ from sqlmodel import Field, SQLModel
 
 from dsm_core.models.base import (
     STEP_STATUSES,
-    WORKFLOW_TYPES,
     created_at,
     enum_field,
     fk,
@@ -27,8 +26,11 @@ class WorkflowExecution(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_workflow_executions_job_id_step_number", "job_id", "step_number"),)
     id: uuid.UUID = pk()
     job_id: uuid.UUID = fk("jobs.id", nullable=False, ondelete="CASCADE", index=False)
-    workflow_type: str = enum_field("workflow_type", WORKFLOW_TYPES, "rolling_cluster_update")
+    workflow_type: str = Field(max_length=64, nullable=False)
+    """The workflow's name (firmware_update, rolling_cluster_update, ...), as its job type declares it."""
     step_number: int = Field(nullable=False)
+    """The step's place in its workflow; ``attempt`` counts the runs of the same step (a retry runs it again)."""
+    attempt: int = Field(default=1, nullable=False)
     step_name: str = Field(max_length=64, nullable=False)
     step_status: str = enum_field("step_status", STEP_STATUSES, "pending")
     step_details: dict[str, Any] | None = json_field()

@@ -429,17 +429,18 @@ class IdracClient:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         files: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         if not self._token and not self._basic:
             await self.login()
         used = self._token
         try:
-            return await self._send(method, path, json_body=json_body, params=params, files=files)
+            return await self._send(method, path, json_body=json_body, params=params, files=files, extra=headers)
         except RedfishError as exc:
             if exc.status != 401 or self._basic:
                 raise
         await self._relogin(used)  # the iDRAC dropped our session (reset, timeout): once more, freshly
-        return await self._send(method, path, json_body=json_body, params=params, files=files)
+        return await self._send(method, path, json_body=json_body, params=params, files=files, extra=headers)
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         response = await self.request("GET", path, params=params)
@@ -480,6 +481,7 @@ class IdracClient:
         files: Any = None,
         auth: bool = True,
         while_paused: bool = False,
+        extra: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One request, retried only where that cannot repeat a change.
 
@@ -509,7 +511,7 @@ class IdracClient:
             async with self.throttle.global_sem, self.throttle.for_endpoint(self.endpoint):
                 await self.throttle.space(self.endpoint)
                 started = time.monotonic()
-                headers = self._auth_headers() if auth else {}
+                headers = {**(extra or {}), **(self._auth_headers() if auth else {})}
                 basic = httpx.BasicAuth(self.username, self.password.reveal()) if auth and self._basic else None
                 try:
                     request = self._client().build_request(

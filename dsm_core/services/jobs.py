@@ -26,10 +26,11 @@ from dsm_core.models import (
     Vcenter,
     VcenterHost,
     WorkerHeartbeat,
+    WorkflowExecution,
 )
 from dsm_core.models.base import JOB_STATUSES
 from dsm_core.services.context import Tx, mutation, query
-from dsm_core.services.errors import Conflict, NotFound, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dsm_core.services.groups import get_group
 from dsm_core.services.servers import get_server
 from dsm_core.services.views import row_view
@@ -144,6 +145,9 @@ def create_job(
         raise ValidationError(
             "job_type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS))
         )
+    spec = JOB_TYPE_SPECS[job_type]
+    if not tx.actor.may(spec.role):
+        raise PermissionDenied(f"{spec.label} jobs need the {spec.role} role; {tx.actor.username} is {tx.actor.role}")
     try:
         clean = validate_details(job_type, details)
     except pydantic.ValidationError as exc:
@@ -217,6 +221,12 @@ def find_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
     return job
 
 
+@query()
+def find_job_id(session: Session, /, job_id: str | uuid.UUID) -> str:
+    """The full id of ``job_id`` (or of its last 8 digits)."""
+    return str(find_job(session, job_id).id)
+
+
 @mutation("jobs.cancel", "operator")
 def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     job = find_job(tx.session, job_id)
@@ -238,11 +248,14 @@ def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
 
 
 @mutation("jobs.retry", "operator")
-def retry_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
-    """A new job with the finished job's type, targets and details; the old one stays as it ended.
+def retry_job(tx: Tx, /, job_id: str | uuid.UUID, *, from_step: str | None = None) -> dict[str, Any]:
+    """Run a finished job again.
 
-    Targets are the ids the old job resolved, so a server renamed since is still the same server;
-    one deleted since is refused by name, never silently dropped.
+    A workflow job (firmware_update, ...) is resumed: the *same* job goes back to pending and its worker
+    starts at the failed step (or ``from_step`` and every step after it), keeping what earlier steps did.
+    Any other job is repeated as a new job with the old one's type, targets and details; the old one stays
+    as it ended. Targets are the ids the old job resolved, so a server renamed since is still the same
+    server; one deleted since is refused by name, never silently dropped.
     """
     old = find_job(tx.session, job_id)
     if old.status not in FINISHED:
@@ -251,6 +264,12 @@ def retry_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     for sid in scope.get("servers", []):
         if tx.session.get(Server, uuid.UUID(sid)) is None:
             raise NotFound(f"server {sid} of job {old.id} no longer exists; create a new job for the others")
+    spec = JOB_TYPE_SPECS.get(old.job_type)
+    if spec is not None and spec.workflow:
+        return _resume_workflow(tx, old, from_step)
+    if from_step is not None:
+        raise ValidationError("from_step", f"{old.job_type} jobs do not run in steps",
+                              "leave out --from-step; the job is repeated as a new job")
     job = Job(
         job_type=old.job_type,
         target_scope=scope,
@@ -260,6 +279,38 @@ def retry_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     )
     tx.session.add(job)
     tx.audit("job", job.id, job_type=job.job_type, retry_of=str(old.id), target_scope=scope)
+    return row_view(job)
+
+
+def _resume_workflow(tx: Tx, job: Job, from_step: str | None) -> dict[str, Any]:
+    if job.status == "completed" and from_step is None:
+        raise Conflict(f"job {job.id} completed; give --from-step NAME to run steps of it again")
+    rows = list(tx.session.exec(select(WorkflowExecution).where(WorkflowExecution.job_id == job.id)).all())
+    if from_step is not None:
+        names = sorted({r.step_name for r in rows}, key=lambda n: min(r.step_number for r in rows
+                                                                       if r.step_name == n))
+        if from_step not in names:
+            raise ValidationError("from_step", f"{from_step!r} is not a step this job has run",
+                                  "steps recorded: " + (", ".join(names) or "none yet (retry without it)"))
+        first = min(r.step_number for r in rows if r.step_name == from_step)
+        chosen = [r for r in rows if r.step_number >= first]
+    else:
+        chosen = [r for r in rows if r.step_status in ("failed", "running")]
+    for r in chosen:
+        r.step_status, r.step_error = "pending", None
+        tx.session.add(r)
+    previous = job.status
+    job.status, job.error, job.completed_at, job.cancel_requested = "pending", None, None, False
+    job.claimed_by, job.lease_expires_at, job.progress = None, None, 0
+    job.details = {k: v for k, v in (job.details or {}).items() if k != "result"}
+    tx.session.add(job)
+    for task in tx.session.exec(select(JobTask).where(JobTask.job_id == job.id)).all():
+        if task.status != "completed" or from_step is not None:
+            task.status, task.error, task.completed_at = "pending", None, None
+            tx.session.add(task)
+    steps = sorted({r.step_name for r in chosen})
+    tx.audit("job", job.id, job_type=job.job_type, resumed=True, previous_status=previous, from_step=from_step,
+             steps_reset=steps)
     return row_view(job)
 
 
@@ -325,4 +376,7 @@ def show_job(session: Session, /, job_id: str) -> dict[str, Any]:
                                  .order_by(col(Job.created_at), col(Job.id))).all())
     reasons = waiting_reasons(session, children)
     view["children"] = [_with_reason(row_view(c), reasons, c) for c in children]
+    steps = session.exec(select(WorkflowExecution).where(col(WorkflowExecution.job_id) == job.id)
+                         .order_by(col(WorkflowExecution.server_id), col(WorkflowExecution.step_number))).all()
+    view["steps"] = [row_view(s) for s in steps]
     return view

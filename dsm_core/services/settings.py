@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 
 from dsm_core.credentials.sealing import decode_public_key, seal
 from dsm_core.credentials.secret import Secret
+from dsm_core.jobtypes import JOB_TYPE_SPECS
 from dsm_core.models import (
     SINGLETON_ID,
     ActivitySettings,
@@ -23,7 +24,7 @@ from dsm_core.models import (
     NotificationSettings,
     VirtualMediaSettings,
 )
-from dsm_core.models.base import BACKOFF_TYPES, JOB_TYPES, LOG_LEVELS, SHARE_TYPES
+from dsm_core.models.base import BACKOFF_TYPES, LOG_LEVELS, SHARE_TYPES
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import ServiceError, ValidationError
 from dsm_core.services.views import row_view
@@ -123,7 +124,7 @@ def _url(text: str) -> str | None:
 
 def _job_types(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
-    if any(t not in JOB_TYPES for t in items):
+    if any(t not in JOB_TYPE_SPECS for t in items):
         raise ValueError
     return items
 

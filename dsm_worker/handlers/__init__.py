@@ -1,27 +1,28 @@
-"""Job handlers, one module per job family; HANDLERS maps a job type to the coroutine that runs it.
+"""Job handlers, one module per job family, found through each type's declaration in dsm_core.jobtypes.
 
-The worker claims only the types listed here, so a job of a type this version cannot run stays pending
-(visible as such) instead of being failed by a worker that does not know it.
+The worker claims only the types whose declaration names a handler, so a job of a type this version cannot
+run stays pending (visible as such) instead of being failed by a worker that does not know it.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 
-from dsm_worker.handlers.diagnostics import network_diagnostics
-from dsm_worker.handlers.discovery import discovery_scan
-from dsm_worker.handlers.inventory import fetch_event_logs, health_check, refresh_server_info, test_credentials
-from dsm_worker.handlers.power import power_action
+from dsm_core.jobtypes import JOB_TYPE_SPECS
 from dsm_worker.runtime import JobContext, Outcome
 
 Handler = Callable[[JobContext], Awaitable[Outcome]]
 
-HANDLERS: dict[str, Handler] = {
-    "discovery_scan": discovery_scan,
-    "test_credentials": test_credentials,
-    "refresh_server_info": refresh_server_info,
-    "health_check": health_check,
-    "power_action": power_action,
-    "fetch_event_logs": fetch_event_logs,
-    "network_diagnostics": network_diagnostics,
-}
+
+def _load() -> dict[str, Handler]:
+    out: dict[str, Handler] = {}
+    for job_type, spec in JOB_TYPE_SPECS.items():
+        if spec.handler is None:
+            continue
+        module_name, _, attr = spec.handler.partition(":")
+        out[job_type] = getattr(importlib.import_module(module_name), attr)
+    return out
+
+
+HANDLERS: dict[str, Handler] = _load()

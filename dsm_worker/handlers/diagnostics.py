@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography import x509
 
+from dsm_core.jobtypes import DiagnosticsDetails
 from dsm_core.models import JobTask, Server
 from dsm_core.netaddr import format_endpoint, parse_endpoint
 from dsm_core.redfish.client import probe_service_root
@@ -53,12 +54,12 @@ async def _tls(host: str, port: int, timeout: float) -> dict[str, Any]:
 
 
 async def network_diagnostics(ctx: JobContext) -> Outcome:
-    details = ctx.job.details
-    timeout = float(details.get("timeout_seconds", 10.0))
+    details = ctx.details(DiagnosticsDetails)
+    timeout = details.timeout_seconds
     servers = {s.id: s for s in await ctx.db(store.expand_servers, ctx.engine, ctx.job.target_scope)}
     targets = [(s.id, format_endpoint(s.ip_address, s.port)) for s in servers.values()]
-    if details.get("address"):
-        targets = [(None, format_endpoint(str(details["address"]), int(details.get("port", 443))))]
+    if details.address:
+        targets = [(None, format_endpoint(details.address, details.port))]
 
     async def work(task: JobTask, log: TaskLog) -> None:
         ip, port = parse_endpoint(task.target or "")

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from dsm_core.credentials.resolution import CredentialCandidate, ResolvedCredential, candidates_for_address
 from dsm_core.db.engine import read_scope, session_scope
-from dsm_core.jobtypes import parse_address_spec
+from dsm_core.jobtypes import DiscoveryDetails, parse_address_spec
 from dsm_core.models import JobTask, Server
 from dsm_core.netaddr import format_endpoint, parse_endpoint
 from dsm_core.redfish import dell
@@ -108,10 +108,10 @@ async def _read_system_while_busy(client: IdracClient) -> dict[str, Any]:
 
 
 async def discovery_scan(ctx: JobContext) -> Outcome:
-    details = ctx.job.details
-    port = int(details.get("port", 443))
-    addresses = expand(list(details["ranges"]), list(details.get("exclude", [])))
-    probe_timeout = float(details.get("probe_timeout_seconds", 5.0))
+    details = ctx.details(DiscoveryDetails)
+    port = details.port
+    addresses = expand(list(details.ranges), list(details.exclude))
+    probe_timeout = details.probe_timeout_seconds
     only = list(ctx.job.credential_set_ids)
     found: dict[str, Any] = {"probed": len(addresses), "idracs": 0, "added": 0, "updated": 0, "refused": 0,
                              "added_servers": [], "refused_credentials": [], "busy": []}

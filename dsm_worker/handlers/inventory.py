@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from dsm_core.credentials.resolution import CredentialCandidate
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.jobtypes import EventLogDetails, TestCredentialsDetails
 from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import AuthenticationFailed, RedfishError
-from dsm_core.redfish.models import FirmwareItem, ServiceRootView
+from dsm_core.redfish.models import FirmwareItem, ServiceRootView, dig
 from dsm_core.redfish.tls import CertificateChanged
 from dsm_core.services.credentials import load_candidates
+from dsm_core.services.firmware import pci_from_raw, recompute_compliance
 from dsm_core.timeutil import utcnow
 from dsm_worker import store
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
@@ -96,6 +98,7 @@ def _save_refresh(
         server.bios_version = system.bios_version
         server.idrac_firmware = manager.firmware_version
         server.idrac_generation = caps.generation
+        server.system_id = system.system_id if system.system_id and system.system_id > 0 else server.system_id
         server.redfish_version = ident.root.redfish_version
         server.power_state = system.power_state
         server.overall_health = system.health_rollup or system.health
@@ -112,29 +115,43 @@ def _save_refresh(
             server.hostname = system.hostname
         server.last_seen = now
         s.add(server)
-        s.execute(sa.delete(FirmwareInventory).where(col(FirmwareInventory.server_id) == server_id))
-        unique: dict[str, FirmwareItem] = {}
-        for item in firmware:
-            if item.inventory_id in unique:
-                log.warning("server=%s firmware id %r listed twice by the iDRAC; keeping the later entry",
-                            server_id, item.inventory_id)
-            unique[item.inventory_id] = item  # the later wins
-        for item in unique.values():
-            s.add(
-                FirmwareInventory(
-                    server_id=server_id,
-                    inventory_id=item.inventory_id,
-                    fqdd=item.fqdd,
-                    name=item.name,
-                    version=item.version,
-                    component_id=item.component_id,
-                    component_type=item.component_type,
-                    status=item.status,
-                    updateable=item.updateable,
-                    raw=None,
-                    collected_at=now,
-                )
+        save_firmware(s, server_id, firmware, now)
+
+
+def save_firmware(s: Session, server_id: uuid.UUID, firmware: list[FirmwareItem], now: datetime) -> None:
+    """Replace the server's firmware inventory with what the iDRAC listed, and recompute its compliance
+    against every synced catalog (in the caller's transaction: the two never disagree)."""
+    s.execute(sa.delete(FirmwareInventory).where(col(FirmwareInventory.server_id) == server_id))
+    unique: dict[str, FirmwareItem] = {}
+    for item in firmware:
+        if item.inventory_id in unique:
+            log.warning("server=%s firmware id %r listed twice by the iDRAC; keeping the later entry",
+                        server_id, item.inventory_id)
+        unique[item.inventory_id] = item  # the later wins
+    for item in unique.values():
+        dell_inv = dig(item.raw, "Oem", "Dell", "DellSoftwareInventory")
+        vendor, device, subvendor, subdevice = pci_from_raw(dell_inv if isinstance(dell_inv, dict) else {})
+        s.add(
+            FirmwareInventory(
+                server_id=server_id,
+                inventory_id=item.inventory_id,
+                fqdd=item.fqdd,
+                name=item.name,
+                version=item.version,
+                component_id=item.component_id,
+                component_type=item.component_type,
+                status=item.status,
+                updateable=item.updateable,
+                pci_vendor_id=vendor,
+                pci_device_id=device,
+                pci_subvendor_id=subvendor,
+                pci_subdevice_id=subdevice,
+                raw=None,
+                collected_at=now,
             )
+        )
+    s.flush()
+    recompute_compliance(s, server_ids=[server_id])
 
 
 async def refresh_server_info(ctx: JobContext) -> Outcome:
@@ -267,8 +284,8 @@ def _save_events(engine: Any, server_id: uuid.UUID, log_type: str, entries: list
 
 
 async def fetch_event_logs(ctx: JobContext) -> Outcome:
-    wanted = ctx.job.details.get("logs", ["sel", "lclog"])
-    limit = int(ctx.job.details.get("max_entries", 5000))
+    event_details = ctx.details(EventLogDetails)
+    wanted, limit = list(event_details.logs), event_details.max_entries
 
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
         caps = dell.Capabilities.from_dict(server.supported_endpoints)
@@ -321,8 +338,8 @@ async def _credential_under_test(ctx: JobContext, server: Server) -> tuple[str, 
 
 
 async def test_credentials(ctx: JobContext) -> Outcome:
-    address = ctx.job.details.get("address")
-    port = int(ctx.job.details.get("port", 443))
+    cred_details = ctx.details(TestCredentialsDetails)
+    address, port = cred_details.address, cred_details.port
     # The server's "credential test" column is about the credentials its jobs use: a test of another set
     # says nothing about those.
     record = not ctx.job.credential_set_ids

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from dsm_core.db.engine import session_scope
+from dsm_core.jobtypes import PowerDetails
 from dsm_core.models import JobTask, Server
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import OutcomeUnknown, Paused, RedfishError
@@ -94,9 +95,8 @@ async def _restart(ctx: JobContext, server: Server, task: JobTask, log: TaskLog,
 
 
 async def power_action(ctx: JobContext) -> Outcome:
-    action = str(ctx.job.details["action"])
-    timeout = float(ctx.job.details.get("timeout_seconds", 300))
-    force = bool(ctx.job.details.get("force_after_timeout", False))
+    details = ctx.details(PowerDetails)
+    action, timeout, force = details.action, float(details.timeout_seconds), details.force_after_timeout
     wanted = WANTED[action]
 
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:

@@ -23,7 +23,7 @@ import dsm_cli.main as cli
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import make_engine
 from dsm_core.models import AuditLog
-from dsm_core.services import credentials, groups, jobs, servers
+from dsm_core.services import credentials, firmware, groups, jobs, servers
 from tests.conftest import ctx_for
 
 SERVER = "127.0.10.1:8443"
@@ -44,6 +44,8 @@ READS: dict[tuple[str, ...], list[str]] = {
     ("jobs", "wait"): ["jobs", "wait", "{done_job}", "--timeout", "1"],
     ("servers", "logs"): ["servers", "logs", SERVER, "--json"],
     ("activity", "list"): ["activity", "list", "--json", "--errors"],
+    ("firmware", "repo", "list"): ["firmware", "repo", "list", "--json"],
+    ("firmware", "compliance"): ["firmware", "compliance", "--json", "--state", "upgrade"],
 }
 WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("init",): [["init"], ["init", "--admin", "victor"]],
@@ -75,6 +77,13 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("settings", "set"): [["settings", "set", "activity.log_level", "none"]],
     ("jobs", "create"): [["jobs", "create", "health_check", "--server", SERVER]],
     ("jobs", "cancel"): [["jobs", "cancel", "{job}"]],
+    ("jobs", "retry"): [["jobs", "retry", "{done_job}"]],
+    ("firmware", "repo", "add"): [["firmware", "repo", "add", "mine", "--url", "http://127.0.10.251/repo"]],
+    ("firmware", "repo", "sync"): [["firmware", "repo", "sync", "drm"]],
+    ("firmware", "repo", "remove"): [["firmware", "repo", "remove", "drm"],
+                                     ["firmware", "repo", "remove", "drm", "--yes"]],
+    ("firmware", "update"): [["firmware", "update", SERVER, "--repository", "drm"],
+                             ["firmware", "update", SERVER, "--image-uri", "http://127.0.10.250/BIOS.EXE"]],
     ("worker",): [["worker", "--exit-when-idle"]],
     ("discover",): [["discover", "127.0.10.0/30"]],
     ("power",): [["power", "ForceOff", SERVER], ["power", "forceoff", SERVER, "--yes"], ["power", "on", SERVER]],
@@ -126,6 +135,7 @@ def seeded(db_url: str, tmp_path: Path, worker_key_path: Path, monkeypatch: pyte
     credentials.add_credential_set(admin, "lab", "root", Secret("calvin"), ranges=["10.0.0.0/8"])
     groups.add_group(admin, "web")
     groups.add_member(admin, "web", SERVER)
+    firmware.add_repository(admin, "drm", "http://127.0.10.250/repo")
     job = jobs.create_job(admin, "health_check", servers=[SERVER])
     done = jobs.create_job(admin, "health_check", servers=[SERVER])
     with engine.begin() as conn:  # a finished job for `jobs wait` (no worker runs in this test)

@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 import dsm_core.services
 from dsm_core.credentials.secret import Secret
 from dsm_core.models import ActivitySettings, AuditLog
-from dsm_core.services import credentials, groups, jobs, servers
+from dsm_core.services import credentials, firmware, groups, jobs, servers
 from dsm_core.services.context import MUTATIONS, ServiceContext
 from dsm_core.services.errors import PermissionDenied
 from tests.conftest import ctx_for
@@ -97,6 +97,8 @@ RECIPES: dict[str, Setup] = {
     "jobs.create": lambda a: (("health_check",), {"servers": [_with_server(a)]}),
     "jobs.cancel": _job,
     "jobs.retry": _finished_job,
+    "firmware.repo.add": lambda a: (("drm", "http://127.0.10.250/dell-repo"), {"catalog_file": "Catalog.xml.gz"}),
+    "firmware.repo.remove": lambda a: (firmware.add_repository(a, "drm", "http://127.0.10.250/r"), (("drm",), {}))[1],
 }
 
 
@@ -165,5 +167,5 @@ def test_operator_is_refused_admin_only_actions(engine: Engine) -> None:
     for action in ("db.upgrade", "db.downgrade", "users.add", "users.set_role", "users.remove", "settings.set", "credentials.add",
                    "credentials.remove", "credentials.set_password", "credentials.update",
                    # the specification: operators create and update; removing servers and groups is admin
-                   "servers.remove", "groups.remove"):
+                   "servers.remove", "groups.remove", "firmware.repo.remove"):
         assert MUTATIONS[action].min_role == "admin", action

@@ -1,0 +1,1 @@
+"""Dell firmware: the catalog of a local repository, version ordering, and fleet compliance (pure functions)."""
