@@ -20,7 +20,7 @@ from dsm_core.services.context import ROLE_RANK, Role
 Tier = Literal["safe", "confirm", "typed"]
 """safe: runs at once; confirm: y/n with the focus on No; typed: type the count or the name."""
 
-VIEWS = ("pulse", "servers", "jobs", "activity", "credentials", "settings", "audit")
+VIEWS = ("pulse", "servers", "firmware", "jobs", "activity", "credentials", "settings", "audit")
 GLOBAL = "*"
 
 
@@ -143,13 +143,25 @@ ACTIONS: tuple[Action, ...] = (
     Action("servers.sort", "s", "sort", "servers", help="choose the column to sort by (S reverses)"),
     Action("servers.sort_reverse", "S", "reverse", "servers", show=False, help="reverse the sort order"),
     Action("servers.groups", "T", "tree", "servers", show=False, help="show or hide the group tree"),
+    # Firmware.
+    Action("firmware.detail", "enter", "components", "firmware", help="the server's components against the catalog",
+           available=_one),
+    Action("firmware.mark", "space", "mark", "firmware", show=False, help="mark or unmark the row for an update"),
+    Action("firmware.mark_all", "ctrl+a", "mark all", "firmware", show=False, help="mark every shown row"),
+    Action("firmware.update", "u", "update", "firmware", "typed", "operator", True,
+           help="firmware_update job on the marked servers from their repository; type the name or count",
+           available=_selection),
+    Action("firmware.sync", "ctrl+r", "sync catalogs", "firmware", "safe", "operator", True, show=False,
+           help="read every repository's catalog again (firmware_catalog_sync jobs)"),
+    Action("firmware.sort", "s", "sort", "firmware", help="choose the column to sort by"),
     # Jobs.
     Action("jobs.detail", "enter", "detail", "jobs", show=False, help="tasks, logs and steps of the job",
            available=_one),
     Action("jobs.cancel", "c", "cancel", "jobs", "confirm", "operator", True,
            help="cancel a pending or running job", available=_cancellable),
     Action("jobs.retry", "R", "retry", "jobs", "confirm", "operator", True,
-           help="create the same job again", available=_retryable),
+           help="run the job again: a workflow job resumes from its failed step, others run as a new job",
+           available=_retryable),
     Action("jobs.active", "A", "active only", "jobs", help="show only pending and running jobs"),
     Action("jobs.create", "n", "new job", "jobs", "safe", "operator", True,
            help="any job type with its details form, targets and a start time"),

@@ -28,6 +28,7 @@ from dsm_tui.screens.activity import ActivityScreen
 from dsm_tui.screens.audit import AuditScreen
 from dsm_tui.screens.base import DsmScreen
 from dsm_tui.screens.credentials import CredentialsScreen
+from dsm_tui.screens.firmware import FirmwareScreen
 from dsm_tui.screens.jobs import JobsScreen
 from dsm_tui.screens.pulse import PulseScreen
 from dsm_tui.screens.servers import ServersScreen
@@ -43,6 +44,7 @@ class DsmApp(App[None]):
     MODES: ClassVar[dict[str, Any]] = {
         "pulse": PulseScreen,
         "servers": ServersScreen,
+        "firmware": FirmwareScreen,
         "jobs": JobsScreen,
         "activity": ActivityScreen,
         "credentials": CredentialsScreen,

@@ -24,6 +24,7 @@ from sqlmodel import col
 
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.db.engine import read_scope
+from dsm_core.firmware.compliance import decode_components
 from dsm_core.models import (
     ActivitySettings,
     CredentialSet,
@@ -402,6 +403,10 @@ class FirmwareItem:
     version: str
     status: str
     updateable: bool | None
+    state: str = ""
+    """Against the (first) synced catalog: upgrade, downgrade, compliant, not_in_catalog; empty when none."""
+    available: str = ""
+    criticality: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,8 +503,18 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
             for h in health_rows
         )
         sensors = dict(health_rows[0].sensors or {}) if health_rows else {}
+        from dsm_core.models import FirmwareCompliance
+
+        compliance = session.execute(
+            sa.select(col(FirmwareCompliance.components)).where(col(FirmwareCompliance.server_id) == s.id)
+            .order_by(col(FirmwareCompliance.computed_at).desc()).limit(1)
+        ).scalar()
+        by_inventory = {c.get("inventory_id"): c for c in decode_components(compliance)}
         firmware = tuple(
-            FirmwareItem(f.name or f.inventory_id, f.version or "", f.status or "", f.updateable)
+            FirmwareItem(f.name or f.inventory_id, f.version or "", f.status or "", f.updateable,
+                         str(by_inventory.get(f.inventory_id, {}).get("state") or ""),
+                         str(by_inventory.get(f.inventory_id, {}).get("available") or ""),
+                         str(by_inventory.get(f.inventory_id, {}).get("criticality") or ""))
             for f in session.execute(
                 sa.select(FirmwareInventory)
                 .where(col(FirmwareInventory.server_id) == s.id)
@@ -677,6 +692,25 @@ class StepRow:
     status: str
     target: str
     error: str
+    server: str = ""
+    now: str = ""
+    """What the step is doing: the Dell job it follows (state, percent, message), or its last note."""
+
+
+def step_progress(details: dict[str, Any] | None) -> str:
+    """The live line of a step: the Dell job not yet finished, else the last thing the step noted."""
+    if not details:
+        return ""
+    jobs = [u for u in details.get("updates", []) if isinstance(u, dict)]
+    if isinstance(details.get("repository_job"), dict):
+        jobs.insert(0, details["repository_job"])
+    for u in jobs:
+        job = u.get("dell_job") if isinstance(u.get("dell_job"), dict) else None
+        if job and job.get("outcome") not in ("completed", "already_compliant"):
+            pct = f" {job['percent']}%" if job.get("percent") is not None else ""
+            return f"{u.get('name') or ''}: {job.get('job_id')} {job.get('state')}{pct} {job.get('message') or ''}"
+    notes = details.get("notes")
+    return str(notes[-1]) if isinstance(notes, list) and notes else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -727,11 +761,12 @@ def job_detail(engine: Engine, job_id: uuid.UUID, now: datetime | None = None) -
             ).scalars()
         )
         steps = tuple(
-            StepRow(w.step_number, w.step_name, w.step_status, w.cluster_id or "", w.step_error or "")
+            StepRow(w.step_number, w.step_name, w.step_status, w.cluster_id or "", w.step_error or "",
+                    names.get(w.server_id, "") if w.server_id else "", step_progress(w.step_details))
             for w in session.execute(
                 sa.select(WorkflowExecution)
                 .where(col(WorkflowExecution.job_id) == job_id)
-                .order_by(col(WorkflowExecution.step_number))
+                .order_by(col(WorkflowExecution.server_id), col(WorkflowExecution.step_number))
             ).scalars()
         )
     children = tuple(_job_rows(engine, col(Job.parent_job_id) == job_id, col(Job.created_at), now=now))
@@ -1019,3 +1054,109 @@ def is_paused(engine: Engine) -> bool:
     with read_scope(engine) as session:
         value = session.execute(sa.select(col(ActivitySettings.pause_idrac_operations)).limit(1)).scalar()
     return bool(value)
+
+
+# --- firmware ---------------------------------------------------------------------------------------------
+
+
+CRITICALITY_RANK = {"Urgent": 3, "Recommended": 2, "Optional": 1}
+
+
+@dataclass(slots=True)
+class FirmwareRow:
+    """One server against one repository's catalog: the counts the ``:firmware`` view shows."""
+
+    key: str
+    server_id: uuid.UUID
+    name: str
+    ip: str
+    port: int
+    service_tag: str
+    model: str
+    repository: str
+    upgrade: int
+    downgrade: int
+    not_in_catalog: int
+    compliant: int
+    top_criticality: str
+    top_component: str
+    computed_at: datetime | None
+    components: str = ""
+    """Component names by state ("upgrade:BIOS upgrade:iDRAC ..."), read after the first paint, for filters."""
+    haystack: str = ""
+
+
+def load_firmware(engine: Engine, with_components: bool = False) -> list[FirmwareRow]:
+    """Every server's compliance summary: one indexed read of small rows (10,000 servers in a few dozen ms);
+    ``with_components`` also reads what each component is (for the component: filter), which costs more."""
+    from sqlmodel import SQLModel
+
+    comp_t, srv_t, repo_t = (SQLModel.metadata.tables[n] for n in
+                             ("firmware_compliance", "servers", "firmware_repositories"))
+    cols = [comp_t.c.server_id, srv_t.c.hostname, srv_t.c.ip_address, srv_t.c.port, srv_t.c.service_tag,
+            srv_t.c.model, repo_t.c.name, comp_t.c.upgrades, comp_t.c.downgrades, comp_t.c.not_in_catalog,
+            comp_t.c.compliant, comp_t.c.top_criticality, comp_t.c.top_component, comp_t.c.computed_at]
+    if with_components:
+        cols.append(comp_t.c.components)
+    stmt = (sa.select(*cols).join_from(comp_t, srv_t, srv_t.c.id == comp_t.c.server_id)
+            .join(repo_t, repo_t.c.id == comp_t.c.repository_id))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with read_scope(engine) as session:
+            result = session.connection().execute(stmt).all()
+        out = []
+        for r in result:
+            sid = _uuid(r[0])
+            comps = ""
+            if with_components:
+                comps = " ".join(f"{c.get('state')}:{c.get('component')}" for c in decode_components(r[14]))
+            row = FirmwareRow(
+                f"{sid}/{r[6]}", sid, visible(r[1] or r[2]), r[2], r[3], visible(r[4] or ""),
+                visible((r[5] or "").removeprefix("PowerEdge ")), visible(r[6]), r[7], r[8], r[9], r[10],
+                r[11] or "", visible(r[12] or ""), _t(r[13]), visible(comps).lower(),
+            )
+            row.haystack = " ".join((row.name, row.ip, row.service_tag, row.model, row.repository,
+                                     row.top_component, row.components)).lower()
+            out.append(row)
+        return out
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentRow:
+    component: str
+    fqdd: str
+    installed: str
+    available: str
+    state: str
+    criticality: str
+    reboot: str
+    package: str
+
+
+def _yes_no(value: Any) -> str:
+    return "yes" if value is True else "no" if value is False else ""
+
+
+def firmware_components(engine: Engine, server_id: uuid.UUID, repository: str) -> list[ComponentRow]:
+    """One server's components against one repository: the drill-down."""
+    from dsm_core.models import FirmwareCompliance, FirmwareRepository
+
+    with read_scope(engine) as session:
+        comps = session.execute(
+            sa.select(col(FirmwareCompliance.components))
+            .join(FirmwareRepository, col(FirmwareRepository.id) == col(FirmwareCompliance.repository_id))
+            .where(col(FirmwareCompliance.server_id) == server_id, col(FirmwareRepository.name) == repository)
+        ).scalar()
+    order = {"upgrade": 0, "downgrade": 1, "not_in_catalog": 2, "compliant": 3}
+    rows = [
+        ComponentRow(str(c.get("component") or ""), str(c.get("fqdd") or ""), str(c.get("installed") or ""),
+                     str(c.get("available") or ""), str(c.get("state") or ""), str(c.get("criticality") or ""),
+                     _yes_no(c.get("reboot_required")), str(c.get("package_path") or ""))
+        for c in decode_components(comps)
+    ]
+    rows.sort(key=lambda r: (order.get(r.state, 9), -CRITICALITY_RANK.get(r.criticality, 0), r.component))
+    return shown(rows)

@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from dsm_core.filtering import compile_filter
+from dsm_core.jobtypes import JOB_TYPE_SPECS
 from dsm_core.services import jobs as job_service
 from dsm_tui import data
 from dsm_tui.actions import BY_ID, ActionContext
@@ -256,8 +257,13 @@ class JobsScreen(DsmScreen):
         if row is None:
             return
         ctx = self.ctx
+        spec = JOB_TYPE_SPECS.get(row.job_type)
+        if spec is not None and spec.workflow:
+            question = f"Resume {row.job_type} on {row.targets} from its failed step (the same job)?"
+        else:
+            question = f"Run {row.job_type} on {row.targets} again as a new job?"
         self.confirm(
-            BY_ID["jobs.retry"], f"Run {row.job_type} on {row.targets} again as a new job?", [],
+            BY_ID["jobs.retry"], question, [],
             lambda: self.call_service("retry", lambda: job_service.retry_job(ctx, row.id), self.job_created),
         )
 
@@ -281,12 +287,20 @@ def render_summary(d: data.JobDetail, now: Any) -> RenderableType:
     done = sum(1 for t in d.tasks if t.status == "completed")
     failed = sum(1 for t in d.tasks if t.status == "failed")
     parts.append(Text(f"tasks: {len(d.tasks)} · completed {done} · failed {failed} · {_bar(j.progress, j.status)}"))
-    if d.steps:
-        steps = Text("steps: ")
-        for s in d.steps:
+    servers: dict[str, list[data.StepRow]] = {}
+    for s in d.steps:
+        servers.setdefault(s.server, []).append(s)
+    for server, rows in servers.items():
+        steps = Text(f"steps{' ' + server if server and len(servers) > 1 else ''}: ")
+        for s in rows:
             mark = {"completed": "✓", "failed": "✗", "running": "⟳", "skipped": "↷"}.get(s.status, "·")
             steps.append(f"{mark} {s.number}.{s.name}  ", style=STATUS_STYLE.get(s.status, ""))
         parts.append(steps)
+        live = next((s for s in rows if s.status == "running"), None) or next(
+            (s for s in rows if s.status == "failed"), None)
+        if live is not None and (live.now or live.error):
+            parts.append(Text(f"  {live.name}: {live.error or live.now}",
+                              style="red" if live.status == "failed" else "", overflow="ellipsis", no_wrap=True))
     if d.children:
         kids = Text("child jobs: ")
         for c in d.children:

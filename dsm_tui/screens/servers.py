@@ -698,10 +698,19 @@ def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
     if d.firmware:
         fw = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
         fw.add_column(no_wrap=True, overflow="ellipsis", ratio=3)
-        fw.add_column(no_wrap=True, ratio=1)
-        fw.add_column(no_wrap=True, style="dim")
+        fw.add_column(no_wrap=True, ratio=1, min_width=8)
+        fw.add_column(no_wrap=True, style="dim", max_width=9)
+        fw.add_column(no_wrap=True, ratio=2, min_width=16)
         for item in d.firmware[:30]:
-            fw.add_row(Text(item.name), Text(item.version), Text(item.status))
+            state = Text("")
+            if item.state == "upgrade":
+                state = Text(f"→ {item.available} {item.criticality}".rstrip(),
+                             style="bold red" if item.criticality == "Urgent" else "yellow")
+            elif item.state:
+                state = Text(item.state.replace("_", " "), style={"compliant": "green", "downgrade": "magenta"}
+                             .get(item.state, "dim"))
+            fw.add_row(Text(item.name), Text(item.version),
+                       Text("" if item.status.lower() == "installed" else item.status), state)
         parts.append(fw)
     else:
         parts.append(Text("  not read yet (r refreshes)", style="dim"))

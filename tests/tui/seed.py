@@ -157,3 +157,51 @@ def seed(engine: Engine, servers: int = 40, *, activity: int = 300, jobs: bool =
                     "source": "refresh_server_info"})
             for start in range(0, len(rows), 10000):
                 conn.execute(sa.insert(IdracCommand.__table__), rows[start:start + 10000])
+
+
+COMPONENTS = (("BIOS", "159"), ("Integrated Dell Remote Access Controller", "25227"), ("PERC H755 Front", "107649"),
+              ("Broadcom NetXtreme Gigabit Ethernet", "108255"), ("System CPLD", "27763"))
+CRITICALITIES = ("Urgent", "Recommended", "Optional")
+
+
+def compliance_values(i: int, repo_id: uuid.UUID, components: int = 25) -> dict[str, Any]:
+    """Server ``i`` against the seeded catalog: ``i % 4`` upgrades, a downgrade on every 7th, 2 not in catalog."""
+    upgrades, downgrades, missing = i % 4, 1 if i % 7 == 0 else 0, 2
+    rows = []
+    for k in range(components):
+        name, cid = COMPONENTS[k] if k < len(COMPONENTS) else (f"Disk.Bay.{k}", "0")
+        state = ("upgrade" if k < upgrades else "downgrade" if k < upgrades + downgrades
+                 else "not_in_catalog" if k >= components - missing else "compliant")
+        rows.append({"inventory_id": f"Installed-{cid}-1.0.{k}__X.{k}", "fqdd": f"X.{k}", "component": name,
+                     "component_id": cid, "installed": f"1.0.{k}",
+                     "available": None if state == "not_in_catalog" else (f"1.1.{k}" if state == "upgrade" else
+                                                                          f"0.9.{k}" if state == "downgrade" else
+                                                                          f"1.0.{k}"),
+                     "state": state, "criticality": None if state == "not_in_catalog" else CRITICALITIES[(i + k) % 3],
+                     "reboot_required": k == 0, "package_path": None if state == "not_in_catalog" else f"F/{k}.EXE",
+                     "package_id": None, "matched_by": "component_id"})
+    pending = [r for r in rows if r["state"] == "upgrade"]
+    rank = {"Urgent": 3, "Recommended": 2, "Optional": 1}
+    top = max(pending, key=lambda r: rank[r["criticality"]]) if pending else None
+    return {"id": sid(i, 12), "server_id": sid(i), "repository_id": repo_id, "catalog_version": "24.05.00",
+            "upgrades": upgrades, "downgrades": downgrades, "not_in_catalog": missing,
+            "compliant": components - upgrades - downgrades - missing,
+            "top_criticality": top["criticality"] if top else None, "top_component": top["component"] if top else None,
+            "components": rows, "computed_at": NOW - timedelta(minutes=5)}
+
+
+def seed_firmware(engine: Engine, servers: int = 40, components: int = 25) -> uuid.UUID:
+    """A synced repository "drm" and the compliance of servers 0..servers-1 against it."""
+    from dsm_core.models import FirmwareCompliance, FirmwareRepository
+
+    repo_id = sid(1, 11)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(FirmwareRepository.__table__), [{
+            "id": repo_id, "name": "drm", "url": "http://10.0.0.5/dell-repo", "share_type": "http",
+            "host": "10.0.0.5", "share_path": "/dell-repo", "catalog_file": "Catalog.xml", "verify_tls": True,
+            "enabled": True, "catalog_version": "24.05.00", "package_count": 2000, "last_status": "synced",
+            "last_checked_at": NOW - timedelta(minutes=5), "created_at": NOW, "updated_at": NOW}])
+        for start in range(0, servers, 2000):
+            conn.execute(sa.insert(FirmwareCompliance.__table__),
+                         [compliance_values(i, repo_id, components) for i in range(start, min(servers, start + 2000))])
+    return repo_id
