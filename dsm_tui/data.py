@@ -1083,7 +1083,12 @@ class FirmwareRow:
     computed_at: datetime | None
     components: str = ""
     """Component names by state ("upgrade:BIOS upgrade:iDRAC ..."), read after the first paint, for filters."""
-    haystack: str = ""
+
+    @property
+    def haystack(self) -> str:
+        """What free words in the / filter match (built when a filter asks, not for the first paint)."""
+        return " ".join((self.name, self.ip, self.service_tag, self.model, self.repository, self.top_component,
+                         self.components)).lower()
 
 
 def load_firmware(engine: Engine, with_components: bool = False) -> list[FirmwareRow]:
@@ -1094,30 +1099,30 @@ def load_firmware(engine: Engine, with_components: bool = False) -> list[Firmwar
     comp_t, srv_t, repo_t = (SQLModel.metadata.tables[n] for n in
                              ("firmware_compliance", "servers", "firmware_repositories"))
     cols = [comp_t.c.server_id, srv_t.c.hostname, srv_t.c.ip_address, srv_t.c.port, srv_t.c.service_tag,
-            srv_t.c.model, repo_t.c.name, comp_t.c.upgrades, comp_t.c.downgrades, comp_t.c.not_in_catalog,
+            srv_t.c.model, comp_t.c.repository_id, comp_t.c.upgrades, comp_t.c.downgrades, comp_t.c.not_in_catalog,
             comp_t.c.compliant, comp_t.c.top_criticality, comp_t.c.top_component, comp_t.c.computed_at]
     if with_components:
         cols.append(comp_t.c.components)
-    stmt = (sa.select(*cols).join_from(comp_t, srv_t, srv_t.c.id == comp_t.c.server_id)
-            .join(repo_t, repo_t.c.id == comp_t.c.repository_id))
+    stmt = sa.select(*cols).join_from(comp_t, srv_t, srv_t.c.id == comp_t.c.server_id)
     enabled = gc.isenabled()
     gc.disable()
     try:
         with read_scope(engine) as session:
+            repos = {rid: visible(name) for rid, name in session.connection().execute(
+                sa.select(repo_t.c.id, repo_t.c.name))}
             result = session.connection().execute(stmt).all()
         out = []
         for r in result:
             sid = _uuid(r[0])
+            repo = repos.get(r[6], "?")
             comps = ""
             if with_components:
                 comps = " ".join(f"{c.get('state')}:{c.get('component')}" for c in decode_components(r[14]))
             row = FirmwareRow(
-                f"{sid}/{r[6]}", sid, visible(r[1] or r[2]), r[2], r[3], visible(r[4] or ""),
-                visible((r[5] or "").removeprefix("PowerEdge ")), visible(r[6]), r[7], r[8], r[9], r[10],
+                f"{sid}/{repo}", sid, visible(r[1] or r[2]), r[2], r[3], visible(r[4] or ""),
+                visible((r[5] or "").removeprefix("PowerEdge ")), repo, r[7], r[8], r[9], r[10],
                 r[11] or "", visible(r[12] or ""), _t(r[13]), visible(comps).lower(),
             )
-            row.haystack = " ".join((row.name, row.ip, row.service_tag, row.model, row.repository,
-                                     row.top_component, row.components)).lower()
             out.append(row)
         return out
     finally:

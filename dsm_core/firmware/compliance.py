@@ -103,7 +103,7 @@ class CatalogIndex:
         self.by_vendor_device: dict[tuple[str, str, str], CatalogPackage] = {}
         self.count = 0
         self._memo: dict[tuple[tuple[str, ...], str, PciIds | None], tuple[CatalogPackage | None, str | None]] = {}
-        self._verdicts: dict[tuple[tuple[str, ...], str, PciIds | None, str], Verdict] = {}
+        self._verdicts: dict[tuple[str, ...], dict[tuple[str | None, PciIds | None, str], Verdict]] = {}
         for pkg in packages:
             if pkg.component_type not in INSTALLABLE_TYPES:
                 continue
@@ -153,18 +153,18 @@ class CatalogIndex:
         return None, None
 
 
+    def verdicts_for(self, keys: tuple[str, ...]) -> dict[tuple[str | None, PciIds | None, str], Verdict]:
+        """The memo of one platform: (component id, PCI ids, installed version) → verdict. A fleet repeats the
+        same components and versions, so most components are one dictionary lookup."""
+        return self._verdicts.setdefault(keys, {})
+
     def verdict(self, keys: tuple[str, ...], comp: InstalledComponent) -> Verdict:
-        """What the catalog says of ``comp`` (memoised: a fleet repeats the same components and versions)."""
-        memo_key = (keys, comp.component_id or "", comp.pci, comp.version)
-        cached = self._verdicts.get(memo_key)
-        if cached is not None:
-            return cached
+        """What the catalog says of ``comp`` on the platform ``keys``."""
         pkg, how = self.match(list(keys), comp)
-        verdict: Verdict = (None, "not_in_catalog", None, None, None, None, None) if pkg is None else (
-            pkg.vendor_version, classify(comp.version, pkg.vendor_version), pkg.criticality, pkg.reboot_required,
-            pkg.path, pkg.package_id, how)
-        self._verdicts[memo_key] = verdict
-        return verdict
+        if pkg is None:
+            return (None, "not_in_catalog", None, None, None, None, None)
+        return (pkg.vendor_version, classify(comp.version, pkg.vendor_version), pkg.criticality,
+                pkg.reboot_required, pkg.path, pkg.package_id, how)
 
 
 def classify(installed: str, available: str | None) -> State:
@@ -177,9 +177,26 @@ def classify(installed: str, available: str | None) -> State:
 def server_compliance(
     platform: Platform, components: Sequence[InstalledComponent], index: CatalogIndex
 ) -> list[ComplianceRow]:
+    return [ComplianceRow._make(row) for row in compliance_tuples(platform, components, index)]
+
+
+Row = tuple[Any, ...]
+"""A ComplianceRow's values as a plain tuple (``FIELDS`` order): what is stored, 250,000 per fleet."""
+
+
+def compliance_tuples(platform: Platform, components: Iterable[Sequence[Any]], index: CatalogIndex) -> list[Row]:
+    """``server_compliance`` without the named tuples: ``components`` are InstalledComponent values (or plain
+    tuples in its field order), the result plain tuples in ``FIELDS`` order."""
     keys = tuple(platform.keys())
-    return [ComplianceRow(c.inventory_id, c.fqdd, c.name, c.component_id, c.version, *index.verdict(keys, c))
-            for c in components]
+    memo = index.verdicts_for(keys)
+    rows = []
+    for comp in components:
+        inventory_id, name, version, component_id, fqdd, pci, _ = comp
+        verdict = memo.get((component_id, pci, version))
+        if verdict is None:
+            verdict = memo[(component_id, pci, version)] = index.verdict(keys, InstalledComponent(*comp))
+        rows.append((inventory_id, fqdd, name, component_id, version, *verdict))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +210,16 @@ class Summary:
         return self.counts.get("upgrade", 0)
 
 
-def summarize(rows: Sequence[ComplianceRow]) -> Summary:
+def summarize(rows: Sequence[Row]) -> Summary:
+    """Counts per state and the most critical pending upgrade, of ComplianceRows or their plain tuples."""
     counts: dict[str, int] = dict.fromkeys(STATES, 0)
-    top: ComplianceRow | None = None
+    top: Row | None = None
+    top_rank = 0
     for row in rows:
-        counts[row.state] += 1
-        rank = CRITICALITY_RANK.get(row.criticality or "", 0)
-        if row.state == "upgrade" and (top is None or rank > CRITICALITY_RANK.get(top.criticality or "", 0)):
-            top = row
-    return Summary(counts, top.criticality if top else None, top.component if top else None)
+        state = row[6]
+        counts[state] += 1
+        if state == "upgrade":
+            rank = CRITICALITY_RANK.get(row[7] or "", 0)
+            if top is None or rank > top_rank:
+                top, top_rank = row, rank
+    return Summary(counts, top[7] if top else None, top[2] if top else None)
