@@ -55,7 +55,7 @@ def _engine(directory: Path, servers: int) -> Any:
 
 def _catalog_packages() -> list[Any]:
     """2,000 packages over 20 platforms: 25 component ids, 2 PCI devices, versions spread around installed."""
-    from tests.catalogs import Pkg
+    from dsm_sim.repository import Pkg
 
     out = []
     for k in range(PACKAGES):
@@ -76,7 +76,7 @@ def compliance() -> dict[str, Any]:
     from dsm_core.firmware.versions import version_key
     from dsm_core.models import FirmwareInventory, FirmwareRepository
     from dsm_core.services.firmware import recompute_compliance, store_catalog
-    from tests.catalogs import catalog_bytes
+    from dsm_sim.repository import catalog_bytes
     from tests.tui.seed import NOW, sid
 
     with tempfile.TemporaryDirectory(prefix="dsm-bench-fw-") as tmp:
@@ -193,7 +193,7 @@ def view_child(view: str) -> None:
 
 def write_big_catalog(path: Path, target_mb: int = 30) -> int:
     """A UTF-16 catalog of about ``target_mb`` MB in Dell's shape (many platforms and devices per package)."""
-    from tests.catalogs import Pkg, catalog_xml
+    from dsm_sim.repository import Pkg, catalog_xml
 
     pkgs = []
     k = 0

@@ -2,14 +2,17 @@
 
 Everything lives under a temporary DSM_HOME on SQLite: `dsm init`, a simulated fleet of 40 iDRACs
 on loopback (a few with health faults, one answering 503s, one slow, one whose password differs
-from the lab credential set), a credential set for them, a `dsm worker`, and a discovery of the
-fleet followed by a health check of what it found. Then the console opens. Quitting it stops the
-worker and the fleet and removes the temporary home (``--keep`` leaves it for a look).
+from the lab credential set), a credential set for them, a `dsm worker`, a local firmware repository
+(a Dell Repository Manager catalog and DUPs served over HTTP on loopback), and a discovery of the
+fleet followed by a refresh, a health check and a sync of the repository's catalog (so :firmware shows
+the fleet's compliance). Then the console opens. Quitting it stops the worker, the repository and the
+fleet and removes the temporary home (``--keep`` leaves it for a look).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -44,6 +47,8 @@ class Demo:
         third = random.randint(100, 250)
         self.start = f"127.77.{third}.1"
         self.block = f"127.77.{third}.0/24"
+        self.repo_host = f"127.77.{third}.254"
+        self.resources = contextlib.ExitStack()
 
     def say(self, text: str) -> None:
         print(f"demo: {text}", flush=True)
@@ -85,6 +90,14 @@ class Demo:
                                            stdout=subprocess.DEVNULL, stderr=log, text=True))
         self.say(f"worker started (log: {self.home / 'worker.log'})")
 
+    def start_repository(self) -> None:
+        """A local repository as DRM writes one, for every model the simulator knows; the worker syncs it."""
+        from dsm_sim.repository import demo_packages, serve_repo
+
+        repo = self.resources.enter_context(serve_repo(self.home / "repo", self.repo_host, demo_packages()))
+        self.run("firmware", "repo", "add", "demo-repo", "--url", repo.url)
+        self.say(f"firmware repository demo-repo at {repo.url} (Catalog.xml and DUPs)")
+
     def setup(self) -> None:
         self.say(f"temporary DSM_HOME {self.home}")
         self.run("init")
@@ -94,6 +107,7 @@ class Demo:
                            ("network.max_retry_attempts", "1")):
             self.run("settings", "set", key, value)
         self.start_fleet()
+        self.start_repository()
         self.start_worker()
         last = self.start.rsplit(".", 1)[0]
         self.run("discover", f"{self.start}-{last}.{self.count}", "--port", "8443")
@@ -120,6 +134,8 @@ class Demo:
             if refs:
                 self.run("jobs", "create", "refresh_server_info", *targets)
                 self.run("jobs", "create", "health_check", *targets)
+            # compliance is computed when the catalog arrives and again as each refresh lands
+            self.run("firmware", "repo", "sync", "demo-repo")
         except (RuntimeError, ValueError):
             pass
 
@@ -144,6 +160,7 @@ class Demo:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        self.resources.close()  # the repository's HTTP server
         if self.keep:
             self.say(f"kept {self.home} (DSM_HOME={self.home} dsm … to look again)")
         else:

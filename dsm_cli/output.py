@@ -13,7 +13,9 @@ from typing import Any, TextIO
 from dsm_core.text import visible
 
 
-def print_json(data: Any, out: TextIO = sys.stdout) -> None:
+def print_json(data: Any, out: TextIO | None = None) -> None:
+    """``out`` defaults to sys.stdout as it is when called (not when this module was imported)."""
+    out = out or sys.stdout
     json.dump(data, out, indent=2, sort_keys=True, default=str, ensure_ascii=True)
     out.write("\n")
 
@@ -29,8 +31,9 @@ def _cell(value: Any) -> str:
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]],
-                out: TextIO = sys.stdout, empty: str = "(none)") -> None:
+                out: TextIO | None = None, empty: str = "(none)") -> None:
     """``columns`` is (key, header) pairs; long cells are shown whole, the terminal wraps."""
+    out = out or sys.stdout
     if not rows:
         out.write(empty + "\n")
         return
@@ -41,7 +44,8 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() + "\n")
 
 
-def print_record(record: dict[str, Any], out: TextIO = sys.stdout) -> None:
+def print_record(record: dict[str, Any], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     width = max((len(k) for k in record), default=0)
     for key, value in record.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):

@@ -69,13 +69,18 @@ class Started:
 
     job_id: str
     task_uri: str | None
+    refused_location: str | None = None
+    """A Location off the iDRAC's own origin: never followed (the job is read from the iDRAC's own queue)."""
 
 
 def _started(client: IdracClient, response: httpx.Response, what: str) -> Started:
     location = response.headers.get("Location")
-    task_uri = None
+    task_uri, refused = None, None
     if location:
-        task_uri = client.resolve(location)  # refused when off the iDRAC's origin
+        try:
+            task_uri = client.resolve(location)
+        except RedfishError as exc:
+            refused = f"{location[:200]} ({exc.message})"
     job_id = job_id_from(location)
     if job_id is None:
         try:
@@ -85,8 +90,8 @@ def _started(client: IdracClient, response: httpx.Response, what: str) -> Starte
         if isinstance(body, dict):
             job_id = job_id_from(str(body.get("Id") or body.get("@odata.id") or ""))
     if job_id is None:
-        raise UpdateRefused(f"{what}: the iDRAC accepted it but named no Dell job (Location {location!r})")
-    return Started(job_id, task_uri)
+        raise UpdateRefused(f"{what}: the iDRAC accepted it but named no Dell job (Location {location!r:.200})")
+    return Started(job_id, task_uri, refused)
 
 
 def _refused(exc: RedfishError) -> UpdateRefused:

@@ -166,9 +166,15 @@ async def run_workflow(
             ctx.note(f"resuming (the step was left {status})")
         try:
             await step.run(ctx)
-        except (asyncio.CancelledError, JobCancelled):
-            # handed back (shutdown) or cancelled mid-step: the row stays running, to be re-checked on resume
+        except asyncio.CancelledError:
+            # handed back (shutdown, lost lease): the row stays running, to be re-checked on resume
             await ctx.save()
+            raise
+        except JobCancelled:
+            # cancelled while the step waited (for a reboot time, for the Lifecycle Controller): it stops
+            # there, recorded as such, and the workflow's clean-up runs
+            await job.db(_finish, job.engine, ctx._row_id, "failed", ctx.details, "cancelled by request")
+            await _cleanup(wf, job, task, server, log, {**earlier, step.name: ctx.details}, shared)
             raise
         except Exception as exc:
             message = str(exc) or type(exc).__name__

@@ -30,6 +30,7 @@ from dsm_core.redfish.models import FirmwareItem, dig
 from dsm_core.redfish.tls import CertificateChanged
 from dsm_core.redfish.update import (
     RepoShare,
+    Started,
     UpdateRefused,
     install_from_repository,
     lc_status,
@@ -283,6 +284,14 @@ async def _adopt(ctx: StepContext, before: list[str], kinds: tuple[str, ...]) ->
 
 
 async def _send(ctx: StepContext, update: dict[str, Any]) -> tuple[str, str | None]:
+    started = await _start_update(ctx, update)
+    if started.refused_location:
+        ctx.note(f"{update['name']}: the iDRAC named a task monitor off its own origin, not followed: "
+                 f"{started.refused_location}; reading job {started.job_id} from its own job queue instead")
+    return started.job_id, started.task_uri
+
+
+async def _start_update(ctx: StepContext, update: dict[str, Any]) -> Started:
     client, plan_ = _client(ctx), ctx.earlier["plan"]
     apply_time = plan_["apply_time"]
     source = update["source"]
@@ -293,14 +302,11 @@ async def _send(ctx: StepContext, update: dict[str, Any]) -> tuple[str, str | No
         push = plan_["push"]
         name = Path(source["path"]).name
         if push["kind"] == "multipart":
-            started = await push_multipart(client, push["uri"], name, payload, apply_time)
-        else:
-            started = await push_http(client, push["uri"], push["simple"], name, payload, apply_time)
-    else:
-        protocol = source.get("protocol")
-        started = await simple_update(client, plan_["simple_update"], source["uri"], apply_time,
-                                      protocol if protocol in ("NFS", "CIFS") else None)
-    return started.job_id, started.task_uri
+            return await push_multipart(client, push["uri"], name, payload, apply_time)
+        return await push_http(client, push["uri"], push["simple"], name, payload, apply_time)
+    protocol = source.get("protocol")
+    return await simple_update(client, plan_["simple_update"], source["uri"], apply_time,
+                               protocol if protocol in ("NFS", "CIFS") else None)
 
 
 def _stop_when_scheduled(ctx: StepContext, update: dict[str, Any]) -> Any:
@@ -431,6 +437,8 @@ async def _install_repository(ctx: StepContext) -> None:
                 raise StepFailed(f"InstallFromRepository refused: {exc}") from None
             ctx.details["repository_job"] = {"job_id": started.job_id, "task_uri": started.task_uri,
                                              "name": "Repository Update"}
+            if started.refused_location:
+                ctx.note(f"the iDRAC named a task monitor off its own origin, not followed: {started.refused_location}")
             ctx.details["state"] = "sent"
             ctx.note(f"InstallFromRepository: Dell job {started.job_id} ({'compare only' if compare else 'apply'})")
             await ctx.save()

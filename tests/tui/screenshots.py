@@ -20,7 +20,7 @@ from dsm_core.services.context import SYSTEM, ServiceContext, actor_for
 from dsm_core.services.credentials import add_credential_set
 from dsm_core.services.users import add_user
 from dsm_tui.app import DsmApp
-from tests.tui.seed import NOW, seed, sid
+from tests.tui.seed import NOW, seed, seed_firmware, seed_workflow_job, sid
 
 Step = Callable[[Any, DsmApp], Awaitable[None]]
 
@@ -131,6 +131,34 @@ async def job_form(pilot: Any, app: DsmApp) -> None:
     await _until(pilot, lambda: getattr(app.screen, "title_text", "").startswith("New power_action"))
 
 
+async def firmware(pilot: Any, app: DsmApp) -> None:
+    app.goto("firmware")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("space", "space")
+
+
+async def firmware_components(pilot: Any, app: DsmApp) -> None:
+    app.goto("firmware")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("enter")
+    await _until(pilot, lambda: type(app.screen).__name__ == "TextModal")
+
+
+async def firmware_update(pilot: Any, app: DsmApp) -> None:
+    app.goto("firmware")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    await pilot.press("space", "space", "space", "u")
+    await _until(pilot, lambda: type(app.screen).__name__ == "ChoiceModal")
+
+
+async def jobs_workflow(pilot: Any, app: DsmApp) -> None:
+    app.goto("jobs")
+    await _until(pilot, lambda: app.screen.table.get(sid(77, 7)) is not None)
+    app.screen.table.move_to(sid(77, 7))
+    await pilot.press("enter")
+    await _until(pilot, lambda: True)
+
+
 async def sort_chooser(pilot: Any, app: DsmApp) -> None:
     app.goto("servers")
     await _until(pilot, lambda: len(app.screen.table.rows) == 40)
@@ -157,6 +185,10 @@ SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "server-events": (events, "victor", (140, 30)),
     "job-form": (job_form, "oscar", (140, 40)),
     "sort-chooser": (sort_chooser, "victor", (120, 30)),
+    "firmware": (firmware, "oscar", (140, 32)),
+    "firmware-components": (firmware_components, "oscar", (140, 40)),
+    "firmware-update": (firmware_update, "oscar", (140, 32)),
+    "jobs-workflow": (jobs_workflow, "alice", (160, 40)),
 }
 
 
@@ -169,6 +201,8 @@ def build_database(directory: Path) -> Any:
     for name, role in (("alice", "admin"), ("oscar", "operator"), ("victor", "viewer")):
         add_user(system, name, role)
     seed(engine, 40)
+    seed_firmware(engine, 40)
+    seed_workflow_job(engine)
     admin = ServiceContext(engine, actor_for(engine, "alice"))
     add_credential_set(admin, "lab", "root", Secret("calvin"), ranges=["10.0.0.0/16"], priority=10)
     add_credential_set(admin, "dc2-oob", "svc-dsm", Secret("x"), ranges=["10.1.0.0/16", "10.2.0.0/16"])

@@ -205,3 +205,35 @@ def seed_firmware(engine: Engine, servers: int = 40, components: int = 25) -> uu
             conn.execute(sa.insert(FirmwareCompliance.__table__),
                          [compliance_values(i, repo_id, components) for i in range(start, min(servers, start + 2000))])
     return repo_id
+
+
+def seed_workflow_job(engine: Engine, job_n: int = 77) -> uuid.UUID:
+    """A running firmware_update on esx-00000: plan and lc_ready done, install following a Dell job at 45%."""
+    from dsm_core.models import WorkflowExecution
+
+    job_id, server = sid(job_n, 7), sid(0)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Job.__table__), [{
+            "id": job_id, "job_type": "firmware_update", "status": "running", "progress": 0,
+            "target_scope": {"servers": [str(server)]},
+            "details": {"repository": "drm", "reboot": "now", "components": [], "compare_only": False,
+                        "job_timeout_seconds": 7200}, "created_at": NOW - timedelta(minutes=3),
+            "updated_at": NOW, "started_at": NOW - timedelta(minutes=3), "auto_select_latest": True,
+            "cancel_requested": False, "attempts": 1}])
+        conn.execute(sa.insert(JobTask.__table__), [{
+            "id": sid(job_n, 8), "job_id": job_id, "server_id": server, "status": "running", "progress": 0,
+            "attempts": 1, "created_at": NOW, "updated_at": NOW,
+            "log": "plan: order: BIOS 1.13.2 → 1.15.2\nlc_ready: Lifecycle Controller ready\n"
+                   "install: BIOS: Dell job JID_724411870233"}])
+        conn.execute(sa.insert(WorkflowExecution.__table__), [
+            {"id": sid(n, 13), "job_id": job_id, "server_id": server, "workflow_type": "firmware_update",
+             "step_number": n, "step_name": name, "step_status": status, "attempt": 1, "created_at": NOW,
+             "updated_at": NOW, "step_details": details}
+            for n, name, status, details in (
+                (1, "plan", "completed", {"notes": ["order: BIOS 1.13.2 → 1.15.2"]}),
+                (2, "lc_ready", "completed", {"notes": ["Lifecycle Controller ready"]}),
+                (3, "install", "running", {"updates": [{"name": "BIOS", "job_id": "JID_724411870233", "dell_job": {
+                    "job_id": "JID_724411870233", "state": "Running", "percent": 45, "message": "Job in progress.",
+                    "outcome": "running"}}]}),
+            )])
+    return job_id

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dsm_core.db import read_scope
-from dsm_core.models import Job, JobTask, WorkflowExecution
+from dsm_core.models import Job
 from dsm_tui.modals.choice import ChoiceModal
 from dsm_tui.modals.confirm import TypedConfirmModal
 from dsm_tui.modals.text import TextModal
 from tests.tui.conftest import footer_actions, make_app, screen_text, wait_for
-from tests.tui.seed import NOW, seed_firmware, sid
+from tests.tui.seed import seed_firmware, seed_workflow_job, sid
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -114,31 +114,13 @@ async def test_the_server_detail_shows_firmware_against_the_catalog(tui_engine: 
 
 
 async def test_the_job_detail_shows_the_workflow_live(tui_engine: Engine) -> None:
-    job_id, server = sid(77, 7), sid(0)
-    with tui_engine.begin() as conn:
-        conn.execute(sa.insert(Job.__table__), [{
-            "id": job_id, "job_type": "firmware_update", "status": "running", "progress": 0,
-            "target_scope": {"servers": [str(server)]}, "details": {"file": "/srv/BIOS.EXE"}, "created_at": NOW,
-            "updated_at": NOW, "auto_select_latest": True, "cancel_requested": False, "attempts": 1}])
-        conn.execute(sa.insert(JobTask.__table__), [{
-            "id": sid(77, 8), "job_id": job_id, "server_id": server, "status": "running", "progress": 0,
-            "attempts": 1, "created_at": NOW, "updated_at": NOW}])
-        conn.execute(sa.insert(WorkflowExecution.__table__), [
-            {"id": sid(n, 13), "job_id": job_id, "server_id": server, "workflow_type": "firmware_update",
-             "step_number": n, "step_name": name, "step_status": status, "attempt": 1, "created_at": NOW,
-             "updated_at": NOW, "step_details": details}
-            for n, name, status, details in (
-                (1, "plan", "completed", {}), (2, "lc_ready", "completed", {}),
-                (3, "install", "running", {"updates": [{"name": "BIOS", "job_id": "JID_123", "dell_job": {
-                    "job_id": "JID_123", "state": "Running", "percent": 45, "message": "Job in progress.",
-                    "outcome": "running"}}]}),
-            )])
+    job_id = seed_workflow_job(tui_engine)
     app = make_app(tui_engine, "oscar", start_view="jobs")
     async with app.run_test(size=(180, 40)) as pilot:
         await wait_for(pilot, lambda: app.screen.table.get(job_id) is not None, what="the job")
         app.screen.table.move_to(job_id)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "JID_123 Running 45% Job in progress." in screen_text(app),
+        await wait_for(pilot, lambda: "JID_724411870233 Running 45% Job in progress." in screen_text(app),
                        what="the Dell job's state in the step line")
         text = screen_text(app)
         assert "✓ 1.plan" in text and "⟳ 3.install" in text

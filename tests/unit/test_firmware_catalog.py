@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from dsm_core.firmware.catalog import CatalogError, PciIds, parse_catalog
 from dsm_core.firmware.versions import compare_versions, version_key
-from tests.catalogs import Pkg, catalog_bytes
+from dsm_sim.repository import Pkg, catalog_bytes
 
 PACKAGES = [
     Pkg("0T7N6", "BIOS", "1.13.2", "FOLDER01/1/BIOS_0T7N6_WN64_1.13.2.EXE", ("159",), component_type="BIOS",

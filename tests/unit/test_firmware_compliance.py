@@ -21,7 +21,7 @@ from dsm_core.firmware.compliance import (
 )
 from dsm_core.redfish.models import FirmwareItem, SystemView, dig
 from dsm_core.services.firmware import pci_from_raw
-from tests.catalogs import Pkg, catalog_bytes
+from dsm_sim.repository import Pkg, catalog_bytes
 from tests.conftest import SHARED
 
 MOCKUPS = sorted(p for p in (SHARED / "testbeds" / "mockups").iterdir() if (p / "redfish" / "v1").is_dir())

@@ -1,18 +1,8 @@
-"""A local firmware repository for tests: a loopback HTTP share holding a DRM catalog and DUP files named as
-Dell names them (the simulator installs a DUP by what its name says: component and version)."""
+"""The packages of the firmware tests' repository (served by dsm_sim.repository.serve_repo on loopback)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
-
-from tests.catalogs import Pkg, catalog_bytes
+from dsm_sim.repository import Pkg
 
 R750 = ("090E", "R750")
 R630 = ("0627", "R630")
@@ -31,39 +21,3 @@ BIOS_R630 = Pkg("4HF1K", "BIOS", "2.19.1", "FOLDER05/1/BIOS_4HF1K_WN64_2.19.1.EX
 PSU_R660 = Pkg("PSU66", "Power Supply", "00.3C.4D", "FOLDER06/1/Power_Firmware_PSU66_WN64_00.3C.4D.EXE",
                ("108076",), systems=(("0A6B", "R660"),))
 PACKAGES = [BIOS_R750, IDRAC, NIC, CPLD, BIOS_R630, PSU_R660]
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@dataclass
-class Repo:
-    root: Path
-    url: str
-
-    def file(self, pkg: Pkg) -> Path:
-        return self.root / pkg.path
-
-    def uri(self, pkg: Pkg) -> str:
-        return f"{self.url}/{pkg.path}"
-
-
-@contextmanager
-def serve_repo(root: Path, host: str, packages: list[Pkg] = PACKAGES, gz: bool = False) -> Iterator[Repo]:
-    """``packages`` written as DUP files and a UTF-16 catalog under ``root``, served over HTTP on ``host``."""
-    root.mkdir(parents=True, exist_ok=True)
-    for pkg in packages:
-        path = root / pkg.path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"MZ" + pkg.package_id.encode() * 64)
-    (root / ("Catalog.xml.gz" if gz else "Catalog.xml")).write_bytes(catalog_bytes(packages, gz=gz))
-    server = ThreadingHTTPServer((host, 0), partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Repo(root, f"http://{host}:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -37,6 +37,8 @@ class Behaviour:
     bomb_megabytes: int = 200
     hang_delete: bool = False  # accept a DELETE (a logout) and never answer it
     duplicate_firmware: bool = False  # the same inventory id twice, with different versions
+    firmware_ok: bool = False  # a plain expanded FirmwareInventory (one BIOS), for the update tests
+    offhost_update_location: bool = False  # SimpleUpdate answers 202 with a task monitor on another host
 
 
 @dataclass
@@ -107,6 +109,21 @@ class HostileIdrac:
                              "SerialNumber": ESCAPES, "HostName": "esx" + ESCAPES, "PowerState": "On",
                              "BiosVersion": "2.1.0", "Status": {"Health": "OK", "HealthRollup": "OK"},
                              "Storage": {"@odata.id": self.off("/redfish/v1/Systems/System.Embedded.1/Storage")}}
+        if path == "/redfish/v1/UpdateService":
+            return 200, [], {"@odata.id": path, "MultipartHttpPushUri": self.off("/redfish/v1/steal/push"),
+                             "Actions": {"#UpdateService.SimpleUpdate": {
+                                 "target": self.off("/redfish/v1/UpdateService/Actions/UpdateService.SimpleUpdate")}}}
+        if method == "POST" and path.endswith("/UpdateService.SimpleUpdate"):
+            where = (f"https://{TRAP_ADDRESS}:8443/redfish/v1/TaskService/Tasks/JID_000000000001"
+                     if b.offhost_update_location else "/redfish/v1/TaskService/Tasks/JID_000000000001")
+            return 202, [("Location", where)], None
+        if path.endswith("/Jobs/JID_000000000001"):
+            return 200, [], {"Id": "JID_000000000001", "JobState": "Completed", "PercentComplete": 100,
+                             "Message": "Job completed successfully.", "MessageId": "RED001"}
+        if path.endswith("/FirmwareInventory") and b.firmware_ok:
+            item = {"@odata.id": f"{path}/Installed-159-1.0__BIOS.Setup.1-1", "Id": "Installed-159-1.0__BIOS.Setup.1-1",
+                    "Name": "BIOS", "Version": "1.0.0", "Updateable": True, "SoftwareId": "159"}
+            return 200, [], {"Members": [item], "Members@odata.count": 1}
         if path.endswith("/FirmwareInventory") and b.duplicate_firmware:
             item = {"@odata.id": f"{path}/Installed-159-1.0", "Id": "Installed-159-1.0", "Name": "BIOS",
                     "Version": "1.0.0", "Updateable": True, "SoftwareId": "159"}

@@ -20,10 +20,11 @@ from sqlmodel import Session, col, select
 
 from dsm_core.models import FirmwareRepository, IdracCommand, Job, Server, WorkflowExecution
 from dsm_sim.fleet import FleetThread
+from dsm_sim.repository import Repo, serve_repo
 from tests.conftest import Templates
 from tests.sim.conftest import fleet_spec
 from tests.worker.conftest import Install, block_of, make_install
-from tests.worker.firmware_repo import BIOS_R630, BIOS_R750, IDRAC, NIC, Repo, serve_repo
+from tests.worker.firmware_repo import BIOS_R630, BIOS_R750, IDRAC, NIC, PACKAGES
 
 FAST = ("--dell-job-poll", "0.2", "--scheduled-settle", "1")
 STEPS = ["plan", "lc_ready", "install", "reboot", "apply", "verify"]
@@ -39,7 +40,7 @@ def fw_fleet() -> Iterator[FleetThread]:
 @pytest.fixture
 def repo(fw_fleet: FleetThread, tmp_path: Path) -> Iterator[Repo]:
     host = fw_fleet.endpoints[0].split(":")[0].rsplit(".", 1)[0] + ".250"
-    with serve_repo(tmp_path / "repo", host) as r:
+    with serve_repo(tmp_path / "repo", host, PACKAGES) as r:
         yield r
 
 

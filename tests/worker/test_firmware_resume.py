@@ -12,6 +12,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,11 @@ from sqlmodel import Session, col, select
 from dsm_core.models import Job, WorkflowExecution
 from dsm_core.timeutil import utcnow
 from dsm_sim.fleet import FleetThread
+from dsm_sim.repository import Repo, serve_repo
 from tests.conftest import Templates
 from tests.sim.conftest import fleet_spec
 from tests.worker.conftest import Install, block_of, make_install, wait_until
-from tests.worker.firmware_repo import BIOS_R750, NIC, Repo, serve_repo
+from tests.worker.firmware_repo import BIOS_R750, NIC, PACKAGES
 
 FAST = ("--dell-job-poll", "0.2", "--scheduled-settle", "1")
 STEPS = ("plan", "lc_ready", "install", "reboot", "apply", "verify")
@@ -33,7 +35,7 @@ STEPS = ("plan", "lc_ready", "install", "reboot", "apply", "verify")
 def one(tmp_path: Path, templates: Templates) -> Iterator[tuple[Install, FleetThread, Repo]]:
     with FleetThread(fleet_spec(count=1, models=("R750",), time_scale=600)) as fleet:
         host = fleet.endpoints[0].split(":")[0].rsplit(".", 1)[0] + ".250"
-        with serve_repo(tmp_path / "repo", host) as repo:
+        with serve_repo(tmp_path / "repo", host, PACKAGES) as repo:
             install = make_install(templates, "sqlite", tmp_path, [block_of(fleet)])
             install.home.run("servers", "add", fleet.endpoints[0], check=True)  # the workflow reads the rest live
             try:
@@ -85,8 +87,13 @@ def test_kill_9_during_each_step_resumes_and_sends_the_update_once(
         first.wait(10)
     fleet.clear_faults("all")
     assert _steps(install, job_id)[step].step_status == "running"  # the dead worker's record, as it left it
-    wait_until(lambda: _lease_lapsed(install, job_id), timeout=30, what="the dead worker's lease to lapse")
-    install.worker(*FAST)
+    assert not _lease_lapsed(install, job_id)  # the dead worker's lease still stands: nobody may take it yet
+    second = install.start_worker(*FAST)  # claims the job once that lease lapses
+    try:
+        wait_until(lambda: _job(install).status not in ("pending", "running"), timeout=120, what="the job to end")
+    finally:
+        second.terminate()
+        assert second.wait(60) == 0
 
     job = _job(install)
     assert job.status == "completed", job.error
@@ -136,3 +143,33 @@ def test_retry_resumes_the_same_job_from_the_failed_step(one: tuple[Install, Fle
     assert bad.returncode == 2 and "steps recorded: plan" in bad.stderr
     with Session(install.engine) as s:
         assert s.exec(select(col(Job.status)).where(Job.id == job.id)).one() == "completed"
+
+
+def test_cancel_while_waiting_for_the_reboot_time_cleans_up_the_staged_update(
+    one: tuple[Install, FleetThread, Repo]
+) -> None:
+    """The BIOS update is staged and the reboot is for tomorrow: a cancel stops the wait, records the step as
+    cancelled, and the clean-up deletes the staged Dell job, so it never applies itself at the next reboot."""
+    install, fleet, repo = one
+    endpoint = fleet.endpoints[0]
+    tomorrow = (utcnow() + timedelta(days=1)).isoformat(timespec="seconds")
+    install.home.run("firmware", "update", endpoint, "--file", str(repo.file(BIOS_R750)), "--reboot",
+                     f"at:{tomorrow}", check=True)
+    job_id = _job(install).id
+    worker = install.start_worker(*FAST)
+    try:
+        wait_until(lambda: (r := _steps(install, job_id).get("reboot")) is not None and r.step_status == "running",
+                   timeout=60, what="the reboot step waiting for its time")
+        staged = _steps(install, job_id)["install"].step_details["updates"][0]["job_id"]
+        assert fleet.servers()[0]["jobs"][staged] == "Scheduled"
+        install.home.run("jobs", "cancel", str(job_id), check=True)
+        wait_until(lambda: _job(install).status == "cancelled", timeout=60, what="the job cancelled")
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    steps = _steps(install, job_id)
+    assert steps["reboot"].step_status == "failed" and steps["reboot"].step_error == "cancelled by request"
+    assert "apply" not in steps and "verify" not in steps
+    assert staged not in fleet.servers()[0]["jobs"], "the staged update was left to apply at the next reboot"
+    assert fleet.servers()[0]["counters"]["resets_received"] == 0
+    assert fleet.servers()[0]["bios_version"] == "1.8.2"

@@ -128,3 +128,34 @@ def test_duplicate_firmware_ids_are_tolerated_and_the_later_wins(install: Instal
         rows = conn.execute(sa.text("SELECT inventory_id, version FROM firmware_inventory")).all()
     assert [(r[0], r[1]) for r in rows] == [("Installed-159-1.0", "2.0.0")]
     assert "listed twice" in log
+
+
+@pytest.mark.parametrize("where", ["action-target", "task-monitor"])
+def test_a_firmware_update_never_follows_an_idrac_off_its_origin(templates: Templates, tmp_path: Path,
+                                                                 where: str) -> None:
+    """The UpdateService's action target, or the 202's task monitor, on another host: DSM never goes there. A
+    target off the origin stops the update before anything is sent; a task monitor off the origin is not
+    followed, and the job is read from the iDRAC's own queue instead."""
+    install = make_install(templates, "sqlite", tmp_path, ["127.0.50.0/24"])
+    behaviour = Behaviour(offhost_links=where == "action-target", offhost_session_location=False, firmware_ok=True,
+                          offhost_update_location=where == "task-monitor")
+    with HostileIdrac(ADDRESS, PORT, behaviour) as idrac:
+        install.home.run("servers", "add", ENDPOINT, check=True)
+        jobs, _, _ = jobs_after(install, ("firmware", "update", ENDPOINT, "--image-uri",
+                                          "http://127.0.50.3/BIOS_0T7N6_WN64_1.13.2.EXE"))
+        assert idrac.trap.connections == [], "a request left for another host"
+        posted = [p for m, p, _ in idrac.requests if m == "POST" and p.endswith("UpdateService.SimpleUpdate")]
+    (job,) = jobs
+    assert job["status"] == "failed"
+    steps = {s["step_name"]: s for s in job["steps"]}
+    if where == "action-target":
+        assert posted == [], "the update was sent to a target off the origin"
+        assert steps["install"]["step_status"] == "failed"
+        assert "off this iDRAC's origin" in str(job["error"]), job["error"]
+    else:
+        assert len(posted) == 1
+        notes = " ".join(steps["install"]["step_details"]["notes"])
+        assert "off its own origin, not followed" in notes and "its own job queue" in notes
+        # the hostile iDRAC says "Completed" but the BIOS never changed: the job fails on what it can see
+        assert "no installed version changed" in str(job["error"]), job["error"]
+    install.engine.dispose()

@@ -1,4 +1,5 @@
-"""Dell Repository Manager catalogs written the way DRM writes them (REDFISH.md §3.1), for tests and benchmarks.
+"""A local firmware repository, as Dell Repository Manager writes one (REDFISH.md §3.1): for the demo, the tests
+and the benchmarks.
 
 ``Manifest`` root, one ``SoftwareComponent`` per package with ``Name/Display``, ``ComponentType``,
 ``Criticality``, ``SupportedDevices/Device componentID`` (with ``PCIInfo`` where the device has PCI ids) and
@@ -9,7 +10,14 @@ exports; plain or gzipped.
 from __future__ import annotations
 
 import gzip
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 
@@ -85,3 +93,90 @@ def catalog_bytes(packages: list[Pkg], *, utf16: bool = True, gz: bool = False, 
     text = catalog_xml(packages, encoding="utf-16" if utf16 else "utf-8", version=version)
     data = b"\xff\xfe" + text.encode("utf-16-le") if utf16 else text.encode("utf-8")
     return gzip.compress(data) if gz else data
+
+
+# --- a served repository -------------------------------------------------------------------------------------
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Repo:
+    root: Path
+    url: str
+
+    def file(self, pkg: Pkg) -> Path:
+        return self.root / pkg.path
+
+    def uri(self, pkg: Pkg) -> str:
+        return f"{self.url}/{pkg.path}"
+
+
+def write_repo(root: Path, packages: list[Pkg], gz: bool = False) -> None:
+    """``packages`` as DUP files (named as Dell names them: the simulator installs a DUP by what its name
+    says) and a UTF-16 ``Catalog.xml`` (or ``Catalog.xml.gz``) under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for pkg in packages:
+        path = root / pkg.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"MZ" + pkg.package_id.encode() * 64)
+    (root / ("Catalog.xml.gz" if gz else "Catalog.xml")).write_bytes(catalog_bytes(packages, gz=gz))
+
+
+@contextmanager
+def serve_repo(root: Path, host: str, packages: list[Pkg], gz: bool = False, port: int = 0) -> Iterator[Repo]:
+    """The repository written under ``root`` and served over HTTP on ``host`` (a loopback address)."""
+    write_repo(root, packages, gz)
+    server = ThreadingHTTPServer((host, port), partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Repo(root, f"http://{host}:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def demo_packages() -> list[Pkg]:
+    """A catalog for every model the simulator knows: newer BIOS, iDRAC and NIC firmware, a CPLD that needs a
+    reboot, and one package for a platform no simulated server is (it must never apply)."""
+    from dsm_sim.hardware import MODELS
+
+    out: list[Pkg] = []
+    for model, hw in sorted(MODELS.items()):
+        system = (format(hw.system_id, "04X"), model)
+        bios = _bump(hw.bios_version)
+        package_id = f"B{hw.system_id:04X}"
+        out.append(Pkg(package_id, f"Dell BIOS for PowerEdge {model}", bios,
+                       f"FOLDER{hw.system_id}/1/BIOS_{package_id}_WN64_{bios}.EXE", ("159",),
+                       component_type="BIOS", criticality="2", reboot=True, systems=(system,)))
+    idrac9 = tuple((format(h.system_id, "04X"), m) for m, h in MODELS.items() if h.idrac_generation == 9)
+    idrac10 = tuple((format(h.system_id, "04X"), m) for m, h in MODELS.items() if h.idrac_generation == 10)
+    everyone = tuple((format(h.system_id, "04X"), m) for m, h in MODELS.items())
+    if idrac9:
+        out.append(Pkg("5NPYV", "iDRAC with Lifecycle Controller", "7.10.30.00",
+                       "FOLDER02/1/iDRAC-with-Lifecycle-Controller_Firmware_5NPYV_WN64_7.10.30.00_A00.EXE",
+                       ("25227",), systems=idrac9))
+    if idrac10:
+        out.append(Pkg("X10DR", "iDRAC10 with Lifecycle Controller", "1.30.10.50",
+                       "FOLDER03/1/iDRAC-with-Lifecycle-Controller_Firmware_X10DR_WN64_1.30.10.50_A00.EXE",
+                       ("25227",), systems=idrac10))
+    out.append(Pkg("9GFV7", "Broadcom NetXtreme Gigabit Ethernet", "22.00.6",
+                   "FOLDER04/1/Network_Firmware_9GFV7_WN64_22.00.6.EXE", ("108255",), systems=everyone))
+    out.append(Pkg("K3JRX", "System CPLD", "1.1.1", "FOLDER05/1/CPLD_Firmware_K3JRX_WN64_1.1.1.EXE", ("27763",),
+                   systems=everyone, reboot=True, criticality="3"))
+    out.append(Pkg("PSU99", "Power Supply", "00.3C.4D", "FOLDER06/1/Power_Firmware_PSU99_WN64_00.3C.4D.EXE",
+                   ("108076",), systems=(("0FFF", "R999"),)))
+    return out
+
+
+def _bump(version: str) -> str:
+    parts = version.split(".")
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i].isdigit():
+            parts[i] = str(int(parts[i]) + 1)
+            return ".".join(parts)
+    return version + ".1"
