@@ -61,7 +61,7 @@ def firmware_columns(clock: Any) -> list[Column[data.FirmwareRow]]:
         Column("critical", "MOST CRITICAL PENDING", 30,
                lambda r: f"{r.top_criticality} {r.top_component}".strip() or "—", priority=0, flex=True,
                sort_key=lambda r: (data.CRITICALITY_RANK.get(r.top_criticality, 0), r.upgrade)),
-        Column("repo", "REPO", 8, lambda r: r.repository, priority=3),
+        Column("repo", "REPO", 12, lambda r: r.repository, priority=3),
         Column("age", "CHECKED", 7, lambda r: data.age(r.computed_at, clock()), priority=4,
                sort_key=lambda r: r.computed_at.timestamp() if r.computed_at else 0),
     ]
@@ -124,11 +124,14 @@ class FirmwareScreen(DsmScreen):
 
     def _show_components(self, row: data.FirmwareRow, comps: list[data.ComponentRow]) -> None:
         table = Table(box=None, padding=(0, 1), pad_edge=False, expand=True)
-        for name in ("COMPONENT", "INSTALLED", "AVAILABLE", "STATE", "CRITICALITY", "REBOOT"):
-            table.add_column(name, no_wrap=True, overflow="ellipsis")
+        table.add_column("COMPONENT", no_wrap=True, overflow="ellipsis", ratio=1)
+        for name, width in (("INSTALLED", 12), ("AVAILABLE", 12), ("STATE", 15), ("CRITICALITY", 12),
+                            ("REBOOT", 6)):
+            table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=width)
         for c in comps:
             table.add_row(Text(c.component + (f" ({c.fqdd})" if c.fqdd else "")), Text(c.installed),
-                          Text(c.available or "—"), Text(c.state, style=STATE_STYLE.get(c.state, "")),
+                          Text(c.available or "—"),
+                          Text(c.state.replace("_", " "), style=STATE_STYLE.get(c.state, "")),
                           Text(c.criticality, style=CRIT_STYLE.get(c.criticality, "")), Text(c.reboot))
         head = Text(f"{row.name} {row.ip}:{row.port} {row.service_tag} {row.model} — catalog of {row.repository}",
                     style="bold")

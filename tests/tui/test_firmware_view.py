@@ -64,7 +64,7 @@ async def test_fleet_compliance_filter_drill_down_and_update(tui_engine: Engine)
         await pilot.press("enter")
         modal = await wait_for(pilot, lambda: isinstance(app.screen, TextModal) and app.screen, what="components")
         text = screen_text(app)
-        assert "esx-00003" in text and "1.1.0" in text and "not_in_catalog" in text
+        assert "esx-00003" in text and "1.1.0" in text and "not in catalog" in text
         await pilot.press("escape")
         assert modal is not app.screen
         # mark two servers and update them: choose the method, then type the count
