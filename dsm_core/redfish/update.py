@@ -8,6 +8,7 @@ A. multipart push (``MultipartHttpPushUri``), B. HTTP push to ``HttpPushUri`` th
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -94,8 +95,15 @@ def _started(client: IdracClient, response: httpx.Response, what: str) -> Starte
     return Started(job_id, task_uri, refused)
 
 
-def _refused(exc: RedfishError) -> UpdateRefused:
-    return UpdateRefused(exc.message, exc.message_id)
+async def _refusing(call: Awaitable[httpx.Response]) -> httpx.Response:
+    """The request, with a 4xx answer turned into UpdateRefused (Dell's message and MessageId): the iDRAC
+    would not start the update, which is not the same as not answering (that stays a RedfishError)."""
+    try:
+        return await call
+    except RedfishError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            raise UpdateRefused(exc.message, exc.message_id) from None
+        raise
 
 
 async def push_multipart(client: IdracClient, uri: str, filename: str, payload: bytes,
@@ -106,12 +114,7 @@ async def push_multipart(client: IdracClient, uri: str, filename: str, payload: 
         "UpdateParameters": (None, json.dumps(params).encode(), "application/json"),
         "UpdateFile": (filename, payload, "application/octet-stream"),
     }
-    try:
-        response = await client.request("POST", uri, files=files)
-    except RedfishError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
-            raise _refused(exc) from None
-        raise
+    response = await _refusing(client.request("POST", uri, files=files))
     return _started(client, response, f"multipart upload of {filename}")
 
 
@@ -120,14 +123,9 @@ async def push_http(client: IdracClient, push_uri: str, simple_target: str, file
     """B. Upload to HttpPushUri with the collection's ETag, then install the ``Available-…`` member."""
     response = await client.request("GET", push_uri)
     etag = response.headers.get("ETag")
-    try:
-        uploaded = await client.request("POST", push_uri, files={"file": (filename, payload,
-                                                                          "application/octet-stream")},
-                                        headers={"If-Match": etag} if etag else None)
-    except RedfishError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
-            raise _refused(exc) from None
-        raise
+    uploaded = await _refusing(client.request("POST", push_uri,
+                                              files={"file": (filename, payload, "application/octet-stream")},
+                                              headers={"If-Match": etag} if etag else None))
     try:
         body = uploaded.json()
     except ValueError:
@@ -144,12 +142,7 @@ async def simple_update(client: IdracClient, target: str, image_uri: str, apply_
     body: dict[str, Any] = {"ImageURI": image_uri, "@Redfish.OperationApplyTime": apply_time}
     if protocol:
         body["TransferProtocol"] = protocol
-    try:
-        response = await client.post(target, body)
-    except RedfishError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
-            raise _refused(exc) from None
-        raise
+    response = await _refusing(client.post(target, body))
     return _started(client, response, f"SimpleUpdate of {image_uri}")
 
 
@@ -185,12 +178,7 @@ class RepoShare:
 async def install_from_repository(client: IdracClient, share: RepoShare, *, apply: bool, reboot: bool) -> Started:
     """D. The iDRAC reads the catalog and decides; with ``apply`` False it only compares."""
     body = {**share.body(), "ApplyUpdate": "True" if apply else "False", "RebootNeeded": reboot}
-    try:
-        response = await client.post(INSTALL_FROM_REPOSITORY, body)
-    except RedfishError as exc:
-        if exc.status is not None and 400 <= exc.status < 500:
-            raise _refused(exc) from None
-        raise
+    response = await _refusing(client.post(INSTALL_FROM_REPOSITORY, body))
     return _started(client, response, "InstallFromRepository")
 
 
