@@ -10,6 +10,7 @@ and says so."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,9 +47,27 @@ def repo(fw_fleet: FleetThread, tmp_path: Path) -> Iterator[Repo]:
 
 @pytest.fixture
 def fw_install(templates: Templates, backend: str, tmp_path: Path, fw_fleet: FleetThread) -> Iterator[Install]:
+    """An installation with one real `dsm worker` running in the background for the whole test."""
     inst = make_install(templates, backend, tmp_path, [block_of(fw_fleet)])
-    yield inst
-    inst.engine.dispose()
+    worker = inst.start_worker(*FAST)
+    try:
+        yield inst
+    finally:
+        worker.terminate()
+        assert worker.wait(60) == 0
+        inst.engine.dispose()
+
+
+def _drain(install: Install, timeout: float = 180) -> None:
+    """Until the worker has ended every job created so far."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with Session(install.engine) as s:
+            busy = s.exec(select(Job.id).where(col(Job.status).in_(("pending", "running")))).first()
+        if busy is None:
+            return
+        assert time.monotonic() < deadline, "the worker did not end the jobs in time"
+        time.sleep(0.2)
 
 
 def _json(install: Install, *args: str) -> Any:
@@ -79,7 +98,7 @@ def _sim(fleet: FleetThread, endpoint: str) -> dict[str, Any]:
 
 def _update(install: Install, *args: str) -> str:
     job_id = _create(install, *args)
-    install.worker(*FAST)
+    _drain(install)
     return job_id
 
 
@@ -91,7 +110,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     home.run("servers", "refresh", r750, r630, check=True)
     home.run("firmware", "repo", "add", "drm", "--url", repo.url, check=True)
     home.run("firmware", "repo", "sync", "drm", check=True)
-    install.worker(*FAST)
+    _drain(install)
     repos = _json(install, "firmware", "repo", "list")
     assert repos[0]["package_count"] == 6 and repos[0]["last_status"] == "synced", repos
 
@@ -107,12 +126,23 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     assert {"server_id", "ip_address", "service_tag", "component"} <= set(bios_row)
     assert {r["state"] for r in _json(install, "firmware", "compliance", "--state", "upgrade")} == {"upgrade"}
 
+    # a catalog that goes bad on the share: the sync fails and says why; the last good catalog stays whole
+    good = (repo.root / "Catalog.xml").read_bytes()
+    (repo.root / "Catalog.xml").write_bytes(good[: len(good) // 2])
+    home.run("firmware", "repo", "sync", "drm", check=True)
+    _drain(install)
+    repos = _json(install, "firmware", "repo", "list")
+    assert repos[0]["last_status"] == "failed" and "not well-formed" in repos[0]["last_error"], repos
+    assert repos[0]["package_count"] == 6 and repos[0]["catalog_version"] == "24.05.00"
+    assert _json(install, "firmware", "compliance", "--server", r750) == rows
+    (repo.root / "Catalog.xml").write_bytes(good)
+
     # Two servers, two jobs per worker run where they do not depend on each other.
     # A. a DUP file pushed (multipart, iDRAC 9): BIOS waits for the reboot DSM sends, then is verified;
     #    iDRAC 8 has no MultipartHttpPushUri: the DUP goes to HttpPushUri, then SimpleUpdate installs it
     bios = _create(install, r750, "--file", str(repo.file(BIOS_R750)))
     old = _create(install, r630, "--file", str(repo.file(BIOS_R630)))
-    install.worker(*FAST)
+    _drain(install)
     job = _job(install, bios)
     assert job.status == "completed", job.error
     steps = _steps(install, job)
@@ -143,7 +173,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     fw_fleet.set_faults([r630], job_completed_with_errors=True)
     idrac = _create(install, r750, "--image-uri", repo.uri(IDRAC))
     cwe = _create(install, r630, "--file", str(repo.file(NIC)))
-    install.worker(*FAST)
+    _drain(install)
     job = _job(install, idrac)
     assert job.status == "completed", job.error
     assert _sim(fw_fleet, r750)["idrac_firmware"] == "7.10.30.00"

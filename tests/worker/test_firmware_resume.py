@@ -75,7 +75,7 @@ def test_kill_9_during_each_step_resumes_and_sends_the_update_once(
     before = _counters(fleet)
     install.home.run("firmware", "update", endpoint, "--file", str(repo.file(BIOS_R750)), check=True)
     job_id = _job(install).id
-    fleet.set_faults("all", latency_ms=300)  # every request takes 0.3 s: each step runs long enough to be caught
+    fleet.set_faults("all", latency_ms=200)  # every request takes 0.2 s: each step runs long enough to be caught
     first = install.start_worker("--lease", "5", *FAST)
     try:
         deadline = time.monotonic() + 120
@@ -173,3 +173,23 @@ def test_cancel_while_waiting_for_the_reboot_time_cleans_up_the_staged_update(
     assert staged not in fleet.servers()[0]["jobs"], "the staged update was left to apply at the next reboot"
     assert fleet.servers()[0]["counters"]["resets_received"] == 0
     assert fleet.servers()[0]["bios_version"] == "1.8.2"
+
+
+def test_reboot_none_leaves_the_update_staged_and_says_so(one: tuple[Install, FleetThread, Repo]) -> None:
+    """--reboot none: the BIOS update is staged for the server's next reboot; DSM does not reboot, does not
+    pretend to have verified anything, and the job says "staged"."""
+    install, fleet, repo = one
+    endpoint = fleet.endpoints[0]
+    install.home.run("firmware", "update", endpoint, "--file", str(repo.file(BIOS_R750)), "--reboot", "none",
+                     check=True)
+    install.worker(*FAST)
+    job = _job(install)
+    assert job.status == "completed", job.error
+    assert job.details is not None and job.details["result"][endpoint]["outcome"] == "staged"
+    steps = _steps(install, job.id)
+    assert steps["reboot"].step_details["staged"] is True and steps["apply"].step_status == "skipped"
+    assert "not verified" in " ".join(steps["verify"].step_details["notes"])
+    staged = steps["install"].step_details["updates"][0]["job_id"]
+    sim = fleet.servers()[0]
+    assert sim["jobs"][staged] == "Scheduled" and sim["counters"]["resets_received"] == 0
+    assert sim["bios_version"] == "1.8.2"
