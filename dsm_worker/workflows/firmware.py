@@ -91,12 +91,12 @@ async def _installed(client: IdracClient) -> list[FirmwareItem]:
     return [i for i in await dell.read_firmware(client) if (i.status or "").lower() == "installed"]
 
 
-async def _installed_patiently(ctx: StepContext, budget: float) -> list[FirmwareItem]:
-    """The inventory, waiting out an iDRAC that is still restarting (after its own update or a host reboot)."""
+async def _inventory_patiently(ctx: StepContext, budget: float) -> list[FirmwareItem]:
+    """The whole inventory, waiting out an iDRAC that is still restarting (after its own update or a reboot)."""
     deadline = time.monotonic() + budget
     while True:
         try:
-            return await _installed(_client(ctx))
+            return await dell.read_firmware(_client(ctx))
         except TRANSIENT as exc:
             if isinstance(exc, RedfishError) and exc.status not in (None, 401, 404, 500, 502, 503, 504):
                 raise
@@ -404,9 +404,17 @@ async def install(ctx: StepContext) -> None:
                     update["state"] = "refused"
                     mid = f" [{exc.message_id.rsplit('.', 1)[-1]}]" if exc.message_id else ""
                     raise StepFailed(f"{update['name']}: the iDRAC refused the update: {exc}{mid}") from None
-                except OutcomeUnknown:
-                    # no answer: the iDRAC may have started it; the next attempt looks in its queue first
-                    raise
+                except OutcomeUnknown as exc:
+                    # No answer: the iDRAC may have started it. Look in its queue now, in this step: a retry
+                    # starts the step afresh and must not be what decides whether the update is sent again.
+                    adopted = await _adopt(ctx, update["jobs_before"], ("firmware", "update"))
+                    if adopted is None:
+                        update["state"] = "unknown"
+                        await ctx.save()
+                        raise StepFailed(f"{update['name']}: the iDRAC did not answer the update ({exc.message}) "
+                                         "and shows no new job for it; check its job queue before retrying") from None
+                    ctx.note(f"{update['name']}: no answer, but the iDRAC queued job {adopted}: following it")
+                    job_id, task_uri = adopted, None
                 update.update({"job_id": job_id, "task_uri": task_uri, "state": "sent"})
                 ctx.note(f"{update['name']}: Dell job {job_id}")
                 await ctx.save()
@@ -598,7 +606,8 @@ async def verify(ctx: StepContext) -> None:
     if install_.get("outcome") in ("compared", "already_compliant"):
         ctx.details["outcome"] = install_["outcome"]
         return
-    items = await _installed_patiently(ctx, IDRAC_BACK_BUDGET)
+    inventory = await _inventory_patiently(ctx, IDRAC_BACK_BUDGET)  # read once: compared here, stored below
+    items = [i for i in inventory if (i.status or "").lower() == "installed"]
     before: dict[str, Any] = ctx.earlier["plan"].get("before", {})
     after = {i.inventory_id.split("__", 1)[-1]: i.version for i in items}
     before_by_fqdd = {k.split("__", 1)[-1]: v for k, v in before.items()}
@@ -628,7 +637,7 @@ async def verify(ctx: StepContext) -> None:
                 problems.append(f"{u['name']}: the job completed, but no installed version changed")
             else:
                 entry["changed"] = changed[:20]
-    await ctx.job.db(_store_inventory, ctx.job.engine, ctx.server.id, await dell.read_firmware(_client(ctx)))
+    await ctx.job.db(_store_inventory, ctx.job.engine, ctx.server.id, inventory)
     ctx.details["results"] = results
     if problems:
         ctx.details["outcome"] = "failed"
