@@ -1115,6 +1115,10 @@ def build_parser() -> argparse.ArgumentParser:
     _yes_flag(sp)
     _wait_flags(sp)
     sp.set_defaults(handler=cmd_power)
+
+    from dsm_cli import configuration
+
+    configuration.add_parsers(sub, json_flag, _wait_flags)
     return p
 
 

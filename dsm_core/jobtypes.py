@@ -109,21 +109,37 @@ class EventLogDetails(_Details):
 
 
 class BootDetails(_Details):
+    """A one-time (or continuous) override to ``target``; a persistent ``boot_order`` (BootOptions ids); the
+    persistent ``boot_mode`` through the BIOS (BootMode Uefi/Bios). Order and mode each make a Dell
+    configuration job, and an iDRAC takes one pending BIOS job at a time: one of them per job."""
+
     target: Literal["None", "Pxe", "Cd", "Hdd", "BiosSetup", "UefiShell", "Usb", "Utilities", "UefiTarget",
                     "SDCard", "Floppy", "Diags", "UefiHttp"] | None = None
     enabled: Literal["Disabled", "Once", "Continuous"] = "Once"
     mode: Literal["UEFI", "Legacy"] | None = None
-    uefi_target: str | None = None
-    boot_order: list[str] | None = None
+    uefi_target: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    boot_order: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1,
+                                                                                          max_length=256)] | None = None
+    boot_mode: Literal["Uefi", "Bios"] | None = None
     reboot: bool = False
 
     @model_validator(mode="after")
     def _something(self) -> BootDetails:
-        if self.target is None and self.boot_order is None and self.mode is None:
-            raise ValueError("give target, boot_order or mode")
+        if self.target is None and self.boot_order is None and self.mode is None and self.boot_mode is None:
+            raise ValueError("give target, boot_order, boot_mode or mode")
         if self.target == "UefiTarget" and not self.uefi_target:
             raise ValueError("target UefiTarget needs uefi_target (the UEFI device path)")
+        if self.boot_order is not None and self.boot_mode is not None:
+            raise ValueError("boot_order and boot_mode each make a BIOS job and an iDRAC takes one at a time; "
+                             "create two jobs")
+        if self.boot_order is not None and len(set(self.boot_order)) != len(self.boot_order):
+            raise ValueError("boot_order names an option twice")
         return self
+
+    @property
+    def persistent(self) -> bool:
+        """Changes that outlive the next boot (and so get an SCP backup first)."""
+        return self.boot_order is not None or self.boot_mode is not None or self.enabled == "Continuous"
 
 
 _MEDIA_SCHEMES = ("http://", "https://", "nfs://", "cifs://", "smb://")
@@ -135,6 +151,8 @@ class MediaMountDetails(_Details):
     write_protected: bool = True
     boot_once: bool = False
     reboot: bool = False
+    test_only: bool = False
+    """Only the share check (reachable, image there), run by the worker; nothing is mounted."""
 
     @field_validator("image_url")
     @classmethod
@@ -154,9 +172,24 @@ class MediaUnmountDetails(_Details):
 
 
 class BiosWriteDetails(_Details):
-    attributes: Annotated[dict[str, str | int | bool], Field(min_length=1)]
+    """``apply_time``: ``OnReset`` stages the change for the next reboot (``reboot`` restarts now),
+    ``Immediate`` restarts at once; the maintenance-window times hand the iDRAC ``maintenance_start`` and
+    ``maintenance_seconds`` (it applies the change itself inside that window)."""
+
+    attributes: Annotated[dict[Annotated[str, Field(min_length=1, max_length=128)], str | int | bool],
+                          Field(min_length=1, max_length=500)]
     apply_time: Literal["OnReset", "Immediate", "AtMaintenanceWindowStart", "InMaintenanceWindowOnReset"] = "OnReset"
+    maintenance_start: AwareDatetime | None = None
+    maintenance_seconds: Annotated[int, Field(ge=600, le=7 * 86_400)] = 3600
     reboot: bool = False
+
+    @model_validator(mode="after")
+    def _window(self) -> BiosWriteDetails:
+        window = self.apply_time in ("AtMaintenanceWindowStart", "InMaintenanceWindowOnReset")
+        if window != (self.maintenance_start is not None):
+            raise ValueError("a maintenance-window apply time needs maintenance_start (ISO time with an offset), "
+                             "and only it does")
+        return self
 
 
 ScpTarget = Literal["ALL", "IDRAC", "BIOS", "NIC", "RAID", "FC", "InfiniBand", "SupportAssist", "EventFilters",
@@ -311,13 +344,20 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "health_check": JobTypeSpec("servers", NoDetails, "Health check", _H + "inventory:health_check"),
     "power_action": JobTypeSpec("servers", PowerDetails, "Power", _H + "power:power_action"),
     "fetch_event_logs": JobTypeSpec("servers", EventLogDetails, "Fetch event logs", _H + "inventory:fetch_event_logs"),
-    "boot_configuration": JobTypeSpec("servers", BootDetails, "Boot configuration"),
-    "virtual_media_mount": JobTypeSpec("servers", MediaMountDetails, "Mount virtual media"),
-    "virtual_media_unmount": JobTypeSpec("servers", MediaUnmountDetails, "Unmount virtual media"),
-    "bios_config_read": JobTypeSpec("servers", NoDetails, "Read BIOS"),
-    "bios_config_write": JobTypeSpec("servers", BiosWriteDetails, "Write BIOS"),
-    "scp_export": JobTypeSpec("servers", ScpExportDetails, "SCP export"),
-    "scp_import": JobTypeSpec("one_server", ScpImportDetails, "SCP import"),
+    "boot_configuration": JobTypeSpec("servers", BootDetails, "Boot configuration", _H + "bios:boot_configuration",
+                                     workflow=True),
+    "virtual_media_mount": JobTypeSpec("servers", MediaMountDetails, "Mount virtual media",
+                                       _H + "media:virtual_media_mount", workflow=True),
+    "virtual_media_unmount": JobTypeSpec("servers", MediaUnmountDetails, "Unmount virtual media",
+                                         _H + "media:virtual_media_unmount", workflow=True),
+    "bios_config_read": JobTypeSpec("servers", NoDetails, "Read BIOS", _H + "bios:bios_config_read",
+                                   workflow=True),
+    "bios_config_write": JobTypeSpec("servers", BiosWriteDetails, "Write BIOS", _H + "bios:bios_config_write",
+                                    workflow=True),
+    "scp_export": JobTypeSpec("servers", ScpExportDetails, "SCP export", _H + "scp:scp_export",
+                             workflow=True),
+    "scp_import": JobTypeSpec("one_server", ScpImportDetails, "SCP import", _H + "scp:scp_import",
+                             workflow=True),
     "firmware_catalog_sync": JobTypeSpec("none", CatalogSyncDetails, "Catalog sync", _H + "firmware:catalog_sync",
                                          touches_idrac=False),
     "firmware_update": JobTypeSpec("servers", FirmwareDetails, "Firmware update", _H + "firmware:firmware_update",

@@ -270,6 +270,10 @@ async def _media(idrac: SimIdrac, base: str, slot: str, action: str, body: dict[
         )
     state = idrac.virtual_media[slot]
     if action == "VirtualMedia.EjectMedia":
+        if idrac.faults.media_attached_elsewhere:
+            idrac.faults.media_attached_elsewhere = False  # the eject releases the other attachment
+            state.update(empty_media())
+            return Response(204)
         if not state["Inserted"]:
             return _bad(
                 "VRM0009", "No Virtual Media devices are currently connected.", "No response action is required."
@@ -282,6 +286,9 @@ async def _media(idrac: SimIdrac, base: str, slot: str, action: str, body: dict[
         return _bad("SYS406", "Image is required.", "Give the image URL.")
     if state["Inserted"]:
         return _bad("VRM0012", "The Virtual Media device is already connected.", "Eject the media first.")
+    if idrac.faults.media_attached_elsewhere:
+        return _bad("VRM0021", "The Virtual Media is already attached to another device or session.",
+                    "Eject the virtual media and retry the operation.")
     if not await _reachable(image):
         return _bad(
             "RAC0904",
@@ -471,7 +478,17 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
         if k not in ("SystemModelName", "SystemBiosVersion", "SystemServiceTag", "SystemManufacturer")
         and idrac.bios.get(k) != _typed(v)
     }
-    problem = idrac.validate_bios(bios_changes) if bios_changes else None
+    # Each attribute on its own, as an iDRAC does: the good ones apply, a bad one is reported by name.
+    results: list[dict[str, Any]] = []
+    good: dict[str, Any] = {}
+    for name, value in bios_changes.items():
+        problem = idrac.validate_bios({name: value})
+        results.append({"FQDD": "BIOS.Setup.1-1", "Name": name, "OldValue": str(idrac.bios.get(name, "")),
+                        "NewValue": str(value), "Status": "Failure" if problem else "Success",
+                        "ErrCode": 9999 if problem else 0, "Message": problem or "The value was applied."})
+        if not problem:
+            good[name] = value
+    failed = [r for r in results if r["Status"] == "Failure"]
     if operation == "ImportSystemConfigurationPreview":
         job = idrac.add_job(
             "ImportConfiguration",
@@ -479,12 +496,17 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
             EXPORT_JOB_SECONDS,
             success=("SYS081", "Successfully previewed Server Configuration Profile import operation."),
         )
-        if problem:
-            job.fail_with = ("SYS082", f"Server Configuration Profile preview failed: {problem}")
+        if failed:
+            job.fail_with = ("SYS082", "Server Configuration Profile preview failed: "
+                             + "; ".join(f"{r['Name']}: {r['Message']}" for r in failed))
+        job.extra["results"] = results
         return _job_created(job.id)
     shutdown = body.get("ShutdownType", "Graceful")
     if shutdown not in ("Graceful", "Forced", "NoReboot"):
         return _bad("SYS426", f"ShutdownType {shutdown} is not acceptable.", "Use Graceful, Forced or NoReboot.")
+    end_power = body.get("HostPowerState", "On")
+    if end_power not in ("On", "Off"):
+        return _bad("SYS426", f"HostPowerState {end_power} is not acceptable.", "Use On or Off.")
     if not bios_changes:
         job = idrac.add_job(
             "ImportConfiguration",
@@ -499,8 +521,9 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
         return _job_created(job.id)
 
     def apply() -> None:
-        if not problem:
-            idrac.bios.update(bios_changes)
+        idrac.bios.update(good)
+        if end_power == "Off":
+            idrac.reset("ForceOff")
 
     job = idrac.add_job(
         "ImportConfiguration",
@@ -510,8 +533,10 @@ def _scp(idrac: SimIdrac, operation: str, body: dict[str, Any]) -> Response:
         on_reboot=shutdown == "NoReboot",
         success=("SYS053", "Successfully imported and applied Server Configuration Profile."),
     )
-    if problem:
-        job.with_errors = ("SYS055", f"Some attributes were not applied: {problem}")
+    job.extra["results"] = results
+    if failed:
+        job.with_errors = ("SYS055", f"{len(failed)} of {len(results)} attributes were not applied.")
+        job.apply_with_errors = True
     if shutdown != "NoReboot" and idrac.power_state == "On":
         idrac.reset("ForceRestart" if shutdown == "Forced" else "GracefulRestart")
     return _job_created(job.id)

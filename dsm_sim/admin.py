@@ -5,6 +5,7 @@ GET  /servers/IP:PORT              one of them
 POST /faults   {"targets": "all"|[IP:PORT...], "set": {fault: value}} or {"targets": ..., "clear": true}
 POST /health   {"targets": ..., "faults": ["psu", "fan", "dimm", "disk", "temp"]}
 POST /power    {"targets": ..., "state": "On"|"Off"}       set power directly (test setup)
+POST /bios     {"targets": ..., "set": {attribute: value}}  change BIOS values as if at the console
 POST /counters/reset {"targets": ...}
 """
 
@@ -31,6 +32,10 @@ def describe(idrac: SimIdrac) -> dict[str, Any]:
         "idrac_generation": idrac.generation,
         "idrac_firmware": idrac.firmware,
         "bios_version": idrac.bios_version,
+        "bios": dict(idrac.bios),
+        "bios_pending": dict(idrac.bios_pending),
+        "boot": {"override_target": idrac.boot_override_target, "override_enabled": idrac.boot_override_enabled,
+                 "order": list(idrac.boot_order), "uefi_target": idrac.uefi_target},
         "power_state": idrac.power_state,
         "host_state": idrac.host_state,
         "idrac_rebooting": idrac.idrac_rebooting(),
@@ -97,6 +102,16 @@ class AdminApp:
                 except (KeyError, ValueError, TypeError) as exc:
                     return Response(400, {"error": f"unknown or bad fault {exc}; known: {list(Faults().as_dict())}"})
             return Response(200, {"updated": len(targets)}, content_type="application/json")
+        if path == "/bios":  # an operator changed BIOS settings at the console: drift for DSM to find
+            values = body.get("set")
+            if not isinstance(values, dict):
+                return Response(400, {"error": 'give {"targets": ..., "set": {attribute: value}}'})
+            for idrac in targets:
+                problem = idrac.validate_bios(values)
+                if problem:
+                    return Response(400, {"error": problem})
+                idrac.bios.update(values)
+            return Response(200, {"changed": len(targets)}, content_type="application/json")
         if path == "/health":
             faults = set(body.get("faults", []))
             if not faults <= set(HEALTH_FAULTS):

@@ -111,6 +111,9 @@ class _Handle:
     def clear_faults(self, targets: list[str] | str = "all") -> Any:
         return self.admin("POST", "/faults", {"targets": targets, "clear": True})
 
+    def set_bios(self, targets: list[str] | str, **values: Any) -> Any:
+        return self.admin("POST", "/bios", {"targets": targets, "set": values})
+
     def set_health(self, targets: list[str] | str, faults: list[str]) -> Any:
         return self.admin("POST", "/health", {"targets": targets, "faults": faults})
 

@@ -34,6 +34,7 @@ class SimJob:
     result: Any = None  # e.g. the exported SCP
     target_uri: str | None = None
     applied: bool = False
+    apply_with_errors: bool = False  # CompletedWithErrors that still applied what it could (an SCP import)
     cancelled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -42,7 +43,8 @@ class SimJob:
             return
         if now >= self.start_at + self.duration:
             self.applied = True
-            if self.fail_with is None and self.with_errors is None and self.on_complete is not None:
+            clean = self.with_errors is None or self.apply_with_errors
+            if self.fail_with is None and clean and self.on_complete is not None:
                 self.on_complete()
 
     def state(self, now: float) -> tuple[str, int, str, str]:

@@ -63,10 +63,11 @@ class Faults:
     unauthorized_rate: float = 0.0  # a valid session is dropped mid-use → 401
     malformed_json_rate: float = 0.0
     session_exhaustion: bool = False  # logins answer 503 RAC0218 as if 8 sessions were open
-    job_failure: bool = False  # new jobs fail with a Dell MessageId
-    job_completed_with_errors: bool = False  # new jobs end CompletedWithErrors (and change nothing)
+    job_failure: bool = False  # new change jobs (not exports) fail with a Dell MessageId
+    job_completed_with_errors: bool = False  # new change jobs end CompletedWithErrors (and change nothing)
     drop_after_action: bool = False  # an action POST is carried out, then the connection drops unanswered
     action_503_count: float = 0.0  # the next N action POSTs are refused with 503 (not carried out)
+    media_attached_elsewhere: bool = False  # virtual media held by another session: VRM0021 until an eject
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -425,7 +426,9 @@ class SimIdrac:
         )
         if success:
             job.success = success
-        if self.faults.job_failure:
+        if job_type == "ExportConfiguration":
+            pass  # the job faults stand for a change that goes wrong; an export (a backup) is not one
+        elif self.faults.job_failure:
             job.fail_with = ("RED007", "Unable to complete the operation because of an internal error.")
         elif self.faults.job_completed_with_errors:
             job.with_errors = ("RED063", "The job completed with errors: one or more components were not updated.")

@@ -10,6 +10,7 @@ from dsm_core.models.maintenance import MaintenanceWindow
 from dsm_core.models.safety import ClusterSafetyCheck, ScheduledSafetyCheck, ServerGroupSafetyCheck
 from dsm_core.models.server_state import (
     BiosConfiguration,
+    BiosRegistry,
     ScpBackup,
     ServerBootConfigHistory,
     ServerEventLog,
@@ -31,7 +32,7 @@ from dsm_core.models.workflows import WorkflowExecution
 metadata = SQLModel.metadata
 
 __all__ = [
-    "SINGLETON_ID", "ActivitySettings", "AuditLog", "BiosConfiguration", "ClusterSafetyCheck",
+    "SINGLETON_ID", "ActivitySettings", "AuditLog", "BiosConfiguration", "BiosRegistry", "ClusterSafetyCheck",
     "CredentialIpRange", "CredentialSet", "FirmwareCompliance", "FirmwareInventory", "FirmwarePackage",
     "FirmwareRepository", "IdracCommand", "Job",
     "JobTask", "MaintenanceWindow", "NetworkSettings", "NotificationLog", "NotificationSettings",

@@ -71,6 +71,10 @@ class Server(SQLModel, table=True):
     boot_source_override_enabled: str | None = Field(default=None, max_length=32)
     boot_source_override_target: str | None = Field(default=None, max_length=64)
     boot_order: list[Any] | None = json_field()
+    bios_drift_count: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    """Attributes whose current value differs from the server's BIOS baseline (its own, else its group's)."""
+    bios_drift: list[Any] | None = json_field()
+    """[{attribute, baseline, current}] behind bios_drift_count, recomputed after every BIOS read."""
     supported_endpoints: dict[str, Any] | None = json_field()
     storage_summary: dict[str, Any] | None = json_field()
     """Controllers and drives with their health, from the last refresh."""

@@ -74,6 +74,9 @@ class ServerBootConfigHistory(SQLModel, table=True):
     boot_source_override_enabled: str | None = Field(default=None, max_length=32)
     boot_source_override_target: str | None = Field(default=None, max_length=64)
     boot_order: list[Any] | None = json_field()
+    """The columns above are the state after the change, as read back from the iDRAC."""
+    previous: dict[str, Any] | None = json_field()
+    """The state before the change (mode, override target/enabled, order), as read before sending it."""
     changed_by: uuid.UUID | None = fk("users.id")
     job_id: uuid.UUID | None = fk("jobs.id")
     created_at: datetime = created_at()
@@ -83,6 +86,8 @@ class BiosConfiguration(SQLModel, table=True):
     __tablename__ = "bios_configurations"
     id: uuid.UUID = pk()
     server_id: uuid.UUID = fk("servers.id", nullable=False, ondelete="CASCADE")
+    group_id: uuid.UUID | None = fk("server_groups.id", ondelete="CASCADE")
+    """Set on a group's baseline (a copy of the snapshot it was made from): every member is held to it."""
     snapshot_type: str = enum_field("snapshot_type", SNAPSHOT_TYPES, "current")
     bios_version: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = json_field(nullable=False, default_factory=dict)
@@ -94,6 +99,20 @@ class BiosConfiguration(SQLModel, table=True):
     created_at: datetime = created_at()
 
 
+class BiosRegistry(SQLModel, table=True):
+    """The server's BIOS attribute registry, compacted (name, type, read-only, allowed values, bounds): what a
+    ``bios_config_write`` is checked against when it is created, without asking the iDRAC."""
+
+    __tablename__ = "bios_registries"
+    __table_args__ = (sa.UniqueConstraint("server_id", name="uq_bios_registries_server_id"),)
+    id: uuid.UUID = pk()
+    server_id: uuid.UUID = fk("servers.id", nullable=False, ondelete="CASCADE", index=False)
+    bios_version: str | None = Field(default=None, max_length=64)
+    registry_version: str | None = Field(default=None, max_length=64)
+    entries: dict[str, Any] = json_field(nullable=False, default_factory=dict)
+    captured_at: datetime = created_at()
+
+
 class ScpBackup(SQLModel, table=True):
     __tablename__ = "scp_backups"
     id: uuid.UUID = pk()
@@ -103,6 +122,8 @@ class ScpBackup(SQLModel, table=True):
     scp_content: dict[str, Any] | None = json_field()
     scp_file_path: str | None = None
     scp_file_size_bytes: int | None = Field(default=None, sa_type=sa.BigInteger)
+    profile_text: str | None = Field(default=None, sa_type=sa.Text)
+    """The profile exactly as the iDRAC exported it (XML or JSON text); size and checksum are of these bytes."""
     checksum: str | None = Field(default=None, max_length=128)
     """SHA-256 of the exported profile (the specification's MD5, strengthened)."""
     export_format: str = Field(default="XML", max_length=8, nullable=False)

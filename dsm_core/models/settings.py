@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from dsm_core.models.base import (
@@ -61,6 +62,10 @@ class ActivitySettings(SQLModel, table=True):
     idrac_request_delay_ms: int = Field(default=0, nullable=False)
     discovery_max_threads: int = Field(default=64, nullable=False)
     pause_idrac_operations: bool = Field(default=False, nullable=False)
+    scp_backup_before_change: bool = Field(default=True, nullable=False, sa_column_kwargs={"server_default": sa.true()})
+    """Take an SCP export before every BIOS write, persistent boot change and firmware update: the undo."""
+    scp_job_timeout_minutes: int = Field(default=60, nullable=False, sa_column_kwargs={"server_default": "60"})
+    """Budget of an SCP export/import job on the iDRAC (an import can sit at 99% for a long time)."""
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

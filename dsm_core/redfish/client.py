@@ -430,17 +430,21 @@ class IdracClient:
         params: Mapping[str, str] | None = None,
         files: Any = None,
         headers: Mapping[str, str] | None = None,
+        any_body: bool = False,
     ) -> httpx.Response:
+        """``any_body``: a GET whose 200 may be other than JSON (an exported SCP profile); capped all the same."""
         if not self._token and not self._basic:
             await self.login()
         used = self._token
         try:
-            return await self._send(method, path, json_body=json_body, params=params, files=files, extra=headers)
+            return await self._send(method, path, json_body=json_body, params=params, files=files, extra=headers,
+                                    any_body=any_body)
         except RedfishError as exc:
             if exc.status != 401 or self._basic:
                 raise
         await self._relogin(used)  # the iDRAC dropped our session (reset, timeout): once more, freshly
-        return await self._send(method, path, json_body=json_body, params=params, files=files, extra=headers)
+        return await self._send(method, path, json_body=json_body, params=params, files=files, extra=headers,
+                                any_body=any_body)
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         response = await self.request("GET", path, params=params)
@@ -482,6 +486,7 @@ class IdracClient:
         auth: bool = True,
         while_paused: bool = False,
         extra: Mapping[str, str] | None = None,
+        any_body: bool = False,
     ) -> httpx.Response:
         """One request, retried only where that cannot repeat a change.
 
@@ -519,7 +524,7 @@ class IdracClient:
                     )
                     url = str(request.url)
                     response = await send_capped(self._client(), request, settings.max_body_bytes, basic)
-                    if method == "GET" and response.status_code == 200 and not _is_json(response):
+                    if method == "GET" and response.status_code == 200 and not any_body and not _is_json(response):
                         error, retryable = "response is not valid JSON", True
                 except CertificateChanged:
                     self._record(method, url, json_body, None, started, "certificate changed", headers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,8 @@ class Capabilities:
     sel_entries: str
     lclog_entries: str
     thermal: str  # "subsystem" or "legacy"
+    boot_targets: list[str] = field(default_factory=list)
+    """BootSourceOverrideTarget@Redfish.AllowableValues: what a one-time boot may name on this iDRAC."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +63,7 @@ class Capabilities:
         if not data:
             return None
         kwargs: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        kwargs["boot_targets"] = [str(t) for t in kwargs.get("boot_targets") or []]
         try:
             return cls(**kwargs)
         except TypeError:
@@ -97,6 +100,7 @@ def detect(root: ServiceRootView, manager: ManagerView, system: SystemView, chas
         sel_entries=f"{MANAGER}/LogServices/Sel/Entries",
         lclog_entries=f"{MANAGER}/LogServices/Lclog/Entries",
         thermal=thermal,
+        boot_targets=system.boot.allowed_targets[:64],
     )
 
 

@@ -29,6 +29,7 @@ from dsm_core.models import (
     WorkflowExecution,
 )
 from dsm_core.models.base import JOB_STATUSES
+from dsm_core.services.configuration_rules import check_configuration
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dsm_core.services.groups import get_group
@@ -141,6 +142,25 @@ def create_job(
     schedule_at: datetime | None = None,
     parent_job_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    job = new_job(tx, job_type, servers=servers, groups=groups, clusters=clusters, details=details,
+                  schedule_at=schedule_at, parent_job_id=parent_job_id)
+    tx.audit("job", job.id, job_type=job_type, target_scope=job.target_scope, details=audit_details(job.details or {}),
+             schedule_at=schedule_at.isoformat() if schedule_at else None)
+    return row_view(job)
+
+
+def new_job(
+    tx: Tx,
+    job_type: str,
+    *,
+    servers: list[str] | None = None,
+    groups: list[str] | None = None,
+    clusters: list[str] | None = None,
+    details: dict[str, Any] | None = None,
+    schedule_at: datetime | None = None,
+    parent_job_id: uuid.UUID | None = None,
+) -> Job:
+    """A validated job added to ``tx`` (no audit row: the calling mutation records its own, once)."""
     if job_type not in JOB_TYPE_SPECS:
         raise ValidationError(
             "job_type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS))
@@ -164,6 +184,7 @@ def create_job(
             "target_scope", f"{job_type} needs either --server REF or --detail address=IP", "give exactly one of them"
         )
     set_ids = _check_references(tx.session, job_type, clean)
+    clean = check_configuration(tx.session, job_type, scope, clean)
     job = Job(
         job_type=job_type,
         target_scope=scope,
@@ -174,9 +195,7 @@ def create_job(
         credential_set_ids=set_ids or None,
     )
     tx.session.add(job)
-    tx.audit("job", job.id, job_type=job_type, target_scope=scope, details=audit_details(clean),
-             schedule_at=schedule_at.isoformat() if schedule_at else None)
-    return row_view(job)
+    return job
 
 
 def audit_details(details: dict[str, Any]) -> dict[str, Any]:

@@ -173,6 +173,8 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _I("idrac_request_delay_ms", 0, 60_000),
                 _I("discovery_max_threads", 1, 4096),
                 _B("pause_idrac_operations"),
+                _B("scp_backup_before_change"),
+                _I("scp_job_timeout_minutes", 5, 24 * 60),
             )
         },
     ),
@@ -227,7 +229,7 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
     "virtual_media": (
         VirtualMediaSettings,
         {
-            k.column: _later(k, "takes effect with virtual media jobs")
+            k.column: k
             for k in (
                 SettingKey("share_type", "one of " + ", ".join(SHARE_TYPES), _choice(SHARE_TYPES)),
                 _T("host"),

@@ -150,6 +150,16 @@ def task(idrac: SimIdrac, job_id: str) -> dict[str, Any] | None:
     state, pct, mid, message = job.state(idrac.clock.now())
     body = envelope(f"/redfish/v1/TaskService/Tasks/{job.id}", "Task.v1_5_1.Task")
     task_state = _DMTF_STATE[state]
+    messages: list[dict[str, Any]] = [
+        {"Message": message, "MessageArgs": [], "MessageArgs@odata.count": 0, "MessageId": f"IDRAC.2.8.{mid}"}
+    ]
+    if state in ("Completed", "CompletedWithErrors", "Failed"):
+        # An SCP import's task lists each attribute it tried (Oem.Dell: Name, OldValue, NewValue, Status).
+        for r in job.extra.get("results", []):
+            messages.append({"Message": r["Message"], "MessageArgs": [], "MessageArgs@odata.count": 0,
+                             "MessageId": "IDRAC.2.8." + ("SYS428" if r["Status"] == "Failure" else "SYS427"),
+                             "Oem": {"Dell": {k: r[k] for k in ("FQDD", "Name", "OldValue", "NewValue", "Status",
+                                                                 "ErrCode")}}})
     body.update(
         {
             "Description": "Server Configuration and other Tasks running on iDRAC are listed here",
@@ -157,10 +167,8 @@ def task(idrac: SimIdrac, job_id: str) -> dict[str, Any] | None:
             "Id": job.id,
             "Name": job.name,
             "PercentComplete": pct,
-            "Messages": [
-                {"Message": message, "MessageArgs": [], "MessageArgs@odata.count": 0, "MessageId": f"IDRAC.2.8.{mid}"}
-            ],
-            "Messages@odata.count": 1,
+            "Messages": messages,
+            "Messages@odata.count": len(messages),
             "Oem": {
                 "Dell": {
                     "@odata.type": "#DellJob.v1_2_0.DellJob",

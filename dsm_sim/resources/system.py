@@ -223,7 +223,9 @@ def bios(idrac: SimIdrac) -> dict[str, Any]:
                 "@odata.context": "/redfish/v1/$metadata#Settings.Settings",
                 "@odata.type": "#Settings.v1_3_3.Settings",
                 "SettingsObject": ref(f"{SYSTEM}/Bios/Settings"),
-                "SupportedApplyTimes": ["OnReset", "AtMaintenanceWindowStart", "InMaintenanceWindowOnReset"],
+                # iDRAC 8 has no SettingsApplyTime: the classic PATCH + configuration job is the way there.
+                **({"SupportedApplyTimes": ["OnReset", "AtMaintenanceWindowStart", "InMaintenanceWindowOnReset"]}
+                   if idrac.generation >= 9 else {}),
             },
             "Links": {**counted("SoftwareImages", [ref(installed)]), "ActiveSoftwareImage": ref(installed)},
         }

@@ -20,7 +20,9 @@ from dsm_core.models import FirmwarePackage, FirmwareRepository, JobTask, Server
 from dsm_core.services.firmware import load_packages, recompute_compliance, store_catalog
 from dsm_core.timeutil import utcnow
 from dsm_worker.handlers.inventory import for_each_server
+from dsm_worker.handlers.steps import capabilities
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
+from dsm_worker.workflows.common import backup_setting
 from dsm_worker.workflows.engine import run_workflow
 from dsm_worker.workflows.firmware import FIRMWARE_UPDATE
 
@@ -166,9 +168,14 @@ async def firmware_update(ctx: JobContext) -> Outcome:
     if details.reboot_at is not None:
         budget += max(0.0, (details.reboot_at - datetime.now(UTC)).total_seconds())
 
+    backup_on, scp_budget = await ctx.db(backup_setting, ctx.engine)
+    shared_base.update({"backup_before_change": backup_on, "scp_budget": scp_budget, "backup_targets": ["ALL"],
+                        "label": "firmware_update",
+                        "backup_skip_reason": "a comparison changes nothing" if details.compare_only else None})
+
     async def work(server: Server, task: JobTask, log_: TaskLog) -> None:
         async with ctx.idrac(server, task.id) as client:
-            shared = {**shared_base, "client": client}
+            shared = {**shared_base, "client": client, "caps": await capabilities(client, server)}
             steps = await run_workflow(FIRMWARE_UPDATE, ctx, task, server, log_, shared)
         verify = steps.get("verify", {})
         ctx.result[f"{server.ip_address}:{server.port}"] = {
@@ -176,6 +183,7 @@ async def firmware_update(ctx: JobContext) -> Outcome:
             "component_order": steps.get("plan", {}).get("component_order", []),
             "results": verify.get("results", []),
             "would_update": steps.get("install", {}).get("would_update"),
+            "backup_id": steps.get("backup", {}).get("backup_id"),
         }
         log_.add(f"outcome: {verify.get('outcome')}")
 

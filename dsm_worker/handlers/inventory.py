@@ -17,14 +17,16 @@ from dsm_core.jobtypes import EventLogDetails, TestCredentialsDetails
 from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish import dell
-from dsm_core.redfish.client import AuthenticationFailed, RedfishError
+from dsm_core.redfish.client import AuthenticationFailed, IdracClient, RedfishError
 from dsm_core.redfish.models import FirmwareItem, ServiceRootView, dig
 from dsm_core.redfish.tls import CertificateChanged
+from dsm_core.redfish.virtual_media import MediaSlot, read_slots
 from dsm_core.services.credentials import load_candidates
 from dsm_core.services.firmware import pci_from_raw, recompute_compliance
 from dsm_core.timeutil import utcnow
 from dsm_worker import store
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
+from dsm_worker.workflows.media import sync_sessions
 
 CONNECTION_ERRORS = (RedfishError, CertificateChanged)
 
@@ -154,6 +156,15 @@ def save_firmware(s: Session, server_id: uuid.UUID, firmware: list[FirmwareItem]
     recompute_compliance(s, server_ids=[server_id])
 
 
+async def _media_slots(client: IdracClient, path: str, expand: bool, log: TaskLog) -> list[MediaSlot] | None:
+    """The virtual media slots, to keep virtual_media_sessions current; a refresh does not fail over them."""
+    try:
+        return await read_slots(client, path, expand)
+    except RedfishError as exc:
+        log.add(f"virtual media not read ({exc.message[:200]})")
+        return None
+
+
 async def refresh_server_info(ctx: JobContext) -> Outcome:
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
         async with ctx.idrac(server, task.id) as client:
@@ -161,7 +172,10 @@ async def refresh_server_info(ctx: JobContext) -> Outcome:
             ident = await dell.read_identity(client, root)
             firmware = await dell.read_firmware(client, root.expand_levels)
             storage = await dell.read_storage_summary(client, root.expand_levels)
+            slots = await _media_slots(client, ident.capabilities.virtual_media_path, root.expand_levels, log)
         await ctx.db(_save_refresh, ctx.engine, server.id, ident, firmware, storage)
+        if slots is not None:
+            await ctx.db(sync_sessions, ctx.engine, server.id, slots)
         log.add(
             f"{ident.system.model} {ident.system.service_tag}: iDRAC {ident.manager.firmware_version} "
             f"(iDRAC {ident.capabilities.generation}), BIOS {ident.system.bios_version}, "

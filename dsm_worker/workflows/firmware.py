@@ -25,7 +25,7 @@ from dsm_core.firmware.versions import compare_versions
 from dsm_core.jobtypes import FirmwareDetails
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import IdracClient, OutcomeUnknown, RedfishError
-from dsm_core.redfish.jobs import TERMINAL, DellJob, follow, list_jobs, read_job
+from dsm_core.redfish.jobs import TERMINAL, DellJob, follow, list_jobs
 from dsm_core.redfish.models import FirmwareItem, dig
 from dsm_core.redfish.tls import CertificateChanged
 from dsm_core.redfish.update import (
@@ -43,6 +43,7 @@ from dsm_core.redfish.update import (
 from dsm_core.services.firmware import pci_from_raw
 from dsm_core.timeutil import utcnow
 from dsm_worker.runtime import JobCancelled
+from dsm_worker.workflows.common import backup, backup_done, delete_if_scheduled, restart_host
 from dsm_worker.workflows.engine import Step, StepContext, StepFailed, Workflow
 
 IDRAC_IDS = {"25227", "28897"}  # iDRAC, Lifecycle Controller
@@ -51,9 +52,6 @@ MAX_DUP_BYTES = 2 * 1024**3
 LC_READY_BUDGET = 600.0
 IDRAC_BACK_BUDGET = 1200.0
 TRANSIENT = (RedfishError, OutcomeUnknown)
-RESET_EVIDENCE = 60.0
-"""At least this long (five times the settle time, 300 s by default) a resumed reboot step looks for signs
-that the reset a dead worker sent was carried out before it sends it again."""
 
 
 # --- what the steps share -----------------------------------------------------------------------------------
@@ -513,7 +511,7 @@ async def reboot_done(ctx: StepContext) -> str | None:
 
 
 async def reboot(ctx: StepContext) -> None:
-    d, client = _details(ctx), _client(ctx)
+    d = _details(ctx)
     waiting = _waiting(ctx)
     names = ", ".join(u["name"] for u in waiting)
     if d.reboot == "none":
@@ -528,39 +526,7 @@ async def reboot(ctx: StepContext) -> None:
             if left <= 0:
                 break
             await _sleep(ctx, min(left, 30.0))
-    if "reset" in ctx.details:
-        # Sent, or about to be, by a worker that died: it counts as sent when the host shows it restarted (or is
-        # restarting); only without any sign in RESET_EVIDENCE seconds is it sent again, once.
-        mark = dell.PowerMark.from_dict(ctx.details["reset"].get("before", {}))
-        patience = max(RESET_EVIDENCE, float(ctx.shared.get("settle", 60.0)) * 5)
-        evidence = await dell.wait_restarted(client, mark, patience, _poll(ctx))
-        if evidence is not None or ctx.details["reset"].get("resent"):
-            ctx.note(f"the reset sent before this worker took over happened ({evidence or 'assumed'}); "
-                     "not sending it again")
-            return
-        ctx.details["reset"]["resent"] = True
-        ctx.note(f"no sign of the earlier {ctx.details['reset']['type']} in {patience:.0f} s; sending it once more")
-        await ctx.save()
-        await _send_reset(ctx, ctx.details["reset"]["type"])
-        return
-    before = await dell.power_mark(client)
-    reset_type = "GracefulRestart" if before.power_state == "On" else "On"
-    ctx.details["reset"] = {"type": reset_type, "before": before.as_dict(), "at": utcnow().isoformat()}
-    await ctx.save()  # the intent first: a worker killed right after the POST must not reset the host twice
-    await _send_reset(ctx, reset_type)
-    ctx.note(f"{reset_type} sent to apply: {names}")
-
-
-async def _send_reset(ctx: StepContext, reset_type: str) -> None:
-    try:
-        await dell.reset(_client(ctx), reset_type)
-    except OutcomeUnknown:
-        ctx.note(f"{reset_type}: no answer; the host may be restarting (not sent again)")
-    except RedfishError as exc:
-        if exc.status is not None and (exc.status < 500 or exc.status == 503):
-            del ctx.details["reset"]  # refused: it was not carried out
-            await ctx.save()
-        raise StepFailed(f"{reset_type} was refused: {exc.message}") from None
+    await restart_host(ctx, f"apply: {names}")
 
 
 # --- apply -------------------------------------------------------------------------------------------------
@@ -670,25 +636,16 @@ def _store_inventory(engine: Any, server_id: Any, firmware: list[FirmwareItem]) 
 async def cleanup(ctx: StepContext) -> None:
     """Cancelled between steps: Dell jobs this workflow queued and that have not started are deleted, so a
     cancelled update does not apply itself at the next reboot."""
-    client = _client(ctx)
     for name in ("install", "apply"):
         for update in ctx.earlier.get(name, {}).get("updates", []):
-            jid = update.get("job_id")
-            if not jid:
-                continue
-            job = await read_job(client, jid)
-            if job.outcome == "scheduled":
-                try:
-                    await client.post("/redfish/v1/Managers/iDRAC.Embedded.1/Oem/Dell/DellJobService/Actions/"
-                                      "DellJobService.DeleteJobQueue", {"JobID": jid})
-                    ctx.log.add(f"cleanup: deleted the scheduled job {jid} ({update['name']})")
-                except RedfishError as exc:
-                    ctx.log.add(f"cleanup: could not delete {jid}: {exc.message}")
+            if update.get("job_id"):
+                await delete_if_scheduled(ctx, update["job_id"], update["name"])
 
 
 FIRMWARE_UPDATE = Workflow(
     "firmware_update",
     (
+        Step("backup", backup, backup_done),
         Step("plan", plan),
         Step("lc_ready", lc_ready, lc_done),
         Step("install", install, install_done),

@@ -9,6 +9,7 @@ and says so."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from dsm_core.models import FirmwareRepository, IdracCommand, Job, Server, WorkflowExecution
+from dsm_core.models import FirmwareRepository, IdracCommand, Job, ScpBackup, Server, WorkflowExecution
 from dsm_sim.fleet import FleetThread
 from dsm_sim.repository import Repo, serve_repo
 from tests.conftest import Templates
@@ -28,7 +29,7 @@ from tests.worker.conftest import Install, block_of, make_install
 from tests.worker.firmware_repo import BIOS_R630, BIOS_R750, IDRAC, NIC, PACKAGES
 
 FAST = ("--dell-job-poll", "0.2", "--scheduled-settle", "1")
-STEPS = ["plan", "lc_ready", "install", "reboot", "apply", "verify"]
+STEPS = ["backup", "plan", "lc_ready", "install", "reboot", "apply", "verify"]
 
 
 @pytest.fixture
@@ -158,6 +159,12 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
                                              Server.ip_address == r750.split(":")[0])).one()
         assert server.bios_version == "1.13.2"
     assert job.details["result"][r750]["outcome"] == "updated"
+    # the change has its undo: an SCP export taken first, stored and linked to this job
+    with Session(install.engine) as s:
+        backup = s.get(ScpBackup, uuid.UUID(job.details["result"][r750]["backup_id"]))
+        assert backup is not None and backup.export_job_id == job.id and backup.scp_file_size_bytes
+        assert backup.profile_text and "<SystemConfiguration" in backup.profile_text
+        assert backup.checksum == hashlib.sha256(backup.profile_text.encode()).hexdigest()
     with Session(install.engine) as s:
         pushed = s.exec(select(IdracCommand).where(IdracCommand.job_id == job.id,
                                                    col(IdracCommand.endpoint).contains("MultipartUpload"))).all()

@@ -82,6 +82,9 @@ def test_a_pause_in_the_middle_of_a_shutdown_does_not_send_it_again(
     assert one_idrac.open_sessions() == 0
 
 
+SCANS = 6  # each scan is about a dozen requests: half of them 503s, waited out every time
+
+
 def test_discovery_finds_an_idrac_that_answers_503_half_the_time_every_time(
         templates: Templates, tmp_path: Path) -> None:
     # time_scale 30: the iDRAC's 30-minute idle session timeout is a minute here, longer than the scans wait
@@ -92,11 +95,11 @@ def test_discovery_finds_an_idrac_that_answers_503_half_the_time_every_time(
         install.home.run("settings", "set", "network.retry_delay_seconds", "1", check=True)
         fleet.set_faults(fleet.endpoints, error_503_rate=0.5)
         address, port = fleet.endpoints[0].rsplit(":", 1)
-        for _ in range(10):  # ten scans, run by one worker, two at a time (the iDRAC's per-host cap is two)
+        for _ in range(SCANS):  # scans run by one worker, two at a time (the iDRAC's per-host cap is two)
             install.home.run("discover", address, "--port", port, check=True)
         install.worker("--concurrency", "2")
         scans = json.loads(install.home.run("jobs", "list", "--json", "--type", "discovery_scan", check=True).stdout)
-        assert len(scans) == 10
+        assert len(scans) == SCANS
         for scan in scans:
             job = json.loads(install.home.run("jobs", "show", scan["id"], "--json", check=True).stdout)
             assert job["status"] == "completed", (job["error"], [(t["error"], t["log"]) for t in job["tasks"]])
