@@ -24,6 +24,7 @@ from dsm_core.credentials.secret import Secret
 from dsm_core.db import make_engine
 from dsm_core.models import AuditLog
 from dsm_core.services import credentials, firmware, groups, jobs, servers
+from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
 
 SERVER = "127.0.10.1:8443"
@@ -46,6 +47,12 @@ READS: dict[tuple[str, ...], list[str]] = {
     ("activity", "list"): ["activity", "list", "--json", "--errors"],
     ("firmware", "repo", "list"): ["firmware", "repo", "list", "--json"],
     ("firmware", "compliance"): ["firmware", "compliance", "--json", "--state", "upgrade"],
+    ("boot", "show"): ["boot", "show", SERVER, "--json"],
+    ("bios", "show"): ["bios", "show", SERVER, "--json"],
+    ("bios", "drift"): ["bios", "drift", "--group", "web", "--json"],
+    ("media", "list"): ["media", "list", "--json"],
+    ("scp", "list"): ["scp", "list", "--json"],
+    ("scp", "show"): ["scp", "show", "{backup}"],
 }
 WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("init",): [["init"], ["init", "--admin", "victor"]],
@@ -87,6 +94,18 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("worker",): [["worker", "--exit-when-idle"]],
     ("discover",): [["discover", "127.0.10.0/30"]],
     ("power",): [["power", "ForceOff", SERVER], ["power", "forceoff", SERVER, "--yes"], ["power", "on", SERVER]],
+    ("boot", "once"): [["boot", "once", SERVER, "--target", "Pxe"]],
+    ("boot", "order"): [["boot", "order", SERVER, "--set", "Boot0001,Boot0002"]],
+    ("boot", "mode"): [["boot", "mode", SERVER, "Bios"]],
+    ("bios", "read"): [["bios", "read", SERVER]],
+    ("bios", "set"): [["bios", "set", SERVER, "NumLock=Off"], ["bios", "set", SERVER, "NoSuch=1"]],
+    ("bios", "baseline", "set"): [["bios", "baseline", "set", SERVER, "--group", "web"]],
+    ("bios", "baseline", "apply"): [["bios", "baseline", "apply", "--group", "web"]],
+    ("media", "mount"): [["media", "mount", SERVER, "--image", "http://127.0.10.250/esxi.iso"]],
+    ("media", "eject"): [["media", "eject", SERVER]],
+    ("scp", "export"): [["scp", "export", SERVER]],
+    ("scp", "import"): [["scp", "import", SERVER, "--backup", "{backup}"],
+                        ["scp", "import", SERVER, "--backup", "{backup}", "--set", "NumLock=Off"]],
 }
 # The console (no command) is a read for a viewer; what it offers a viewer is tested with Pilot in
 # tests/tui/test_console.py::test_no_mutating_action_for_a_viewer_or_in_readonly.
@@ -136,6 +155,9 @@ def seeded(db_url: str, tmp_path: Path, worker_key_path: Path, monkeypatch: pyte
     groups.add_group(admin, "web")
     groups.add_member(admin, "web", SERVER)
     firmware.add_repository(admin, "drm", "http://127.0.10.250/repo")
+    server_id = servers.show_server(admin, SERVER)["id"]
+    seed_bios(engine, server_id)
+    backup = seed_backup(engine, server_id)
     job = jobs.create_job(admin, "health_check", servers=[SERVER])
     done = jobs.create_job(admin, "health_check", servers=[SERVER])
     with engine.begin() as conn:  # a finished job for `jobs wait` (no worker runs in this test)
@@ -143,7 +165,7 @@ def seeded(db_url: str, tmp_path: Path, worker_key_path: Path, monkeypatch: pyte
                      {"id": done["id"].replace("-", "") if db_url.startswith("sqlite") else done["id"]})
     csv = tmp_path / "more.csv"
     csv.write_text("ip_address,hostname\n127.0.10.7,x\n")
-    yield engine, {"job": job["id"], "done_job": done["id"], "csv": str(csv)}
+    yield engine, {"job": job["id"], "done_job": done["id"], "csv": str(csv), "backup": backup}
     engine.dispose()
 
 

@@ -21,9 +21,10 @@ from sqlmodel import SQLModel
 import dsm_core.services
 from dsm_core.credentials.secret import Secret
 from dsm_core.models import ActivitySettings, AuditLog
-from dsm_core.services import credentials, firmware, groups, jobs, servers
+from dsm_core.services import configuration, credentials, firmware, groups, jobs, servers
 from dsm_core.services.context import MUTATIONS, ServiceContext
 from dsm_core.services.errors import PermissionDenied
+from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
 
 SERVER = "127.0.10.1:8443"
@@ -70,6 +71,21 @@ def _member(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return ("web", SERVER), {}
 
 
+def _server_id(admin: ServiceContext) -> str:
+    return str(servers.add_server(admin, SERVER, hostname="r750-01")["id"])
+
+
+def _drifting_group(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A group whose baseline one member no longer matches (its BIOS read after the baseline was set)."""
+    sid = _server_id(admin)
+    groups.add_group(admin, "web")
+    groups.add_member(admin, "web", SERVER)
+    seed_bios(admin.engine, sid)
+    configuration.set_bios_baseline(admin, SERVER, group="web")
+    seed_bios(admin.engine, sid, NumLock="Off")
+    return ("web",), {}
+
+
 RECIPES: dict[str, Setup] = {
     "users.add": lambda a: (("newbie", "viewer"), {}),
     "users.set_role": lambda a: (("victor", "operator"), {}),
@@ -99,6 +115,9 @@ RECIPES: dict[str, Setup] = {
     "jobs.retry": _finished_job,
     "firmware.repo.add": lambda a: (("drm", "http://127.0.10.250/dell-repo"), {"catalog_file": "Catalog.xml.gz"}),
     "firmware.repo.remove": lambda a: (firmware.add_repository(a, "drm", "http://127.0.10.250/r"), (("drm",), {}))[1],
+    "bios.baseline": lambda a: (seed_bios(a.engine, _server_id(a)), ((SERVER,), {}))[1],
+    "bios.apply_baseline": _drifting_group,
+    "scp.edit": lambda a: ((seed_backup(a.engine, _server_id(a)), ["NumLock=Off"]), {}),
 }
 
 

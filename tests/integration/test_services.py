@@ -16,6 +16,7 @@ from dsm_core.services import credentials, groups, jobs, servers, settings, user
 from dsm_core.services.context import ServiceContext
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.servers import CsvImportError
+from tests.configuration_seed import seed_bios
 
 
 def _count(engine: Engine, model: type) -> int:
@@ -256,7 +257,8 @@ def _targets(scope: dict[str, list[str]]) -> dict[str, list[str]]:
 @pytest.mark.parametrize(("job_type", "scope", "details"), VALID_JOBS, ids=[j[0] for j in VALID_JOBS])
 def test_valid_jobs_are_queued_with_defaults(operator: ServiceContext, admin: ServiceContext, job_type: str,
                                              scope: dict, details: dict) -> None:
-    servers.add_server(admin, "127.0.10.1:8443")
+    added = servers.add_server(admin, "127.0.10.1:8443")
+    seed_bios(admin.engine, added["id"])  # what a bios_config_write is checked against (its registry)
     groups.add_group(admin, "esx")
     job = jobs.create_job(operator, job_type, details=details, **_targets(scope))
     assert job["status"] == "pending" and job["job_type"] == job_type
