@@ -24,6 +24,8 @@ MAX_ATTRIBUTES = 5000
 MAX_NAME = 128
 MAX_VALUE = 1024
 MAX_ALLOWED = 256
+SECRET_WORDS = ("password", "secret", "passphrase")
+"""String attributes named like these (IscsiDev1Con1ChapSecret) are secrets in all but type."""
 TYPES = ("Enumeration", "String", "Integer", "Boolean", "Password")
 ApplyTime = Literal["OnReset", "Immediate", "AtMaintenanceWindowStart", "InMaintenanceWindowOnReset"]
 
@@ -94,10 +96,10 @@ def coerce_value(name: str, rule: dict[str, Any], value: Any) -> tuple[Any, Attr
     kind = rule.get("t")
     if rule.get("ro"):
         return value, AttributeProblem(name, "is read-only", "leave it out; the iDRAC sets it")
-    if kind == "Password":
+    if kind == "Password" or (kind == "String" and any(s in name.lower() for s in SECRET_WORDS)):
         return value, AttributeProblem(
-            name, "is a BIOS password", "DSM does not set BIOS passwords (they would rest in the job's details); "
-            "set it at the console or with racadm")
+            name, "is a BIOS password or secret", "DSM does not set BIOS secrets (they would rest in the job's "
+            "details and its audit entry); set it at the console or with racadm")
     if kind == "Enumeration":
         if isinstance(value, bool) or not isinstance(value, str | int):
             return value, AttributeProblem(name, f"takes one of its values, not {type(value).__name__}",
@@ -132,10 +134,10 @@ def coerce_value(name: str, rule: dict[str, Any], value: Any) -> tuple[Any, Attr
         return value, AttributeProblem(name, f"takes text, not {type(value).__name__}", "give the text")
     text = str(value)
     low, high = rule.get("min"), rule.get("max")
-    if (low is not None and len(text) < low) or (high is not None and len(text) > high):
+    if text and (low is not None and len(text) < low) or (high is not None and len(text) > high):
         return value, AttributeProblem(name, f"is {len(text)} characters long",
                                        f"give {low or 0} to {high if high is not None else 'any number of'} "
-                                       "characters")
+                                       "characters (or an empty value to clear it)")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         return value, AttributeProblem(name, "contains control characters", "give printable text")
     return text, None

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from dsm_core.models import FirmwareInventory, Job, Server, ServerHealth
+from dsm_core.models import BiosConfiguration, BiosRegistry, FirmwareInventory, Job, Server, ServerHealth
 from tests.conftest import SHARED, Templates
 from tests.sim.conftest import fleet_spec
 from tests.worker.conftest import Install, make_install
@@ -118,3 +118,33 @@ def test_refresh_and_health_store_what_the_real_idrac_reports(
                 "Critical" if "Critical" in worst else "Warning" if "Warning" in worst else "OK"
             )
     assert capture_server.tokens == {}  # the session was deleted
+
+
+def test_a_bios_read_stores_the_real_registry_and_values_and_checks_a_write_against_them(
+    capture: Capture, capture_install: Install, capture_server: MockupServer
+) -> None:
+    """bios_config_read against the captured iDRAC over HTTPS: its values and registry as served; a write is
+    then checked at creation against that registry (refused values name the allowed ones)."""
+    bios = capture.get("Systems/System.Embedded.1/Bios")["Attributes"]
+    registry = capture.get("Systems/System.Embedded.1/Bios/BiosRegistry")["RegistryEntries"]["Attributes"]
+    home = capture_install.home
+    home.run("servers", "add", capture_server.endpoint, check=True)
+    home.run("servers", "refresh", capture_server.endpoint, check=True)
+    home.run("bios", "read", capture_server.endpoint, check=True)
+    capture_install.worker()
+    with Session(capture_install.engine) as s:
+        jobs = {j.job_type: j for j in s.exec(select(Job)).all()}
+        assert jobs["bios_config_read"].status == "completed", jobs["bios_config_read"].error
+        stored = s.exec(select(BiosConfiguration)).one()
+        assert stored.attributes == {k: v for k, v in bios.items() if not isinstance(v, dict | list)}
+        rules = s.exec(select(BiosRegistry)).one().entries
+    assert set(rules) == {e["AttributeName"] for e in registry if e.get("Type") in
+                          ("Enumeration", "String", "Integer", "Boolean", "Password")}
+    enum = next(e for e in registry if e.get("Type") == "Enumeration" and not e.get("ReadOnly")
+                and len(e.get("Value", [])) > 1 and e["AttributeName"] in bios)
+    proc = home.run("bios", "set", capture_server.endpoint, f"{enum['AttributeName']}=NotAValue")
+    assert proc.returncode == 2 and enum["AttributeName"] in proc.stderr
+    assert enum["Value"][0]["ValueName"] in proc.stderr
+    other = next(v["ValueName"] for v in enum["Value"] if v["ValueName"] != bios[enum["AttributeName"]])
+    proc = home.run("bios", "set", capture_server.endpoint, f"{enum['AttributeName']}={other}", "--json")
+    assert proc.returncode == 0, proc.stderr  # a value the real registry allows is queued
