@@ -215,7 +215,15 @@ def store_backup(engine: Any, server_id: uuid.UUID, job_id: uuid.UUID, created_b
         s.add(backup)
         s.flush()
         return {"backup_id": str(backup.id), "size": len(data), "sha256": backup.checksum, "valid": valid,
+                "error": errors,
                 "attributes": sum((summary or {}).get("components", {}).values()) if summary else 0}
+
+
+def refuse_invalid(stored: dict[str, Any]) -> None:
+    """A profile DSM cannot read is kept (for whoever investigates) but is no backup: the step fails."""
+    if not stored["valid"]:
+        raise StepFailed(f"the iDRAC's profile is not one DSM can read ({stored['error']}); kept as backup "
+                         f"{stored['backup_id'][-8:]}, marked invalid")
 
 
 def backup_setting(engine: Any) -> tuple[bool, float]:
@@ -247,5 +255,6 @@ async def backup(ctx: StepContext) -> None:
         f"before {label} {str(ctx.job.job.id)[-8:]}", f"taken by DSM before job {ctx.job.job.id} ({label})",
         data, targets)
     ctx.details.update(stored)
+    refuse_invalid(stored)
     ctx.note(f"SCP backup {stored['backup_id'][-8:]} ({', '.join(targets)}, {stored['size']} bytes, "
              f"sha256 {stored['sha256'][:12]}…) taken before the change")

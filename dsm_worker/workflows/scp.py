@@ -24,6 +24,7 @@ from dsm_worker.workflows.common import (
     export_profile,
     follow_job,
     queue_ids,
+    refuse_invalid,
     store_backup,
 )
 from dsm_worker.workflows.configuration import read_and_store
@@ -39,8 +40,9 @@ async def export_step(ctx: StepContext) -> None:
     stored = await ctx.job.db(store_backup, ctx.job.engine, ctx.server.id, ctx.job.job.id, ctx.job.job.created_by,
                               d.backup_name, None, data, targets)
     ctx.details.update(stored)
+    refuse_invalid(stored)
     ctx.note(f"backup {stored['backup_id'][-8:]}: {stored['size']} bytes, sha256 {stored['sha256'][:16]}…, "
-             f"{stored['attributes']} attributes" + ("" if stored["valid"] else " (DSM could not parse it)"))
+             f"{stored['attributes']} attributes")
 
 
 SCP_EXPORT = Workflow("scp_export", (Step("export", export_step),))

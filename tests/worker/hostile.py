@@ -39,6 +39,8 @@ class Behaviour:
     duplicate_firmware: bool = False  # the same inventory id twice, with different versions
     firmware_ok: bool = False  # a plain expanded FirmwareInventory (one BIOS), for the update tests
     offhost_update_location: bool = False  # SimpleUpdate answers 202 with a task monitor on another host
+    scp_profile: str = ""  # an export's profile as served: "doctype" (entity expansion), "huge" (over the cap)
+    offhost_media: bool = False  # virtual media whose InsertMedia target is on another host
 
 
 @dataclass
@@ -99,6 +101,20 @@ class HostileIdrac:
         authorised = headers.get("x-auth-token") in self.tokens or headers.get("authorization", "").startswith("Basic")
         if not authorised:
             return 401, [], {"error": {"message": "auth"}}
+        if path == "/redfish/v1/Managers/iDRAC.Embedded.1" and (b.scp_profile or b.offhost_media):
+            return 200, [], {"@odata.id": path, "Model": "15G Monolithic", "FirmwareVersion": "6.10.00.00",
+                             "Actions": {"Oem": {"#OemManager.v1_4_0.OemManager#OemManager.ExportSystemConfiguration":
+                                                 {"target": f"{path}/Actions/Oem/EID_674_Manager.Export"}}},
+                             "VirtualMedia": {"@odata.id": "/redfish/v1/Systems/System.Embedded.1/VirtualMedia"}}
+        if method == "POST" and path.endswith("/EID_674_Manager.Export"):
+            return 202, [("Location", "/redfish/v1/TaskService/Tasks/JID_000000000002")], None
+        if path.endswith("/Jobs/JID_000000000002"):
+            return 200, [], {"Id": "JID_000000000002", "JobState": "Completed", "PercentComplete": 100,
+                             "Message": "Successfully exported Server Configuration Profile", "MessageId": "SYS043"}
+        if path == "/redfish/v1/Systems/System.Embedded.1/VirtualMedia" and b.offhost_media:
+            return 200, [], {"Members": [{"@odata.id": f"{path}/1", "Id": "1", "MediaTypes": ["CD", "DVD"],
+                                          "Inserted": False, "Actions": {"#VirtualMedia.InsertMedia": {
+                                              "target": self.off(f"{path}/1/Actions/VirtualMedia.InsertMedia")}}}]}
         if path == "/redfish/v1/Managers/iDRAC.Embedded.1":
             return 200, [], {"@odata.id": path, "Model": "17G Monolithic", "FirmwareVersion": "7.00.00.00",
                              "Actions": {"Oem": {"#OemManager.ExportSystemConfiguration": {
@@ -154,6 +170,9 @@ class HostileIdrac:
                     await asyncio.sleep(3600)
                 status, headers, body = self.answer(request.method, request.path.rstrip("/") or "/",
                                                     request.headers)
+                if request.path == "/redfish/v1/TaskService/Tasks/JID_000000000002" and self.behaviour.scp_profile:
+                    await self._profile(writer, self.behaviour.scp_profile)
+                    return
                 special = self.behaviour.system_body
                 if request.path.rstrip("/") == "/redfish/v1/Systems/System.Embedded.1" and special != "json":
                     await self._raw(writer, special)
@@ -171,6 +190,20 @@ class HostileIdrac:
         finally:
             with contextlib.suppress(Exception):
                 writer.close()
+
+    async def _profile(self, writer: asyncio.StreamWriter, kind: str) -> None:
+        """An exported profile as a hostile iDRAC might serve it: a billion-laughs DOCTYPE, or 40 MB of it."""
+        if kind == "doctype":
+            lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(10))
+            body = (f'<?xml version="1.0"?><!DOCTYPE SystemConfiguration [{lol}]><SystemConfiguration>'
+                    '<Component FQDD="BIOS.Setup.1-1"><Attribute Name="x">&l9;</Attribute></Component>'
+                    "</SystemConfiguration>").encode()
+        else:
+            body = b"<SystemConfiguration>" + b"<!-- padding -->" * (40 << 16) + b"</SystemConfiguration>"
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\n"
+                     + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.drain()
 
     async def _raw(self, writer: asyncio.StreamWriter, kind: str) -> None:
         if kind == "gzip_bomb":

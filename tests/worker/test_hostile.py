@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from dsm_sim.repository import serve_repo
 from tests.conftest import Templates
 from tests.integration.cli import dsm_executable
 from tests.worker.conftest import Install, make_install
@@ -139,6 +140,9 @@ def test_a_firmware_update_never_follows_an_idrac_off_its_origin(templates: Temp
     install = make_install(templates, "sqlite", tmp_path, ["127.0.50.0/24"])
     behaviour = Behaviour(offhost_links=where == "action-target", offhost_session_location=False, firmware_ok=True,
                           offhost_update_location=where == "task-monitor")
+    # The SCP backup before the update is off here: this test is about the update's own requests (a backup
+    # from this iDRAC would stop at its off-origin export target first, see the profile tests below).
+    install.home.run("settings", "set", "activity.scp_backup_before_change", "false", check=True)
     with HostileIdrac(ADDRESS, PORT, behaviour) as idrac:
         install.home.run("servers", "add", ENDPOINT, check=True)
         jobs, _, _ = jobs_after(install, ("firmware", "update", ENDPOINT, "--image-uri",
@@ -158,4 +162,46 @@ def test_a_firmware_update_never_follows_an_idrac_off_its_origin(templates: Temp
         assert "off its own origin, not followed" in notes and "its own job queue" in notes
         # the hostile iDRAC says "Completed" but the BIOS never changed: the job fails on what it can see
         assert "no installed version changed" in str(job["error"]), job["error"]
+    install.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["doctype", "huge"])
+def test_a_hostile_profile_is_never_expanded_nor_read_past_the_cap(templates: Templates, tmp_path: Path,
+                                                                   kind: str) -> None:
+    """An export whose profile declares entities (billion laughs) is kept, marked invalid, and fails the job;
+    one over the body cap is not read past it. Neither is ever a backup a change may rely on."""
+    install = make_install(templates, "sqlite", tmp_path, ["127.0.50.0/24"])
+    with HostileIdrac(ADDRESS, PORT, Behaviour(offhost_links=False, offhost_session_location=False,
+                                               scp_profile=kind)) as idrac:
+        install.home.run("servers", "add", ENDPOINT, check=True)
+        jobs, peak, _ = jobs_after(install, ("scp", "export", ENDPOINT))
+        assert idrac.trap.connections == []
+    (job,) = jobs
+    assert job["status"] == "failed", job
+    with install.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT is_valid, validation_errors, scp_file_size_bytes FROM scp_backups")).all()
+    if kind == "doctype":
+        assert "DOCTYPE" in str(job["error"]) and "marked invalid" in str(job["error"]), job["error"]
+        assert len(rows) == 1 and not rows[0][0] and "DOCTYPE" in rows[0][1] and rows[0][2] < 4096
+    else:
+        assert "cap" in str(job["error"]), job["error"]
+        assert rows == []
+    assert peak < 400 * 2**20, f"the worker grew to {peak >> 20} MB"
+    install.engine.dispose()
+
+
+def test_virtual_media_is_never_inserted_through_a_target_off_the_origin(templates: Templates,
+                                                                         tmp_path: Path) -> None:
+    """The slot's InsertMedia target names another host: nothing is sent there (the share password included)."""
+    install = make_install(templates, "sqlite", tmp_path, ["127.0.50.0/24"])
+    with serve_repo(tmp_path / "share", "127.0.50.4", []) as share:
+        (share.root / "x.iso").write_bytes(b"\0" * 1024)
+        with HostileIdrac(ADDRESS, PORT, Behaviour(offhost_session_location=False, offhost_media=True)) as idrac:
+            install.home.run("servers", "add", ENDPOINT, check=True)
+            jobs, _, _ = jobs_after(install, ("media", "mount", ENDPOINT, "--image", f"{share.url}/x.iso"))
+            assert idrac.trap.connections == [], "a request left for another host"
+            inserts = [p for m, p, _ in idrac.requests if m == "POST" and "InsertMedia" in p]
+    (job,) = jobs
+    assert job["status"] == "failed" and "origin" in str(job["error"]), job["error"]
+    assert inserts == []
     install.engine.dispose()
