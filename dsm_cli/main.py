@@ -281,6 +281,7 @@ SERVER_FILTER_FIELDS: dict[str, Callable[[Any], str]] = {
     "group": lambda r: ",".join(r["groups"]),
     "cluster": lambda r: r.get("cluster") or "",
     "job": lambda r: r.get("job") or "",
+    "drift": lambda r: str(r.get("bios_drift_count") or 0),
 }
 
 

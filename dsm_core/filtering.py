@@ -3,7 +3,8 @@
 ``health:critical model:R750 web`` keeps rows whose health contains "critical", whose model contains
 "R750" and which mention "web" anywhere. ``!power:on`` negates a term. Matching is case-insensitive
 substring matching, the same on every screen and in ``dsm servers list --filter``; each names its fields.
-An address field (``ip``) also takes a CIDR or a range (``ip:10.1.0.0/22``, ``ip:10.0.0.5-10.0.0.9``),
+A count (``drift``) takes a comparison (``drift:>0``). An address field (``ip``) also takes a CIDR or a
+range (``ip:10.1.0.0/22``, ``ip:10.0.0.5-10.0.0.9``),
 parsed by the same parser as discovery ranges. A misspelt field, or a CIDR that is not one, is an error
 that names the fix, never a filter that silently matches nothing.
 """
@@ -59,6 +60,30 @@ def _field(value: str, getter: Callable[[Any], str]) -> Callable[[Any], bool]:
 
 
 ADDRESS_FIELDS = frozenset({"ip"})
+NUMERIC_FIELDS = frozenset({"drift"})
+"""Counts: ``drift:>0``, ``drift:>=3``, ``drift:<2``, ``drift:0`` (equal) compare numbers, not text."""
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+    "=": lambda a, b: a == b, "": lambda a, b: a == b,
+}
+
+
+def _number(name: str, value: str, getter: Callable[[Any], str]) -> Callable[[Any], bool]:
+    op = next(o for o in (">=", "<=", ">", "<", "=", "") if value.startswith(o))
+    try:
+        wanted = float(value[len(op):])
+    except ValueError:
+        raise FilterError(f"filter: {name}:{value} is not a comparison; write {name}:>0, {name}:>=3, {name}:<2 "
+                          f"or {name}:0") from None
+    compare = _COMPARE[op]
+
+    def check(row: Any) -> bool:
+        try:
+            return compare(float(getter(row) or 0), wanted)
+        except ValueError:
+            return False
+
+    return check
 
 
 def _address(value: str, getter: Callable[[Any], str]) -> Callable[[Any], bool] | None:
@@ -94,6 +119,8 @@ def compile_filter(text: str, fields: Mapping[str, Callable[[Any], str]]) -> Pre
         check: Callable[[Any], bool] | None = None
         if term.field in ADDRESS_FIELDS:
             check = _address(term.value, fields[term.field])
+        elif term.field in NUMERIC_FIELDS:
+            check = _number(term.field, term.value, fields[term.field])
         if check is None:
             check = _free_text(term.value) if term.field is None else _field(term.value, fields[term.field])
         if term.negate:

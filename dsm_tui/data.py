@@ -156,6 +156,8 @@ class ServerRow:
     last_seen_raw: Any
     """As read (ISO text on SQLite, a datetime on PostgreSQL): parsed when shown, not 50,000 times at load."""
     updated_at_raw: Any
+    drift: int = 0
+    """BIOS attributes that differ from the server's baseline (0 without a baseline)."""
     job: str = ""
     """The server's current (or just finished) job: "refresh 40%", "✓ health_check"."""
     haystack: str = ""
@@ -218,6 +220,7 @@ _SERVER_COLUMNS = (
     col(Server.bios_version),
     sa.type_coerce(col(Server.last_seen), sa.String),
     sa.type_coerce(col(Server.updated_at), sa.String),
+    col(Server.bios_drift_count),
 )
 
 
@@ -350,7 +353,7 @@ def _load_servers(engine: Engine, since: datetime | None) -> list[ServerRow]:
         changed = None if since is None else [_uuid(r[0]) for r in result]
         groups = _group_names(session, changed) if result else {}
         clusters = _cluster_names(session, changed) if result else {}
-    for raw_id, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd in result:
+    for raw_id, host, ip, port, tag, model, health, power, conn, fw, bios, seen, upd, drift in result:
         sid = _uuid(raw_id)
         row = ServerRow(
             sid,
@@ -368,6 +371,7 @@ def _load_servers(engine: Engine, since: datetime | None) -> list[ServerRow]:
             clusters.get(sid, ""),
             seen,
             upd,
+            drift or 0,
             ip_key=ip_sort_key(ip, port),
         )
         row.index()
@@ -548,6 +552,94 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
             )
         )
     return shown(ServerDetail(s.id, identity, cred, health, sensors, firmware, events, jobs))
+
+
+# --- configuration (the detail's BIOS, boot, media and SCP tabs) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BiosAttr:
+    name: str
+    value: str
+    pending: str
+    baseline: str
+    drift: bool
+    kind: str
+    allowed: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackupItem:
+    backup_id: uuid.UUID
+    name: str
+    fmt: str
+    size: int
+    sha256: str
+    exported_at: datetime | None
+    valid: bool
+    linked_job: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    server_id: uuid.UUID
+    bios_read_at: datetime | None
+    baseline: str
+    drift: int
+    bios: tuple[BiosAttr, ...]
+    boot: dict[str, str]
+    boot_order: tuple[str, ...]
+    boot_history: tuple[tuple[datetime, str, str], ...]
+    media: tuple[tuple[str, str, bool, datetime | None], ...]
+    backups: tuple[BackupItem, ...]
+
+
+def server_config(engine: Engine, server_id: uuid.UUID) -> ServerConfig | None:
+    """What the BIOS, boot, virtual media and SCP tabs show: as DSM last read it (never the live iDRAC)."""
+    from dsm_core.models import BiosRegistry, ScpBackup, ServerBootConfigHistory, VirtualMediaSession
+    from dsm_core.services.configuration_rules import baseline_for, latest_snapshot
+
+    with read_scope(engine) as session:
+        s = session.get(Server, server_id)
+        if s is None:
+            return None
+        snap = latest_snapshot(session, s.id)
+        base, source = baseline_for(session, s.id)
+        registry = session.execute(sa.select(BiosRegistry).where(col(BiosRegistry.server_id) == s.id)).scalar()
+        rules = registry.entries if registry else {}
+        drifting = {d["attribute"] for d in (s.bios_drift or [])}
+        pending = (snap.pending_attributes or {}) if snap else {}
+        bios = tuple(
+            BiosAttr(name, str(value), str(pending.get(name, "")), str(base.attributes.get(name, "")) if base else "",
+                     name in drifting, str(rules.get(name, {}).get("t", "")),
+                     ", ".join(rules.get(name, {}).get("v", [])[:12]))
+            for name, value in sorted((snap.attributes if snap else {}).items())
+        )
+        caps = s.supported_endpoints or {}
+        boot = {"override": f"{s.boot_source_override_target or '-'} ({s.boot_source_override_enabled or '-'})",
+                "mode": s.boot_mode or "-", "allowed": ", ".join(caps.get("boot_targets") or []) or "unknown",
+                "BIOS boot mode": str((snap.attributes if snap else {}).get("BootMode", "-"))}
+        history = tuple(
+            (_t(h.timestamp) or utcnow(), f"{h.boot_source_override_target or '-'} ({h.boot_source_override_enabled})",
+             ", ".join(str(x) for x in (h.boot_order or [])[:6]))
+            for h in session.execute(sa.select(ServerBootConfigHistory)
+                                     .where(col(ServerBootConfigHistory.server_id) == s.id)
+                                     .order_by(col(ServerBootConfigHistory.timestamp).desc()).limit(10)).scalars()
+        )
+        media = tuple(
+            (m.media_type, m.remote_image_url, m.is_mounted, _t(m.mounted_at))
+            for m in session.execute(sa.select(VirtualMediaSession)
+                                     .where(col(VirtualMediaSession.server_id) == s.id)
+                                     .order_by(col(VirtualMediaSession.updated_at).desc()).limit(20)).scalars()
+        )
+        backups = tuple(
+            BackupItem(b.id, b.backup_name, b.export_format, b.scp_file_size_bytes or 0, b.checksum or "",
+                       _t(b.exported_at), b.is_valid, b.export_job_id)
+            for b in session.execute(sa.select(ScpBackup).where(col(ScpBackup.server_id) == s.id)
+                                     .order_by(col(ScpBackup.created_at).desc()).limit(50)).scalars()
+        )
+        return shown(ServerConfig(s.id, _t(snap.captured_at) if snap else None, source or "none", s.bios_drift_count,
+                                  bios, boot, tuple(str(x) for x in (s.boot_order or [])), history, media, backups))
 
 
 # --- jobs ------------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ def coerce_value(name: str, rule: dict[str, Any], value: Any) -> tuple[Any, Attr
         return value, AttributeProblem(name, f"takes text, not {type(value).__name__}", "give the text")
     text = str(value)
     low, high = rule.get("min"), rule.get("max")
-    if text and (low is not None and len(text) < low) or (high is not None and len(text) > high):
+    if (text and (low is not None and len(text) < low)) or (high is not None and len(text) > high):
         return value, AttributeProblem(name, f"is {len(text)} characters long",
                                        f"give {low or 0} to {high if high is not None else 'any number of'} "
                                        "characters (or an empty value to clear it)")

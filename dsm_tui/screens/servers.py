@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Static, Tree
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Static, TabbedContent, TabPane, Tree
 
 from dsm_core.filtering import compile_filter
+from dsm_core.services import configuration
 from dsm_core.services import jobs as job_service
 from dsm_core.services import servers as server_service
 from dsm_tui import data
@@ -62,6 +63,8 @@ def server_columns(clock: Any) -> list[Column[data.ServerRow]]:
                lambda r: CONN_STYLE.get(r.connection, ""), priority=2),
         Column("fw", "IDRAC FW", 11, lambda r: r.idrac_fw, priority=3),
         Column("bios", "BIOS", 8, lambda r: r.bios, priority=3),
+        Column("drift", "DRIFT", 5, lambda r: str(r.drift) if r.drift else "", lambda r: "yellow" if r.drift else "",
+               sort_key=lambda r: r.drift, priority=3),
         Column("group", "CLUSTER/GROUP", 14, lambda r: "/".join(x for x in (r.cluster, r.groups) if x), priority=3),
         Column("seen", "SEEN", 5, lambda r: data.age(r.last_seen, clock()),
                sort_key=lambda r: r.last_seen.timestamp() if r.last_seen else 0.0, priority=2),
@@ -82,6 +85,7 @@ FILTER_FIELDS = {
     "group": lambda r: r.groups,
     "cluster": lambda r: r.cluster,
     "job": lambda r: r.job,
+    "drift": lambda r: str(r.drift),
 }
 
 POWER = {
@@ -121,6 +125,7 @@ class ServersScreen(DsmScreen):
         self._group: str | None = None
         self._text_filter: Any = None
         self._pending_focus: uuid.UUID | None = None
+        self._server_config: data.ServerConfig | None = None
         self._set_names: tuple[str, ...] = ()
         self._group_names: tuple[str, ...] = ()
         """For completion in the link and group forms (read with the rows, never on the event loop)."""
@@ -131,9 +136,18 @@ class ServersScreen(DsmScreen):
             tree.display = False
             yield tree
             yield self.table
-            with VerticalScroll(id="server-detail") as pane:
+            with Vertical(id="server-detail") as pane:
                 pane.display = False
-                yield Static("", id="server-detail-body")
+                with TabbedContent(id="detail-tabs"):
+                    with TabPane("overview", id="tab-overview"), VerticalScroll():
+                        yield Static("", id="server-detail-body")
+                    with TabPane("BIOS", id="tab-bios"):
+                        yield Input(placeholder="search attributes (drift marked *)", id="bios-search")
+                        with VerticalScroll():
+                            yield Static("", id="bios-body")
+                    for name, label in (("boot", "boot"), ("media", "media"), ("scp", "SCP")):
+                        with TabPane(label, id=f"tab-{name}"), VerticalScroll():
+                            yield Static("", id=f"{name}-body")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -160,6 +174,7 @@ class ServersScreen(DsmScreen):
             out["names"] = data.completion_names(engine)
         if self._detail_for is not None:
             out["detail"] = data.server_detail(engine, self._detail_for)
+            out["config"] = data.server_config(engine, self._detail_for)
         if full:
             counts: dict[str, int] = {}
             clusters: dict[str, int] = {}
@@ -204,7 +219,7 @@ class ServersScreen(DsmScreen):
         if "names" in result:
             self._set_names, self._group_names = result["names"]
         if "detail" in result and result["detail"] is not None and result["detail"].id == self._detail_for:
-            self._show_detail(result["detail"])
+            self._show_detail(result["detail"], result.get("config"))
         self.show_count(len(self.table.shown), len(self.table.rows))
         self.selection_changed()
 
@@ -306,13 +321,192 @@ class ServersScreen(DsmScreen):
     @work(thread=True, exit_on_error=False, exclusive=True, group="detail")
     def _load_detail(self, server_id: uuid.UUID) -> None:
         detail = data.server_detail(self.dsm.engine, server_id)
+        config = data.server_config(self.dsm.engine, server_id)
         if detail is not None:
-            self.app.call_from_thread(self._show_detail, detail)
+            self.app.call_from_thread(self._show_detail, detail, config)
 
-    def _show_detail(self, d: data.ServerDetail) -> None:
+    def _show_detail(self, d: data.ServerDetail, config: data.ServerConfig | None = None) -> None:
         if d.id != self._detail_for:
             return
         self.query_one("#server-detail-body", Static).update(render_detail(d, self.dsm.clock()))
+        if config is not None:
+            self._server_config = config
+            self._render_bios()
+            self.query_one("#boot-body", Static).update(render_boot(config))
+            self.query_one("#media-body", Static).update(render_media(config))
+            self.query_one("#scp-body", Static).update(render_backups(config))
+
+    def _render_bios(self) -> None:
+        if self._server_config is not None:
+            search = self.query_one("#bios-search", Input).value
+            self.query_one("#bios-body", Static).update(render_bios(self._server_config, search))
+
+    @on(Input.Changed, "#bios-search")
+    def _bios_search(self, event: Input.Changed) -> None:
+        event.stop()
+        self._render_bios()
+
+    def _cycle_tab(self, step: int) -> None:
+        if self._detail_for is None:
+            self._open_detail()
+        tabs = self.query_one("#detail-tabs", TabbedContent)
+        order = ["tab-overview", "tab-bios", "tab-boot", "tab-media", "tab-scp"]
+        current = order.index(tabs.active) if tabs.active in order else 0
+        tabs.active = order[(current + step) % len(order)]
+
+    def do_next_tab(self) -> None:
+        self._cycle_tab(1)
+
+    def do_prev_tab(self) -> None:
+        self._cycle_tab(-1)
+
+    # --- configuration --------------------------------------------------------------------------------
+
+    def do_bios_read(self) -> None:
+        targets = self._targets()
+        if targets:
+            self._create("bios_config_read", targets)
+
+    def do_bios_set(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        picked: dict[str, Any] = {}
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            values = {}
+            for item in v["attributes"].split():
+                name, sep, value = item.partition("=")
+                if not sep or not name:
+                    raise ValueError(f"{item!r} is not ATTRIBUTE=VALUE")
+                values[name] = value
+            apply_time = v["apply_time"].strip() or "OnReset"
+            if apply_time not in ("OnReset", "Immediate"):
+                raise ValueError("apply time: OnReset (next reboot) or Immediate (restart now)")
+            picked.update({"attributes": values, "apply_time": apply_time,
+                           "reboot": v["reboot"].strip().lower() in ("y", "yes")})
+            return picked
+
+        def chosen(result: Any) -> None:
+            if result is None:
+                return
+            pairs = ", ".join(f"{k}={v}" for k, v in picked["attributes"].items())
+            self._confirm_for("servers.bios_set", f"Set BIOS {pairs} ({picked['apply_time']}"
+                              + (", reboot now" if picked["reboot"] else "") + ")", targets,
+                              lambda: self._create("bios_config_write", targets, picked))
+
+        fields = [
+            FormField("attributes", "attributes", "ProcVirtualization=Disabled NumLock=Off"),
+            FormField("apply_time", "apply time", "OnReset (next reboot) or Immediate", "OnReset", required=False,
+                      suggestions=("OnReset", "Immediate")),
+            FormField("reboot", "reboot now to apply (OnReset)?", "y or n", "n", required=False,
+                      suggestions=("y", "n")),
+        ]
+        self.app.push_screen(FormModal(f"Set BIOS on {len(targets)} server(s)", fields, submit,
+                                       note="checked against each server's registry when the job is created"),
+                             chosen)
+
+    def _confirm_for(self, action_id: str, question: str, targets: list[data.ServerRow],
+                     then: Any) -> None:
+        spec = BY_ID[action_id]
+        names = [r.name for r in targets] if len(targets) == 1 and spec.tier == "typed" else [
+            f"{r.name}  {r.address}  {r.service_tag}" for r in targets]
+        self.confirm(spec, f"{question}: {len(targets)} server{'s' if len(targets) != 1 else ''}?", names, then)
+
+    def do_baseline_apply(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        ctx, keys = self.ctx, [str(r.id) for r in targets]
+
+        def run() -> None:
+            def done(result: dict[str, Any]) -> None:
+                self.notify(f"{len(result['jobs'])} BIOS job(s) created for drifting servers"
+                            if result["jobs"] else "no selected server drifts from its baseline")
+                self.schedule_poll(0)
+
+            self.call_service("apply baseline", lambda: configuration.apply_bios_baseline(ctx, servers=keys), done)
+
+        self._confirm_for("servers.baseline_apply", "Apply the BIOS baseline (next reboot)", targets, run)
+
+    def do_boot_once(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        picked: dict[str, Any] = {}
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            target = v["target"].strip()
+            picked.update({"target": target, "enabled": "Once", "reboot": v["reboot"].strip().lower() in ("y", "yes")})
+            return picked
+
+        def chosen(result: Any) -> None:
+            if result is not None:
+                self._confirm_for("servers.boot_once", f"Boot once from {picked['target']}", targets,
+                                  lambda: self._create("boot_configuration", targets, picked))
+
+        fields = [FormField("target", "boot once from", "Pxe, Cd, Hdd, BiosSetup, UefiShell …", "Pxe",
+                            suggestions=("Pxe", "Cd", "Hdd", "BiosSetup", "UefiShell", "Utilities")),
+                  FormField("reboot", "reboot now?", "y or n", "n", required=False, suggestions=("y", "n"))]
+        self.app.push_screen(FormModal(f"Boot once: {len(targets)} server(s)", fields, submit), chosen)
+
+    def do_media_mount(self) -> None:
+        targets = self._targets()
+        if not targets:
+            return
+        picked: dict[str, Any] = {}
+        ctx = self.ctx
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            image = configuration.media_image_url(ctx, v["image"].strip())
+            picked.update({"image_url": image, "boot_once": v["boot_once"].strip().lower() in ("y", "yes")})
+            return picked
+
+        def chosen(result: Any) -> None:
+            if result is not None:
+                self._confirm_for("servers.media_mount", f"Mount {picked['image_url']}", targets,
+                                  lambda: self._create("virtual_media_mount", targets, picked))
+
+        fields = [FormField("image", "image", "http://share/esxi.iso, host:/export/x.iso or a file name on the "
+                                              "virtual media share"),
+                  FormField("boot_once", "boot once from it?", "y or n", "n", required=False, suggestions=("y", "n"))]
+        self.app.push_screen(FormModal(f"Mount an image on {len(targets)} server(s)", fields, submit,
+                                       note="the worker tests the share before mounting"), chosen)
+
+    def do_media_eject(self) -> None:
+        targets = self._targets()
+        if targets:
+            self._confirm_for("servers.media_eject", "Eject virtual media", targets,
+                              lambda: self._create("virtual_media_unmount", targets))
+
+    def do_scp_export(self) -> None:
+        targets = self._targets()
+        if targets:
+            name = f"export {self.dsm.clock().strftime('%Y-%m-%d %H:%M')}"
+            self._create("scp_export", targets, {"backup_name": name})
+
+    def do_scp_import(self) -> None:
+        row = self.table.current
+        if row is None:
+            return
+        backups = self._server_config.backups if self._server_config is not None and self._server_config.server_id == row.id else ()
+        ids = tuple(str(b.backup_id)[-8:] for b in backups if b.valid)
+        ctx = self.ctx
+        picked: dict[str, Any] = {}
+
+        def submit(v: dict[str, str]) -> dict[str, Any]:
+            found = configuration.show_scp_backup(ctx, v["backup"].strip())
+            picked.update({"backup_id": found["id"], "name": found["backup_name"]})
+            return picked
+
+        def chosen(result: Any) -> None:
+            if result is not None:
+                self._confirm_for("servers.scp_import", f"Import backup {picked['name']!r} (the host restarts)",
+                                  [row], lambda: self._create("scp_import", [row], {"backup_id": picked["backup_id"]}))
+
+        field = FormField("backup", "backup id (last 8 digits)", ", ".join(ids[:3]) or "open the SCP tab first",
+                          ids[0] if ids else "", suggestions=ids)
+        self.app.push_screen(FormModal(f"Restore a configuration to {row.name}", [field], submit), chosen)
 
     # --- actions ------------------------------------------------------------------------------------
 
@@ -731,3 +925,60 @@ def render_detail(d: data.ServerDetail, now: Any) -> RenderableType:
     else:
         parts.append(Text("  not fetched (l fetches the logs)", style="dim"))
     return Group(*parts)
+
+
+def render_bios(c: data.ServerConfig, search: str = "") -> RenderableType:
+    """Attributes as last read, drift marked with * (and the baseline's value), narrowed by the search."""
+    words = search.lower().split()
+    rows = [a for a in c.bios if all(w in f"{a.name} {a.value}".lower() for w in words)]
+    head = Text(f"read {_when_text(c.bios_read_at)} · baseline {c.baseline} · drift {c.drift}",
+                style="yellow" if c.drift else "")
+    if not c.bios:
+        return Group(head, Text("not read yet: W reads the BIOS (a bios_config_read job)", style="dim"))
+    table = Table.grid(padding=(0, 1))
+    for _ in range(4):
+        table.add_column(no_wrap=True)
+    for a in rows[:400]:
+        mark = Text("*", style="bold yellow") if a.drift else Text(" ")
+        extra = f"baseline {a.baseline}" if a.drift else (f"pending {a.pending}" if a.pending else "")
+        table.add_row(mark, Text(a.name, style="bold" if a.drift else ""), Text(a.value), Text(extra, style="dim"))
+    more = Text(f"… {len(rows) - 400} more: narrow the search", style="dim") if len(rows) > 400 else Text("")
+    return Group(head, Text(f"{len(rows)} of {len(c.bios)} attributes", style="dim"), table, more)
+
+
+def render_boot(c: data.ServerConfig) -> RenderableType:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for k, v in c.boot.items():
+        grid.add_row(Text(k), Text(v))
+    grid.add_row("order", Text(", ".join(c.boot_order) or "-"))
+    parts: list[RenderableType] = [grid, Text(""), Text("Changes", style="bold underline")]
+    parts += [Text(f"{_when_text(t)}  {what}  {order}") for t, what, order in c.boot_history] or [
+        Text("none recorded", style="dim")]
+    return Group(*parts)
+
+
+def render_media(c: data.ServerConfig) -> RenderableType:
+    if not c.media:
+        return Text("no virtual media mounted by DSM or seen at refresh; m mounts an image", style="dim")
+    return Group(*(Text(f"{'mounted' if on else 'ejected':8} {kind:4} {url}", style="" if on else "dim")
+                   for kind, url, on, _ in c.media))
+
+
+def render_backups(c: data.ServerConfig) -> RenderableType:
+    if not c.backups:
+        return Text("no SCP backups yet; x exports one (every BIOS, boot or firmware change takes one first)",
+                    style="dim")
+    table = Table.grid(padding=(0, 1))
+    for _ in range(5):
+        table.add_column(no_wrap=True)
+    for b in c.backups:
+        table.add_row(Text(str(b.backup_id)[-8:]), Text(b.name), Text(b.fmt), Text(f"{b.size:,} B"),
+                      Text(_when_text(b.exported_at) + ("" if b.valid else "  INVALID"),
+                           style="" if b.valid else "red"))
+    return table
+
+
+def _when_text(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
