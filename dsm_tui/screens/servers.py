@@ -489,7 +489,8 @@ class ServersScreen(DsmScreen):
         row = self.table.current
         if row is None:
             return
-        backups = self._server_config.backups if self._server_config is not None and self._server_config.server_id == row.id else ()
+        config = self._server_config
+        backups = config.backups if config is not None and config.server_id == row.id else ()
         ids = tuple(str(b.backup_id)[-8:] for b in backups if b.valid)
         ctx = self.ctx
         picked: dict[str, Any] = {}

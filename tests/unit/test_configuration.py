@@ -241,7 +241,7 @@ def test_a_bad_profile_is_refused_with_a_reason(text: str, words: str) -> None:
 
 
 def test_editing_a_component_the_profile_lacks_says_which_it_has() -> None:
-    with pytest.raises(ProfileError, match="has no component NIC.Slot.9"):
+    with pytest.raises(ProfileError, match=r"has no component NIC\.Slot\.9"):
         edit_profile(_xml({"BIOS.Setup.1-1": {"NumLock": "On"}}), {("NIC.Slot.9", "x"): "1"})
 
 
