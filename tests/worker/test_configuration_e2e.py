@@ -242,6 +242,14 @@ def test_every_configuration_job_end_to_end(cfg_install: Install, cfg_fleet: Fle
     assert sim(cfg_fleet, r750)["boot"]["override_target"] == "Cd"
     listed = js(install, "media", "list")
     assert sorted(m["server"] for m in listed if m["is_mounted"]) == sorted([r750, r640, r630])
+    # a refresh keeps the sessions current: what the iDRAC shows inserted is recorded even if DSM forgot it
+    with Session(install.engine) as s:
+        for row in s.exec(select(VirtualMediaSession)).all():
+            s.delete(row)
+        s.commit()
+    assert waited(install, "servers", "refresh", r750)["status"] == "completed"
+    listed = js(install, "media", "list", r750)
+    assert [(m["remote_image_url"], m["is_mounted"], m["media_type"]) for m in listed] == [(iso, True, "CD")]
     job = waited(install, "media", "eject", r750, r640, r630)
     assert job["status"] == "completed", job["targets"]
     assert all(sim(cfg_fleet, ep)["virtual_media"] == {} for ep in (r750, r640, r630))
