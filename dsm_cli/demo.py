@@ -48,6 +48,7 @@ class Demo:
         self.start = f"127.77.{third}.1"
         self.block = f"127.77.{third}.0/24"
         self.repo_host = f"127.77.{third}.254"
+        self.admin = ""
         self.resources = contextlib.ExitStack()
 
     def say(self, text: str) -> None:
@@ -81,6 +82,7 @@ class Demo:
         if not line:
             raise RuntimeError(f"the simulated fleet did not start; see {self.home / 'sim.log'}")
         info = json.loads(line)
+        self.admin = str(info["admin"])
         self.say(f"{len(info['endpoints'])} simulated iDRACs on {self.start}… port 8443 (admin API {info['admin']})")
         threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
 
@@ -136,8 +138,34 @@ class Demo:
                 self.run("jobs", "create", "health_check", *targets)
             # compliance is computed when the catalog arrives and again as each refresh lands
             self.run("firmware", "repo", "sync", "demo-repo")
+            self._bios_drift(refs[:8])
         except (RuntimeError, ValueError):
             pass
+
+    def _wait_idle(self, job_type: str) -> None:
+        for _ in range(120):
+            jobs = json.loads(self.run("jobs", "list", "--json", "--type", job_type))
+            if not any(j["status"] in ("pending", "running") for j in jobs) or self.stopping.wait(1):
+                return
+
+    def _bios_drift(self, refs: list[str]) -> None:
+        """A group held to a BIOS baseline, and two of its servers changed at their console: drift to see
+        (`:servers` DRIFT column, `/drift:>0`, the BIOS tab of the detail)."""
+        if len(refs) < 4:
+            return
+        self.run("groups", "add", "bios-baseline")
+        for ref in refs:
+            self.run("groups", "add-member", "bios-baseline", ref)
+        self.run("bios", "read", "--group", "bios-baseline")
+        self._wait_idle("bios_config_read")
+        self.run("bios", "baseline", "set", "--group", "bios-baseline")
+        servers = {s["id"]: f"{s['ip_address']}:{s['port']}" for s in json.loads(self.run("servers", "list", "--json"))}
+        import httpx
+
+        httpx.post(f"{self.admin}/bios", json={"targets": [servers[r] for r in refs[2:4]],
+                                              "set": {"ProcTurboMode": "Disabled", "SriovGlobalEnable": "Enabled"}},
+                   timeout=10, trust_env=False)
+        self.run("bios", "read", "--group", "bios-baseline")
 
     def console(self, extra: Sequence[str]) -> int:
         return subprocess.run(_dsm(*extra), env=self.env).returncode

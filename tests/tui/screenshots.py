@@ -12,14 +12,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual.widgets import Input
+
 from dsm_core.credentials.sealing import create_key_file, encode_public_key, key_id
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import make_engine, migrate
 from dsm_core.services.bootstrap import register_worker_key
+from dsm_core.services.configuration import set_bios_baseline
 from dsm_core.services.context import SYSTEM, ServiceContext, actor_for
 from dsm_core.services.credentials import add_credential_set
 from dsm_core.services.users import add_user
 from dsm_tui.app import DsmApp
+from tests.configuration_seed import seed_backup, seed_bios
 from tests.tui.seed import NOW, seed, seed_firmware, seed_workflow_job, sid
 
 Step = Callable[[Any, DsmApp], Awaitable[None]]
@@ -166,6 +170,24 @@ async def sort_chooser(pilot: Any, app: DsmApp) -> None:
     await _until(pilot, lambda: True)
 
 
+async def bios_tab(pilot: Any, app: DsmApp) -> None:
+    app.goto("servers")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 40)
+    app.screen.set_filter("drift:>0")
+    await _until(pilot, lambda: len(app.screen.table.shown) == 1)
+    await pilot.press("enter", "right_square_bracket")
+    await _until(pilot, lambda: "drift 2" in str(app.screen.query_one("#bios-body").render()))
+
+
+async def bios_set(pilot: Any, app: DsmApp) -> None:
+    await bios_tab(pilot, app)
+    await pilot.press("z")
+    await _until(pilot, lambda: type(app.screen).__name__ == "FormModal")
+    app.screen.query_one("#f-attributes", Input).value = "ProcVirtualization=Enabled NumLock=On"
+    await pilot.press("enter", "enter", "enter")
+    await _until(pilot, lambda: type(app.screen).__name__ == "TypedConfirmModal")
+
+
 SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "pulse": (pulse, "alice", (120, 32)),
     "pulse-80x24": (pulse, "alice", (80, 24)),
@@ -189,6 +211,8 @@ SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "firmware-components": (firmware_components, "oscar", (140, 40)),
     "firmware-update": (firmware_update, "oscar", (140, 32)),
     "jobs-workflow": (jobs_workflow, "alice", (160, 40)),
+    "server-bios-drift": (bios_tab, "oscar", (160, 40)),
+    "bios-set-confirm": (bios_set, "oscar", (140, 36)),
 }
 
 
@@ -204,6 +228,10 @@ def build_database(directory: Path) -> Any:
     seed_firmware(engine, 40)
     seed_workflow_job(engine)
     admin = ServiceContext(engine, actor_for(engine, "alice"))
+    seed_bios(engine, sid(5))  # a server held to its own baseline, then changed at its console
+    set_bios_baseline(admin, str(sid(5)))
+    seed_bios(engine, sid(5), ProcVirtualization="Disabled", NumLock="Off")
+    seed_backup(engine, sid(5), "before bios change")
     add_credential_set(admin, "lab", "root", Secret("calvin"), ranges=["10.0.0.0/16"], priority=10)
     add_credential_set(admin, "dc2-oob", "svc-dsm", Secret("x"), ranges=["10.1.0.0/16", "10.2.0.0/16"])
     return engine
