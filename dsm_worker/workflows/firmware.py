@@ -25,7 +25,7 @@ from dsm_core.firmware.versions import compare_versions
 from dsm_core.jobtypes import FirmwareDetails
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import IdracClient, OutcomeUnknown, RedfishError
-from dsm_core.redfish.jobs import TERMINAL, DellJob, follow, list_jobs
+from dsm_core.redfish.jobs import TERMINAL, DellJob, list_jobs
 from dsm_core.redfish.models import FirmwareItem, dig
 from dsm_core.redfish.tls import CertificateChanged
 from dsm_core.redfish.update import (
@@ -42,8 +42,20 @@ from dsm_core.redfish.update import (
 )
 from dsm_core.services.firmware import pci_from_raw
 from dsm_core.timeutil import utcnow
-from dsm_worker.runtime import JobCancelled
-from dsm_worker.workflows.common import backup, backup_done, delete_if_scheduled, restart_host
+from dsm_worker.workflows.common import (
+    adopt,
+    backup,
+    backup_done,
+    delete_if_scheduled,
+    follow_job,
+    poll,
+    raise_if_failed,
+    restart_host,
+    sleep,
+)
+from dsm_worker.workflows.common import (
+    client as step_client,
+)
 from dsm_worker.workflows.engine import Step, StepContext, StepFailed, Workflow
 
 IDRAC_IDS = {"25227", "28897"}  # iDRAC, Lifecycle Controller
@@ -57,18 +69,9 @@ TRANSIENT = (RedfishError, OutcomeUnknown)
 # --- what the steps share -----------------------------------------------------------------------------------
 
 
-def _client(ctx: StepContext) -> IdracClient:
-    client: IdracClient = ctx.shared["client"]
-    return client
-
-
 def _details(ctx: StepContext) -> FirmwareDetails:
     details: FirmwareDetails = ctx.shared["details"]
     return details
-
-
-def _poll(ctx: StepContext) -> float:
-    return float(ctx.shared.get("poll", 5.0))
 
 
 def _order(update: dict[str, Any]) -> int:
@@ -94,21 +97,13 @@ async def _inventory_patiently(ctx: StepContext, budget: float) -> list[Firmware
     deadline = time.monotonic() + budget
     while True:
         try:
-            return await dell.read_firmware(_client(ctx))
+            return await dell.read_firmware(step_client(ctx))
         except TRANSIENT as exc:
             if isinstance(exc, RedfishError) and exc.status not in (None, 401, 404, 500, 502, 503, 504):
                 raise
             if time.monotonic() > deadline:
                 raise StepFailed(f"the iDRAC did not answer for {budget:.0f} s: {exc}") from None
-            await _sleep(ctx, min(30.0, _poll(ctx) * 2))
-
-
-async def _sleep(ctx: StepContext, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if ctx.job.cancel.is_set():
-            raise JobCancelled()
-        await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
+            await sleep(ctx, min(30.0, poll(ctx) * 2))
 
 
 def _version_of(items: list[FirmwareItem], component_id: str | None) -> str | None:
@@ -128,7 +123,7 @@ def _package_for(ctx: StepContext, file_name: str) -> dict[str, Any] | None:
 
 
 async def plan(ctx: StepContext) -> None:
-    d, client = _details(ctx), _client(ctx)
+    d, client = _details(ctx), step_client(ctx)
     items = await _installed(client)
     ctx.details["before"] = {i.inventory_id: i.version for i in items[:500]}
     updates: list[dict[str, Any]] = []
@@ -240,7 +235,7 @@ async def lc_ready(ctx: StepContext) -> None:
     """Dell: check the Lifecycle Controller is Ready before a firmware job (REDFISH.md §2.2)."""
     deadline = time.monotonic() + LC_READY_BUDGET
     while True:
-        status = await lc_status(_client(ctx))
+        status = await lc_status(step_client(ctx))
         if status is None:
             ctx.note("this iDRAC does not report Lifecycle Controller readiness; going on")
             return
@@ -251,7 +246,7 @@ async def lc_ready(ctx: StepContext) -> None:
         if time.monotonic() > deadline:
             raise StepFailed(f"the Lifecycle Controller stayed {status} for {LC_READY_BUDGET:.0f} s; another job "
                              "may be running on it (`dsm servers jobs` lists the iDRAC's queue)")
-        await _sleep(ctx, _poll(ctx) * 2)
+        await sleep(ctx, poll(ctx) * 2)
 
 
 # --- install -----------------------------------------------------------------------------------------------
@@ -265,19 +260,9 @@ async def install_done(ctx: StepContext) -> str | None:
     if not updates:
         return "nothing to install"
     if all(u.get("to") and u.get("component_id") for u in updates):
-        items = await _installed(_client(ctx))
+        items = await _installed(step_client(ctx))
         if all(compare_versions(_version_of(items, u["component_id"]) or "", u["to"]) == 0 for u in updates):
             return "already installed: " + ", ".join(f"{u['name']} {u['to']}" for u in updates)
-    return None
-
-
-async def _adopt(ctx: StepContext, before: list[str], kinds: tuple[str, ...]) -> str | None:
-    """After a worker died between sending and hearing back: a job of ``kinds`` that was not queued before."""
-    new = [j for j in await list_jobs(_client(ctx)) if j.job_id not in set(before)]
-    for job in new:
-        text = f"{job.job_type or ''} {job.name or ''}".lower()
-        if any(k in text for k in kinds):
-            return job.job_id
     return None
 
 
@@ -290,7 +275,7 @@ async def _send(ctx: StepContext, update: dict[str, Any]) -> tuple[str, str | No
 
 
 async def _start_update(ctx: StepContext, update: dict[str, Any]) -> Started:
-    client, plan_ = _client(ctx), ctx.earlier["plan"]
+    client, plan_ = step_client(ctx), ctx.earlier["plan"]
     apply_time = plan_["apply_time"]
     source = update["source"]
     if source["kind"] == "file":
@@ -321,38 +306,13 @@ def _stop_when_scheduled(ctx: StepContext, update: dict[str, Any]) -> Any:
 
 
 async def _follow_update(ctx: StepContext, update: dict[str, Any], *, until_terminal: bool) -> DellJob:
-    d = _details(ctx)
-
-    async def changed(job: DellJob) -> None:
-        update["dell_job"] = job.as_dict()
-        ctx.log.add(f"{ctx.step}: {update['name']}: {job.describe()}")
-        await ctx.save()
-
-    async def outage(text: str) -> None:
-        update["outages"] = int(update.get("outages", 0)) + 1
-        if update["outages"] in (1, 10, 50):
-            ctx.note(f"{update['name']}: the iDRAC is not answering ({text[:200]}); waiting for it")
-            await ctx.save()
-
-    job = await follow(
-        _client(ctx), update["job_id"], budget=float(d.job_timeout_seconds), poll=_poll(ctx),
-        task_uri=update.get("task_uri"),
-        stop_when_scheduled=None if until_terminal else _stop_when_scheduled(ctx, update),
-        on_change=changed, on_outage=outage, cancelled=None,
-    )
-    update["outcome"], update["dell_job"] = job.outcome, job.as_dict()
-    await ctx.save()
-    return job
+    return await follow_job(ctx, update, budget=float(_details(ctx).job_timeout_seconds), what=update["name"],
+                            stop_when_scheduled=None if until_terminal else _stop_when_scheduled(ctx, update))
 
 
 def _raise_if_failed(update: dict[str, Any], job: DellJob) -> None:
     """Failed, RebootFailed and CompletedWithErrors stop the workflow here, each named as the iDRAC said."""
-    if job.outcome in ("failed", "reboot_failed"):
-        raise StepFailed(f"{update['name']}: Dell job {job.describe()}")
-    if job.outcome == "completed_with_errors":
-        raise StepFailed(f"{update['name']}: the Dell job completed with errors, not successfully: {job.describe()}")
-    if job.state == "Missing":
-        raise StepFailed(f"{update['name']}: the iDRAC no longer knows job {job.job_id} ({job.message})")
+    raise_if_failed(update["name"], job)
 
 
 async def _idrac_back(ctx: StepContext, update: dict[str, Any]) -> None:
@@ -363,7 +323,7 @@ async def _idrac_back(ctx: StepContext, update: dict[str, Any]) -> None:
     await ctx.save()
     while True:
         try:
-            manager = await _client(ctx).get("/redfish/v1/Managers/iDRAC.Embedded.1")
+            manager = await step_client(ctx).get("/redfish/v1/Managers/iDRAC.Embedded.1")
             version = manager.get("FirmwareVersion")
             if not target or (isinstance(version, str) and compare_versions(version, target) == 0):
                 ctx.note(f"the iDRAC is back, firmware {version}")
@@ -373,7 +333,7 @@ async def _idrac_back(ctx: StepContext, update: dict[str, Any]) -> None:
                 raise StepFailed(f"the iDRAC came back with another certificate: {exc}") from None
         if time.monotonic() > deadline:
             raise StepFailed(f"the iDRAC did not come back with firmware {target} within {IDRAC_BACK_BUDGET:.0f} s")
-        await _sleep(ctx, _poll(ctx))
+        await sleep(ctx, poll(ctx))
 
 
 async def install(ctx: StepContext) -> None:
@@ -386,14 +346,14 @@ async def install(ctx: StepContext) -> None:
             continue
         if not update.get("job_id"):
             if update.get("state") == "sending":
-                adopted = await _adopt(ctx, update.get("jobs_before", []), ("firmware", "update"))
+                adopted = await adopt(ctx, update.get("jobs_before", []), ("firmware", "update"))
                 if adopted:
                     ctx.note(f"{update['name']}: found job {adopted}, sent before this worker took over; "
                              "following it (not sending the update again)")
                     update["job_id"], update["state"] = adopted, "sent"
                     await ctx.save()
             if not update.get("job_id"):
-                update["jobs_before"] = [j.job_id for j in await list_jobs(_client(ctx))][-500:]
+                update["jobs_before"] = [j.job_id for j in await list_jobs(step_client(ctx))][-500:]
                 update["state"], update["sending_at"] = "sending", utcnow().isoformat()
                 await ctx.save()
                 try:
@@ -405,7 +365,7 @@ async def install(ctx: StepContext) -> None:
                 except OutcomeUnknown as exc:
                     # No answer: the iDRAC may have started it. Look in its queue now, in this step: a retry
                     # starts the step afresh and must not be what decides whether the update is sent again.
-                    adopted = await _adopt(ctx, update["jobs_before"], ("firmware", "update"))
+                    adopted = await adopt(ctx, update["jobs_before"], ("firmware", "update"))
                     if adopted is None:
                         update["state"] = "unknown"
                         await ctx.save()
@@ -423,12 +383,12 @@ async def install(ctx: StepContext) -> None:
 
 
 async def _install_repository(ctx: StepContext) -> None:
-    d, client = _details(ctx), _client(ctx)
+    d, client = _details(ctx), step_client(ctx)
     repo = ctx.shared["repository"]
     compare = d.compare_only
     if not ctx.details.get("repository_job"):
         if ctx.details.get("state") == "sending":
-            adopted = await _adopt(ctx, ctx.details.get("jobs_before", []), ("repository",))
+            adopted = await adopt(ctx, ctx.details.get("jobs_before", []), ("repository",))
             if adopted:
                 ctx.note(f"found repository job {adopted}, sent before this worker took over")
                 ctx.details["repository_job"] = {"job_id": adopted, "name": "Repository Update"}
@@ -525,7 +485,7 @@ async def reboot(ctx: StepContext) -> None:
             left = (d.reboot_at - datetime.now(d.reboot_at.tzinfo)).total_seconds()
             if left <= 0:
                 break
-            await _sleep(ctx, min(left, 30.0))
+            await sleep(ctx, min(left, 30.0))
     await restart_host(ctx, f"apply: {names}")
 
 

@@ -91,7 +91,7 @@ def test_editing_a_backup_makes_a_new_one_and_checks_bios_values(
 
 def test_a_bare_image_name_is_placed_on_the_virtual_media_share(admin: ServiceContext,
                                                                 operator: ServiceContext) -> None:
-    with pytest.raises(ValidationError, match="virtual_media.host"):
+    with pytest.raises(ValidationError, match=r"virtual_media\.host"):
         configuration.media_image_url(operator, "esxi.iso")
     for key, value in (("virtual_media.share_type", "nfs"), ("virtual_media.host", "127.0.10.250"),
                        ("virtual_media.export_path", "/exports"), ("virtual_media.iso_path", "isos")):

@@ -105,3 +105,18 @@ def wait_until(check: Callable[[], Any], timeout: float = 60, what: str = "condi
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def drain(install: Install, timeout: float = 240) -> None:
+    """Until the worker has ended every job created so far (several may run side by side)."""
+    from sqlmodel import Session, col, select
+
+    from dsm_core.models import Job
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with Session(install.engine) as s:
+            if s.exec(select(Job.id).where(col(Job.status).in_(("pending", "running")))).first() is None:
+                return
+        assert time.monotonic() < deadline, "the worker did not end the jobs in time"
+        time.sleep(0.2)

@@ -5,21 +5,18 @@ differing attributes, one job per drifting server, and drift returns to 0."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session, col, select
 
 from dsm_cli.main import os_username
-from dsm_core.models import Job
 from dsm_core.services import groups
 from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates, ctx_for
 from tests.sim.conftest import fleet_spec
-from tests.worker.conftest import Install, block_of, make_install
+from tests.worker.conftest import Install, block_of, drain, make_install
 
 CHANGED = {"ProcTurboMode": "Disabled", "SriovGlobalEnable": "Enabled", "AcPwrRcvryUserDelay": 240}
 
@@ -34,16 +31,6 @@ def _json(install: Install, *args: str) -> Any:
     proc = install.home.run(*args, "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
-
-
-def _drain(install: Install, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with Session(install.engine) as s:
-            if s.exec(select(Job.id).where(col(Job.status).in_(("pending", "running")))).first() is None:
-                return
-        assert time.monotonic() < deadline, "the worker did not end the jobs in time"
-        time.sleep(0.2)
 
 
 def test_drift_of_a_group_is_found_exactly_and_applying_the_baseline_clears_it(
@@ -61,7 +48,7 @@ def test_drift_of_a_group_is_found_exactly_and_applying_the_baseline_clears_it(
         for i, ep in enumerate(endpoints):
             groups.add_member(admin, "web", ep, priority=i + 1)
         home.run("bios", "read", "--group", "web", check=True)
-        _drain(install)
+        drain(install)
         baseline = _json(install, "bios", "baseline", "set", "--group", "web")
         assert baseline["servers"] == 20 and baseline["drifting"] == 0, baseline
         assert baseline["source"] == endpoints[0]  # the group's first member by priority
@@ -69,7 +56,7 @@ def test_drift_of_a_group_is_found_exactly_and_applying_the_baseline_clears_it(
         drifting = endpoints[3:20:5]  # four of them
         fleet20.set_bios(drifting, **CHANGED)
         home.run("bios", "read", "--group", "web", check=True)
-        _drain(install)
+        drain(install)
         drift = _json(install, "bios", "drift", "--group", "web")
         assert drift["drifting"] == 4 and drift["attributes"] == 12, drift
         by_server = {r["server"]: r for r in drift["servers"]}
@@ -86,7 +73,7 @@ def test_drift_of_a_group_is_found_exactly_and_applying_the_baseline_clears_it(
         applied = _json(install, "bios", "baseline", "apply", "--group", "web", "--reboot")
         assert sorted(j["server"] for j in applied["jobs"]) == sorted(drifting)
         assert all(j["attributes"] == sorted(CHANGED) for j in applied["jobs"]), applied
-        _drain(install)
+        drain(install)
         for j in applied["jobs"]:
             shown = _json(install, "jobs", "show", j["job_id"])
             assert shown["status"] == "completed", shown["error"]

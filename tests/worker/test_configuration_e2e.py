@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ from dsm_sim.repository import Repo, serve_repo
 from dsm_sim.spec import FleetSpec
 from tests.conftest import Templates
 from tests.sim.conftest import fleet_spec
-from tests.worker.conftest import Install, block_of, make_install
+from tests.worker.conftest import Install, block_of, drain, make_install
 
 FAST = ("--dell-job-poll", "0.2", "--scheduled-settle", "1")
 
@@ -87,17 +86,6 @@ def waited(install: Install, *args: str) -> dict[str, Any]:
 def create(install: Install, *args: str) -> str:
     """A job-creating command with --json: the new job's id (the worker runs it in the background)."""
     return str(js(install, *args)["id"])
-
-
-def drain(install: Install, timeout: float = 240) -> None:
-    """Until the worker has ended every job created so far (several run side by side)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with Session(install.engine) as s:
-            if s.exec(select(Job.id).where(col(Job.status).in_(("pending", "running")))).first() is None:
-                return
-        assert time.monotonic() < deadline, "the worker did not end the jobs in time"
-        time.sleep(0.2)
 
 
 def ended(install: Install, job_id: str) -> Job:

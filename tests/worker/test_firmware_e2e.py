@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from dsm_sim.fleet import FleetThread
 from dsm_sim.repository import Repo, serve_repo
 from tests.conftest import Templates
 from tests.sim.conftest import fleet_spec
-from tests.worker.conftest import Install, block_of, make_install
+from tests.worker.conftest import Install, block_of, drain, make_install
 from tests.worker.firmware_repo import BIOS_R630, BIOS_R750, IDRAC, NIC, PACKAGES
 
 FAST = ("--dell-job-poll", "0.2", "--scheduled-settle", "1")
@@ -59,18 +58,6 @@ def fw_install(templates: Templates, backend: str, tmp_path: Path, fw_fleet: Fle
         inst.engine.dispose()
 
 
-def _drain(install: Install, timeout: float = 180) -> None:
-    """Until the worker has ended every job created so far."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with Session(install.engine) as s:
-            busy = s.exec(select(Job.id).where(col(Job.status).in_(("pending", "running")))).first()
-        if busy is None:
-            return
-        assert time.monotonic() < deadline, "the worker did not end the jobs in time"
-        time.sleep(0.2)
-
-
 def _json(install: Install, *args: str) -> Any:
     proc = install.home.run(*args, "--json", check=True)
     return json.loads(proc.stdout)
@@ -99,7 +86,7 @@ def _sim(fleet: FleetThread, endpoint: str) -> dict[str, Any]:
 
 def _update(install: Install, *args: str) -> str:
     job_id = _create(install, *args)
-    _drain(install)
+    drain(install)
     return job_id
 
 
@@ -111,7 +98,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     home.run("servers", "refresh", r750, r630, check=True)
     home.run("firmware", "repo", "add", "drm", "--url", repo.url, check=True)
     home.run("firmware", "repo", "sync", "drm", check=True)
-    _drain(install)
+    drain(install)
     repos = _json(install, "firmware", "repo", "list")
     assert repos[0]["package_count"] == 6 and repos[0]["last_status"] == "synced", repos
 
@@ -131,7 +118,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     good = (repo.root / "Catalog.xml").read_bytes()
     (repo.root / "Catalog.xml").write_bytes(good[: len(good) // 2])
     home.run("firmware", "repo", "sync", "drm", check=True)
-    _drain(install)
+    drain(install)
     repos = _json(install, "firmware", "repo", "list")
     assert repos[0]["last_status"] == "failed" and "not well-formed" in repos[0]["last_error"], repos
     assert repos[0]["package_count"] == 6 and repos[0]["catalog_version"] == "24.05.00"
@@ -143,7 +130,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     #    iDRAC 8 has no MultipartHttpPushUri: the DUP goes to HttpPushUri, then SimpleUpdate installs it
     bios = _create(install, r750, "--file", str(repo.file(BIOS_R750)))
     old = _create(install, r630, "--file", str(repo.file(BIOS_R630)))
-    _drain(install)
+    drain(install)
     job = _job(install, bios)
     assert job.status == "completed", job.error
     steps = _steps(install, job)
@@ -180,7 +167,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     fw_fleet.set_faults([r630], job_completed_with_errors=True)
     idrac = _create(install, r750, "--image-uri", repo.uri(IDRAC))
     cwe = _create(install, r630, "--file", str(repo.file(NIC)))
-    _drain(install)
+    drain(install)
     job = _job(install, idrac)
     assert job.status == "completed", job.error
     assert _sim(fw_fleet, r750)["idrac_firmware"] == "7.10.30.00"

@@ -140,7 +140,7 @@ def test_retry_resumes_the_same_job_from_the_failed_step(one: tuple[Install, Fle
     steps = _steps(install, job.id)
     assert steps["verify"].attempt == 2 and steps["install"].attempt == 2
     bad = install.home.run("jobs", "retry", str(job.id), "--from-step", "nonsense")
-    assert bad.returncode == 2 and "steps recorded: plan" in bad.stderr
+    assert bad.returncode == 2 and "steps recorded: backup, plan" in bad.stderr
     with Session(install.engine) as s:
         assert s.exec(select(col(Job.status)).where(Job.id == job.id)).one() == "completed"
 
