@@ -53,9 +53,12 @@ async def read_system(client: IdracClient) -> SystemView:
     return SystemView.parse(await client.get(SYSTEM))
 
 
-async def set_override(client: IdracClient, patch_uri: str, target: str, enabled: str,
+async def set_override(client: IdracClient, patch_uri: str, target: str | None, enabled: str,
                        uefi_path: str | None = None, mode: str | None = None) -> Started | None:
-    boot: dict[str, Any] = {"BootSourceOverrideTarget": target, "BootSourceOverrideEnabled": enabled}
+    """The override (``target`` None: only its mode, UEFI or Legacy, for the next override)."""
+    boot: dict[str, Any] = {}
+    if target is not None:
+        boot.update({"BootSourceOverrideTarget": target, "BootSourceOverrideEnabled": enabled})
     if target == "UefiTarget" and uefi_path:
         boot["UefiTargetBootSourceOverride"] = uefi_path
     if mode:

@@ -14,7 +14,7 @@ from dsm_core.credentials.resolution import CredentialCandidate
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.jobtypes import EventLogDetails, TestCredentialsDetails
-from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth
+from dsm_core.models import FirmwareInventory, JobTask, Server, ServerEventLog, ServerHealth, VirtualMediaSession
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import AuthenticationFailed, IdracClient, RedfishError
@@ -156,6 +156,13 @@ def save_firmware(s: Session, server_id: uuid.UUID, firmware: list[FirmwareItem]
     recompute_compliance(s, server_ids=[server_id])
 
 
+def _media_mounted(engine: Any, server_id: uuid.UUID) -> bool:
+    with read_scope(engine) as s:
+        return s.exec(select(VirtualMediaSession.id).where(VirtualMediaSession.server_id == server_id,
+                                                           col(VirtualMediaSession.is_mounted).is_(True))).first() \
+            is not None
+
+
 async def _media_slots(client: IdracClient, path: str, expand: bool, log: TaskLog) -> list[MediaSlot] | None:
     """The virtual media slots, to keep virtual_media_sessions current; a refresh does not fail over them."""
     try:
@@ -172,7 +179,10 @@ async def refresh_server_info(ctx: JobContext) -> Outcome:
             ident = await dell.read_identity(client, root)
             firmware = await dell.read_firmware(client, root.expand_levels)
             storage = await dell.read_storage_summary(client, root.expand_levels)
-            slots = await _media_slots(client, ident.capabilities.virtual_media_path, root.expand_levels, log)
+            # Virtual media here only while DSM records something mounted (to see it ejected): a refresh stays
+            # at six requests on iDRAC 9/10; every health check reads the slots and records any mount.
+            slots = (await _media_slots(client, ident.capabilities.virtual_media_path, root.expand_levels, log)
+                     if await ctx.db(_media_mounted, ctx.engine, server.id) else None)
         await ctx.db(_save_refresh, ctx.engine, server.id, ident, firmware, storage)
         if slots is not None:
             await ctx.db(sync_sessions, ctx.engine, server.id, slots)
@@ -221,9 +231,13 @@ def _save_health(engine: Any, server_id: uuid.UUID, job_id: uuid.UUID, reading: 
 
 async def health_check(ctx: JobContext) -> Outcome:
     async def work(server: Server, task: JobTask, log: TaskLog) -> None:
+        caps = dell.Capabilities.from_dict(server.supported_endpoints)
         async with ctx.idrac(server, task.id) as client:
-            reading = await dell.read_health(client, dell.Capabilities.from_dict(server.supported_endpoints))
+            reading = await dell.read_health(client, caps)
+            slots = await _media_slots(client, caps.virtual_media_path, True, log) if caps else None
         await ctx.db(_save_health, ctx.engine, server.id, ctx.job.id, reading)
+        if slots is not None:
+            await ctx.db(sync_sessions, ctx.engine, server.id, slots)
         log.add(
             f"health {reading.overall}: cpu {reading.cpu}, memory {reading.memory}, storage {reading.storage}, "
             f"fans {reading.fans}, psu {reading.psu}, inlet {reading.temperature_celsius} C"

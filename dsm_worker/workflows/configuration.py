@@ -292,9 +292,10 @@ async def boot_apply(ctx: StepContext) -> None:
     ctx.details["sending"] = True
     await ctx.save()
     try:
-        if d.target is not None:
+        if d.target is not None or d.mode is not None:
             await boot_api.set_override(c, patch_uri, d.target, d.enabled, d.uefi_target, d.mode)
-            ctx.note(f"boot override {d.target} ({d.enabled}) set at {patch_uri}")
+            ctx.note(f"boot override {d.target or '(unchanged)'} ({d.enabled}"
+                     + (f", mode {d.mode}" if d.mode else "") + f") set at {patch_uri}")
         if d.boot_order is not None:
             started = await boot_api.set_order(c, patch_uri, d.boot_order)
             if started:

@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
+from dsm_cli.main import os_username
 from dsm_core.models import Job, WorkflowExecution
+from dsm_core.services import settings
 from dsm_core.timeutil import utcnow
 from dsm_sim.fleet import FleetThread
 from dsm_sim.repository import Repo, serve_repo
-from tests.conftest import Templates
+from tests.conftest import Templates, ctx_for
 from tests.sim.conftest import fleet_spec
 from tests.worker.conftest import Install, block_of, make_install, wait_until
 from tests.worker.firmware_repo import BIOS_R750, NIC, PACKAGES
@@ -37,6 +39,9 @@ def one(tmp_path: Path, templates: Templates) -> Iterator[tuple[Install, FleetTh
         host = fleet.endpoints[0].split(":")[0].rsplit(".", 1)[0] + ".250"
         with serve_repo(tmp_path / "repo", host, PACKAGES) as repo:
             install = make_install(templates, "sqlite", tmp_path, [block_of(fleet)])
+            # These tests kill the worker inside the update's own steps; the SCP backup before it (shown in
+            # test_firmware_e2e) would only make each run longer.
+            settings.set_setting(ctx_for(install.engine, os_username()), "activity.scp_backup_before_change", "false")
             install.home.run("servers", "add", fleet.endpoints[0], check=True)  # the workflow reads the rest live
             try:
                 yield install, fleet, repo
