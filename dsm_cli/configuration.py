@@ -7,6 +7,7 @@ allow is refused here with exit 2, naming the attribute and the allowed values, 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from dsm_cli import main as cli
 from dsm_cli.output import print_json, print_table, say
 from dsm_core.services import configuration, jobs
+from dsm_core.text import visible
 
 Flag = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
 BOOT_TARGETS = ("None", "Pxe", "Cd", "Hdd", "BiosSetup", "UefiShell", "Usb", "Utilities", "UefiTarget", "SDCard",
@@ -231,7 +233,10 @@ def cmd_scp(rt: cli.Runtime) -> None:
         if a.json:
             print_json(view)
         elif a.profile:
-            print(view["profile_text"] or "")
+            text = view["profile_text"] or ""
+            # To a terminal the profile is shown as text (control characters made visible: it came from an
+            # iDRAC); redirected, it is written as stored, byte for byte, to import elsewhere.
+            print(visible(text, multiline=True) if sys.stdout.isatty() else text)
         else:
             view.pop("profile_text", None)
             cli._emit(a, view)
