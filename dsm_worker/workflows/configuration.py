@@ -278,6 +278,14 @@ async def boot_apply(ctx: StepContext) -> None:
     d, c = _boot_details(ctx), client(ctx)
     if ctx.details.get("sent"):
         return
+    if ctx.details.get("sending") and (d.boot_order is not None or d.boot_mode is not None):
+        # A worker died after sending: the order or mode job it made is in the queue; follow it, never send twice.
+        adopted = await adopt(ctx, ctx.details.get("queue_before", []), ("bios",))
+        if adopted:
+            ctx.details.update({"job_id": adopted, "sent": True})
+            ctx.note(f"found the BIOS job {adopted} a dead worker had created; following it")
+            await ctx.save()
+            return
     system = await boot_api.read_system(c)
     reading = await bios_api.read_bios(c)
     ctx.details["before"] = _boot_state(system, str(reading.attributes.get("BootMode") or "") or None)
