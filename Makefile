@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Two pytest workers (the CI machine has two cores); tests on fixed addresses share one (xdist_group).
+XDIST ?= -n 2 --dist loadgroup
 
 .PHONY: all venv test lint bench demo clean
 
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dsm_core dsm_cli dsm_sim dsm_worker dsm_tui tests bench

@@ -1117,9 +1117,10 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_flags(sp)
     sp.set_defaults(handler=cmd_power)
 
-    from dsm_cli import configuration
+    from dsm_cli import configuration, vcenter
 
     configuration.add_parsers(sub, json_flag, _wait_flags)
+    vcenter.add_parsers(sub, json_flag, _wait_flags)
     return p
 
 

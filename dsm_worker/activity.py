@@ -97,7 +97,7 @@ class ActivityWriter:
                     "job_id": job_id,
                     "task_id": task_id,
                     "command_type": call.method,
-                    "operation_type": "idrac_api",
+                    "operation_type": call.operation_type,
                     "endpoint": call.endpoint,
                     "full_url": call.full_url,
                     "request_headers": call.request_headers,

@@ -4,7 +4,7 @@ from dsm_core.models.activity import IdracCommand
 from dsm_core.models.base import SQLModel
 from dsm_core.models.credentials import CredentialIpRange, CredentialSet
 from dsm_core.models.firmware import FirmwareCompliance, FirmwareInventory, FirmwarePackage, FirmwareRepository
-from dsm_core.models.inventory import Server, ServerGroup, ServerGroupMember, Vcenter, VcenterHost
+from dsm_core.models.inventory import Server, ServerGroup, ServerGroupMember, Vcenter, VcenterCluster, VcenterHost
 from dsm_core.models.jobs import Job, JobTask, WorkerHeartbeat
 from dsm_core.models.maintenance import MaintenanceWindow
 from dsm_core.models.safety import ClusterSafetyCheck, ScheduledSafetyCheck, ServerGroupSafetyCheck
@@ -38,6 +38,6 @@ __all__ = [
     "JobTask", "MaintenanceWindow", "NetworkSettings", "NotificationLog", "NotificationSettings",
     "OpenmanageSettings", "ScheduledSafetyCheck", "ScpBackup", "Server", "ServerBootConfigHistory",
     "ServerEventLog", "ServerGroup", "ServerGroupMember", "ServerGroupSafetyCheck", "ServerHealth",
-    "User", "Vcenter", "VcenterHost", "VirtualMediaSession", "VirtualMediaSettings", "WorkerHeartbeat",
-    "WorkflowExecution", "metadata",
+    "User", "Vcenter", "VcenterCluster", "VcenterHost", "VirtualMediaSession", "VirtualMediaSettings",
+    "WorkerHeartbeat", "WorkflowExecution", "metadata",
 ]

@@ -26,7 +26,7 @@ class IdracCommand(SQLModel, table=True):
     job_id: uuid.UUID | None = fk("jobs.id", index=False)
     task_id: uuid.UUID | None = fk("job_tasks.id", index=False)
     command_type: str = Field(max_length=10, nullable=False)
-    """The HTTP method (or SOAP call name for vCenter)."""
+    """The HTTP method; ``SOAP`` for a vCenter call, whose method and object are in ``endpoint``."""
     operation_type: str = enum_field("operation_type", OPERATION_TYPES, "idrac_api")
     endpoint: str = Field(nullable=False)
     full_url: str = Field(nullable=False)

@@ -131,6 +131,31 @@ class Vcenter(SQLModel, table=True):
     last_sync: datetime | None = timestamp()
     last_sync_status: str | None = Field(default=None, max_length=32)
     last_sync_error: str | None = None
+    about: dict[str, Any] | None = json_field()
+    """What the vCenter said it is at the last sync (product, version, build, instance UUID)."""
+    last_sync_stats: dict[str, Any] | None = json_field()
+    """What the last sync changed (added/updated/removed clusters and hosts, links) and what it cost."""
+    created_at: datetime = created_at()
+    updated_at: datetime = updated_at()
+
+
+class VcenterCluster(SQLModel, table=True):
+    """A cluster as the last sync saw it; kept in step with a server group of type ``vcenter_cluster``."""
+
+    __tablename__ = "vcenter_clusters"
+    __table_args__ = (sa.UniqueConstraint("vcenter_id", "moref"),)
+    id: uuid.UUID = pk()
+    vcenter_id: uuid.UUID = fk("vcenters.id", nullable=False, ondelete="CASCADE")
+    moref: str = Field(max_length=64, nullable=False)
+    name: str = Field(max_length=255, nullable=False, index=True)
+    datacenter: str | None = Field(default=None, max_length=255)
+    drs_enabled: bool = Field(default=False, nullable=False)
+    drs_automation: str | None = Field(default=None, max_length=32)
+    ha_enabled: bool = Field(default=False, nullable=False)
+    admission_control: bool | None = None
+    host_count: int = Field(default=0, nullable=False)
+    server_group_id: uuid.UUID | None = fk("server_groups.id", ondelete="SET NULL")
+    last_sync: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 
@@ -152,6 +177,12 @@ class VcenterHost(SQLModel, table=True):
     status: str = Field(default="unknown", max_length=32, nullable=False)
     connection_state: str | None = Field(default=None, max_length=32)
     maintenance_mode: bool = Field(default=False, nullable=False)
+    cluster_id: uuid.UUID | None = fk("vcenter_clusters.id", ondelete="SET NULL")
+    power_state: str | None = Field(default=None, max_length=32)
+    esxi_build: str | None = Field(default=None, max_length=64)
+    vm_count: int = Field(default=0, nullable=False)
+    link_source: str | None = Field(default=None, max_length=16)
+    """How ``server_id`` was set: ``service_tag`` (by a sync) or ``manual`` (``dsm vcenter link``; a sync keeps it)."""
     last_sync: datetime | None = timestamp()
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()

@@ -208,6 +208,8 @@ class CallRecord:
     request_headers: dict[str, Any] | None
     request_body: Any
     response_body: Any
+    operation_type: str = "idrac_api"
+    """``idrac_api`` | ``vcenter_api`` | ``openmanage_api``: one activity log for every device DSM talks to."""
 
 
 @dataclass

@@ -24,6 +24,7 @@ from dsm_core.models import (
     ScpBackup,
     Server,
     Vcenter,
+    VcenterCluster,
     VcenterHost,
     WorkerHeartbeat,
     WorkflowExecution,
@@ -65,10 +66,11 @@ def _resolve_targets(
         scope["groups"] = list(dict.fromkeys(str(get_group(session, name).id) for name in groups))
     if clusters:
         known = set(session.exec(select(col(VcenterHost.cluster)).where(col(VcenterHost.cluster).is_not(None))).all())
+        known |= set(session.exec(select(col(VcenterCluster.name))).all())
         for name in clusters:
             if name not in known:
                 raise NotFound(
-                    f"cluster {name!r} is not known; run a vcenter_sync job first (`dsm jobs create vcenter_sync`)"
+                    f"cluster {name!r} is not known; `dsm clusters list` shows them (run `dsm vcenter sync` first)"
                 )
         scope["clusters"] = list(dict.fromkeys(clusters))
     n_servers, n_groups, n_clusters = (len(scope.get(k, [])) for k in ("servers", "groups", "clusters"))

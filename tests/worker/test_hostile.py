@@ -20,6 +20,9 @@ from tests.integration.cli import dsm_executable
 from tests.worker.conftest import Install, make_install
 from tests.worker.hostile import Behaviour, HostileIdrac
 
+# The hostile iDRAC listens on fixed 127.0.50.x addresses: under pytest-xdist these tests share one worker.
+pytestmark = pytest.mark.xdist_group("hostile-127.0.50")
+
 ADDRESS = "127.0.50.1"
 PORT = 8443
 ENDPOINT = f"{ADDRESS}:{PORT}"

@@ -21,6 +21,9 @@ from tests.sim.conftest import fleet_spec
 from tests.worker.conftest import Install, block_of, make_install, wait_until
 from tests.worker.hostile import Behaviour, HostileIdrac
 
+# The hostile iDRAC listens on fixed 127.0.50.x addresses: under pytest-xdist these tests share one worker.
+pytestmark = pytest.mark.xdist_group("hostile-127.0.50")
+
 
 @pytest.fixture
 def one_idrac() -> Iterator[FleetThread]:

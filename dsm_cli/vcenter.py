@@ -1,0 +1,208 @@
+"""`dsm vcenter`, `dsm clusters`, `dsm safety`: vCenters DSM syncs from, their clusters, and safety verdicts.
+
+The CLI never reaches a vCenter itself (DESIGN.md §1): `add` stores it, `sync` and `safety check` are jobs the
+worker runs. `safety check --wait` exits 0 when every target is safe, 4 when one is unsafe (the reasons are printed
+and stored), 1 when the check itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dsm_cli import main as cli
+from dsm_cli.output import print_json, print_table, say
+from dsm_core.services import jobs, vcenter
+from dsm_core.services.context import ServiceContext
+
+Flag = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+UNSAFE_EXIT = 4
+
+VCENTER_COLUMNS = (("name", "name"), ("url", "url"), ("username", "user"), ("tls", "tls"), ("clusters", "clusters"),
+                   ("hosts", "hosts"), ("last_sync_status", "sync"), ("last_sync", "last sync"))
+CLUSTER_COLUMNS = (("name", "cluster"), ("vcenter", "vcenter"), ("datacenter", "datacenter"), ("drs", "drs"),
+                   ("ha_enabled", "ha"), ("hosts", "hosts"), ("hosts_connected", "connected"),
+                   ("hosts_in_maintenance", "maint"), ("hosts_linked", "linked"), ("safety", "safety"))
+HOST_COLUMNS = (("priority", "prio"), ("name", "host"), ("connection_state", "connection"),
+                ("maintenance_mode", "maint"), ("overall_status", "status"), ("esxi_version", "esxi"),
+                ("service_tag", "tag"), ("server", "server"), ("link_source", "link"), ("vm_count", "vms"))
+
+
+def _tls(view: dict[str, Any]) -> str:
+    if view["tls_verify_mode"] == "off":
+        return "OFF (insecure)"
+    return "pinned" if view.get("tls_fingerprint_sha256") else "pin on first use"
+
+
+def cmd_vcenter(rt: cli.Runtime) -> None:
+    a = rt.args
+    if a.vc_cmd == "list":
+        rows = vcenter.list_vcenters(rt.ctx())
+        if a.json:
+            print_json(rows)
+            return
+        for r in rows:
+            r["tls"] = _tls(r)
+        print_table(rows, VCENTER_COLUMNS, empty="(no vCenter: `dsm vcenter add NAME --url https://HOST ...`)")
+    elif a.vc_cmd == "add":
+        if not a.password_stdin:
+            raise cli.CliError("--password-stdin is required: the password is read from standard input, "
+                               "never from the command line")
+        if a.insecure:
+            say("WARNING: --insecure: the vCenter's certificate will NOT be checked; anyone on the path can read "
+                "its password. Pin it with --fingerprint instead.", sys.stderr)
+        view = vcenter.add_vcenter(rt.ctx(), a.name, a.url, a.username, cli.read_password(),
+                                   fingerprint=a.fingerprint, insecure=a.insecure)
+        if a.json:
+            print_json(view)
+        else:
+            print(f"added vCenter {view['name']} ({view['url']}, TLS {_tls(view)}); "
+                  "`dsm vcenter sync --wait` reads its clusters")
+    elif a.vc_cmd == "remove":
+        cli._confirm(rt, "vcenter.remove", f"remove vCenter {a.name} with its clusters and hosts")
+        vcenter.remove_vcenter(rt.ctx(), a.name)
+        print(f"removed vCenter {a.name}")
+    elif a.vc_cmd == "sync":
+        ctx = rt.ctx()
+        view = jobs.create_job(ctx, "vcenter_sync", details={"vcenters": [a.name] if a.name else []})
+        cli._report_created(rt, ctx, view)
+    elif a.vc_cmd == "test":
+        ctx = rt.ctx()
+        view = jobs.create_job(ctx, "vcenter_connectivity_test", details={"vcenter": a.name})
+        cli._report_created(rt, ctx, view)
+    elif a.vc_cmd == "link":
+        result = vcenter.link_host(rt.ctx(), a.host, a.ref)
+        print_json(result) if a.json else print(f"linked host {result['host']} to server {result['server']}")
+
+
+def _safety_cell(view: dict[str, Any]) -> str:
+    last = view.get("last_safety")
+    return "-" if not last else last["verdict"]
+
+
+def cmd_clusters(rt: cli.Runtime) -> None:
+    a = rt.args
+    if a.cl_cmd == "list":
+        rows = vcenter.list_clusters(rt.ctx())
+        if a.json:
+            print_json(rows)
+            return
+        for r in rows:
+            r["drs"] = (r["drs_automation"] or "on") if r["drs_enabled"] else "off"
+            r["safety"] = _safety_cell(r)
+        print_table(rows, CLUSTER_COLUMNS, empty="(no clusters: `dsm vcenter sync --wait` first)")
+        return
+    view = vcenter.show_cluster(rt.ctx(), a.name)
+    if a.json:
+        print_json(view)
+        return
+    drs = (view["drs_automation"] or "on") if view["drs_enabled"] else "off"
+    say(f"cluster {view['name']} (vCenter {view['vcenter']}, datacenter {view['datacenter'] or '-'})")
+    say(f"DRS {drs}, HA {'on' if view['ha_enabled'] else 'off'}, admission control "
+        f"{'-' if view['admission_control'] is None else ('on' if view['admission_control'] else 'off')}, "
+        f"group {view['group'] or '-'}")
+    print_table(view["host_list"], HOST_COLUMNS)
+    last = view["last_safety"]
+    if last:
+        say(f"last safety check {last['at']}: {last['verdict']}")
+        for reason in last["reasons"]:
+            say(f"  - {reason}")
+    history = "".join("+" if c and c["verdict"] == "safe" else "x" for c in view["safety_history"])
+    if history:
+        say(f"last {len(view['safety_history'])} checks (oldest first, + safe, x unsafe): {history}")
+
+
+def _follow(ctx: ServiceContext, job_id: str, timeout: float | None) -> dict[str, Any]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = jobs.show_job(ctx, job_id)
+        if job["status"] in cli.TERMINAL or (deadline is not None and time.monotonic() >= deadline):
+            return job
+        time.sleep(0.3)
+
+
+def cmd_safety(rt: cli.Runtime) -> None:
+    a = rt.args
+    ctx = rt.ctx()
+    if a.cluster:
+        details = {} if a.min_hosts is None else {"min_required_hosts": a.min_hosts}
+        view = jobs.create_job(ctx, "cluster_safety_check", clusters=a.cluster, details=details)
+    else:
+        details = {} if a.min_hosts is None else {"min_healthy_servers": a.min_hosts}
+        view = jobs.create_job(ctx, "server_group_safety_check", groups=a.group, details=details)
+    if not a.wait:
+        cli._report_created(rt, ctx, view)
+        return
+    job = _follow(ctx, view["id"], a.timeout)
+    result = (job.get("details") or {}).get("result") or {}
+    checks = result.get("checks", [])
+    verdict = result.get("verdict") if job["status"] == "completed" else None
+    reasons = [r for c in checks for r in c.get("reasons", [])]
+    out = {"job_id": job["id"], "status": job["status"], "verdict": verdict, "reasons": reasons, "checks": checks,
+           "error": job.get("error")}
+    if a.json:
+        print_json(out)
+    else:
+        for c in checks:
+            say(f"{c['name']}: {c['verdict']} ({c['healthy']} of {c['total']} healthy, minimum {c['minimum']}, "
+                f"margin {c['margin']})")
+            for reason in c["reasons"]:
+                say(f"  - {reason}")
+            for warning in c["warnings"]:
+                say(f"  ! {warning}")
+        if job["status"] != "completed":
+            say(f"job {cli.short_id(job['id'])} {job['status']}: {job.get('error') or 'not finished'}", sys.stderr)
+    if job["status"] != "completed":
+        raise cli.CliError("", 1)
+    if verdict != "safe":
+        raise cli.CliError("", UNSAFE_EXIT)
+
+
+def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    sp = sub.add_parser("vcenter", help="vCenters DSM syncs clusters and hosts from")
+    vsub = sp.add_subparsers(dest="vc_cmd", required=True)
+    json_flag(vsub.add_parser("list", help="the vCenters, their TLS trust and last sync"))
+    x = json_flag(vsub.add_parser("add", help="admin: a vCenter (password from standard input, sealed for the worker)"))
+    x.add_argument("name", metavar="NAME")
+    x.add_argument("--url", required=True, metavar="https://HOST[:PORT]")
+    x.add_argument("--username", required=True, metavar="USER")
+    x.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    trust = x.add_mutually_exclusive_group()
+    trust.add_argument("--fingerprint", metavar="SHA256", help="the certificate's SHA-256 fingerprint to pin "
+                       "(default: pinned on the first connection)")
+    trust.add_argument("--insecure", action="store_true", help="do not check the certificate at all (said loudly)")
+    x = vsub.add_parser("remove", help="admin: forget a vCenter, its clusters and hosts (servers stay)")
+    x.add_argument("name", metavar="NAME")
+    x.add_argument("--yes", action="store_true", help="do not ask")
+    x = json_flag(vsub.add_parser("sync", help="read clusters and hosts (a vcenter_sync job); all vCenters by default"))
+    x.add_argument("name", nargs="?", metavar="NAME")
+    wait_flags(x)
+    x = json_flag(vsub.add_parser("test", help="log in and out (a vcenter_connectivity_test job)"))
+    x.add_argument("name", metavar="NAME")
+    wait_flags(x)
+    x = json_flag(vsub.add_parser("link", help="link an ESXi host to a server by hand (a sync keeps the link)"))
+    x.add_argument("host", metavar="HOST", help="host name or moref (VCENTER/HOST when ambiguous)")
+    x.add_argument("ref", metavar="REF", help="the server: id, IP, IP:PORT, hostname or service tag")
+    sp.set_defaults(handler=cmd_vcenter)
+
+    sp = sub.add_parser("clusters", help="vSphere clusters as the last sync saw them")
+    csub = sp.add_subparsers(dest="cl_cmd", required=True)
+    json_flag(csub.add_parser("list", help="clusters with DRS, HA, host counts and the last safety verdict"))
+    x = json_flag(csub.add_parser("show", help="one cluster: hosts, links, safety history"))
+    x.add_argument("name", metavar="NAME", help="cluster name (VCENTER/CLUSTER when ambiguous)")
+    sp.set_defaults(handler=cmd_clusters)
+
+    sp = sub.add_parser("safety", help="safety checks of clusters and server groups")
+    ssub = sp.add_subparsers(dest="safety_cmd", required=True)
+    x = json_flag(ssub.add_parser("check", help="is it safe to take one host/server down now? --wait exits 0 safe, "
+                                                f"{UNSAFE_EXIT} unsafe, 1 when the check could not run"))
+    target = x.add_mutually_exclusive_group(required=True)
+    target.add_argument("--cluster", action="append", metavar="NAME")
+    target.add_argument("--group", action="append", metavar="NAME")
+    x.add_argument("--min-hosts", type=int, metavar="N", help="minimum healthy hosts (servers for a group) that "
+                   "must remain; default 2 for clusters, the group's own minimum for groups")
+    wait_flags(x)
+    sp.set_defaults(handler=cmd_safety)

@@ -1,0 +1,131 @@
+"""Stored safety checks: each verdict with its inputs, reasons, ``status_changed`` and ``previous_status``.
+
+The verdicts themselves are pure (``dsm_core.safety``); this module turns rows into their facts and stores the
+outcome, for the worker (jobs, the scheduler, the rolling update's pre-flight) and the reads of the console.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from dsm_core.models import (
+    ClusterSafetyCheck,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
+    ServerGroupSafetyCheck,
+    VcenterCluster,
+)
+from dsm_core.netaddr import format_endpoint
+from dsm_core.safety import ClusterFacts, HostFacts, ServerFacts, Verdict, status_change
+from dsm_core.services.groups import get_group
+from dsm_core.services.vcenter import find_cluster, latest_checks
+from dsm_core.vcenter.model import Inventory
+
+
+def cluster_facts_from(inventory: Inventory, moref: str) -> ClusterFacts | None:
+    """The cluster as a fresh inventory shows it (never the stored rows: a check reads the real state)."""
+    cluster = next((c for c in inventory.clusters if c.moref == moref), None)
+    if cluster is None:
+        return None
+    members = set(cluster.hosts)
+    hosts = tuple(HostFacts(h.name, h.connection_state, h.maintenance_mode, h.overall_status, h.power_state)
+                  for h in inventory.hosts if h.moref in members or h.cluster == moref)
+    return ClusterFacts(cluster.name, cluster.drs_enabled, cluster.drs_automation, cluster.ha_enabled, hosts)
+
+
+def record_cluster_check(
+    session: Session,
+    /,
+    cluster_id: uuid.UUID,
+    verdict: Verdict,
+    *,
+    job_id: uuid.UUID | None = None,
+    scheduled_check_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    cluster = session.get(VcenterCluster, cluster_id)
+    if cluster is None:
+        raise LookupError(f"cluster {cluster_id} was removed")
+    last = latest_checks(session, cluster, 1)
+    previous = ("safe" if last[0].safe_to_proceed else "unsafe") if last else None
+    row = ClusterSafetyCheck(
+        cluster_id=cluster.name, vcenter_id=cluster.vcenter_id, job_id=job_id, total_hosts=verdict.total,
+        healthy_hosts=verdict.healthy, min_required_hosts=verdict.minimum, safe_to_proceed=verdict.safe,
+        details=verdict.details(), is_scheduled=scheduled_check_id is not None,
+        scheduled_check_id=scheduled_check_id, status_changed=status_change(previous, verdict.status),
+        previous_status=previous,
+    )
+    session.add(row)
+    session.flush()
+    return check_view(cluster.name, row.id, verdict, previous)
+
+
+def check_view(subject: str, check_id: uuid.UUID, verdict: Verdict, previous: str | None) -> dict[str, Any]:
+    """What ``dsm safety check --json`` prints per cluster or group."""
+    return {
+        "name": subject, "check_id": str(check_id), "verdict": verdict.status,
+        "reasons": [r.message for r in verdict.reasons], "codes": [r.code for r in verdict.reasons],
+        "warnings": [w.message for w in verdict.warnings], "healthy": verdict.healthy, "total": verdict.total,
+        "minimum": verdict.minimum, "margin": verdict.margin, "previous_status": previous,
+        "status_changed": status_change(previous, verdict.status),
+    }
+
+
+def group_members(session: Session, /, group_id: uuid.UUID) -> list[Server]:
+    ids = list(session.exec(select(col(ServerGroupMember.server_id)).where(
+        ServerGroupMember.server_group_id == group_id).order_by(col(ServerGroupMember.priority))).all())
+    rows = {s.id: s for s in session.exec(select(Server).where(col(Server.id).in_(ids))).all()}
+    return [rows[i] for i in ids if i in rows]
+
+
+def server_facts(server: Server) -> ServerFacts:
+    name = server.hostname or format_endpoint(server.ip_address, server.port)
+    return ServerFacts(name, server.connection_status, server.power_state, server.overall_health)
+
+
+def record_group_check(
+    session: Session,
+    /,
+    group_id: uuid.UUID,
+    verdict: Verdict,
+    *,
+    job_id: uuid.UUID | None = None,
+    scheduled_check_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    group = session.get(ServerGroup, group_id)
+    if group is None:
+        raise LookupError(f"group {group_id} was removed")
+    last = session.exec(select(ServerGroupSafetyCheck).where(ServerGroupSafetyCheck.server_group_id == group_id)
+                        .order_by(col(ServerGroupSafetyCheck.check_timestamp).desc(),
+                                  col(ServerGroupSafetyCheck.id).desc())).first()
+    previous = ("safe" if last.safe_to_proceed else "unsafe") if last else None
+    row = ServerGroupSafetyCheck(
+        server_group_id=group_id, job_id=job_id, total_servers=verdict.total, healthy_servers=verdict.healthy,
+        min_required_servers=verdict.minimum, safe_to_proceed=verdict.safe, details=verdict.details(),
+        warnings=[w.message for w in verdict.warnings], is_scheduled=scheduled_check_id is not None,
+        scheduled_check_id=scheduled_check_id, status_changed=status_change(previous, verdict.status),
+        previous_status=previous,
+    )
+    session.add(row)
+    session.flush()
+    return check_view(group.name, row.id, verdict, previous)
+
+
+def resolve_scope_clusters(session: Session, /, names: list[str]) -> list[VcenterCluster]:
+    return [find_cluster(session, name) for name in names]
+
+
+def resolve_scope_groups(session: Session, /, ids: list[str]) -> list[ServerGroup]:
+    groups = []
+    for ref in ids:
+        try:
+            group = session.get(ServerGroup, uuid.UUID(ref))
+        except ValueError:
+            group = get_group(session, ref)
+        if group is None:
+            raise LookupError(f"group {ref} was removed")
+        groups.append(group)
+    return groups
