@@ -15,7 +15,7 @@ from typing import Any
 
 from dsm_cli import main as cli
 from dsm_cli.output import print_json, print_table, say
-from dsm_core.services import jobs, vcenter
+from dsm_core.services import jobs, rolling, vcenter
 from dsm_core.services.context import ServiceContext
 
 Flag = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
@@ -161,6 +161,60 @@ def cmd_safety(rt: cli.Runtime) -> None:
         raise cli.CliError("", UNSAFE_EXIT)
 
 
+PLAN_COLUMNS = (("order", "#"), ("host", "host"), ("server", "server"), ("changes", "changes"),
+                ("estimate", "estimate"), ("margin", "margin"))
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"
+
+
+def print_plan(plan: dict[str, Any]) -> None:
+    source = plan["source"].get("repository") or plan["source"].get("image_uri")
+    say(f"rolling update of cluster {plan['cluster']} (vCenter {plan['vcenter']}), as of the sync at "
+        f"{plan['as_of'] or 'never'}: firmware from {source}")
+    say(f"{plan['healthy_hosts']} of {plan['total_hosts']} host(s) healthy, minimum {plan['min_required_hosts']}, "
+        f"{plan['max_concurrent']} host(s) at a time; margin = healthy - down - minimum")
+    rows = []
+    for h in plan["hosts"]:
+        names = [f"{c['component']} {c['from']}→{c['to']}" for c in h["components"]]
+        rows.append({**h, "changes": "; ".join(names) if names else h["components_basis"],
+                     "estimate": f"{_minutes(h['estimated_seconds'])} ({h['estimate_basis']})"})
+    print_table(rows, PLAN_COLUMNS, empty="(no hosts)")
+    say(f"estimated total: {_minutes(plan['estimated_total_seconds'])}; plan {plan['digest']}")
+    for problem in plan.get("problems", []):
+        say(f"  UNSAFE: {problem}")
+
+
+def cmd_rolling_update(rt: cli.Runtime) -> None:
+    a = rt.args
+    ctx = rt.ctx()
+    options = {"repository": a.repository, "image_uri": a.image_uri, "max_concurrent": a.max_concurrent,
+               "min_required_hosts": a.min_hosts}
+    plan = rolling.plan_rolling_update(ctx, a.cluster, **options)
+    if a.plan:
+        print_json(plan) if a.json else print_plan(plan)
+        if not plan["safe"]:
+            raise cli.CliError("", UNSAFE_EXIT)
+        return
+    if not a.json:
+        print_plan(plan)
+    if not plan["safe"]:
+        raise cli.CliError(f"not started: the plan of {plan['cluster']} is not safe", UNSAFE_EXIT)
+    if not a.yes:
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            raise cli.CliError("not started: there is no terminal to confirm on; read the plan with --plan, then "
+                               "add --yes")
+        sys.stderr.write(f"type the cluster's name ({plan['cluster']}) to start: ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip() != plan["cluster"]:
+            raise cli.CliError("nothing was started", 1)
+    view = rolling.start_rolling_update(ctx, a.cluster, **options, accepted_digest=plan["digest"],
+                                        maintenance_timeout_seconds=a.maintenance_timeout)
+    view.pop("plan", None)
+    cli._report_created(rt, ctx, view)
+
+
 def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     sp = sub.add_parser("vcenter", help="vCenters DSM syncs clusters and hosts from")
     vsub = sp.add_subparsers(dest="vc_cmd", required=True)
@@ -206,3 +260,19 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
                    "must remain; default 2 for clusters, the group's own minimum for groups")
     wait_flags(x)
     sp.set_defaults(handler=cmd_safety)
+
+    x = json_flag(sub.add_parser("rolling-update", help="update the firmware of every host of a cluster, one at a "
+                                                       "time, through vCenter maintenance mode (shows the plan first)"))
+    x.add_argument("cluster", metavar="CLUSTER", help="cluster name (VCENTER/CLUSTER when ambiguous)")
+    source = x.add_mutually_exclusive_group(required=True)
+    source.add_argument("--repository", metavar="NAME", help="a local firmware repository (its catalog)")
+    source.add_argument("--image-uri", metavar="URI", help="one package the iDRACs pull (http/https/nfs/cifs)")
+    x.add_argument("--max-concurrent", type=int, default=1, metavar="N", help="hosts down at once (default 1)")
+    x.add_argument("--min-hosts", type=int, default=2, metavar="N",
+                   help="healthy hosts that must remain in service (default 2)")
+    x.add_argument("--maintenance-timeout", type=int, default=1800, metavar="S",
+                   help="seconds to wait for a host's evacuation (default 1800)")
+    x.add_argument("--plan", action="store_true", help="show the plan and stop (exit 4 when it is unsafe)")
+    x.add_argument("--yes", action="store_true", help="start without typing the cluster's name")
+    wait_flags(x)
+    x.set_defaults(handler=cmd_rolling_update)

@@ -304,7 +304,11 @@ class RollingUpdateDetails(FirmwareDetails):
     max_concurrent: Annotated[int, Field(ge=1, le=64)] = 1
     min_required_hosts: Annotated[int, Field(ge=1, le=1000)] = 2
     continue_on_failure: bool = False
-    maintenance_timeout_seconds: Annotated[int, Field(ge=60, le=86_400)] = 1800
+    maintenance_timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 1800
+    online_timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 3600
+    plan: dict[str, Any] | None = None
+    """The plan the operator accepted (``dsm rolling-update``): the hosts, in order. Without one (a job made with
+    ``dsm jobs create``), the worker builds it when the job starts and records it in the result."""
 
 
 class HostStepDetails(_Details):
@@ -330,6 +334,9 @@ class JobTypeSpec:
     touches_idrac: bool = True
     workflow: bool = False
     """Runs as steps (workflow_executions): retry resumes the same job from its failed step."""
+    cancel_after_failure: bool = False
+    """A failed job of this type may still be cancelled: its worker then runs the workflow's clean-up (a rolling
+    update returns the host it stopped at to service when that host is healthy)."""
 
 
 _H = "dsm_worker.handlers."
@@ -373,7 +380,8 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "server_group_safety_check": JobTypeSpec("groups", GroupSafetyDetails, "Group safety check",
                                              _H + "safety:server_group_safety_check"),
     "rolling_cluster_update": JobTypeSpec("one_cluster_or_group", RollingUpdateDetails, "Rolling cluster update",
-                                          workflow=True),
+                                          _H + "rolling:rolling_cluster_update", workflow=True,
+                                          cancel_after_failure=True),
     "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails, "Prepare host", workflow=True),
     "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails, "Verify host", workflow=True),
 }

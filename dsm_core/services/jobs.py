@@ -251,10 +251,17 @@ def find_job_id(session: Session, /, job_id: str | uuid.UUID) -> str:
 @mutation("jobs.cancel", "operator")
 def cancel_job(tx: Tx, /, job_id: str | uuid.UUID) -> dict[str, Any]:
     job = find_job(tx.session, job_id)
-    if job.status in FINISHED:
+    spec = JOB_TYPE_SPECS.get(job.job_type)
+    after_failure = job.status == "failed" and spec is not None and spec.cancel_after_failure
+    if job.status in FINISHED and not after_failure:
         raise Conflict(f"job {job.id} is already {job.status}; only pending or running jobs can be cancelled")
     previous = job.status
-    if job.status == "pending":
+    if after_failure:
+        # The workflow stopped at a failure with its target in its last safe state (a host in maintenance): the
+        # worker takes the job once more only to run the clean-up, and ends it cancelled.
+        job.status, job.cancel_requested, job.completed_at = "pending", True, None
+        job.claimed_by, job.lease_expires_at = None, None
+    elif job.status == "pending":
         job.status = "cancelled"
         job.completed_at = utcnow()
         job.error = f"cancelled by {tx.actor.username} before it started"

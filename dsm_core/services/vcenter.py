@@ -255,7 +255,7 @@ def record_sync(tx: Tx, /, vcenter_id: uuid.UUID, inventory: Inventory) -> dict[
 
     Returns the counts; a sync of an unchanged vCenter returns zeros everywhere but ``unchanged``."""
     session = tx.session
-    vc = session.get(Vcenter, vcenter_id)
+    vc = session.get(Vcenter, uuid.UUID(str(vcenter_id)))
     if vc is None:
         raise NotFound(f"vCenter {vcenter_id} was removed during its sync")
     now = utcnow()

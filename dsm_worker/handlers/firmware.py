@@ -150,8 +150,9 @@ def _repository_facts(engine: Any, name: str) -> tuple[dict[str, Any], list[Any]
         return facts, packages, repo.share_password_sealed
 
 
-async def firmware_update(ctx: JobContext) -> Outcome:
-    details = ctx.details(FirmwareDetails)
+async def firmware_shared(ctx: JobContext, details: FirmwareDetails) -> tuple[dict[str, Any], float]:
+    """What the firmware steps share for one job (source, packages, backup setting) and the time budget of one
+    server; the rolling cluster update runs the same steps with the same base."""
     shared_base: dict[str, Any] = {
         "details": details, "poll": ctx.worker.options.dell_job_poll_seconds,
         "settle": ctx.worker.options.scheduled_settle_seconds,
@@ -172,6 +173,12 @@ async def firmware_update(ctx: JobContext) -> Outcome:
     shared_base.update({"backup_before_change": backup_on, "scp_budget": scp_budget, "backup_targets": ["ALL"],
                         "label": "firmware_update",
                         "backup_skip_reason": "a comparison changes nothing" if details.compare_only else None})
+    return shared_base, budget
+
+
+async def firmware_update(ctx: JobContext) -> Outcome:
+    details = ctx.details(FirmwareDetails)
+    shared_base, budget = await firmware_shared(ctx, details)
 
     async def work(server: Server, task: JobTask, log_: TaskLog) -> None:
         async with ctx.idrac(server, task.id) as client:

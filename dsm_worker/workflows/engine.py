@@ -133,11 +133,18 @@ def _record_skip(engine: Any, job_id: uuid.UUID, server_id: uuid.UUID, workflow:
 
 
 async def run_workflow(
-    wf: Workflow, job: JobContext, task: JobTask, server: Server, log: TaskLog, shared: dict[str, Any]
+    wf: Workflow, job: JobContext, task: JobTask, server: Server, log: TaskLog, shared: dict[str, Any],
+    *, seed_earlier: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Run (or resume) ``wf`` for one target; returns every step's details. Raises StepFailed or JobCancelled."""
+    """Run (or resume) ``wf`` for one target; returns every step's details. Raises StepFailed or JobCancelled.
+
+    ``seed_earlier``: ``wf`` is a part of a larger run for this target (the rolling update runs the firmware
+    steps in three parts): its steps also see what the target's other finished steps recorded."""
     rows = await job.db(_rows, job.engine, job.job.id, server.id)
     earlier: dict[str, dict[str, Any]] = {}
+    if seed_earlier:
+        earlier = {name: dict(r.step_details or {}) for name, r in rows.items()
+                   if r.step_status in ("completed", "skipped")}
     for number, step in enumerate(wf.steps, start=1):
         row = rows.get(step.name)
         status = row.step_status if row is not None else None

@@ -19,13 +19,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import dsm_core.services
+import dsm_core.services.safety  # noqa: F401 - its use cases join the matrix too
 from dsm_core.credentials.secret import Secret
 from dsm_core.models import ActivitySettings, AuditLog
-from dsm_core.services import configuration, credentials, firmware, groups, jobs, servers
+from dsm_core.services import configuration, credentials, firmware, groups, jobs, rolling, servers, vcenter
 from dsm_core.services.context import MUTATIONS, ServiceContext
 from dsm_core.services.errors import PermissionDenied
 from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
+from tests.vcenter_seed import inventory, seed_vcenter
 
 SERVER = "127.0.10.1:8443"
 Setup = Callable[[ServiceContext], tuple[tuple[Any, ...], dict[str, Any]]]
@@ -86,6 +88,11 @@ def _drifting_group(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, A
     return ("web",), {}
 
 
+def _record(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    added = vcenter.add_vcenter(admin, "vc1", "https://127.0.0.1:8989", "administrator@vsphere.local", Secret("pw"))
+    return (added["id"], inventory()), {}
+
+
 RECIPES: dict[str, Setup] = {
     "users.add": lambda a: (("newbie", "viewer"), {}),
     "users.set_role": lambda a: (("victor", "operator"), {}),
@@ -118,10 +125,19 @@ RECIPES: dict[str, Setup] = {
     "bios.baseline": lambda a: (seed_bios(a.engine, _server_id(a)), ((SERVER,), {}))[1],
     "bios.apply_baseline": _drifting_group,
     "scp.edit": lambda a: ((seed_backup(a.engine, _server_id(a)), ["NumLock=Off"]), {}),
+    "vcenter.add": lambda a: (("vc1", "https://127.0.0.1:8989", "administrator@vsphere.local", Secret("pw")),
+                              {"fingerprint": "ab" * 32}),
+    "vcenter.remove": lambda a: (seed_vcenter(a), (("vc1",), {}))[1],
+    "vcenter.link": lambda a: (seed_vcenter(a), servers.add_server(a, "127.0.10.9:8443"),
+                               (("esx-0-0", "127.0.10.9:8443"), {}))[2],
+    "vcenter.record_sync": _record,
+    "rolling.start": lambda a: (seed_vcenter(a), (("prod-0",), {"image_uri": "http://127.0.10.250/BIOS.EXE",
+                                                                "min_required_hosts": 1}))[1],
 }
 
 
 def test_every_mutation_has_a_recipe() -> None:
+    assert rolling.start_rolling_update is MUTATIONS["rolling.start"].function
     assert set(RECIPES) == set(MUTATIONS)
 
 

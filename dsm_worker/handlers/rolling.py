@@ -1,0 +1,175 @@
+"""rolling_cluster_update: the accepted plan's hosts, in its order, each through the eight host steps.
+
+One host at a time unless ``max_concurrent`` allows more (each still passes the live safety check first). The first
+failure stops the run: hosts not started stay untouched (their tasks end ``cancelled``, "not started"), the failed
+host stays where its step left it, and the job's error names the host and the step. A retry resumes the same job;
+a resumed job (its worker died) rebuilds which hosts it had down from its records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlmodel import col, select
+
+from dsm_core.db.engine import read_scope
+from dsm_core.jobtypes import RollingUpdateDetails
+from dsm_core.models import Job, JobTask, Server, VcenterCluster, WorkflowExecution
+from dsm_core.services.rolling import build_plan
+from dsm_core.services.vcenter import find_cluster
+from dsm_worker import store
+from dsm_worker.handlers.firmware import firmware_shared
+from dsm_worker.handlers.steps import capabilities
+from dsm_worker.handlers.vcenter import load_vcenter, open_vcenter
+from dsm_worker.runtime import JobCancelled, JobContext, Outcome, TaskFailed, TaskLog
+from dsm_worker.workflows.engine import run_workflow
+from dsm_worker.workflows.rolling import ROLLING_HOST, Run
+
+FINISHED = ("completed",)
+
+
+def _setup(engine: Any, job_id: uuid.UUID, scope: dict[str, Any], details: RollingUpdateDetails
+           ) -> tuple[VcenterCluster, dict[str, Any], bool, bool]:
+    """(cluster, plan, plan built now?, cancel requested?)"""
+    with read_scope(engine) as s:
+        job = s.get(Job, job_id)
+        cancel = bool(job and job.cancel_requested)
+        try:
+            if scope.get("clusters"):
+                cluster = find_cluster(s, scope["clusters"][0])
+            else:
+                group_id = uuid.UUID(scope["groups"][0])
+                found = s.exec(select(VcenterCluster).where(VcenterCluster.server_group_id == group_id)).first()
+                if found is None:
+                    raise TaskFailed("the group is not a vCenter cluster's group: a rolling update goes through "
+                                     "vCenter (give --cluster)")
+                cluster = found
+        except LookupError as exc:
+            raise TaskFailed(str(exc)) from None
+        if details.plan is not None:
+            return cluster, details.plan, False, cancel
+        source = details.repository, details.image_uri
+        plan = build_plan(s, cluster.name, repository=source[0], image_uri=source[1],
+                          max_concurrent=details.max_concurrent, min_required_hosts=details.min_required_hosts)
+        return cluster, plan, True, cancel
+
+
+def _servers(engine: Any, ids: list[str]) -> dict[str, Server]:
+    with read_scope(engine) as s:
+        found = {str(srv.id): srv for srv in s.exec(select(Server).where(
+            col(Server.id).in_([uuid.UUID(i) for i in ids]))).all()}
+    return found
+
+
+def _down_by_records(engine: Any, job_id: uuid.UUID, names: dict[uuid.UUID, str]) -> set[str]:
+    """Hosts this job put in maintenance and has not taken out yet, from its step records (a resumed run)."""
+    with read_scope(engine) as s:
+        rows = s.exec(select(WorkflowExecution).where(WorkflowExecution.job_id == job_id,
+                                                      col(WorkflowExecution.step_name).in_(
+                                                          ("enter_maintenance_mode", "exit_maintenance_mode")))).all()
+    entered = {r.server_id for r in rows if r.step_name == "enter_maintenance_mode" and r.step_details
+               and r.step_details.get("task")}
+    left = {r.server_id for r in rows if r.step_name == "exit_maintenance_mode"
+            and r.step_status in ("completed", "skipped")}
+    return {names[sid] for sid in entered - left if sid in names}
+
+
+def _touched(engine: Any, job_id: uuid.UUID) -> set[uuid.UUID]:
+    with read_scope(engine) as s:
+        return {sid for sid in s.exec(select(col(WorkflowExecution.server_id)).where(
+            WorkflowExecution.job_id == job_id)).all() if sid}
+
+
+def _tasks(engine: Any, job_id: uuid.UUID) -> list[JobTask]:
+    with read_scope(engine) as s:
+        return list(s.exec(select(JobTask).where(JobTask.job_id == job_id)).all())
+
+
+async def rolling_cluster_update(ctx: JobContext) -> Outcome:
+    details = ctx.details(RollingUpdateDetails)
+    cluster, plan, built, cancel = await ctx.db(_setup, ctx.engine, ctx.job.id, ctx.job.target_scope, details)
+    if cancel:
+        ctx.cancel.set()
+    ctx.result["plan_digest"] = plan.get("digest")
+    if built:
+        ctx.result["plan"] = plan
+        if not plan.get("safe") and not cancel:
+            raise TaskFailed(f"the plan of {cluster.name} is not safe: " + "; ".join(plan.get("problems", [])))
+    entries: list[dict[str, Any]] = list(plan.get("hosts", []))
+    missing = [e["host"] for e in entries if not e.get("server_id")]
+    if missing:
+        raise TaskFailed("hosts without a linked server in the plan: " + ", ".join(missing))
+    servers = await ctx.db(_servers, ctx.engine, [e["server_id"] for e in entries])
+    gone = [e["host"] for e in entries if e["server_id"] not in servers]
+    if gone:
+        raise TaskFailed("the servers of these planned hosts were removed: " + ", ".join(gone))
+    vc = await ctx.db(load_vcenter, ctx.engine, cluster.vcenter_id)
+    base, _ = await firmware_shared(ctx, details)
+    labels = [(servers[e["server_id"]].id, f"{e['host']} ({servers[e['server_id']].ip_address})") for e in entries]
+    tasks = {t.target: t for t in await ctx.db(store.ensure_tasks, ctx.engine, ctx.job.id, labels)}
+    touched = await ctx.db(_touched, ctx.engine, ctx.job.id)
+    names = {servers[e["server_id"]].id: e["host"] for e in entries}
+    stop = asyncio.Event()
+    outcomes: dict[str, dict[str, Any]] = {}
+
+    async with open_vcenter(ctx, vc, None) as api:
+        run = Run(api, details, cluster.id, cluster.moref, cluster.name)
+        run.down |= await ctx.db(_down_by_records, ctx.engine, ctx.job.id, names)
+        sem = asyncio.Semaphore(details.max_concurrent)
+
+        async def host_run(task: JobTask, entry: dict[str, Any], server: Server) -> None:
+            try:
+                log = TaskLog()
+                await ctx.db(store.start_task, ctx.engine, task.id)
+                status, error = "completed", None
+                shared: dict[str, Any] = {}
+                try:
+                    async with ctx.idrac(server, task.id) as idrac:
+                        shared = {**base, "client": idrac, "caps": await capabilities(idrac, server), "run": run,
+                                  "host": entry}
+                        steps = await run_workflow(ROLLING_HOST, ctx, task, server, log, shared, seed_earlier=True)
+                    outcomes[entry["host"]] = {"outcome": "updated", "firmware": steps.get("verify_health", {}).get(
+                        "firmware"), "updates": steps.get("firmware_update", {}).get("updates", [])}
+                except JobCancelled:
+                    status, error = "cancelled", "cancelled by request"
+                    outcomes[entry["host"]] = {"outcome": "cancelled",
+                                               "returned_to_service": entry["host"] in shared.get("returned", []),
+                                               "left_in_maintenance": entry["host"] in shared.get(
+                                                   "left_in_maintenance", [])}
+                except Exception as exc:  # the host's step failed (or its iDRAC could not be reached)
+                    stop.set()
+                    status, error = "failed", f"{entry['host']}: {exc}"
+                    outcomes[entry["host"]] = {"outcome": "failed", "error": str(exc)}
+                if error:
+                    log.add(f"{status}: {error}")
+                await ctx.db(store.finish_task, ctx.engine, task.id, status, log.lines, error)
+            finally:
+                sem.release()
+
+        running: list[asyncio.Task[None]] = []
+        for entry, (server_id, label) in zip(entries, labels, strict=True):
+            task = tasks[label]
+            if task.status in FINISHED:
+                continue
+            if ctx.cancel.is_set() and server_id not in touched:
+                await ctx.db(store.finish_task, ctx.engine, task.id, "cancelled", [], "cancelled before it started")
+                continue
+            await sem.acquire()
+            if stop.is_set():
+                sem.release()
+                await ctx.db(store.finish_task, ctx.engine, task.id, "cancelled", [],
+                             "not started: the run stopped at a failed host")
+                continue
+            running.append(asyncio.create_task(host_run(task, entry, servers[entry["server_id"]])))
+        await asyncio.gather(*running)
+        ctx.result["hosts"] = outcomes
+        ctx.result["in_maintenance_by_this_run"] = sorted(run.down)
+
+    finished = await ctx.db(_tasks, ctx.engine, ctx.job.id)
+    if ctx.cancel.is_set():
+        raise JobCancelled()
+    errors = [t.error or "" for t in finished if t.status == "failed"]
+    return Outcome(len(finished), sum(t.status == "completed" for t in finished), len(errors),
+                   sum(t.status == "cancelled" for t in finished), errors)
