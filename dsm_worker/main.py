@@ -174,8 +174,8 @@ class Worker:
             ctx.result.setdefault(
                 "targets", {"total": outcome.total, "completed": outcome.completed, "failed": outcome.failed}
             )
-        except JobCancelled:
-            status, error = "cancelled", "cancelled by request"
+        except JobCancelled as exc:
+            status, error = "cancelled", str(exc) or "cancelled by request"
         except asyncio.CancelledError:
             run = self.running.get(job.id)
             if run is not None and run.lost:

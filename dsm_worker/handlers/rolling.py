@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from dsm_core.db.engine import read_scope
+from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.jobtypes import RollingUpdateDetails
 from dsm_core.models import Job, JobTask, Server, VcenterCluster, WorkflowExecution
 from dsm_core.services.rolling import build_plan
@@ -70,10 +70,35 @@ def _down_by_records(engine: Any, job_id: uuid.UUID, names: dict[uuid.UUID, str]
                                                       col(WorkflowExecution.step_name).in_(
                                                           ("enter_maintenance_mode", "exit_maintenance_mode")))).all()
     entered = {r.server_id for r in rows if r.step_name == "enter_maintenance_mode" and r.step_details
-               and r.step_details.get("task")}
+               and (r.step_details.get("task") or r.step_details.get("entering"))}
     left = {r.server_id for r in rows if r.step_name == "exit_maintenance_mode"
             and r.step_status in ("completed", "skipped")}
     return {names[sid] for sid in entered - left if sid in names}
+
+
+REWOUND = ("firmware_update", "reboot_server", "wait_for_online", "install", "reboot", "apply")
+
+
+def _rewind_failed_update(engine: Any, job_id: uuid.UUID, server_id: uuid.UUID) -> bool:
+    """A retry after the iDRAC failed the update job itself (it ran at POST, in ``apply``): following that job again
+    could only fail again, so the host's update is installed anew, from ``firmware_update``. Returns whether it did."""
+    with session_scope(engine) as s:
+        rows = {r.step_name: r for r in s.exec(select(WorkflowExecution).where(
+            WorkflowExecution.job_id == job_id, WorkflowExecution.server_id == server_id)).all()}
+        apply_ = rows.get("apply")
+        if apply_ is None or apply_.step_status not in ("failed", "pending"):
+            return False
+        updates = (apply_.step_details or {}).get("updates", [])
+        if not any((u.get("dell_job") or {}).get("outcome") in ("failed", "reboot_failed")
+                   for u in updates if isinstance(u, dict)):
+            return False
+        for name in REWOUND:
+            row = rows.get(name)
+            if row is not None:
+                row.step_status, row.step_error = "pending", None
+                row.step_details = {**(row.step_details or {}), "rewound": "the update job failed; installing again"}
+                s.add(row)
+        return True
 
 
 def _touched(engine: Any, job_id: uuid.UUID) -> set[uuid.UUID]:
@@ -126,6 +151,9 @@ async def rolling_cluster_update(ctx: JobContext) -> Outcome:
                 status, error = "completed", None
                 shared: dict[str, Any] = {}
                 try:
+                    if not ctx.cancel.is_set() and await ctx.db(_rewind_failed_update, ctx.engine, ctx.job.id,
+                                                                server.id):
+                        log.add("the iDRAC failed the update job last time: installing it again")
                     async with ctx.idrac(server, task.id) as idrac:
                         shared = {**base, "client": idrac, "caps": await capabilities(idrac, server), "run": run,
                                   "host": entry}
@@ -169,7 +197,9 @@ async def rolling_cluster_update(ctx: JobContext) -> Outcome:
 
     finished = await ctx.db(_tasks, ctx.engine, ctx.job.id)
     if ctx.cancel.is_set():
-        raise JobCancelled()
+        left = sorted(h for h, o in outcomes.items() if o.get("left_in_maintenance"))
+        raise JobCancelled("cancelled by request" + (
+            f"; left in maintenance mode, not healthy enough to return to service: {', '.join(left)}" if left else ""))
     errors = [t.error or "" for t in finished if t.status == "failed"]
     return Outcome(len(finished), sum(t.status == "completed" for t in finished), len(errors),
                    sum(t.status == "cancelled" for t in finished), errors)

@@ -134,8 +134,8 @@ async def safety_check(ctx: StepContext) -> None:
 
 
 async def enter_done(ctx: StepContext) -> str | None:
-    if ctx.resumed and ctx.details.get("task"):
-        return None  # a task this step started: follow it to its end
+    if ctx.resumed and (ctx.details.get("task") or ctx.details.get("entering")):
+        return None  # this step had started entering: find out how far it got
     state = await _state(ctx)
     if state.maintenance_mode:
         _run(ctx).down.add(_host(ctx)["host"])
@@ -160,15 +160,24 @@ async def enter_maintenance_mode(ctx: StepContext) -> None:
     run, host = _run(ctx), _host(ctx)
     timeout = run.details.maintenance_timeout_seconds
     task = ctx.details.get("task")
+    if task is None and ctx.details.get("entering"):
+        # the worker died between asking vCenter and recording the task: the host's state says how far it got
+        if (await _state(ctx)).maintenance_mode:
+            run.down.add(host["host"])
+            ctx.note("the host entered maintenance mode before the previous worker died")
+            return
     if task is None:
         async with run.lock:
             verdict = _judge(ctx, await _inventory(ctx))  # the state may have changed since safety_check
             if not verdict.safe:
                 raise StepFailed(f"not entering maintenance on {host['host']}: no longer safe: "
                                  + "; ".join(r.message for r in verdict.reasons))
+            # the intent is recorded first: a run resumed after a death here counts this host as down
+            ctx.details["entering"] = True
+            run.down.add(host["host"])
+            await ctx.save()
             task = await _vc(ctx, run.vc.enter_maintenance, host["moref"], timeout, False)
             ctx.details["task"] = task
-            run.down.add(host["host"])
             await ctx.save()
     ctx.note(f"entering maintenance (task {task}, evacuation timeout {timeout} s)")
     try:
@@ -186,6 +195,8 @@ async def enter_maintenance_mode(ctx: StepContext) -> None:
         return
     if not state.maintenance_mode:
         run.down.discard(host["host"])
+        ctx.details.pop("entering", None)
+        ctx.details.pop("task", None)
     ctx.details["vms_not_moved"] = list(state.running_vms)
     vms = ", ".join(state.running_vms[:20]) or "none reported"
     raise StepFailed(f"{host['host']} did not enter maintenance mode: {error or 'the host is not in maintenance'}; "

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import dsm_core.services
-import dsm_core.services.safety  # noqa: F401 - its use cases join the matrix too
+import dsm_core.services.safety
 from dsm_core.credentials.secret import Secret
 from dsm_core.models import ActivitySettings, AuditLog
 from dsm_core.services import configuration, credentials, firmware, groups, jobs, rolling, servers, vcenter
