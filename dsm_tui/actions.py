@@ -20,7 +20,7 @@ from dsm_core.services.context import ROLE_RANK, Role
 Tier = Literal["safe", "confirm", "typed"]
 """safe: runs at once; confirm: y/n with the focus on No; typed: type the count or the name."""
 
-VIEWS = ("pulse", "servers", "firmware", "jobs", "activity", "credentials", "settings", "audit")
+VIEWS = ("pulse", "servers", "firmware", "clusters", "jobs", "activity", "credentials", "settings", "audit")
 GLOBAL = "*"
 
 
@@ -176,6 +176,18 @@ ACTIONS: tuple[Action, ...] = (
     Action("firmware.sync", "ctrl+r", "sync catalogs", "firmware", "safe", "operator", True, show=False,
            help="read every repository's catalog again (firmware_catalog_sync jobs)"),
     Action("firmware.sort", "s", "sort", "firmware", help="choose the column to sort by"),
+    # Clusters.
+    Action("clusters.detail", "enter", "hosts", "clusters", help="the cluster's hosts, links and last safety reasons",
+           available=_one),
+    Action("clusters.check", "c", "check", "clusters", "safe", "operator", True,
+           help="cluster_safety_check job: DRS, HA, maintenance, connections, healthy hosts vs the minimum",
+           available=_one),
+    Action("clusters.update", "u", "update", "clusters", "typed", "operator", True,
+           help="the rolling-update wizard: source and limits, then the plan; type the cluster's name to start",
+           available=_one),
+    Action("clusters.sync", "ctrl+r", "sync vCenters", "clusters", "safe", "operator", True, show=False,
+           help="vcenter_sync job: clusters, hosts and links read again"),
+    Action("clusters.sort", "s", "sort", "clusters", help="choose the column to sort by"),
     # Jobs.
     Action("jobs.detail", "enter", "detail", "jobs", show=False, help="tasks, logs and steps of the job",
            available=_one),

@@ -27,6 +27,7 @@ from dsm_tui.providers import ActionCommands, ServerCommands, ViewCommands
 from dsm_tui.screens.activity import ActivityScreen
 from dsm_tui.screens.audit import AuditScreen
 from dsm_tui.screens.base import DsmScreen
+from dsm_tui.screens.clusters import ClustersScreen
 from dsm_tui.screens.credentials import CredentialsScreen
 from dsm_tui.screens.firmware import FirmwareScreen
 from dsm_tui.screens.jobs import JobsScreen
@@ -45,6 +46,7 @@ class DsmApp(App[None]):
         "pulse": PulseScreen,
         "servers": ServersScreen,
         "firmware": FirmwareScreen,
+        "clusters": ClustersScreen,
         "jobs": JobsScreen,
         "activity": ActivityScreen,
         "credentials": CredentialsScreen,

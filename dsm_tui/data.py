@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col
+from sqlmodel import col, select
 
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.db.engine import read_scope
@@ -787,6 +787,11 @@ class StepRow:
     server: str = ""
     now: str = ""
     """What the step is doing: the Dell job it follows (state, percent, message), or its last note."""
+    workflow: str = ""
+    """The workflow the row belongs to: a rolling update's host steps, or the firmware steps inside them."""
+    elapsed: float | None = None
+    """Seconds the step ran (so far, when running)."""
+    server_id: uuid.UUID | None = None
 
 
 def step_progress(details: dict[str, Any] | None) -> str:
@@ -852,9 +857,14 @@ def job_detail(engine: Engine, job_id: uuid.UUID, now: datetime | None = None) -
                 sa.select(JobTask).where(col(JobTask.job_id) == job_id).order_by(col(JobTask.created_at))
             ).scalars()
         )
+        clock = now or utcnow()
         steps = tuple(
             StepRow(w.step_number, w.step_name, w.step_status, w.cluster_id or "", w.step_error or "",
-                    names.get(w.server_id, "") if w.server_id else "", step_progress(w.step_details))
+                    names.get(w.server_id, "") if w.server_id else "", step_progress(w.step_details),
+                    w.workflow_type,
+                    ((w.step_completed_at or clock) - w.step_started_at).total_seconds()
+                    if w.step_started_at and w.step_status in ("running", "completed", "failed") else None,
+                    w.server_id)
             for w in session.execute(
                 sa.select(WorkflowExecution)
                 .where(col(WorkflowExecution.job_id) == job_id)
@@ -1257,3 +1267,114 @@ def firmware_components(engine: Engine, server_id: uuid.UUID, repository: str) -
     ]
     rows.sort(key=lambda r: (order.get(r.state, 9), -CRITICALITY_RANK.get(r.criticality, 0), r.component))
     return shown(rows)
+
+
+# --- clusters ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRow:
+    id: uuid.UUID
+    name: str
+    vcenter: str
+    datacenter: str
+    drs: str
+    ha: bool
+    admission: bool | None
+    hosts: int
+    connected: int
+    in_maintenance: int
+    linked: int
+    verdict: str
+    """safe | unsafe | "" (never checked)"""
+    reasons: tuple[str, ...]
+    history: tuple[bool, ...]
+    """The last 30 verdicts, oldest first (True: safe), for the sparkline."""
+    checked_at: datetime | None
+    last_sync: datetime | None
+
+    @property
+    def key(self) -> uuid.UUID:
+        return self.id
+
+    @property
+    def sparkline(self) -> str:
+        return "".join("█" if ok else "▁" for ok in self.history)
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    name: str
+    connection: str
+    maintenance: bool
+    status: str
+    esxi: str
+    tag: str
+    server: str
+    link: str
+    vms: int
+    priority: int | None
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+def load_clusters(engine: Engine) -> list[ClusterRow]:
+    """Every cluster with its host counts and its last 30 safety verdicts: two grouped reads, not one per row."""
+    from dsm_core.models import ClusterSafetyCheck, Vcenter, VcenterCluster, VcenterHost
+
+    with read_scope(engine) as s:
+        names = {vc.id: vc.name for vc in s.exec(select(Vcenter)).all()}
+        clusters = list(s.exec(select(VcenterCluster).order_by(col(VcenterCluster.name))).all())
+        counts: dict[uuid.UUID, list[int]] = {}
+        for cid, conn, maint, linked in s.execute(sa.select(
+                col(VcenterHost.cluster_id), col(VcenterHost.connection_state), col(VcenterHost.maintenance_mode),
+                col(VcenterHost.server_id)).where(col(VcenterHost.cluster_id).is_not(None))):
+            tally = counts.setdefault(cid, [0, 0, 0, 0])
+            tally[0] += 1
+            tally[1] += conn == "connected"
+            tally[2] += bool(maint)
+            tally[3] += linked is not None
+        checks: dict[tuple[uuid.UUID | None, str], list[ClusterSafetyCheck]] = {}
+        for check in s.exec(select(ClusterSafetyCheck).order_by(col(ClusterSafetyCheck.check_timestamp).desc())
+                            .limit(30 * max(1, len(clusters)) + 30)).all():
+            bucket = checks.setdefault((check.vcenter_id, check.cluster_id), [])
+            if len(bucket) < 30:
+                bucket.append(check)
+    out = []
+    for c in clusters:
+        n = counts.get(c.id, [0, 0, 0, 0])
+        history = checks.get((c.vcenter_id, c.name), [])
+        last = history[0] if history else None
+        reasons = tuple(str(r.get("message")) for r in ((last.details or {}).get("reasons", []) if last else [])
+                        if isinstance(r, dict))
+        out.append(ClusterRow(
+            c.id, c.name, names.get(c.vcenter_id, "?"), c.datacenter or "",
+            (c.drs_automation or "on") if c.drs_enabled else "off", c.ha_enabled, c.admission_control,
+            n[0], n[1], n[2], n[3], ("safe" if last.safe_to_proceed else "unsafe") if last else "", reasons,
+            tuple(ch.safe_to_proceed for ch in reversed(history)), _t(last.check_timestamp) if last else None,
+            _t(c.last_sync)))
+    return [shown(r) for r in out]
+
+
+def cluster_hosts(engine: Engine, cluster_id: uuid.UUID) -> list[HostRow]:
+    from dsm_core.models import ServerGroupMember, VcenterCluster, VcenterHost
+
+    with read_scope(engine) as s:
+        cluster = s.get(VcenterCluster, cluster_id)
+        if cluster is None:
+            return []
+        priorities: dict[uuid.UUID, int] = {}
+        if cluster.server_group_id:
+            priorities = {m.server_id: m.priority for m in s.exec(select(ServerGroupMember).where(
+                ServerGroupMember.server_group_id == cluster.server_group_id)).all()}
+        rows = []
+        for h in s.exec(select(VcenterHost).where(VcenterHost.cluster_id == cluster_id)).all():
+            srv = s.get(Server, h.server_id) if h.server_id else None
+            rows.append(HostRow(h.name, h.connection_state or "?", h.maintenance_mode, h.status,
+                                " ".join(x for x in (h.esxi_version, h.esxi_build) if x), h.serial_number or "",
+                                (srv.hostname or srv.ip_address) if srv else "", h.link_source or "",
+                                h.vm_count, priorities.get(h.server_id) if h.server_id else None))
+    rows.sort(key=lambda r: (r.priority if r.priority is not None else 1 << 30, r.name))
+    return [shown(r) for r in rows]

@@ -57,14 +57,15 @@ class ConfirmModal(ModalScreen[bool]):
 class TypedConfirmModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, question: str, targets: list[str], expected: str) -> None:
+    def __init__(self, question: str, targets: list[str], expected: str, what: str | None = None) -> None:
         super().__init__()
         self.question = question
         self.targets = targets
         self.expected = expected
+        self.what = what
 
     def compose(self) -> ComposeResult:
-        what = "the number of servers" if len(self.targets) > 1 else "the name"
+        what = self.what or ("the number of servers" if len(self.targets) > 1 else "the name")
         with Vertical(classes="dialog"):
             yield Label(Text(visible(self.question)), classes="dialog-title")
             with VerticalScroll(classes="targets"):

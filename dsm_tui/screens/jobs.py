@@ -287,6 +287,9 @@ def render_summary(d: data.JobDetail, now: Any) -> RenderableType:
     done = sum(1 for t in d.tasks if t.status == "completed")
     failed = sum(1 for t in d.tasks if t.status == "failed")
     parts.append(Text(f"tasks: {len(d.tasks)} · completed {done} · failed {failed} · {_bar(j.progress, j.status)}"))
+    if j.job_type == "rolling_cluster_update":
+        parts.extend(host_timeline(d))
+        return _tail(d, parts)
     servers: dict[str, list[data.StepRow]] = {}
     for s in d.steps:
         servers.setdefault(s.server, []).append(s)
@@ -301,6 +304,57 @@ def render_summary(d: data.JobDetail, now: Any) -> RenderableType:
         if live is not None and (live.now or live.error):
             parts.append(Text(f"  {live.name}: {live.error or live.now}",
                               style="red" if live.status == "failed" else "", overflow="ellipsis", no_wrap=True))
+    return _tail(d, parts)
+
+
+MARKS = {"completed": "✓", "failed": "✗", "running": "⟳", "skipped": "↷", "pending": "·"}
+ROLLING_STEPS = ("safety_check", "enter_maintenance_mode", "firmware_update", "reboot_server", "wait_for_online",
+                 "verify_health", "exit_maintenance_mode", "verify_cluster_health")
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    value = max(0.0, value)
+    return f"{value:.0f}s" if value < 90 else f"{value / 60:.0f}m"
+
+
+def host_timeline(d: data.JobDetail) -> list[RenderableType]:
+    """A rolling update, one line per host in the plan's order: each of the eight steps with its state and time,
+    and what the running step is doing (the Dell job's percentage inside firmware_update)."""
+    hosts = [(str(h.get("host")), str(h.get("server_id"))) for h in (d.details.get("plan") or {}).get("hosts", [])
+             if isinstance(h, dict)]
+    by_server: dict[str, list[data.StepRow]] = {}
+    for s in d.steps:
+        by_server.setdefault(str(s.server_id), []).append(s)
+    width = max([len(h) for h, _ in hosts] + [4])
+    lines: list[RenderableType] = []
+    for host, server_id in hosts:
+        rows = by_server.get(server_id, [])
+        outer = {r.name: r for r in rows if r.workflow == "rolling_cluster_update"}
+        line = Text(f"{host:<{width}} ", style="bold")
+        for name in ROLLING_STEPS:
+            row = outer.get(name)
+            status = row.status if row else "pending"
+            line.append(f"{MARKS.get(status, '·')}{name}", style=STATUS_STYLE.get(status, "dim"))
+            if row is not None and row.elapsed is not None:
+                line.append(f" {_seconds(row.elapsed)}", style="dim")
+            line.append("  ")
+        lines.append(line)
+        live = next((r for r in outer.values() if r.status == "running"), None) or next(
+            (r for r in outer.values() if r.status == "failed"), None)
+        if live is not None:
+            inner = next((r for r in rows if r.workflow != "rolling_cluster_update"
+                          and r.status in ("running", "failed") and (r.now or r.error)), None)
+            what = live.error or (inner.now if inner else "") or live.now
+            if what:
+                lines.append(Text(f"{'':<{width}}  {live.name}: {what}",
+                                  style="red" if live.status == "failed" else "", overflow="ellipsis",
+                                  no_wrap=True))
+    return lines
+
+
+def _tail(d: data.JobDetail, parts: list[RenderableType]) -> RenderableType:
     if d.children:
         kids = Text("child jobs: ")
         for c in d.children:

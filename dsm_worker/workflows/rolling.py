@@ -160,12 +160,11 @@ async def enter_maintenance_mode(ctx: StepContext) -> None:
     run, host = _run(ctx), _host(ctx)
     timeout = run.details.maintenance_timeout_seconds
     task = ctx.details.get("task")
-    if task is None and ctx.details.get("entering"):
-        # the worker died between asking vCenter and recording the task: the host's state says how far it got
-        if (await _state(ctx)).maintenance_mode:
-            run.down.add(host["host"])
-            ctx.note("the host entered maintenance mode before the previous worker died")
-            return
+    # the worker died between asking vCenter and recording the task: the host's state says how far it got
+    if task is None and ctx.details.get("entering") and (await _state(ctx)).maintenance_mode:
+        run.down.add(host["host"])
+        ctx.note("the host entered maintenance mode before the previous worker died")
+        return
     if task is None:
         async with run.lock:
             verdict = _judge(ctx, await _inventory(ctx))  # the state may have changed since safety_check

@@ -1,0 +1,151 @@
+"""The :clusters view, the rolling-update wizard and a rolling update's step timeline, driven by Pilot."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from dsm_core.db import read_scope, session_scope
+from dsm_core.models import Job, JobTask, VcenterCluster, WorkflowExecution
+from dsm_core.safety import cluster_verdict
+from dsm_core.services.context import ServiceContext
+from dsm_core.services.safety import record_cluster_check
+from dsm_tui.modals.confirm import TypedConfirmModal
+from dsm_tui.modals.form import FormModal
+from tests.conftest import ctx_for
+from tests.tui.conftest import make_app, screen_text, wait_for
+from tests.tui.seed import NOW
+from tests.vcenter_seed import inventory, seed_vcenter
+
+pytestmark = pytest.mark.timeout(120)
+STEPS = ("safety_check", "enter_maintenance_mode", "firmware_update", "reboot_server", "wait_for_online",
+         "verify_health", "exit_maintenance_mode", "verify_cluster_health")
+
+
+def _seed(engine: Engine) -> ServiceContext:
+    admin = ctx_for(engine, "alice")
+    seed_vcenter(admin, inventory(clusters=2, hosts=3, disconnected=("esx-1-1",)))
+    from dsm_core.safety import ClusterFacts, HostFacts
+
+    with session_scope(engine) as s:
+        cluster = s.execute(sa.select(VcenterCluster).where(VcenterCluster.name == "prod-1")).scalar_one()
+        hosts = (HostFacts("esx-1-0", "connected", False, "green"), HostFacts("esx-1-1", "disconnected", False,
+                                                                             "gray"))
+        for ok in (True, True, False):
+            facts = ClusterFacts("prod-1", True, "fullyAutomated", True, hosts if not ok else hosts[:1] * 3)
+            record_cluster_check(s, cluster.id, cluster_verdict(facts, 1))
+    return admin
+
+
+def _jobs(engine: Engine, job_type: str) -> list[Job]:
+    with read_scope(engine) as s:
+        return list(s.execute(sa.select(Job).where(Job.job_type == job_type)).scalars())
+
+
+async def _clusters(pilot: Any) -> Any:
+    app = pilot.app
+    await pilot.press("colon", *"clusters", "enter")
+    return await wait_for(pilot, lambda: app.current_view == "clusters" and len(app.screen.table.rows) == 2,
+                          what="the clusters view")
+
+
+async def test_clusters_show_settings_hosts_links_and_the_safety_history(tui_engine: Engine) -> None:
+    _seed(tui_engine)
+    app = make_app(tui_engine, "oscar")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await _clusters(pilot)
+        text = screen_text(app)
+        assert "prod-0" in text and "prod-1" in text and "fullyAutomated" in text
+        assert "unsafe" in text and "██▁" in text  # the sparkline: safe, safe, unsafe
+        table = app.screen.table
+        table.move_to(next(r.key for r in table.rows if r.name == "prod-1"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "esx-1-1" in screen_text(app), what="the hosts of prod-1")
+        text = screen_text(app)
+        assert "disconnected" in text and "host esx-1-1 is disconnected" in text  # the last verdict's reason
+        assert "idrac-1-0" in text  # the linked server
+
+        await pilot.press("c")
+        await wait_for(pilot, lambda: _jobs(tui_engine, "cluster_safety_check"), what="a safety check job")
+        job = _jobs(tui_engine, "cluster_safety_check")[0]
+        assert job.target_scope == {"clusters": ["prod-1"]}
+
+
+async def test_the_wizard_shows_the_plan_and_starts_only_on_the_typed_cluster_name(tui_engine: Engine) -> None:
+    _seed(tui_engine)
+    app = make_app(tui_engine, "oscar")
+    async with app.run_test(size=(160, 44)) as pilot:
+        await _clusters(pilot)
+        table = app.screen.table
+        table.move_to(next(r.key for r in table.rows if r.name == "prod-0"))
+        await pilot.press("u")
+        form = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, FormModal) else None,
+                              what="the wizard's first page")
+        form.query_one("#f-source").value = "http://127.0.10.250/BIOS_0T7N6_WN64_1.13.2.EXE"
+        form.query_one("#f-min_hosts").value = "1"
+        await pilot.press("enter", "enter", "enter")
+        modal = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, TypedConfirmModal) else None,
+                               what="the plan page")
+        plan = "\n".join(modal.targets)  # the plan scrolls inside the dialog
+        for host in ("esx-0-0", "esx-0-1", "esx-0-2"):
+            assert host in plan
+        assert "margin 1" in plan and "cluster's name" in screen_text(app) and "esx-0-0" in screen_text(app)
+        await pilot.press(*"prod-1", "enter")  # the wrong name starts nothing
+        await pilot.pause(0.3)
+        assert _jobs(tui_engine, "rolling_cluster_update") == [] and app.screen is modal
+        modal.query_one("#typed").value = ""
+        await pilot.press(*"prod-0", "enter")
+        await wait_for(pilot, lambda: _jobs(tui_engine, "rolling_cluster_update"), what="the rolling update job")
+        job = _jobs(tui_engine, "rolling_cluster_update")[0]
+        assert [h["host"] for h in job.details["plan"]["hosts"]] == ["esx-0-0", "esx-0-1", "esx-0-2"]
+        assert job.details["min_required_hosts"] == 1
+
+
+async def test_a_rolling_update_shows_a_live_step_timeline_per_host(tui_engine: Engine) -> None:
+    admin = _seed(tui_engine)
+    from dsm_core.services.rolling import start_rolling_update
+
+    view = start_rolling_update(admin, "prod-0", image_uri="http://127.0.10.250/BIOS.EXE", min_required_hosts=1)
+    job_id = uuid.UUID(view["id"])
+    plan = view["plan"]["hosts"]
+    with session_scope(tui_engine) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.started_at = "running", NOW - timedelta(minutes=5)
+        first = uuid.UUID(plan[0]["server_id"])
+        second = uuid.UUID(plan[1]["server_id"])
+        for server_id in (first, second):
+            s.add(JobTask(job_id=job_id, server_id=server_id, target="t", status="running"))
+        for n, name in enumerate(STEPS, start=1):
+            s.add(WorkflowExecution(job_id=job_id, server_id=first, workflow_type="rolling_cluster_update",
+                                    step_number=n, step_name=name, step_status="completed",
+                                    step_started_at=NOW - timedelta(seconds=300 - 30 * n),
+                                    step_completed_at=NOW - timedelta(seconds=290 - 30 * n)))
+        for n, name in enumerate(STEPS[:3], start=1):
+            s.add(WorkflowExecution(job_id=job_id, server_id=second, workflow_type="rolling_cluster_update",
+                                    step_number=n, step_name=name,
+                                    step_status="running" if name == "firmware_update" else "completed",
+                                    step_started_at=NOW - timedelta(seconds=40)))
+        s.add(WorkflowExecution(job_id=job_id, server_id=second, workflow_type="firmware_update", step_number=4,
+                                step_name="install", step_status="running", step_started_at=NOW,
+                                step_details={"updates": [{"name": "BIOS", "dell_job": {
+                                    "job_id": "JID_1", "state": "Running", "percent": 45, "message": "Downloading",
+                                    "outcome": "running"}}]}))
+    app = make_app(tui_engine, "oscar")
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.press("colon", *"jobs", "enter")
+        await wait_for(pilot, lambda: app.current_view == "jobs" and app.screen.table.rows, what="jobs")
+        app.screen.table.move_to(job_id)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "verify_cluster_health" in screen_text(app), what="the timeline")
+        text = screen_text(app)
+        lines = [line for line in text.splitlines() if "safety_check" in line]
+        assert lines[0].lstrip().startswith("esx-0-0") and "✓verify_cluster_health" in lines[0]
+        assert "⟳firmware_update" in lines[1] and "·reboot_server" in lines[1]
+        assert "JID_1 Running 45%" in text  # the Dell job inside firmware_update
+        assert lines[2].lstrip().startswith("esx-0-2") and "·safety_check" in lines[2]
