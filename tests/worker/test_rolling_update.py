@@ -30,6 +30,7 @@ from dsm_core.services import jobs, settings
 from dsm_sim.fleet import FleetThread
 from dsm_sim.repository import Pkg, Repo, serve_repo
 from tests.conftest import Templates, ctx_for
+from tests.latency_proxy import LatencyProxy, latency_proxy
 from tests.sim.conftest import fleet_spec
 from tests.vcsim import Vcsim, running
 from tests.worker.conftest import Install, block_of, make_install, wait_until
@@ -90,12 +91,14 @@ class Bed:
     repo: Repo
     vc: Vcsim
     hosts: list[str]
+    proxy: LatencyProxy
+    """DSM reaches vcsim through it: a slow vCenter on cue (the kill tests)."""
     """vcsim's host names, in name order (= plan order: no priorities set)."""
 
 
 @pytest.fixture
 def bed(templates: Templates, tmp_path: Path) -> Iterator[Bed]:
-    with running("-cluster", "1", "-host", "4") as vc, \
+    with running("-cluster", "1", "-host", "4") as vc, latency_proxy(vc.host, vc.port) as proxy, \
             FleetThread(fleet_spec(count=4, models=("R750",), tag_scheme="vcsim", time_scale=600)) as fleet:
         host = fleet.endpoints[0].split(":")[0].rsplit(".", 1)[0] + ".250"
         with serve_repo(tmp_path / "repo", host, PACKAGES) as repo:
@@ -108,12 +111,13 @@ def bed(templates: Templates, tmp_path: Path) -> Iterator[Bed]:
             install.home.run("servers", "import", str(csv), check=True)
             jobs.create_job(admin, "refresh_server_info", servers=list(fleet.endpoints))
             install.worker(*FAST)  # service tags first: a sync links hosts to the servers it knows then
-            install.home.run("vcenter", "add", "vc1", "--url", vc.url, "--username", vc.username,
+            install.home.run("vcenter", "add", "vc1", "--url", f"https://127.0.0.1:{proxy.port}", "--username",
+                             vc.username,
                              "--password-stdin", stdin=vc.password + "\n", check=True)
             install.home.run("vcenter", "sync", check=True)
             install.worker(*FAST)
             try:
-                yield Bed(install, fleet, repo, vc, [f"DC0_C0_H{i}" for i in range(4)])
+                yield Bed(install, fleet, repo, vc, [f"DC0_C0_H{i}" for i in range(4)], proxy)
             finally:
                 install.engine.dispose()
 
@@ -227,8 +231,9 @@ def test_kill_9_of_the_worker_at_each_step_resumes_and_completes_without_sending
         bed: Bed, step: str) -> None:
     before = _counters(bed)
     job_id = _start(bed)
-    victim = bed.hosts[1]
-    bed.fleet.set_faults("all", latency_ms=150)  # each step runs long enough to be caught running
+    victim = bed.hosts[0]  # killed on the first host: the resumed run then does every host, the victim included
+    bed.fleet.set_faults("all", latency_ms=150)  # each step runs long enough to be caught running:
+    bed.proxy.delay = 0.15  # the iDRACs' steps and vCenter's alike
     first = bed.install.start_worker("--lease", "5", *FAST)
     try:
         deadline = time.monotonic() + 180
@@ -242,6 +247,7 @@ def test_kill_9_of_the_worker_at_each_step_resumes_and_completes_without_sending
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     bed.fleet.clear_faults("all")
+    bed.proxy.delay = 0.0
     assert _host_steps(bed.install, job_id)[victim][step].step_status == "running"
     with Observer(bed.vc) as observer:
         second = bed.install.start_worker(*FAST)
