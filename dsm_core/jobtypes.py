@@ -313,7 +313,18 @@ class RollingUpdateDetails(FirmwareDetails):
 
 class HostStepDetails(_Details):
     evacuate_powered_off_vms: bool = False
-    maintenance_timeout_seconds: Annotated[int, Field(ge=60, le=86_400)] = 1800
+    maintenance_timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 1800
+    online_timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 3600
+    min_required_hosts: Annotated[int, Field(ge=1, le=1000)] = 2
+
+
+class FullUpdateDetails(FirmwareDetails):
+    """A server's firmware, through vCenter when it is an ESXi host DSM knows (maintenance mode around it, the
+    cluster's safety checked first); the limits apply to that path."""
+
+    min_required_hosts: Annotated[int, Field(ge=1, le=1000)] = 2
+    maintenance_timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 1800
+    online_timeout_seconds: Annotated[int, Field(ge=5, le=86_400)] = 3600
 
 
 Role = Literal["viewer", "operator", "admin"]
@@ -369,7 +380,8 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
                                          touches_idrac=False),
     "firmware_update": JobTypeSpec("servers", FirmwareDetails, "Firmware update", _H + "firmware:firmware_update",
                                    workflow=True),
-    "full_server_update": JobTypeSpec("servers", FirmwareDetails, "Full server update", workflow=True),
+    "full_server_update": JobTypeSpec("servers", FullUpdateDetails, "Full server update",
+                                      _H + "rolling:full_server_update", workflow=True, cancel_after_failure=True),
     "vcenter_sync": JobTypeSpec("none", VcenterDetails, "vCenter sync", _H + "vcenter:vcenter_sync",
                                 touches_idrac=False),
     "vcenter_connectivity_test": JobTypeSpec("none", VcenterTestDetails, "vCenter test",
@@ -382,8 +394,11 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "rolling_cluster_update": JobTypeSpec("one_cluster_or_group", RollingUpdateDetails, "Rolling cluster update",
                                           _H + "rolling:rolling_cluster_update", workflow=True,
                                           cancel_after_failure=True),
-    "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails, "Prepare host", workflow=True),
-    "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails, "Verify host", workflow=True),
+    "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails, "Prepare host",
+                                           _H + "rolling:prepare_host_for_update", workflow=True,
+                                           cancel_after_failure=True),
+    "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails, "Verify host",
+                                            _H + "rolling:verify_host_after_update", workflow=True),
 }
 
 

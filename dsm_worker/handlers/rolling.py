@@ -15,8 +15,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from dsm_core.db.engine import read_scope, session_scope
-from dsm_core.jobtypes import RollingUpdateDetails
-from dsm_core.models import Job, JobTask, Server, VcenterCluster, WorkflowExecution
+from dsm_core.jobtypes import FullUpdateDetails, HostStepDetails, RollingUpdateDetails
+from dsm_core.models import Job, JobTask, Server, VcenterCluster, VcenterHost, WorkflowExecution
 from dsm_core.services.rolling import build_plan
 from dsm_core.services.vcenter import find_cluster
 from dsm_worker import store
@@ -24,8 +24,8 @@ from dsm_worker.handlers.firmware import firmware_shared
 from dsm_worker.handlers.steps import capabilities
 from dsm_worker.handlers.vcenter import load_vcenter, open_vcenter
 from dsm_worker.runtime import JobCancelled, JobContext, Outcome, TaskFailed, TaskLog
-from dsm_worker.workflows.engine import run_workflow
-from dsm_worker.workflows.rolling import ROLLING_HOST, Run
+from dsm_worker.workflows.engine import Workflow, run_workflow
+from dsm_worker.workflows.rolling import PREPARE_HOST, ROLLING_HOST, VERIFY_HOST, Run
 
 FINISHED = ("completed",)
 
@@ -126,12 +126,20 @@ async def rolling_cluster_update(ctx: JobContext) -> Outcome:
     missing = [e["host"] for e in entries if not e.get("server_id")]
     if missing:
         raise TaskFailed("hosts without a linked server in the plan: " + ", ".join(missing))
+    base, _ = await firmware_shared(ctx, details)
+    return await run_hosts(ctx, cluster, entries, ROLLING_HOST, details, base, details.max_concurrent)
+
+
+async def run_hosts(ctx: JobContext, cluster: VcenterCluster, entries: list[dict[str, Any]], workflow: Workflow,
+                    details: Any, base: dict[str, Any], max_concurrent: int) -> Outcome:
+    """``workflow`` for each host of ``entries`` (``host``, ``moref``, ``server_id``), in order, ``max_concurrent`` at a
+    time; the first failure stops the hosts not started. ``details`` carries the limits the host steps read
+    (``min_required_hosts``, ``maintenance_timeout_seconds``, ``online_timeout_seconds``)."""
     servers = await ctx.db(_servers, ctx.engine, [e["server_id"] for e in entries])
     gone = [e["host"] for e in entries if e["server_id"] not in servers]
     if gone:
-        raise TaskFailed("the servers of these planned hosts were removed: " + ", ".join(gone))
+        raise TaskFailed("the servers of these hosts were removed: " + ", ".join(gone))
     vc = await ctx.db(load_vcenter, ctx.engine, cluster.vcenter_id)
-    base, _ = await firmware_shared(ctx, details)
     labels = [(servers[e["server_id"]].id, f"{e['host']} ({servers[e['server_id']].ip_address})") for e in entries]
     tasks = {t.target: t for t in await ctx.db(store.ensure_tasks, ctx.engine, ctx.job.id, labels)}
     touched = await ctx.db(_touched, ctx.engine, ctx.job.id)
@@ -142,7 +150,7 @@ async def rolling_cluster_update(ctx: JobContext) -> Outcome:
     async with open_vcenter(ctx, vc, None) as api:
         run = Run(api, details, cluster.id, cluster.moref, cluster.name)
         run.down |= await ctx.db(_down_by_records, ctx.engine, ctx.job.id, names)
-        sem = asyncio.Semaphore(details.max_concurrent)
+        sem = asyncio.Semaphore(max_concurrent)
 
         async def host_run(task: JobTask, entry: dict[str, Any], server: Server) -> None:
             try:
@@ -157,8 +165,8 @@ async def rolling_cluster_update(ctx: JobContext) -> Outcome:
                     async with ctx.idrac(server, task.id) as idrac:
                         shared = {**base, "client": idrac, "caps": await capabilities(idrac, server), "run": run,
                                   "host": entry}
-                        steps = await run_workflow(ROLLING_HOST, ctx, task, server, log, shared, seed_earlier=True)
-                    outcomes[entry["host"]] = {"outcome": "updated", "firmware": steps.get("verify_health", {}).get(
+                        steps = await run_workflow(workflow, ctx, task, server, log, shared, seed_earlier=True)
+                    outcomes[entry["host"]] = {"outcome": "done", "firmware": steps.get("verify_health", {}).get(
                         "firmware"), "updates": steps.get("firmware_update", {}).get("updates", [])}
                 except JobCancelled:
                     status, error = "cancelled", "cancelled by request"
@@ -200,6 +208,114 @@ async def rolling_cluster_update(ctx: JobContext) -> Outcome:
         left = sorted(h for h, o in outcomes.items() if o.get("left_in_maintenance"))
         raise JobCancelled("cancelled by request" + (
             f"; left in maintenance mode, not healthy enough to return to service: {', '.join(left)}" if left else ""))
+    errors = [t.error or "" for t in finished if t.status == "failed"]
+    return Outcome(len(finished), sum(t.status == "completed" for t in finished), len(errors),
+                   sum(t.status == "cancelled" for t in finished), errors)
+
+
+# --- one host: prepare, verify, full update -------------------------------------------------------------------
+
+
+def _host_of(engine: Any, server_ids: list[str]) -> list[tuple[Server, VcenterHost | None, VcenterCluster | None]]:
+    with read_scope(engine) as s:
+        out: list[tuple[Server, VcenterHost | None, VcenterCluster | None]] = []
+        for sid in server_ids:
+            server = s.get(Server, uuid.UUID(sid))
+            if server is None:
+                raise TaskFailed(f"server {sid} was removed")
+            host = s.exec(select(VcenterHost).where(VcenterHost.server_id == server.id)).first()
+            cluster = s.get(VcenterCluster, host.cluster_id) if host is not None and host.cluster_id else None
+            out.append((server, host, cluster))
+        return out
+
+
+def _entry(host: VcenterHost, server: Server) -> dict[str, Any]:
+    return {"host": host.name, "moref": host.moref, "server_id": str(server.id)}
+
+
+async def _one_host(ctx: JobContext, workflow: Workflow, details: Any, base: dict[str, Any]) -> Outcome:
+    [(server, host, cluster)] = await ctx.db(_host_of, ctx.engine, ctx.job.target_scope.get("servers", []))
+    if host is None or cluster is None:
+        raise TaskFailed(f"{server.hostname or server.ip_address} is not an ESXi host of a cluster DSM knows: "
+                         "sync the vCenter, or link the host (`dsm vcenter link HOST REF`)")
+    return await run_hosts(ctx, cluster, [_entry(host, server)], workflow, details, base, 1)
+
+
+def _base(ctx: JobContext) -> dict[str, Any]:
+    return {"poll": ctx.worker.options.dell_job_poll_seconds, "settle": ctx.worker.options.scheduled_settle_seconds}
+
+
+async def prepare_host_for_update(ctx: JobContext) -> Outcome:
+    """safety_check and enter_maintenance_mode for one server's host: it ends in maintenance, VMs evacuated."""
+    details = ctx.details(HostStepDetails)
+    return await _one_host(ctx, PREPARE_HOST, details, _base(ctx))
+
+
+async def verify_host_after_update(ctx: JobContext) -> Outcome:
+    """verify_health, exit_maintenance_mode and verify_cluster_health for one server's host."""
+    details = ctx.details(HostStepDetails)
+    return await _one_host(ctx, VERIFY_HOST, details, _base(ctx))
+
+
+async def full_server_update(ctx: JobContext) -> Outcome:
+    """Every target server's firmware: an ESXi host DSM knows goes through vCenter (the rolling update's eight
+    steps, one host at a time, the cluster's safety checked before each); any other server gets the firmware
+    workflow alone."""
+    details = ctx.details(FullUpdateDetails)
+    if await ctx.db(_cancel_requested, ctx.engine, ctx.job.id):
+        ctx.cancel.set()
+    targets = await ctx.db(_host_of, ctx.engine, ctx.job.target_scope.get("servers", []))
+    base, _ = await firmware_shared(ctx, details)
+    hosts = [(server, host, cluster) for server, host, cluster in targets if host is not None and cluster]
+    plain = [server for server, host, cluster in targets if host is None or cluster is None]
+    ctx.result["through_vcenter"] = [h.name for _, h, _ in hosts if h is not None]
+    ctx.result["without_vcenter"] = [s.hostname or s.ip_address for s in plain]
+    by_cluster: dict[uuid.UUID, list[tuple[Server, VcenterHost, VcenterCluster]]] = {}
+    for server, host, cluster in hosts:
+        assert host is not None and cluster is not None
+        by_cluster.setdefault(cluster.id, []).append((server, host, cluster))
+    for members in by_cluster.values():
+        part = await run_hosts(ctx, members[0][2], [_entry(h, s) for s, h, _ in members], ROLLING_HOST, details,
+                               base, 1)
+        if part.failed:
+            return part
+    if plain:
+        from dsm_worker.workflows.firmware import FIRMWARE_UPDATE
+
+        labels = [(srv.id, f"{srv.hostname or srv.ip_address} (no vCenter host)") for srv in plain]
+        tasks = {t.target: t for t in await ctx.db(store.ensure_tasks, ctx.engine, ctx.job.id, labels)}
+        for server, (_, label) in zip(plain, labels, strict=True):
+            task = tasks[label]
+            if task.status in FINISHED:
+                continue
+            if ctx.cancel.is_set():
+                raise JobCancelled()
+            await ctx.db(store.start_task, ctx.engine, task.id)
+            log = TaskLog()
+            status, error = "completed", None
+            try:
+                async with ctx.idrac(server, task.id) as idrac:
+                    shared = {**base, "client": idrac, "caps": await capabilities(idrac, server)}
+                    await run_workflow(FIRMWARE_UPDATE, ctx, task, server, log, shared)
+            except JobCancelled:
+                status, error = "cancelled", "cancelled by request"
+            except Exception as exc:
+                status, error = "failed", str(exc) or type(exc).__name__
+            await ctx.db(store.finish_task, ctx.engine, task.id, status, log.lines, error)
+            if status == "cancelled":
+                raise JobCancelled()
+    outcome: Outcome = await ctx.db(_outcome_of, ctx.engine, ctx.job.id)
+    return outcome
+
+
+def _cancel_requested(engine: Any, job_id: uuid.UUID) -> bool:
+    with read_scope(engine) as s:
+        job = s.get(Job, job_id)
+        return bool(job and job.cancel_requested)
+
+
+def _outcome_of(engine: Any, job_id: uuid.UUID) -> Outcome:
+    finished = _tasks(engine, job_id)
     errors = [t.error or "" for t in finished if t.status == "failed"]
     return Outcome(len(finished), sum(t.status == "completed" for t in finished), len(errors),
                    sum(t.status == "cancelled" for t in finished), errors)

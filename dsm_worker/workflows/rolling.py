@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from dsm_core.db.engine import session_scope
-from dsm_core.jobtypes import RollingUpdateDetails
+from dsm_core.jobtypes import FullUpdateDetails, HostStepDetails, RollingUpdateDetails
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import OutcomeUnknown, RedfishError
 from dsm_core.redfish.models import dig
@@ -34,6 +34,8 @@ from dsm_worker.workflows.common import backup, backup_done, client, poll, sleep
 from dsm_worker.workflows.engine import Step, StepContext, StepFailed, Workflow, run_workflow
 
 HEALTHY_IDRAC = ("OK", "Warning")
+HostLimits = RollingUpdateDetails | FullUpdateDetails | HostStepDetails
+"""Every job whose host steps run: each says min_required_hosts, maintenance_timeout_seconds, online_timeout_seconds."""
 
 
 # --- what the host steps share ---------------------------------------------------------------------------------
@@ -42,7 +44,7 @@ HEALTHY_IDRAC = ("OK", "Warning")
 class Run:
     """One rolling update's state across its hosts (never stored: the records are the workflow rows)."""
 
-    def __init__(self, vc: VcenterApi, details: RollingUpdateDetails, cluster_id: Any, cluster_moref: str,
+    def __init__(self, vc: VcenterApi, details: HostLimits, cluster_id: Any, cluster_moref: str,
                  cluster_name: str) -> None:
         self.vc = vc
         self.details = details
@@ -258,8 +260,9 @@ async def _idrac_health(ctx: StepContext) -> str | None:
 
 
 async def verify_health(ctx: StepContext) -> None:
-    steps = await _sub(ctx, Step("verify", fw.verify))
-    ctx.details["firmware"] = steps.get("verify", {}).get("outcome")
+    if "plan" in ctx.earlier:  # a firmware update ran before: its versions are checked first
+        steps = await _sub(ctx, Step("verify", fw.verify))
+        ctx.details["firmware"] = steps.get("verify", {}).get("outcome")
     health = await _idrac_health(ctx)
     state = await _state(ctx)
     ctx.details.update(idrac_health=health, host_status=state.overall_status)
@@ -384,3 +387,20 @@ ROLLING_HOST = Workflow(
     ),
     cleanup=cleanup,
 )
+
+PREPARE_HOST = Workflow(
+    "prepare_host_for_update",
+    (Step("safety_check", safety_check), Step("enter_maintenance_mode", enter_maintenance_mode, enter_done)),
+    cleanup=cleanup,
+)
+"""A host made ready for work by hand or by another tool: safe to take down, then in maintenance, VMs moved."""
+
+VERIFY_HOST = Workflow(
+    "verify_host_after_update",
+    (
+        Step("verify_health", verify_health),
+        Step("exit_maintenance_mode", exit_maintenance_mode, exit_done),
+        Step("verify_cluster_health", verify_cluster_health),
+    ),
+)
+"""A host back from its work: healthy (iDRAC and vCenter), out of maintenance, and its cluster healthy again."""

@@ -334,3 +334,66 @@ def test_cancel_after_a_firmware_failure_returns_the_host_to_service(bed: Bed) -
         task = next(t for t in s.exec(select(JobTask).where(JobTask.job_id == job_id)).all()
                     if (t.target or "").startswith(bed.hosts[1]))
     assert task.status == "cancelled" and "returned to service" in (task.log or "")
+
+
+def _job_of(install: Install, job_type: str) -> Job:
+    with Session(install.engine) as s:
+        return s.exec(select(Job).where(Job.job_type == job_type)).one()
+
+
+def test_prepare_verify_and_full_update_of_one_server_go_through_vcenter_when_it_is_a_host(bed: Bed) -> None:
+    home, host = bed.install.home, bed.hosts[1]
+    endpoint = bed.fleet.endpoints[1]
+    home.run("jobs", "create", "prepare_host_for_update", "--server", endpoint, check=True)
+    bed.install.worker(*FAST)
+    job = _job_of(bed.install, "prepare_host_for_update")
+    assert job.status == "completed", job.error
+    assert _maintenance(bed) == {h: h == host for h in bed.hosts}
+    home.run("jobs", "create", "verify_host_after_update", "--server", endpoint, check=True)
+    bed.install.worker(*FAST)
+    job = _job_of(bed.install, "verify_host_after_update")
+    assert job.status == "completed", job.error
+    assert not any(_maintenance(bed).values())
+    with Session(bed.install.engine) as s:
+        rows = s.exec(select(WorkflowExecution).where(WorkflowExecution.job_id == job.id)).all()
+    assert sorted(r.step_name for r in rows) == ["exit_maintenance_mode", "verify_cluster_health", "verify_health"]
+
+    before = _counters(bed)
+    home.run("jobs", "create", "full_server_update", "--server", bed.fleet.endpoints[2], "--detail",
+             f"image_uri={bed.repo.uri(BIOS_R750)}", check=True)
+    with Observer(bed.vc) as observer:
+        bed.install.worker(*FAST)
+    job = _job_of(bed.install, "full_server_update")
+    assert job.status == "completed", job.error
+    assert observer.in_maintenance_seen == {bed.hosts[2]} and observer.max_in_maintenance == 1
+    steps = _host_steps(bed.install, job.id)
+    assert set(steps[bed.hosts[2]]) == set(HOST_STEPS)
+    after = _counters(bed)
+    assert after[2]["updates_received"] - before[2]["updates_received"] == 1
+    assert bed.fleet.servers()[2]["bios_version"] == BIOS_R750.version
+    assert not any(_maintenance(bed).values())
+
+    # a server that is no ESXi host DSM knows: the firmware steps alone, no maintenance mode
+    with Session(bed.install.engine) as s:
+        from dsm_core.models import VcenterHost
+
+        row = s.exec(select(VcenterHost).where(VcenterHost.name == bed.hosts[3])).one()
+        row.server_id, row.link_source = None, None
+        s.add(row)
+        s.commit()
+    refused = home.run("jobs", "create", "prepare_host_for_update", "--server", bed.fleet.endpoints[3])
+    assert refused.returncode == 0
+    home.run("jobs", "create", "full_server_update", "--server", bed.fleet.endpoints[3], "--detail",
+             f"image_uri={bed.repo.uri(BIOS_R750)}", check=True)
+    with Observer(bed.vc) as observer:
+        bed.install.worker(*FAST)
+    with Session(bed.install.engine) as s:
+        ended = {j.job_type: j for j in s.exec(select(Job).where(col(Job.created_at) > job.created_at)).all()}
+        plain = s.exec(select(WorkflowExecution).where(
+            WorkflowExecution.job_id == ended["full_server_update"].id)).all()
+    assert ended["prepare_host_for_update"].status == "failed"
+    assert "not an ESXi host" in (ended["prepare_host_for_update"].error or "")
+    assert ended["full_server_update"].status == "completed", ended["full_server_update"].error
+    assert {r.workflow_type for r in plain} == {"firmware_update"}
+    assert observer.max_in_maintenance == 0
+    assert bed.fleet.servers()[3]["bios_version"] == BIOS_R750.version
