@@ -4,12 +4,16 @@ against vcsim). Servers get the hosts' service tags so that the recorded sync li
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import session_scope
-from dsm_core.models import Server
+from dsm_core.models import Job, JobTask, Server, VcenterCluster, WorkflowExecution
 from dsm_core.services import servers, vcenter
-from dsm_core.services.context import SYSTEM, ServiceContext
+from dsm_core.services.context import SYSTEM, ServiceContext, actor_for
 from dsm_core.vcenter.model import ClusterInfo, HostInfo, Inventory
 
 
@@ -52,3 +56,58 @@ def seed_vcenter(admin: ServiceContext, inv: Inventory | None = None, *, servers
     vc_id = uuid.UUID(str(added["id"]))
     vcenter.record_sync(ServiceContext(admin.engine, SYSTEM), vc_id, inv)
     return vc_id
+
+
+def seed_console(engine: Engine) -> ServiceContext:
+    """Two clusters for the console: prod-0 healthy and never checked, prod-1 with a disconnected host and three
+    stored verdicts (safe, safe, unsafe)."""
+    from dsm_core.safety import ClusterFacts, HostFacts, cluster_verdict
+    from dsm_core.services.safety import record_cluster_check
+
+    admin = ServiceContext(engine, actor_for(engine, "alice"))
+    seed_vcenter(admin, inventory(clusters=2, hosts=3, disconnected=("esx-1-1",)))
+    with session_scope(engine) as s:
+        cluster = s.execute(sa.select(VcenterCluster).where(VcenterCluster.name == "prod-1")).scalar_one()
+        hosts = (HostFacts("esx-1-0", "connected", False, "green"),
+                 HostFacts("esx-1-1", "disconnected", False, "gray"))
+        for ok in (True, True, False):
+            facts = ClusterFacts("prod-1", True, "fullyAutomated", True, hosts if not ok else hosts[:1] * 3)
+            record_cluster_check(s, cluster.id, cluster_verdict(facts, 1))
+    return admin
+
+
+STEPS = ("safety_check", "enter_maintenance_mode", "firmware_update", "reboot_server", "wait_for_online",
+         "verify_health", "exit_maintenance_mode", "verify_cluster_health")
+
+
+def seed_rolling_job(admin: ServiceContext, now: datetime) -> uuid.UUID:
+    """A rolling update of prod-0 under way: the first host done, the second in firmware_update (a Dell job at 45%),
+    the third not started."""
+    from dsm_core.services.rolling import start_rolling_update
+
+    view = start_rolling_update(admin, "prod-0", image_uri="http://127.0.10.250/BIOS.EXE", min_required_hosts=1)
+    job_id = uuid.UUID(view["id"])
+    plan = view["plan"]["hosts"]
+    with session_scope(admin.engine) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.started_at = "running", now - timedelta(minutes=5)
+        first, second = uuid.UUID(plan[0]["server_id"]), uuid.UUID(plan[1]["server_id"])
+        for server_id in (first, second):
+            s.add(JobTask(job_id=job_id, server_id=server_id, target="t", status="running"))
+        for n, name in enumerate(STEPS, start=1):
+            s.add(WorkflowExecution(job_id=job_id, server_id=first, workflow_type="rolling_cluster_update",
+                                    step_number=n, step_name=name, step_status="completed",
+                                    step_started_at=now - timedelta(seconds=300 - 30 * n),
+                                    step_completed_at=now - timedelta(seconds=290 - 30 * n)))
+        for n, name in enumerate(STEPS[:3], start=1):
+            s.add(WorkflowExecution(job_id=job_id, server_id=second, workflow_type="rolling_cluster_update",
+                                    step_number=n, step_name=name,
+                                    step_status="running" if name == "firmware_update" else "completed",
+                                    step_started_at=now - timedelta(seconds=40)))
+        s.add(WorkflowExecution(job_id=job_id, server_id=second, workflow_type="firmware_update", step_number=4,
+                                step_name="install", step_status="running", step_started_at=now,
+                                step_details={"updates": [{"name": "BIOS", "dell_job": {
+                                    "job_id": "JID_1", "state": "Running", "percent": 45, "message": "Downloading",
+                                    "outcome": "running"}}]}))
+    return job_id

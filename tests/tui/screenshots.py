@@ -25,6 +25,7 @@ from dsm_core.services.users import add_user
 from dsm_tui.app import DsmApp
 from tests.configuration_seed import seed_backup, seed_bios
 from tests.tui.seed import NOW, seed, seed_firmware, seed_workflow_job, sid
+from tests.vcenter_seed import seed_console, seed_rolling_job
 
 Step = Callable[[Any, DsmApp], Awaitable[None]]
 
@@ -188,6 +189,35 @@ async def bios_set(pilot: Any, app: DsmApp) -> None:
     await _until(pilot, lambda: type(app.screen).__name__ == "TypedConfirmModal")
 
 
+async def clusters(pilot: Any, app: DsmApp) -> None:
+    app.goto("clusters")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 2)
+    app.screen.table.move_to(next(r.key for r in app.screen.table.rows if r.name == "prod-1"))
+    await pilot.press("enter")
+    await _until(pilot, lambda: len(app.screen.hosts.rows) == 3)
+
+
+async def rolling_plan(pilot: Any, app: DsmApp) -> None:
+    app.goto("clusters")
+    await _until(pilot, lambda: len(app.screen.table.rows) == 2)
+    app.screen.table.move_to(next(r.key for r in app.screen.table.rows if r.name == "prod-0"))
+    await pilot.press("u")
+    await _until(pilot, lambda: type(app.screen).__name__ == "FormModal")
+    app.screen.query_one("#f-source", Input).value = "drm-local"
+    app.screen.query_one("#f-min_hosts", Input).value = "1"
+    await pilot.press("enter", "enter", "enter")
+    await _until(pilot, lambda: type(app.screen).__name__ == "TypedConfirmModal")
+
+
+async def rolling_timeline(pilot: Any, app: DsmApp) -> None:
+    app.goto("jobs")
+    await _until(pilot, lambda: len(app.screen.table.rows) > 0)
+    job = next(r for r in app.screen.table.rows if r.job_type == "rolling_cluster_update")
+    app.screen.table.move_to(job.id)
+    await pilot.press("enter")
+    await _until(pilot, lambda: app.screen._detail is not None)
+
+
 SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "pulse": (pulse, "alice", (120, 32)),
     "pulse-80x24": (pulse, "alice", (80, 24)),
@@ -214,9 +244,16 @@ SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "server-bios-drift": (bios_tab, "oscar", (160, 40)),
     "bios-set-confirm": (bios_set, "oscar", (140, 36)),
 }
+VCENTER_SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
+    "clusters": (clusters, "oscar", (160, 36)),
+    "rolling-update-plan": (rolling_plan, "oscar", (160, 44)),
+    "rolling-update-timeline": (rolling_timeline, "alice", (200, 44)),
+}
+"""On a database of their own (two clusters, their six servers, a rolling update under way), so the other
+screenshots keep their 40 servers."""
 
 
-def build_database(directory: Path) -> Any:
+def build_database(directory: Path, vcenter: bool = False) -> Any:
     engine = make_engine(f"sqlite:///{directory / 'dsm.db'}")
     migrate.upgrade(engine)
     key, _ = create_key_file(directory / "worker.key")
@@ -234,11 +271,13 @@ def build_database(directory: Path) -> Any:
     seed_backup(engine, sid(5), "before bios change")
     add_credential_set(admin, "lab", "root", Secret("calvin"), ranges=["10.0.0.0/16"], priority=10)
     add_credential_set(admin, "dc2-oob", "svc-dsm", Secret("x"), ranges=["10.1.0.0/16", "10.2.0.0/16"])
+    if vcenter:
+        seed_rolling_job(seed_console(engine), NOW)
     return engine
 
 
-async def shoot(engine: Any, out: Path) -> None:
-    for name, (step, user, size) in SHOTS.items():
+async def shoot(engine: Any, out: Path, shots: dict[str, tuple[Step, str, tuple[int, int]]]) -> None:
+    for name, (step, user, size) in shots.items():
         app = DsmApp(engine, actor_for(engine, user), clock=lambda: NOW, poll_seconds=3600,
                      database_label="sqlite:///var/lib/dsm/dsm.db")
         async with app.run_test(size=size) as pilot:
@@ -250,10 +289,15 @@ async def shoot(engine: Any, out: Path) -> None:
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = build_database(Path(tmp))
-        asyncio.run(shoot(engine, out))
-        engine.dispose()
+    only = set(sys.argv[2:])  # names to redo (default: all)
+    for shots, vcenter in ((SHOTS, False), (VCENTER_SHOTS, True)):
+        wanted = {k: v for k, v in shots.items() if not only or k in only}
+        if not wanted:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = build_database(Path(tmp), vcenter)
+            asyncio.run(shoot(engine, out, wanted))
+            engine.dispose()
 
 
 if __name__ == "__main__":

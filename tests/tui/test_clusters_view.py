@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dsm_core.db import read_scope, session_scope
-from dsm_core.models import Job, JobTask, VcenterCluster, WorkflowExecution
-from dsm_core.safety import cluster_verdict
+from dsm_core.db import read_scope
+from dsm_core.models import Job
 from dsm_core.services.context import ServiceContext
-from dsm_core.services.safety import record_cluster_check
 from dsm_tui.modals.confirm import TypedConfirmModal
 from dsm_tui.modals.form import FormModal
-from tests.conftest import ctx_for
 from tests.tui.conftest import make_app, screen_text, wait_for
 from tests.tui.seed import NOW
-from tests.vcenter_seed import inventory, seed_vcenter
+from tests.vcenter_seed import seed_console, seed_rolling_job
 
 pytestmark = pytest.mark.timeout(120)
 STEPS = ("safety_check", "enter_maintenance_mode", "firmware_update", "reboot_server", "wait_for_online",
@@ -28,18 +23,7 @@ STEPS = ("safety_check", "enter_maintenance_mode", "firmware_update", "reboot_se
 
 
 def _seed(engine: Engine) -> ServiceContext:
-    admin = ctx_for(engine, "alice")
-    seed_vcenter(admin, inventory(clusters=2, hosts=3, disconnected=("esx-1-1",)))
-    from dsm_core.safety import ClusterFacts, HostFacts
-
-    with session_scope(engine) as s:
-        cluster = s.execute(sa.select(VcenterCluster).where(VcenterCluster.name == "prod-1")).scalar_one()
-        hosts = (HostFacts("esx-1-0", "connected", False, "green"), HostFacts("esx-1-1", "disconnected", False,
-                                                                             "gray"))
-        for ok in (True, True, False):
-            facts = ClusterFacts("prod-1", True, "fullyAutomated", True, hosts if not ok else hosts[:1] * 3)
-            record_cluster_check(s, cluster.id, cluster_verdict(facts, 1))
-    return admin
+    return seed_console(engine)
 
 
 def _jobs(engine: Engine, job_type: str) -> list[Job]:
@@ -107,35 +91,7 @@ async def test_the_wizard_shows_the_plan_and_starts_only_on_the_typed_cluster_na
 
 
 async def test_a_rolling_update_shows_a_live_step_timeline_per_host(tui_engine: Engine) -> None:
-    admin = _seed(tui_engine)
-    from dsm_core.services.rolling import start_rolling_update
-
-    view = start_rolling_update(admin, "prod-0", image_uri="http://127.0.10.250/BIOS.EXE", min_required_hosts=1)
-    job_id = uuid.UUID(view["id"])
-    plan = view["plan"]["hosts"]
-    with session_scope(tui_engine) as s:
-        job = s.get(Job, job_id)
-        assert job is not None
-        job.status, job.started_at = "running", NOW - timedelta(minutes=5)
-        first = uuid.UUID(plan[0]["server_id"])
-        second = uuid.UUID(plan[1]["server_id"])
-        for server_id in (first, second):
-            s.add(JobTask(job_id=job_id, server_id=server_id, target="t", status="running"))
-        for n, name in enumerate(STEPS, start=1):
-            s.add(WorkflowExecution(job_id=job_id, server_id=first, workflow_type="rolling_cluster_update",
-                                    step_number=n, step_name=name, step_status="completed",
-                                    step_started_at=NOW - timedelta(seconds=300 - 30 * n),
-                                    step_completed_at=NOW - timedelta(seconds=290 - 30 * n)))
-        for n, name in enumerate(STEPS[:3], start=1):
-            s.add(WorkflowExecution(job_id=job_id, server_id=second, workflow_type="rolling_cluster_update",
-                                    step_number=n, step_name=name,
-                                    step_status="running" if name == "firmware_update" else "completed",
-                                    step_started_at=NOW - timedelta(seconds=40)))
-        s.add(WorkflowExecution(job_id=job_id, server_id=second, workflow_type="firmware_update", step_number=4,
-                                step_name="install", step_status="running", step_started_at=NOW,
-                                step_details={"updates": [{"name": "BIOS", "dell_job": {
-                                    "job_id": "JID_1", "state": "Running", "percent": 45, "message": "Downloading",
-                                    "outcome": "running"}}]}))
+    job_id = seed_rolling_job(_seed(tui_engine), NOW)
     app = make_app(tui_engine, "oscar")
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.press("colon", *"jobs", "enter")
