@@ -5,7 +5,10 @@ on loopback (a few with health faults, one answering 503s, one slow, one whose p
 from the lab credential set), a credential set for them, a `dsm worker`, a local firmware repository
 (a Dell Repository Manager catalog and DUPs served over HTTP on loopback), and a discovery of the
 fleet followed by a refresh, a health check and a sync of the repository's catalog (so :firmware shows
-the fleet's compliance). Then the console opens. Quitting it stops the worker, the repository and the
+the fleet's compliance). When govmomi's vCenter simulator has been built (``.testbeds/vcsim``, as ``make test``
+builds it, or ``vcsim`` on the PATH), it runs too: two clusters of four ESXi hosts whose service tags are the
+first eight iDRACs', added as a vCenter, synced and safety-checked (``:clusters``, ``u`` for a rolling update).
+Then the console opens. Quitting it stops the worker, the repository and the
 fleet and removes the temporary home (``--keep`` leaves it for a look).
 """
 
@@ -49,6 +52,7 @@ class Demo:
         self.block = f"127.77.{third}.0/24"
         self.repo_host = f"127.77.{third}.254"
         self.admin = ""
+        self.vcenter = False
         self.resources = contextlib.ExitStack()
 
     def say(self, text: str) -> None:
@@ -66,7 +70,7 @@ class Demo:
         last = self.start.rsplit(".", 1)[0]
         args = [
             "sim", "--count", str(self.count), "--start", self.start, "--port", "8443", "--time-scale", "30",
-            "--seed", "7", "--shared-certificate",
+            "--seed", "7", "--shared-certificate", "--tag-scheme", "vcsim",
             "--fault", "3=psu,fan", "--fault", "8=disk", "--fault", "15=dimm", "--fault", "27=temp",
             "--random-faults", "0.05",
             "--inject", f"{last}.6:8443:error_503_rate=0.5",
@@ -85,6 +89,32 @@ class Demo:
         self.admin = str(info["admin"])
         self.say(f"{len(info['endpoints'])} simulated iDRACs on {self.start}… port 8443 (admin API {info['admin']})")
         threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep its pipe drained
+
+    def start_vcenter(self) -> None:
+        """govmomi's vcsim, when it has been built: a simulator, said as such, never a vCenter made up here."""
+        found = shutil.which("vcsim")
+        built = Path(__file__).resolve().parent.parent / ".testbeds" / "vcsim"
+        binary = found or (str(built) if built.is_file() else None)
+        if binary is None:
+            self.say("no vCenter in this demo: build govmomi's simulator with "
+                     "`bash ../shared/testbeds/vcsim/build.sh .testbeds/vcsim` (Debian's Go and govmomi packages)")
+            return
+        log = open(self.home / "vcsim.log", "w")  # noqa: SIM115 - closed with the process at exit
+        proc = subprocess.Popen([binary, "-l", "127.0.0.1:0", "-cluster", "2", "-host", "4", "-vm", "3"],
+                                stdout=subprocess.PIPE, stderr=log, text=True)
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("URL "):
+            self.say(f"vcsim did not start; see {self.home / 'vcsim.log'}")
+            return
+        from urllib.parse import unquote, urlsplit
+
+        url = urlsplit(line.split(" ", 1)[1].strip())
+        self.run("vcenter", "add", "demo-vc", "--url", f"https://{url.hostname}:{url.port}", "--username",
+                 unquote(url.username or ""), "--password-stdin", stdin=unquote(url.password or "") + "\n")
+        self.vcenter = True
+        self.say(f"vCenter simulator (govmomi vcsim) at https://{url.hostname}:{url.port}: 2 clusters x 4 hosts")
 
     def start_worker(self) -> None:
         log = open(self.home / "worker.log", "w")  # noqa: SIM115 - closed with the process at exit
@@ -110,6 +140,7 @@ class Demo:
             self.run("settings", "set", key, value)
         self.start_fleet()
         self.start_repository()
+        self.start_vcenter()
         self.start_worker()
         last = self.start.rsplit(".", 1)[0]
         self.run("discover", f"{self.start}-{last}.{self.count}", "--port", "8443")
@@ -138,6 +169,11 @@ class Demo:
                 self.run("jobs", "create", "health_check", *targets)
             # compliance is computed when the catalog arrives and again as each refresh lands
             self.run("firmware", "repo", "sync", "demo-repo")
+            if self.vcenter:  # hosts link to servers by the service tags the refresh reads
+                self._wait_idle("refresh_server_info")
+                self.run("vcenter", "sync")
+                self._wait_idle("vcenter_sync")
+                self.run("safety", "check", "--cluster", "DC0_C0", "--cluster", "DC0_C1")
             self._bios_drift(refs[:8])
         except (RuntimeError, ValueError):
             pass

@@ -57,16 +57,18 @@ class ConfirmModal(ModalScreen[bool]):
 class TypedConfirmModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
 
-    def __init__(self, question: str, targets: list[str], expected: str, what: str | None = None) -> None:
+    def __init__(self, question: str, targets: list[str], expected: str, what: str | None = None,
+                 wide: bool = False) -> None:
         super().__init__()
         self.question = question
         self.targets = targets
         self.expected = expected
         self.what = what
+        self.wide = wide
 
     def compose(self) -> ComposeResult:
         what = self.what or ("the number of servers" if len(self.targets) > 1 else "the name")
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog plan" if self.wide else "dialog"):
             yield Label(Text(visible(self.question)), classes="dialog-title")
             with VerticalScroll(classes="targets"):
                 yield Static(Text("\n".join(visible(t) for t in self.targets)))

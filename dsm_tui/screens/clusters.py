@@ -251,7 +251,7 @@ class ClustersScreen(DsmScreen):
 
         self.app.push_screen(
             TypedConfirmModal(f"Rolling update of {plan['cluster']}: 2/2 the plan", lines, plan["cluster"],
-                              what="the cluster's name"),
+                              what="the cluster's name", wide=True),
             lambda ok: start() if ok else None)
 
     def do_sort(self) -> None:

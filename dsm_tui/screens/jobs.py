@@ -10,6 +10,7 @@ import uuid
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -319,28 +320,36 @@ def _seconds(value: float | None) -> str:
     return f"{value:.0f}s" if value < 90 else f"{value / 60:.0f}m"
 
 
+STEP_HEADERS = ("SAFETY", "ENTER MM", "FIRMWARE", "REBOOT", "ONLINE", "HEALTH", "EXIT MM", "CLUSTER")
+"""The eight host steps, short: safety_check, enter_maintenance_mode, firmware_update, reboot_server,
+wait_for_online, verify_health, exit_maintenance_mode, verify_cluster_health."""
+
+
 def host_timeline(d: data.JobDetail) -> list[RenderableType]:
-    """A rolling update, one line per host in the plan's order: each of the eight steps with its state and time,
-    and what the running step is doing (the Dell job's percentage inside firmware_update)."""
+    """A rolling update as a table, one row per host in the plan's order and one column per host step (its state and
+    time), then what each running or failed step is doing (the Dell job's percentage inside firmware_update)."""
     hosts = [(str(h.get("host")), str(h.get("server_id"))) for h in (d.details.get("plan") or {}).get("hosts", [])
              if isinstance(h, dict)]
     by_server: dict[str, list[data.StepRow]] = {}
     for s in d.steps:
         by_server.setdefault(str(s.server_id), []).append(s)
-    width = max([len(h) for h, _ in hosts] + [4])
-    lines: list[RenderableType] = []
+    table = Table(box=None, padding=(0, 1), pad_edge=False)
+    table.add_column("HOST", no_wrap=True, overflow="ellipsis", max_width=24)
+    for header in STEP_HEADERS:
+        table.add_column(header, no_wrap=True)
+    live_lines: list[RenderableType] = []
     for host, server_id in hosts:
         rows = by_server.get(server_id, [])
         outer = {r.name: r for r in rows if r.workflow == "rolling_cluster_update"}
-        line = Text(f"{host:<{width}} ", style="bold")
+        cells: list[Text] = [Text(host, style="bold")]
         for name in ROLLING_STEPS:
             row = outer.get(name)
             status = row.status if row else "pending"
-            line.append(f"{MARKS.get(status, '·')}{name}", style=STATUS_STYLE.get(status, "dim"))
+            cell = Text(MARKS.get(status, "·"), style=STATUS_STYLE.get(status, "dim"))
             if row is not None and row.elapsed is not None:
-                line.append(f" {_seconds(row.elapsed)}", style="dim")
-            line.append("  ")
-        lines.append(line)
+                cell.append(f" {_seconds(row.elapsed)}", style="dim")
+            cells.append(cell)
+        table.add_row(*cells)
         live = next((r for r in outer.values() if r.status == "running"), None) or next(
             (r for r in outer.values() if r.status == "failed"), None)
         if live is not None:
@@ -348,10 +357,9 @@ def host_timeline(d: data.JobDetail) -> list[RenderableType]:
                           and r.status in ("running", "failed") and (r.now or r.error)), None)
             what = live.error or (inner.now if inner else "") or live.now
             if what:
-                lines.append(Text(f"{'':<{width}}  {live.name}: {what}",
-                                  style="red" if live.status == "failed" else "", overflow="ellipsis",
-                                  no_wrap=True))
-    return lines
+                live_lines.append(Text(f"{host} {live.name}: {what}", style="red" if live.status == "failed" else "",
+                                       overflow="ellipsis", no_wrap=True))
+    return [table, *live_lines]
 
 
 def _tail(d: data.JobDetail, parts: list[RenderableType]) -> RenderableType:

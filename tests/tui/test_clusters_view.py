@@ -98,10 +98,13 @@ async def test_a_rolling_update_shows_a_live_step_timeline_per_host(tui_engine: 
         await wait_for(pilot, lambda: app.current_view == "jobs" and app.screen.table.rows, what="jobs")
         app.screen.table.move_to(job_id)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "verify_cluster_health" in screen_text(app), what="the timeline")
+        await wait_for(pilot, lambda: "ENTER MM" in screen_text(app), what="the timeline")
         text = screen_text(app)
-        lines = [line for line in text.splitlines() if "safety_check" in line]
-        assert lines[0].lstrip().startswith("esx-0-0") and "✓verify_cluster_health" in lines[0]
-        assert "⟳firmware_update" in lines[1] and "·reboot_server" in lines[1]
-        assert "JID_1 Running 45%" in text  # the Dell job inside firmware_update
-        assert lines[2].lstrip().startswith("esx-0-2") and "·safety_check" in lines[2]
+        lines = text.splitlines()
+        header = next(i for i, line in enumerate(lines) if "SAFETY" in line and "ENTER MM" in line)
+        first, second, third = (lines[header + k].split() for k in (1, 2, 3))
+        assert first[0] == "esx-0-0" and first[1:] == ["✓", "10s"] * 8  # every step done, in 10 s each
+        assert second[0] == "esx-0-1" and second[1:7] == ["✓", "40s", "✓", "40s", "⟳", "40s"]
+        assert second[7:] == ["·"] * 5  # reboot_server … verify_cluster_health not started
+        assert third == ["esx-0-2", *["·"] * 8]
+        assert "esx-0-1 firmware_update: BIOS: JID_1 Running 45%" in text  # the Dell job inside firmware_update
