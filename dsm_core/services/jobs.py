@@ -70,7 +70,8 @@ def _resolve_targets(
         for name in clusters:
             if name not in known:
                 raise NotFound(
-                    f"cluster {name!r} is not known; `dsm clusters list` shows them (run `dsm vcenter sync` first)"
+                    f"cluster {name!r} is not known; `dsm clusters list` shows them (a vcenter_sync job reads them: "
+                    "`dsm vcenter sync`)"
                 )
         scope["clusters"] = list(dict.fromkeys(clusters))
     n_servers, n_groups, n_clusters = (len(scope.get(k, [])) for k in ("servers", "groups", "clusters"))

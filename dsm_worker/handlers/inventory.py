@@ -45,7 +45,7 @@ def _server(engine: Any, server_id: uuid.UUID | None) -> Server:
     return server
 
 
-def _mark_connection(engine: Any, server_id: uuid.UUID, error: str | None) -> None:
+def mark_connection(engine: Any, server_id: uuid.UUID, error: str | None) -> None:
     with session_scope(engine) as s:
         server = s.get(Server, server_id)
         if server is None:
@@ -72,9 +72,9 @@ async def for_each_server(
         try:
             await work(server, task, log)
         except CONNECTION_ERRORS as exc:
-            await ctx.db(_mark_connection, ctx.engine, server.id, str(exc))
+            await ctx.db(mark_connection, ctx.engine, server.id, str(exc))
             raise
-        await ctx.db(_mark_connection, ctx.engine, server.id, None)
+        await ctx.db(mark_connection, ctx.engine, server.id, None)
 
     return await ctx.run_targets(
         targets, run, concurrency or ctx.worker.global_cap, timeout or float(settings.operation_timeout_seconds)

@@ -26,8 +26,7 @@ from dsm_core.services.safety import (
     resolve_scope_groups,
     server_facts,
 )
-from dsm_core.timeutil import utcnow
-from dsm_worker.handlers.inventory import CONNECTION_ERRORS
+from dsm_worker.handlers.inventory import CONNECTION_ERRORS, mark_connection
 from dsm_worker.handlers.vcenter import load_vcenter, sync_one
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
 
@@ -83,18 +82,15 @@ def _groups(engine: Any, ids: list[str]) -> list[tuple[uuid.UUID, str, int, list
 
 
 def _observe(engine: Any, server_id: uuid.UUID, power: str | None, health: str | None, error: str | None) -> None:
+    """Reachability as every job records it; on success the power state and health just read, too."""
+    mark_connection(engine, server_id, error)
+    if error is not None:
+        return
     with session_scope(engine) as s:
         server = s.get(Server, server_id)
-        if server is None:
-            return
-        now = utcnow()
-        server.last_connection_test = now
-        if error is None:
-            server.connection_status, server.connection_error, server.last_seen = "connected", None, now
+        if server is not None:
             server.power_state, server.overall_health = power, health
-        else:
-            server.connection_status, server.connection_error = "failed", error[:2000]
-        s.add(server)
+            s.add(server)
 
 
 def _fresh(engine: Any, server_ids: list[uuid.UUID]) -> list[Server]:

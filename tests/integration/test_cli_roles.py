@@ -26,6 +26,7 @@ from dsm_core.models import AuditLog
 from dsm_core.services import credentials, firmware, groups, jobs, servers
 from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
+from tests.vcenter_seed import seed_vcenter
 
 SERVER = "127.0.10.1:8443"
 # Commands that never open the DSM database: the simulator and the throwaway demo (its own home).
@@ -53,6 +54,9 @@ READS: dict[tuple[str, ...], list[str]] = {
     ("media", "list"): ["media", "list", "--json"],
     ("scp", "list"): ["scp", "list", "--json"],
     ("scp", "show"): ["scp", "show", "{backup}"],
+    ("vcenter", "list"): ["vcenter", "list", "--json"],
+    ("clusters", "list"): ["clusters", "list", "--json"],
+    ("clusters", "show"): ["clusters", "show", "prod-0", "--json"],
 }
 WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("init",): [["init"], ["init", "--admin", "victor"]],
@@ -106,6 +110,15 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("scp", "export"): [["scp", "export", SERVER]],
     ("scp", "import"): [["scp", "import", SERVER, "--backup", "{backup}"],
                         ["scp", "import", SERVER, "--backup", "{backup}", "--set", "NumLock=Off"]],
+    ("vcenter", "add"): [["vcenter", "add", "vc2", "--url", "https://127.0.0.1:9", "--username", "u",
+                          "--password-stdin"]],
+    ("vcenter", "remove"): [["vcenter", "remove", "vc1"], ["vcenter", "remove", "vc1", "--yes"]],
+    ("vcenter", "sync"): [["vcenter", "sync"], ["vcenter", "sync", "vc1", "--wait", "--timeout", "1"]],
+    ("vcenter", "test"): [["vcenter", "test", "vc1"]],
+    ("vcenter", "link"): [["vcenter", "link", "esx-0-0", SERVER]],
+    ("safety", "check"): [["safety", "check", "--cluster", "prod-0"], ["safety", "check", "--group", "web", "--wait"]],
+    ("rolling-update",): [["rolling-update", "prod-0", "--image-uri", "http://127.0.10.250/BIOS.EXE", "--plan"],
+                          ["rolling-update", "prod-0", "--repository", "drm", "--yes"]],
 }
 # The console (no command) is a read for a viewer; what it offers a viewer is tested with Pilot in
 # tests/tui/test_console.py::test_no_mutating_action_for_a_viewer_or_in_readonly.
@@ -155,6 +168,7 @@ def seeded(db_url: str, tmp_path: Path, worker_key_path: Path, monkeypatch: pyte
     groups.add_group(admin, "web")
     groups.add_member(admin, "web", SERVER)
     firmware.add_repository(admin, "drm", "http://127.0.10.250/repo")
+    seed_vcenter(admin)  # vCenter vc1, cluster prod-0 of three hosts linked to three more servers
     server_id = servers.show_server(admin, SERVER)["id"]
     seed_bios(engine, server_id)
     backup = seed_backup(engine, server_id)
