@@ -337,6 +337,23 @@ def record_sync(tx: Tx, /, vcenter_id: uuid.UUID, inventory: Inventory) -> dict[
     return stats
 
 
+@mutation("vcenter.maintenance", "admin")
+def record_maintenance(tx: Tx, /, host_moref: str, cluster_id: uuid.UUID | str, entered: bool,
+                       job_id: uuid.UUID | str | None = None) -> None:
+    """A host DSM put in (or took out of) maintenance mode: audited as the system's act, and the stored host row
+    follows at once (the console shows it before the next sync)."""
+    cluster = tx.session.get(VcenterCluster, uuid.UUID(str(cluster_id)))
+    host = tx.session.exec(select(VcenterHost).where(VcenterHost.moref == host_moref,
+                                                     VcenterHost.vcenter_id == (cluster.vcenter_id if cluster
+                                                                                else None))).first()
+    if host is not None:
+        host.maintenance_mode = entered
+        tx.session.add(host)
+    tx.audit("vcenter_host", host.id if host else None, host=host.name if host else host_moref,
+             cluster=cluster.name if cluster else None, maintenance="entered" if entered else "exited",
+             job_id=None if job_id is None else str(job_id))
+
+
 def record_sync_failure(session: Session, /, vcenter_id: uuid.UUID, error: str) -> None:
     vc = session.get(Vcenter, vcenter_id)
     if vc is not None:

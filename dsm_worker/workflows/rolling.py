@@ -27,7 +27,9 @@ from dsm_core.redfish import dell
 from dsm_core.redfish.client import OutcomeUnknown, RedfishError
 from dsm_core.redfish.models import dig
 from dsm_core.safety import HEALTHY_STATUSES, cluster_verdict
+from dsm_core.services.context import SYSTEM, ServiceContext
 from dsm_core.services.safety import cluster_facts_from, record_cluster_check
+from dsm_core.services.vcenter import record_maintenance
 from dsm_core.vcenter.model import HostState, Inventory, VcenterApi, VcenterError
 from dsm_worker.workflows import firmware as fw
 from dsm_worker.workflows.common import backup, backup_done, client, poll, sleep
@@ -106,6 +108,16 @@ def _judge(ctx: StepContext, inventory: Inventory) -> Any:
                          "the run stops rather than update a host outside the plan")
     ours = run.down - {host["host"]}
     return cluster_verdict(facts, run.details.min_required_hosts, going_down=1, ours_in_maintenance=ours)
+
+
+def _audit_maintenance(engine: Any, moref: str, cluster_id: Any, entered: bool, job_id: Any) -> None:
+    record_maintenance(ServiceContext(engine, SYSTEM), moref, cluster_id, entered, job_id)
+
+
+async def _maintenance_changed(ctx: StepContext, entered: bool) -> None:
+    run = _run(ctx)
+    await ctx.job.db(_audit_maintenance, ctx.job.engine, _host(ctx)["moref"], run.cluster_id, entered,
+                     ctx.job.job.id)
 
 
 def _store_check(engine: Any, cluster_id: Any, verdict: Any, job_id: Any) -> dict[str, Any]:
@@ -192,6 +204,7 @@ async def enter_maintenance_mode(ctx: StepContext) -> None:
     state = await _state(ctx)
     if error is None and state.maintenance_mode:
         ctx.details["vms_left"] = list(state.running_vms)
+        await _maintenance_changed(ctx, True)
         ctx.note("in maintenance mode")
         return
     if not state.maintenance_mode:
@@ -303,6 +316,7 @@ async def _exit(ctx: StepContext) -> None:
     if state.maintenance_mode:
         raise StepFailed(f"{host['host']} did not leave maintenance mode: {error or 'it is still in maintenance'}")
     run.down.discard(host["host"])
+    await _maintenance_changed(ctx, False)
     ctx.note("back in service")
 
 

@@ -88,6 +88,14 @@ def _drifting_group(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, A
     return ("web",), {}
 
 
+def _cluster_id(admin: ServiceContext) -> str:
+    from dsm_core.db import read_scope
+    from dsm_core.models import VcenterCluster
+
+    with read_scope(admin.engine) as s:
+        return str(s.exec(sa.select(VcenterCluster.id)).scalars().first())
+
+
 def _record(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
     added = vcenter.add_vcenter(admin, "vc1", "https://127.0.0.1:8989", "administrator@vsphere.local", Secret("pw"))
     return (added["id"], inventory()), {}
@@ -131,6 +139,7 @@ RECIPES: dict[str, Setup] = {
     "vcenter.link": lambda a: (seed_vcenter(a), servers.add_server(a, "127.0.10.9:8443"),
                                (("esx-0-0", "127.0.10.9:8443"), {}))[2],
     "vcenter.record_sync": _record,
+    "vcenter.maintenance": lambda a: (seed_vcenter(a), (("host-000", _cluster_id(a), True), {}))[1],
     "rolling.start": lambda a: (seed_vcenter(a), (("prod-0",), {"image_uri": "http://127.0.10.250/BIOS.EXE",
                                                                 "min_required_hosts": 1}))[1],
 }

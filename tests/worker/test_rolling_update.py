@@ -25,7 +25,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from dsm_cli.main import os_username
-from dsm_core.models import Job, JobTask, WorkflowExecution
+from dsm_core.models import AuditLog, Job, JobTask, WorkflowExecution
 from dsm_core.services import jobs, settings
 from dsm_sim.fleet import FleetThread
 from dsm_sim.repository import Pkg, Repo, serve_repo
@@ -222,6 +222,11 @@ def test_a_rolling_update_of_four_hosts_completes_in_plan_order_and_never_breaks
         assert steps[previous]["verify_cluster_health"].step_completed_at <= steps[host]["safety_check"].step_started_at
     _assert_done_once(bed, before)
     assert not any(_maintenance(bed).values())
+    with Session(bed.install.engine) as s:  # every maintenance change is the system's act, audited
+        audit = s.exec(select(AuditLog).where(AuditLog.action == "vcenter.maintenance")).all()
+    assert {a.username for a in audit} == {"system"}
+    assert sorted((a.details or {})["host"] + ":" + (a.details or {})["maintenance"] for a in audit) == sorted(
+        f"{h}:{m}" for h in bed.hosts for m in ("entered", "exited"))
     again = _json(bed.install, "clusters", "show", "DC0_C0")
     assert again["last_safety"]["verdict"] == "safe"
 
