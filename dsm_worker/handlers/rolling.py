@@ -1,4 +1,5 @@
-"""rolling_cluster_update: the accepted plan's hosts, in its order, each through the eight host steps.
+"""rolling_cluster_update (the accepted plan's hosts, in its order, each through the eight host steps), and the
+one-server jobs on the same steps: prepare_host_for_update, verify_host_after_update, full_server_update.
 
 One host at a time unless ``max_concurrent`` allows more (each still passes the live safety check first). The first
 failure stops the run: hosts not started stay untouched (their tasks end ``cancelled``, "not started"), the failed

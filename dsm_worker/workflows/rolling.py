@@ -177,6 +177,7 @@ async def enter_maintenance_mode(ctx: StepContext) -> None:
     # the worker died between asking vCenter and recording the task: the host's state says how far it got
     if task is None and ctx.details.get("entering") and (await _state(ctx)).maintenance_mode:
         run.down.add(host["host"])
+        await _maintenance_changed(ctx, True)
         ctx.note("the host entered maintenance mode before the previous worker died")
         return
     if task is None:
@@ -189,7 +190,8 @@ async def enter_maintenance_mode(ctx: StepContext) -> None:
             ctx.details["entering"] = True
             run.down.add(host["host"])
             await ctx.save()
-            task = await _vc(ctx, run.vc.enter_maintenance, host["moref"], timeout, False)
+            task = await _vc(ctx, run.vc.enter_maintenance, host["moref"], timeout,
+                             bool(getattr(run.details, "evacuate_powered_off_vms", False)))
             ctx.details["task"] = task
             await ctx.save()
     ctx.note(f"entering maintenance (task {task}, evacuation timeout {timeout} s)")
