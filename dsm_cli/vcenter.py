@@ -210,7 +210,8 @@ def cmd_rolling_update(rt: cli.Runtime) -> None:
         if sys.stdin.readline().strip() != plan["cluster"]:
             raise cli.CliError("nothing was started", 1)
     view = rolling.start_rolling_update(ctx, a.cluster, **options, accepted_digest=plan["digest"],
-                                        maintenance_timeout_seconds=a.maintenance_timeout)
+                                        maintenance_timeout_seconds=a.maintenance_timeout,
+                                        online_timeout_seconds=a.online_timeout)
     view.pop("plan", None)
     cli._report_created(rt, ctx, view)
 
@@ -272,6 +273,8 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
                    help="healthy hosts that must remain in service (default 2)")
     x.add_argument("--maintenance-timeout", type=int, default=1800, metavar="S",
                    help="seconds to wait for a host's evacuation (default 1800)")
+    x.add_argument("--online-timeout", type=int, default=3600, metavar="S",
+                   help="seconds to wait for a host to come back after its restart (default 3600)")
     x.add_argument("--plan", action="store_true", help="show the plan and stop (exit 4 when it is unsafe)")
     x.add_argument("--yes", action="store_true", help="start without typing the cluster's name")
     wait_flags(x)

@@ -161,7 +161,8 @@ def plan_rolling_update(session: Session, /, cluster: str, *, repository: str | 
 @mutation("rolling.start", "operator")
 def start_rolling_update(tx: Tx, /, cluster: str, *, repository: str | None = None, image_uri: str | None = None,
                          max_concurrent: int = 1, min_required_hosts: int = 2,
-                         accepted_digest: str | None = None, maintenance_timeout_seconds: int = 1800) -> dict[str, Any]:
+                         accepted_digest: str | None = None, maintenance_timeout_seconds: int = 1800,
+                         online_timeout_seconds: int = 3600) -> dict[str, Any]:
     """Creates the job with the accepted plan. ``accepted_digest``: the plan's digest as the operator read it;
     when the plan is no longer that one (a sync, a link, a compliance change in between), nothing is created."""
     plan = build_plan(tx.session, cluster, repository=repository, image_uri=image_uri,
@@ -182,6 +183,7 @@ def start_rolling_update(tx: Tx, /, cluster: str, *, repository: str | None = No
             raise Conflict(f"a rolling update of {plan['cluster']} is already {other.status} (job {other.id})")
     details: dict[str, Any] = {"max_concurrent": max_concurrent, "min_required_hosts": min_required_hosts,
                                "maintenance_timeout_seconds": maintenance_timeout_seconds,
+                               "online_timeout_seconds": online_timeout_seconds,
                                "plan": {k: v for k, v in plan.items() if k != "problems"}}
     if repository:
         details["repository"] = repository

@@ -125,7 +125,7 @@ async def run_scenario(seed: int, templates: Templates, base: Path, repo: Repo, 
             vc.disconnect_at = (plan.disconnect[0], names[plan.disconnect[1]])
         started = rolling.start_rolling_update(admin, "prod", image_uri=repo.uri(BIOS_R750),
                                                max_concurrent=plan.max_concurrent, min_required_hosts=plan.minimum,
-                                               maintenance_timeout_seconds=60)
+                                               maintenance_timeout_seconds=60, online_timeout_seconds=5)
         job_id = started["id"]
         key = load_private_key(key_path)
         kills = list(plan.kills)
