@@ -17,13 +17,13 @@ import hashlib
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dsm_core.firmware.compliance import decode_components
 from dsm_core.models import (
     FirmwareCompliance,
     FirmwareRepository,
+    Job,
     Server,
     ServerGroupMember,
     Vcenter,
@@ -121,7 +121,7 @@ def build_plan(session: Session, /, cluster_ref: str, *, repository: str | None 
             mean, runs = history.get(step, (float(DEFAULT_STEP_SECONDS[step]), 0))
             seconds += mean
             sources.append(runs)
-        down = min(max_concurrent, len(hosts) - index)
+        down = min(max_concurrent, len(hosts))  # up to max_concurrent hosts are down while this one is
         entries.append({
             "order": index + 1, "host": host.name, "moref": host.moref,
             "server_id": str(server.id) if server else None,
@@ -172,14 +172,10 @@ def start_rolling_update(tx: Tx, /, cluster: str, *, repository: str | None = No
                        f"{plan['digest']}); read it again with --plan")
     if not plan["safe"]:
         raise Conflict(f"the plan of {plan['cluster']} is not safe: " + "; ".join(plan["problems"]))
-    running = tx.session.execute(sa.text(
-        "SELECT id FROM jobs WHERE job_type = 'rolling_cluster_update' AND status IN ('pending', 'running')"
-    )).all()
-    for (job_id,) in running:
-        from dsm_core.models import Job
-
-        other = tx.session.get(Job, job_id)
-        if other is not None and (other.target_scope or {}).get("clusters") == [plan["cluster"]]:
+    active = tx.session.exec(select(Job).where(Job.job_type == "rolling_cluster_update",
+                                               col(Job.status).in_(("pending", "running")))).all()
+    for other in active:
+        if (other.target_scope or {}).get("clusters") == [plan["cluster"]]:
             raise Conflict(f"a rolling update of {plan['cluster']} is already {other.status} (job {other.id})")
     details: dict[str, Any] = {"max_concurrent": max_concurrent, "min_required_hosts": min_required_hosts,
                                "maintenance_timeout_seconds": maintenance_timeout_seconds,
