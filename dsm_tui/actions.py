@@ -32,6 +32,8 @@ class ActionContext:
     """Rows the action would apply to: the marked rows, else the row under the cursor."""
     row_state: str = ""
     """A state of the row under the cursor (a job's status), for actions that depend on it."""
+    cleanup_on_cancel: bool = False
+    """The row is a failed job whose type runs a clean-up when cancelled (a rolling update stopped at a host)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def _one(ctx: ActionContext) -> bool:
 
 
 def _cancellable(ctx: ActionContext) -> bool:
-    return ctx.selected > 0 and ctx.row_state in ("pending", "running")
+    return ctx.selected > 0 and (ctx.row_state in ("pending", "running") or ctx.cleanup_on_cancel)
 
 
 def _retryable(ctx: ActionContext) -> bool:
@@ -192,7 +194,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("jobs.detail", "enter", "detail", "jobs", show=False, help="tasks, logs and steps of the job",
            available=_one),
     Action("jobs.cancel", "c", "cancel", "jobs", "confirm", "operator", True,
-           help="cancel a pending or running job", available=_cancellable),
+           help="cancel a pending or running job (or a failed rolling update: its host returns to service)",
+           available=_cancellable),
     Action("jobs.retry", "R", "retry", "jobs", "confirm", "operator", True,
            help="run the job again: a workflow job resumes from its failed step, others run as a new job",
            available=_retryable),

@@ -153,7 +153,10 @@ class JobsScreen(DsmScreen):
 
     def action_context(self) -> ActionContext:
         row = self.table.current
-        return ActionContext(selected=1 if row else 0, row_state=row.status if row else "")
+        spec = JOB_TYPE_SPECS.get(row.job_type) if row else None
+        return ActionContext(selected=1 if row else 0, row_state=row.status if row else "",
+                             cleanup_on_cancel=bool(row and row.status == "failed" and spec
+                                                    and spec.cancel_after_failure))
 
     def on_virtual_table_cursor_moved(self, event: VirtualTable.CursorMoved) -> None:
         if event.table is self.tasks:
@@ -229,8 +232,12 @@ class JobsScreen(DsmScreen):
         if row is None:
             return
         ctx = self.ctx
+        question = f"Cancel job {row.short_id} ({row.job_type}, {row.targets})?"
+        if row.status == "failed":
+            question = (f"Cancel failed job {row.short_id} ({row.job_type}, {row.targets})? The worker runs its "
+                        "clean-up: the host it stopped at returns to service when it is healthy.")
         self.confirm(
-            BY_ID["jobs.cancel"], f"Cancel job {row.short_id} ({row.job_type}, {row.targets})?", [],
+            BY_ID["jobs.cancel"], question, [],
             lambda: self.call_service("cancel", lambda: job_service.cancel_job(ctx, row.id),
                                       lambda job: self.notify(f"job {row.short_id}: cancel requested")),
         )

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dsm_core.db import read_scope
+from dsm_core.db import read_scope, session_scope
 from dsm_core.models import Job
 from dsm_core.services.context import ServiceContext
 from dsm_tui.modals.confirm import TypedConfirmModal
 from dsm_tui.modals.form import FormModal
-from tests.tui.conftest import make_app, screen_text, wait_for
+from tests.tui.conftest import footer_actions, make_app, screen_text, wait_for
 from tests.tui.seed import NOW
 from tests.vcenter_seed import seed_console, seed_rolling_job
 
@@ -108,3 +108,31 @@ async def test_a_rolling_update_shows_a_live_step_timeline_per_host(tui_engine: 
         assert second[7:] == ["·"] * 5  # reboot_server … verify_cluster_health not started
         assert third == ["esx-0-2", *["·"] * 8]
         assert "esx-0-1 firmware_update: BIOS: JID_1 Running 45%" in text  # the Dell job inside firmware_update
+
+
+async def test_a_failed_rolling_update_can_be_cancelled_from_the_console_to_run_its_clean_up(
+        tui_engine: Engine) -> None:
+    from dsm_tui.modals.confirm import ConfirmModal
+
+    job_id = seed_rolling_job(_seed(tui_engine), NOW)
+    with session_scope(tui_engine) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.status, job.error = "failed", "esx-0-1: step firmware_update failed: RED007"
+    app = make_app(tui_engine, "oscar")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("colon", *"jobs", "enter")
+        await wait_for(pilot, lambda: app.current_view == "jobs" and app.screen.table.rows, what="jobs")
+        app.screen.table.move_to(job_id)
+        await pilot.pause(0.1)
+        assert "act('jobs.cancel')" in footer_actions(app, enabled_only=True)
+        await pilot.press("c")
+        modal = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, ConfirmModal) else None,
+                               what="the cancel question")
+        assert "returns to service" in modal.question and "clean-up" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: _jobs(tui_engine, "rolling_cluster_update")[0].cancel_requested,
+                       what="the cancel to be recorded")
+        assert modal is not app.screen
+        job = _jobs(tui_engine, "rolling_cluster_update")[0]
+        assert job.status == "pending"  # the worker takes it once more, for the clean-up only

@@ -9,7 +9,8 @@ a new worker resumes it. What must hold in every scenario: no breach of the safe
 at the end, no host in maintenance unless the job ended failed or cancelled naming it; no iDRAC got the same
 update twice unless a retry followed a failure of that very update.
 
-``make test`` runs DSM_SCENARIOS (default 50) scenarios; ``make bench`` runs 200.
+``make test`` runs DSM_SCENARIOS (default 50) scenarios; ``make bench`` runs 200. DSM_SCENARIO_FIRST=N starts at seed
+N (to replay one), DSM_SCENARIO_LOG=1 prints each scenario's draw and ending.
 """
 
 from __future__ import annotations
