@@ -75,7 +75,7 @@ def cmd_vcenter(rt: cli.Runtime) -> None:
         cli._report_created(rt, ctx, view)
     elif a.vc_cmd == "link":
         result = vcenter.link_host(rt.ctx(), a.host, a.ref)
-        print_json(result) if a.json else print(f"linked host {result['host']} to server {result['server']}")
+        print_json(result) if a.json else say(f"linked host {result['host']} to server {result['server']}")
 
 
 def _safety_cell(view: dict[str, Any]) -> str:
