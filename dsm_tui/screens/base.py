@@ -248,6 +248,20 @@ class DsmScreen(Screen[None]):
 
         return done
 
+    def choose_sort(self, table: Any) -> None:
+        """``s`` on a table view: pick the column to sort by (the same column again keeps its direction)."""
+        from dsm_tui.modals.choice import ChoiceModal
+
+        current = table.sort_column
+        options = [(c.key, c.label.lower()) for c in table.columns]
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                table.sort_by(key, table.sort_state[1] if current and current.key == key else False)
+                self.notify(f"sorted by {key}", timeout=1.5)
+
+        self.app.push_screen(ChoiceModal("Sort by", options, current.key if current else None), chosen)
+
     def copy_text(self, text: str, what: str) -> None:
         """``y``: to the terminal's clipboard by OSC 52 (works over SSH in most terminals and in tmux)."""
         self.app.copy_to_clipboard(text)

@@ -255,13 +255,4 @@ class ClustersScreen(DsmScreen):
             lambda ok: start() if ok else None)
 
     def do_sort(self) -> None:
-        from dsm_tui.modals.choice import ChoiceModal
-
-        current = self.table.sort_column
-        options = [(c.key, c.label.lower()) for c in self.table.columns]
-
-        def chosen(key: str | None) -> None:
-            if key is not None:
-                self.table.sort_by(key, False)
-
-        self.app.push_screen(ChoiceModal("Sort by", options, current.key if current else None), chosen)
+        self.choose_sort(self.table)

@@ -203,11 +203,4 @@ class FirmwareScreen(DsmScreen):
             self.call_service("catalog sync", sync(repo), self.job_created)
 
     def do_sort(self) -> None:
-        current = self.table.sort_column
-        options = [(c.key, c.label.lower()) for c in self.table.columns]
-
-        def chosen(key: str | None) -> None:
-            if key is not None:
-                self.table.sort_by(key, self.table.sort_state[1] if current and current.key == key else False)
-
-        self.app.push_screen(ChoiceModal("Sort by", options, current.key if current else None), chosen)
+        self.choose_sort(self.table)

@@ -521,17 +521,7 @@ class ServersScreen(DsmScreen):
         self.selection_changed()
 
     def do_sort(self) -> None:
-        from dsm_tui.modals.choice import ChoiceModal
-
-        current = self.table.sort_column
-        options = [(c.key, c.label.lower()) for c in self.table.columns]
-
-        def chosen(key: str | None) -> None:
-            if key is not None:
-                self.table.sort_by(key, self.table.sort_state[1] if current and current.key == key else False)
-                self.notify(f"sorted by {key}", timeout=1.5)
-
-        self.app.push_screen(ChoiceModal("Sort by", options, current.key if current else None), chosen)
+        self.choose_sort(self.table)
 
     def do_sort_reverse(self) -> None:
         self.table.reverse_sort()
