@@ -8,6 +8,7 @@ fails only when the state could not be read (the vCenter unreachable, the cluste
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -49,14 +50,19 @@ async def cluster_safety_check(ctx: JobContext) -> Outcome:
     clusters = await ctx.db(_clusters, ctx.engine, list(ctx.job.target_scope.get("clusters", [])))
     by_label = {f"cluster {c.name}": c for c in clusters}
     ctx.result["checks"] = []
+    syncs: dict[uuid.UUID, asyncio.Task[Any]] = {}  # one read of each vCenter per job, shared by its clusters
+
+    async def read(vcenter_id: uuid.UUID, task_id: uuid.UUID) -> Any:
+        return await sync_one(ctx, await ctx.db(load_vcenter, ctx.engine, vcenter_id), task_id)
 
     async def work(task: JobTask, log: TaskLog) -> None:
         cluster = by_label[task.target or ""]
-        vc = await ctx.db(load_vcenter, ctx.engine, cluster.vcenter_id)
-        inventory, _ = await sync_one(ctx, vc, task.id)
+        if cluster.vcenter_id not in syncs:  # set before any await: a second cluster waits for the same read
+            syncs[cluster.vcenter_id] = asyncio.ensure_future(read(cluster.vcenter_id, task.id))
+        inventory, _ = await asyncio.shield(syncs[cluster.vcenter_id])
         facts = cluster_facts_from(inventory, cluster.moref)
         if facts is None:
-            raise TaskFailed(f"cluster {cluster.name} is no longer in vCenter {vc.name}")
+            raise TaskFailed(f"cluster {cluster.name} is no longer in its vCenter (removed since the last sync)")
         verdict = cluster_verdict(facts, details.min_required_hosts)
         view = await ctx.db(_store_cluster, ctx.engine, cluster.id, verdict, ctx.job.id)
         log.add(f"{verdict.status}: {verdict.healthy} of {verdict.total} host(s) healthy, minimum "

@@ -18,7 +18,7 @@ from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates, ctx_for
 from tests.sim.conftest import fleet_spec
 from tests.vcsim import running
-from tests.worker.conftest import Install, block_of, make_install
+from tests.worker.conftest import Install, block_of, make_install, wait_until
 
 
 @pytest.fixture
@@ -172,14 +172,26 @@ def test_safety_refuses_each_unsafe_cluster_with_its_reason_stored(templates: Te
             ok = _json(install, "safety", "check", "--cluster", "DC0_C3", "--wait")
             assert ok["verdict"] == "safe" and ok["checks"][0]["margin"] == 0
             assert ok["checks"][0]["previous_status"] == "unsafe" and ok["checks"][0]["status_changed"] is True
+            both = _json(install, "safety", "check", "--cluster", "DC0_C0", "--cluster", "DC0_C3", "--wait", code=4)
+            assert [c["name"] for c in sorted(both["checks"], key=lambda c: c["name"])] == ["DC0_C0", "DC0_C3"]
+
+            def soap(prefix: str) -> int:
+                with install.engine.connect() as conn:
+                    return int(conn.execute(sa.text(
+                        "SELECT count(*) FROM idrac_commands WHERE job_id = :j AND endpoint LIKE :p"),
+                        {"j": both["job_id"].replace("-", ""), "p": prefix + " %"}).scalar_one())
+
+            wait_until(lambda: soap("Logout"), what="the job's activity rows")  # written in batches
+            assert soap("Login") == 1  # one read of the vCenter served both clusters
         finally:
             _stop(worker)
         with install.engine.connect() as conn:
             stored = conn.execute(sa.text(
                 "SELECT cluster_id, safe_to_proceed, details, status_changed, previous_status, job_id "
                 "FROM cluster_safety_checks ORDER BY check_timestamp")).all()
-        assert [(r[0], bool(r[1])) for r in stored] == [("DC0_C0", False), ("DC0_C1", False), ("DC0_C2", False),
-                                                        ("DC0_C3", False), ("DC0_C3", True)]
+        assert [(r[0], bool(r[1])) for r in stored[:5]] == [("DC0_C0", False), ("DC0_C1", False), ("DC0_C2", False),
+                                                            ("DC0_C3", False), ("DC0_C3", True)]
+        assert sorted((r[0], bool(r[1])) for r in stored[5:]) == [("DC0_C0", False), ("DC0_C3", True)]
         for row, code in zip(stored[:3], expected.values(), strict=True):
             details = row[2] if isinstance(row[2], dict) else json.loads(row[2])
             assert details["reasons"][0]["code"] == code and details["verdict"] == "unsafe"
