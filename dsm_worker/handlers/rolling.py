@@ -186,21 +186,16 @@ async def run_hosts(ctx: JobContext, cluster: VcenterCluster, entries: list[dict
                 sem.release()
 
         running: list[asyncio.Task[None]] = []
-        for entry, (server_id, label) in zip(entries, labels, strict=True):
-            task = tasks[label]
-            if task.status in FINISHED:
-                continue
-            if ctx.cancel.is_set() and server_id not in touched:
-                await ctx.db(store.finish_task, ctx.engine, task.id, "cancelled", [], "cancelled before it started")
-                continue
-            await sem.acquire()
-            if stop.is_set():
-                sem.release()
-                await ctx.db(store.finish_task, ctx.engine, task.id, "cancelled", [],
-                             "not started: the run stopped at a failed host")
-                continue
-            running.append(asyncio.create_task(host_run(task, entry, servers[entry["server_id"]])))
-        await asyncio.gather(*running)
+        try:
+            await _launch(ctx, entries, labels, tasks, touched, sem, stop, running, host_run, servers)
+            await asyncio.gather(*running)
+        except BaseException:
+            # the job itself is stopped (shutdown, lost lease): its host tasks stop with it, never run on as orphans
+            # beside the worker that takes the job over
+            for child in running:
+                child.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
         ctx.result["hosts"] = outcomes
         ctx.result["in_maintenance_by_this_run"] = sorted(run.down)
 
@@ -212,6 +207,27 @@ async def run_hosts(ctx: JobContext, cluster: VcenterCluster, entries: list[dict
     errors = [t.error or "" for t in finished if t.status == "failed"]
     return Outcome(len(finished), sum(t.status == "completed" for t in finished), len(errors),
                    sum(t.status == "cancelled" for t in finished), errors)
+
+
+async def _launch(ctx: JobContext, entries: list[dict[str, Any]], labels: list[tuple[uuid.UUID, str]],
+                  tasks: dict[str | None, JobTask], touched: set[uuid.UUID], sem: asyncio.Semaphore,
+                  stop: asyncio.Event, running: list[asyncio.Task[None]], host_run: Any,
+                  servers: dict[str, Server]) -> None:
+    """Starts the hosts in order as the semaphore allows; after a failure, the rest end "not started"."""
+    for entry, (server_id, label) in zip(entries, labels, strict=True):
+        task = tasks[label]
+        if task.status in FINISHED:
+            continue
+        if ctx.cancel.is_set() and server_id not in touched:
+            await ctx.db(store.finish_task, ctx.engine, task.id, "cancelled", [], "cancelled before it started")
+            continue
+        await sem.acquire()
+        if stop.is_set():
+            sem.release()
+            await ctx.db(store.finish_task, ctx.engine, task.id, "cancelled", [],
+                         "not started: the run stopped at a failed host")
+            continue
+        running.append(asyncio.create_task(host_run(task, entry, servers[entry["server_id"]])))
 
 
 # --- one host: prepare, verify, full update -------------------------------------------------------------------
