@@ -114,7 +114,7 @@ record_sync(system, uuid.UUID(str(vc_id)), vc.inventory())
 job = rolling.start_rolling_update(admin, "prod", image_uri=image, min_required_hosts=1)
 
 async def run():
-    worker = Worker(engine, key, WorkerOptions(dell_job_poll_seconds=0.2, scheduled_settle_seconds=1))
+    worker = Worker(engine, key, WorkerOptions(dell_job_poll_seconds=0.2, scheduled_settle_seconds=1, scheduler=False))
     claimed = store.claim_jobs(engine, worker.id, 1, 600.0, ["rolling_cluster_update"])
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await worker._execute(claimed[0], asyncio.Event())

@@ -604,11 +604,15 @@ def cmd_worker(rt: Runtime) -> None:
         raise CliError("--dell-job-poll: give 0.2 to 120 seconds")
     if not 1 <= a.scheduled_settle <= 3600:
         raise CliError("--scheduled-settle: give 1 to 3600 seconds")
+    if not 0.2 <= a.scheduler_poll <= 600:
+        raise CliError("--scheduler-poll: give 0.2 to 600 seconds")
     code = run_worker(rt.config, WorkerOptions(max_jobs=a.concurrency or 4, exit_when_idle=a.exit_when_idle,
                                                grace_seconds=a.grace, lease_seconds=a.lease,
                                                spool_dir=rt.config.data_dir / "spool",
                                                dell_job_poll_seconds=a.dell_job_poll,
-                                               scheduled_settle_seconds=a.scheduled_settle))
+                                               scheduled_settle_seconds=a.scheduled_settle,
+                                               scheduler=not (a.no_scheduler or a.exit_when_idle),
+                                               scheduler_poll_seconds=a.scheduler_poll))
     if code:
         raise CliError("", code)  # run_worker has said why, in one line
 
@@ -1093,6 +1097,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scheduled-settle", type=float, default=60.0, metavar="SECONDS",
                     help="how long an update started Immediate may stay Scheduled before DSM takes it as "
                          "waiting for a host reboot (default 60)")
+    sp.add_argument("--no-scheduler", action="store_true",
+                    help="run jobs only; leave windows, scheduled checks, notifications and retention to another "
+                         "worker (with --exit-when-idle the scheduler never runs)")
+    sp.add_argument("--scheduler-poll", type=float, default=10.0, metavar="SECONDS",
+                    help="how often the scheduler ticks and a standby worker tries to take it over (default 10)")
     sp.set_defaults(handler=cmd_worker)
 
     sp = json_flag(sub.add_parser("discover", help="find iDRACs in address ranges (a discovery_scan job)"))
@@ -1117,10 +1126,11 @@ def build_parser() -> argparse.ArgumentParser:
     _wait_flags(sp)
     sp.set_defaults(handler=cmd_power)
 
-    from dsm_cli import configuration, vcenter
+    from dsm_cli import configuration, vcenter, windows
 
     configuration.add_parsers(sub, json_flag, _wait_flags)
     vcenter.add_parsers(sub, json_flag, _wait_flags)
+    windows.add_parsers(sub, json_flag)
     return p
 
 

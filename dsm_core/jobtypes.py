@@ -8,6 +8,7 @@ rule and a pydantic model of its details (unknown keys refused).
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -294,10 +295,13 @@ class VcenterTestDetails(_Details):
 
 class ClusterSafetyDetails(_Details):
     min_required_hosts: Annotated[int, Field(ge=1, le=1000)] = 2
+    scheduled_check_id: uuid.UUID | None = None
+    """Set by the scheduler: the check rows record which scheduled_safety_checks row produced them."""
 
 
 class GroupSafetyDetails(_Details):
     min_healthy_servers: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    scheduled_check_id: uuid.UUID | None = None
 
 
 class RollingUpdateDetails(FirmwareDetails):

@@ -33,8 +33,10 @@ from dsm_core.redfish.client import ClientSettings, Throttle
 from dsm_worker import store
 from dsm_worker.activity import ActivityWriter
 from dsm_worker.handlers import HANDLERS
+from dsm_worker.notifier import Notifier
 from dsm_worker.pool import IdracPool
 from dsm_worker.runtime import JobCancelled, JobContext
+from dsm_worker.scheduler import Scheduler, SchedulerLock, record_holder
 
 log = logging.getLogger("dsm.worker")
 
@@ -52,6 +54,10 @@ class WorkerOptions:
     dell_job_poll_seconds: float = 5.0
     scheduled_settle_seconds: float = 60.0
     """An update sent Immediate that stays Scheduled this long waits for a host reboot (REDFISH.md §2.11)."""
+    scheduler: bool = True
+    """Take part in the scheduler election (one worker of all runs it); off for a worker that only runs jobs."""
+    scheduler_poll_seconds: float = 10.0
+    """How often the scheduler ticks, and how often a standby worker tries to take the scheduler over."""
 
 
 @dataclass
@@ -82,6 +88,7 @@ class Worker:
         )
         self.running: dict[uuid.UUID, _Running] = {}
         self.draining = asyncio.Event()
+        self.scheduler_lock = SchedulerLock(engine)
 
     # --- settings --------------------------------------------------------------------------------------
 
@@ -160,6 +167,39 @@ class Worker:
                 log.exception("maintenance failed; retrying")
             await asyncio.sleep(interval)
 
+    async def _scheduler_loop(self) -> None:
+        """Try for the scheduler lock every poll; while holding it, tick. A standby worker takes over within one
+        poll of the holder's death (its lock dies with its process or its database session)."""
+        scheduler = Scheduler(self.engine)
+        was_holder = False
+        try:
+            while True:
+                try:
+                    held = await asyncio.to_thread(self.scheduler_lock.acquire)
+                    if held != was_holder:
+                        log.info("worker=%s %s the scheduler", self.id, "runs" if held else "no longer runs")
+                        was_holder = held
+                    if held:
+                        report = await asyncio.to_thread(scheduler.tick)
+                        await asyncio.to_thread(record_holder, self.engine, self.id, scheduler.clock(), report)
+                except Exception:
+                    log.exception("scheduler pass failed; retrying")
+                await asyncio.sleep(self.options.scheduler_poll_seconds)
+        finally:
+            await asyncio.to_thread(self.scheduler_lock.release)
+
+    async def _notifier_loop(self) -> None:
+        """Delivers notifications while this worker runs the scheduler (so no row is sent by two workers); its own
+        task, so a slow relay delays mail, never the scheduler or a job."""
+        notifier = Notifier(self.engine, self.private_key)
+        while True:
+            try:
+                if self.scheduler_lock.held:
+                    await notifier.deliver_due()
+            except Exception:
+                log.exception("notification delivery failed; retrying")
+            await asyncio.sleep(min(5.0, self.options.scheduler_poll_seconds))
+
     async def _execute(self, job: store.ClaimedJob, cancel: asyncio.Event) -> None:
         handler = HANDLERS[job.job_type]
         ctx = JobContext(self, job, cancel)
@@ -196,6 +236,10 @@ class Worker:
         self.activity.start()
         await self._beat("running")
         maintenance = asyncio.create_task(self._maintenance_loop(), name="maintenance")
+        background = [maintenance]
+        if self.options.scheduler:
+            background += [asyncio.create_task(self._scheduler_loop(), name="scheduler"),
+                           asyncio.create_task(self._notifier_loop(), name="notifier")]
         log.info(
             "worker=%s host=%s pid=%d version=%s max_jobs=%d started",
             self.id,
@@ -240,9 +284,11 @@ class Worker:
                 drain.cancel()
             await self._drain()
         finally:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.pool.close_all()
             await self.activity.stop()
             await self._beat("stopped")

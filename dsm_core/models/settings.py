@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from dsm_core.db.types import JSONType
 from dsm_core.models.base import (
     BACKOFF_TYPES,
     LOG_LEVELS,
@@ -110,6 +111,14 @@ class NotificationSettings(SQLModel, table=True):
     notify_on_unsafe_cluster: bool = Field(default=True, nullable=False)
     notify_on_cluster_warning: bool = Field(default=False, nullable=False)
     notify_on_cluster_status_change: bool = Field(default=True, nullable=False)
+    smtp_starttls: bool = Field(default=True, nullable=False, sa_column_kwargs={"server_default": sa.true()})
+    smtp_recipients: list[str] = Field(default_factory=list, sa_type=JSONType, nullable=False,
+                                       sa_column_kwargs={"server_default": "[]"})
+    syslog_host: str | None = Field(default=None, max_length=255)
+    syslog_port: int = Field(default=514, nullable=False, sa_column_kwargs={"server_default": "514"})
+    notify_on_window_events: bool = Field(default=True, nullable=False, sa_column_kwargs={"server_default": sa.true()})
+    max_attempts: int = Field(default=5, nullable=False, sa_column_kwargs={"server_default": "5"})
+    """Delivery attempts per notification (backoff 30 s, 1 m, 2 m, … capped at 30 m) before it is failed."""
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

@@ -7,12 +7,14 @@ outcome, for the worker (jobs, the scheduler, the rolling update's pre-flight) a
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from dsm_core.models import (
     ClusterSafetyCheck,
+    ScheduledSafetyCheck,
     Server,
     ServerGroup,
     ServerGroupMember,
@@ -21,6 +23,7 @@ from dsm_core.models import (
 )
 from dsm_core.netaddr import format_endpoint
 from dsm_core.safety import ClusterFacts, HostFacts, ServerFacts, Verdict, status_change
+from dsm_core.services.context import Tx, mutation
 from dsm_core.services.groups import get_group
 from dsm_core.services.vcenter import find_cluster, latest_checks
 from dsm_core.vcenter.model import Inventory
@@ -129,3 +132,41 @@ def resolve_scope_groups(session: Session, /, ids: list[str]) -> list[ServerGrou
             raise LookupError(f"group {ref} was removed")
         groups.append(group)
     return groups
+
+
+def scheduled_targets(session: Session, /, config: ScheduledSafetyCheck) -> tuple[list[str], list[str]]:
+    """The clusters (names) and groups (names) a scheduled check covers now."""
+    clusters = sorted(set(session.exec(select(VcenterCluster.name)).all()))
+    if not config.check_all_clusters:
+        wanted = set(config.specific_clusters)
+        clusters = [c for c in clusters if c in wanted]
+    groups = sorted(session.exec(select(ServerGroup.name)).all()) if config.check_all_groups else []
+    return clusters, groups
+
+
+@mutation("safety.scheduled_run", "admin")
+def run_scheduled_check(tx: Tx, /, config_id: uuid.UUID, *, now: datetime) -> list[str]:
+    """The scheduler's run of one scheduled_safety_checks row: one cluster check job for its clusters, one group
+    check job for its groups (each check row records the schedule it came from), and last_run_at."""
+    from dsm_core.services.jobs import new_job
+
+    config = tx.session.get(ScheduledSafetyCheck, config_id)
+    if config is None:
+        raise LookupError(f"scheduled safety check {config_id} was removed")
+    clusters, groups = scheduled_targets(tx.session, config)
+    made = []
+    if clusters:
+        job = new_job(tx, "cluster_safety_check", clusters=clusters,
+                      details={"min_required_hosts": config.min_required_hosts, "scheduled_check_id": str(config.id)})
+        job.created_at = job.updated_at = now
+        tx.session.flush()
+        made.append(str(job.id))
+    if groups:
+        job = new_job(tx, "server_group_safety_check", groups=groups, details={"scheduled_check_id": str(config.id)})
+        job.created_at = job.updated_at = now
+        tx.session.flush()
+        made.append(str(job.id))
+    config.last_run_at = now
+    tx.session.add(config)
+    tx.audit("scheduled_safety_check", config.id, jobs=made, clusters=len(clusters), groups=len(groups))
+    return made

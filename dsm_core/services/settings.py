@@ -20,6 +20,7 @@ from dsm_core.jobtypes import JOB_TYPE_SPECS
 from dsm_core.models import (
     SINGLETON_ID,
     ActivitySettings,
+    MaintenanceSettings,
     NetworkSettings,
     NotificationSettings,
     VirtualMediaSettings,
@@ -72,7 +73,6 @@ class SettingKey:
 
 
 SCHEDULER = "takes effect with the scheduler"
-NOTIFICATIONS = "takes effect with notifications (the scheduler)"
 
 
 def _later(key: SettingKey, when: str) -> SettingKey:
@@ -122,6 +122,19 @@ def _url(text: str) -> str | None:
     return text or None
 
 
+def _emails(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if any(t.count("@") != 1 or " " in t or len(t) > 254 for t in items):
+        raise ValueError
+    return items
+
+
+def _patterns(text: str) -> str:
+    if not text.strip() or len(text) > 1000:
+        raise ValueError
+    return ",".join(t.strip() for t in text.split(",") if t.strip())
+
+
 def _job_types(text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     if any(t not in JOB_TYPE_SPECS for t in items):
@@ -154,17 +167,17 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
             k.column: k
             for k in (
                 SettingKey("log_level", "one of " + ", ".join(LOG_LEVELS), _choice(LOG_LEVELS)),
-                _later(_I("log_retention_days", 1, 3650), SCHEDULER),
-                _later(_I("job_retention_days", 1, 3650), SCHEDULER),
-                _later(_B("auto_cleanup_enabled"), SCHEDULER),
-                _later(_B("job_auto_cleanup_enabled"), SCHEDULER),
-                _later(_B("auto_cancel_stale_jobs"), SCHEDULER),
-                _later(_I("stale_pending_hours", 1, 8760), SCHEDULER),
-                _later(_I("stale_running_hours", 1, 8760), SCHEDULER),
+                _I("log_retention_days", 1, 3650),
+                _I("job_retention_days", 1, 3650),
+                _B("auto_cleanup_enabled"),
+                _B("job_auto_cleanup_enabled"),
+                _B("auto_cancel_stale_jobs"),
+                _I("stale_pending_hours", 1, 8760),
+                _I("stale_running_hours", 1, 8760),
                 _later(_B("keep_statistics"), SCHEDULER),
                 _later(_I("statistics_retention_days", 1, 3650), SCHEDULER),
-                _later(_B("alert_on_failures"), SCHEDULER),
-                _later(_B("alert_on_slow_commands"), SCHEDULER),
+                _B("alert_on_failures"),
+                _B("alert_on_slow_commands"),
                 _I("slow_command_threshold_ms", 1, 600_000),
                 _I("max_request_body_kb", 0, 10_240),
                 _I("max_response_body_kb", 0, 10_240),
@@ -191,8 +204,8 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 SettingKey("retry_backoff_type", "one of " + ", ".join(BACKOFF_TYPES), _choice(BACKOFF_TYPES)),
                 _I("max_requests_per_minute", 1, 100_000),
                 _later(_B("require_prereq_validation"), "takes effect with firmware updates"),
-                _later(_B("monitor_latency"), SCHEDULER),
-                _later(_I("latency_alert_threshold_ms", 1, 600_000), SCHEDULER),
+                _B("monitor_latency"),
+                _I("latency_alert_threshold_ms", 1, 600_000),
                 _I("max_response_body_mb", 1, 1024),
             )
         },
@@ -200,7 +213,7 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
     "notification": (
         NotificationSettings,
         {
-            k.column: _later(k, NOTIFICATIONS)
+            k.column: k
             for k in (
                 _T("smtp_host"),
                 _I("smtp_port", 1, 65535),
@@ -223,6 +236,24 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _B("notify_on_unsafe_cluster"),
                 _B("notify_on_cluster_warning"),
                 _B("notify_on_cluster_status_change"),
+                _B("smtp_starttls"),
+                SettingKey("smtp_recipients", "comma-separated e-mail addresses (empty clears them)", _emails),
+                _T("syslog_host"),
+                _I("syslog_port", 1, 65535),
+                _B("notify_on_window_events"),
+                _I("max_attempts", 1, 50),
+            )
+        },
+    ),
+    "maintenance": (
+        MaintenanceSettings,
+        {
+            k.column: k
+            for k in (
+                _B("four_eyes"),
+                _B("operators_may_approve"),
+                SettingKey("production_clusters", "comma-separated cluster name patterns (* matches any; the "
+                           "approval of a window on such a cluster wants the cluster's name typed)", _patterns),
             )
         },
     ),

@@ -40,9 +40,10 @@ def _clusters(engine: Any, names: list[str]) -> list[VcenterCluster]:
             raise TaskFailed(str(exc)) from None
 
 
-def _store_cluster(engine: Any, cluster_id: uuid.UUID, verdict: Any, job_id: uuid.UUID) -> dict[str, Any]:
+def _store_cluster(engine: Any, cluster_id: uuid.UUID, verdict: Any, job_id: uuid.UUID,
+                   scheduled: uuid.UUID | None) -> dict[str, Any]:
     with session_scope(engine) as s:
-        return record_cluster_check(s, cluster_id, verdict, job_id=job_id)
+        return record_cluster_check(s, cluster_id, verdict, job_id=job_id, scheduled_check_id=scheduled)
 
 
 async def cluster_safety_check(ctx: JobContext) -> Outcome:
@@ -64,7 +65,7 @@ async def cluster_safety_check(ctx: JobContext) -> Outcome:
         if facts is None:
             raise TaskFailed(f"cluster {cluster.name} is no longer in its vCenter (removed since the last sync)")
         verdict = cluster_verdict(facts, details.min_required_hosts)
-        view = await ctx.db(_store_cluster, ctx.engine, cluster.id, verdict, ctx.job.id)
+        view = await ctx.db(_store_cluster, ctx.engine, cluster.id, verdict, ctx.job.id, details.scheduled_check_id)
         log.add(f"{verdict.status}: {verdict.healthy} of {verdict.total} host(s) healthy, minimum "
                 f"{verdict.minimum}" + "".join(f"; {r.message}" for r in verdict.reasons))
         ctx.result["checks"].append(view)
@@ -105,9 +106,10 @@ def _fresh(engine: Any, server_ids: list[uuid.UUID]) -> list[Server]:
     return [rows[i] for i in server_ids if i in rows]
 
 
-def _store_group(engine: Any, group_id: uuid.UUID, verdict: Any, job_id: uuid.UUID) -> dict[str, Any]:
+def _store_group(engine: Any, group_id: uuid.UUID, verdict: Any, job_id: uuid.UUID,
+                 scheduled: uuid.UUID | None) -> dict[str, Any]:
     with session_scope(engine) as s:
-        return record_group_check(s, group_id, verdict, job_id=job_id)
+        return record_group_check(s, group_id, verdict, job_id=job_id, scheduled_check_id=scheduled)
 
 
 async def server_group_safety_check(ctx: JobContext) -> Outcome:
@@ -139,7 +141,8 @@ async def server_group_safety_check(ctx: JobContext) -> Outcome:
         minimum = stored_minimum if details.min_healthy_servers is None else details.min_healthy_servers
         fresh = await ctx.db(_fresh, ctx.engine, [m.id for m in members])
         verdict = group_verdict(name, [server_facts(s) for s in fresh], minimum)
-        ctx.result["checks"].append(await ctx.db(_store_group, ctx.engine, group_id, verdict, ctx.job.id))
+        ctx.result["checks"].append(await ctx.db(_store_group, ctx.engine, group_id, verdict, ctx.job.id,
+                                                  details.scheduled_check_id))
     checks = ctx.result["checks"]
     ctx.result["verdict"] = "safe" if checks and all(c["verdict"] == "safe" for c in checks) else "unsafe"
     return outcome

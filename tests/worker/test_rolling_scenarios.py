@@ -132,7 +132,7 @@ async def run_scenario(seed: int, templates: Templates, base: Path, repo: Repo, 
         kills = list(plan.kills)
         failures_seen = 0
         for _round in range(8):
-            worker = Worker(engine, key, WorkerOptions(dell_job_poll_seconds=0.05, scheduled_settle_seconds=0.3))
+            worker = Worker(engine, key, WorkerOptions(dell_job_poll_seconds=0.05, scheduled_settle_seconds=0.3, scheduler=False))
             claimed = await asyncio.to_thread(store.claim_jobs, engine, worker.id, 1, 60.0, ["rolling_cluster_update"])
             if not claimed:
                 break

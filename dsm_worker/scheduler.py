@@ -1,0 +1,454 @@
+"""The scheduler: maintenance windows, scheduled safety checks, notifications of what happened, activity alerts,
+stale jobs and retention. Exactly one runs at a time across all workers.
+
+Who runs it is decided by a lock the operating system or the database releases when its holder dies: on PostgreSQL
+a session advisory lock held on a connection of its own (a killed worker's connection closes and the lock goes with
+it; another worker takes it at its next attempt, one poll interval later), on SQLite an exclusive ``flock`` on a
+file beside the database (the supported SQLite setup is one worker; the lock also keeps a second one out).
+
+``tick(now)`` is one pass, synchronous and driven by the clock passed in: the tests run it on a controlled clock,
+the worker on the wall clock. Every change it makes is a service mutation by the system (audited); every step is
+guarded on its own, so one failing step (a vanished cluster) never stops the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from croniter import croniter
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, col, select
+
+from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.models import (
+    ActivitySettings,
+    ClusterSafetyCheck,
+    IdracCommand,
+    Job,
+    MaintenanceWindow,
+    NetworkSettings,
+    NotificationLog,
+    NotificationOutbox,
+    NotificationSettings,
+    ScheduledSafetyCheck,
+    SchedulerState,
+    Server,
+    ServerGroup,
+    ServerGroupSafetyCheck,
+)
+from dsm_core.services.context import SYSTEM, ServiceContext
+from dsm_core.services.jobs import FINISHED
+from dsm_core.services.notifications import enqueue
+from dsm_core.services.settings import singleton
+from dsm_core.services.windows import MAX_NOTIFY_HOURS, advance_window, notify_upcoming, start_window
+from dsm_core.timeutil import as_utc, utcnow
+
+log = logging.getLogger("dsm.scheduler")
+ADVISORY_KEY = 0x44534D5343  # "DSMSC"
+RETENTION_BATCH = 500
+RETENTION_BATCHES_PER_TICK = 20
+RETENTION_EVERY = timedelta(hours=1)
+EVENT_BATCH = 500
+
+
+# --- the lock -----------------------------------------------------------------------------------------------------
+
+
+class SchedulerLock:
+    """Held by at most one process; released by the OS or the database when the holder dies."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None or self._fd is not None
+
+    def _lock_file(self) -> Path | None:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return None
+        return Path(database).with_name(Path(database).name + ".scheduler.lock")
+
+    def acquire(self) -> bool:
+        """Try once, without waiting. True when this process holds the lock (now or already)."""
+        if self.held:
+            return self.alive()
+        if self.engine.dialect.name == "postgresql":
+            conn = self.engine.connect()
+            try:
+                got = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar())
+                conn.commit()
+            except Exception:
+                conn.close()
+                raise
+            if not got:
+                conn.close()
+                return False
+            self._conn = conn
+            return True
+        path = self._lock_file()
+        if path is None:
+            self._fd = -1
+            return True
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def alive(self) -> bool:
+        """Whether the lock is still ours (a PostgreSQL restart ends the session and the lock with it)."""
+        if self._conn is not None:
+            try:
+                self._conn.execute(sa.text("SELECT 1")).scalar()
+                self._conn.commit()
+            except Exception:
+                log.warning("scheduler lock connection lost; no longer the scheduler")
+                self.release()
+                return False
+        return self.held
+
+    def release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                self._conn.commit()
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+        if self._fd is not None:
+            if self._fd >= 0:
+                with contextlib.suppress(OSError):
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+            self._fd = None
+
+
+# --- state --------------------------------------------------------------------------------------------------------
+
+
+def _state(session: Session, name: str) -> SchedulerState:
+    row = session.get(SchedulerState, name)
+    if row is None:
+        row = SchedulerState(name=name, value={})
+        session.add(row)
+    return row
+
+
+def read_state(engine: Engine, name: str) -> dict[str, Any]:
+    with read_scope(engine) as s:
+        row = s.get(SchedulerState, name)
+        return dict(row.value) if row else {}
+
+
+def _cursor(session: Session, name: str, now: datetime) -> datetime:
+    """A time cursor; the first time it is ``now`` (history is not replayed as fresh news)."""
+    row = _state(session, name)
+    at = row.value.get("at")
+    if at is None:
+        row.value = {"at": now.isoformat()}
+        return now
+    return datetime.fromisoformat(at)
+
+
+def _advance(session: Session, name: str, at: datetime) -> None:
+    row = _state(session, name)
+    row.value = {"at": at.isoformat()}
+    session.add(row)
+
+
+@dataclass
+class TickReport:
+    started: list[str] = field(default_factory=list)
+    advanced: list[str] = field(default_factory=list)
+    upcoming: list[str] = field(default_factory=list)
+    scheduled_checks: list[str] = field(default_factory=list)
+    notified: int = 0
+    stale_cancelled: int = 0
+    deleted: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.ctx = ServiceContext(engine, SYSTEM)
+
+    # --- one pass ---
+
+    def tick(self, now: datetime | None = None) -> TickReport:
+        at = now or self.clock()
+        report = TickReport()
+        for step in (self._windows_due, self._windows_running, self._windows_upcoming, self._scheduled_checks,
+                     self._job_events, self._safety_events, self._activity_alerts, self._stale_jobs,
+                     self._retention):
+            try:
+                step(at, report)
+            except Exception as exc:
+                log.exception("scheduler step %s failed", step.__name__)
+                report.errors.append(f"{step.__name__}: {type(exc).__name__}: {exc}")
+        return report
+
+    # --- windows ---
+
+    def _windows_due(self, now: datetime, report: TickReport) -> None:
+        with read_scope(self.engine) as s:
+            due = s.exec(select(MaintenanceWindow.id).where(
+                MaintenanceWindow.status == "planned", MaintenanceWindow.planned_start <= now,
+                MaintenanceWindow.auto_execute).order_by(col(MaintenanceWindow.planned_start))).all()
+        for wid in due:
+            try:
+                view = start_window(self.ctx, wid, now=now)
+            except Exception as exc:
+                # The work could not even be created (a group deleted since): the window says so, once.
+                log.exception("window %s could not start", wid)
+                self._fail_start(wid, now, f"could not start: {type(exc).__name__}: {exc}")
+                report.errors.append(f"window {wid}: {exc}")
+                continue
+            report.started.append(f"{view['title']}: {view['status']}")
+
+    def _fail_start(self, window_id: uuid.UUID, now: datetime, reason: str) -> None:
+        from dsm_core.services.windows import mark_skipped
+
+        mark_skipped(self.ctx, window_id, now=now, reason=reason)
+
+    def _windows_running(self, now: datetime, report: TickReport) -> None:
+        with read_scope(self.engine) as s:
+            running = s.exec(select(MaintenanceWindow).where(MaintenanceWindow.status == "in_progress")).all()
+            ready = []
+            for w in running:
+                if w.phase == "hold":
+                    end = as_utc(w.planned_end)
+                    if end is not None and now >= end:
+                        ready.append(w.id)
+                    continue
+                ids = [uuid.UUID(j) for j in w.job_ids]
+                statuses = s.exec(select(Job.status).where(col(Job.id).in_(ids))).all() if ids else []
+                if all(st in FINISHED for st in statuses):
+                    ready.append(w.id)
+        for wid in ready:
+            view = advance_window(self.ctx, wid, now=now)
+            report.advanced.append(f"{view['title']}: {view['status']}")
+
+    def _windows_upcoming(self, now: datetime, report: TickReport) -> None:
+        with read_scope(self.engine) as s:
+            rows = s.exec(select(MaintenanceWindow.id, MaintenanceWindow.planned_start,
+                                 MaintenanceWindow.notify_before_hours).where(
+                MaintenanceWindow.status == "planned", col(MaintenanceWindow.notification_sent).is_(False),
+                MaintenanceWindow.notify_before_hours > 0, MaintenanceWindow.planned_start > now,
+                MaintenanceWindow.planned_start <= now + timedelta(hours=MAX_NOTIFY_HOURS))).all()
+        for wid, start, hours in rows:
+            begin = as_utc(start)
+            if begin is not None and begin - timedelta(hours=hours) <= now:
+                notify_upcoming(self.ctx, wid)
+                report.upcoming.append(str(wid))
+
+    # --- scheduled safety checks ---
+
+    def _scheduled_checks(self, now: datetime, report: TickReport) -> None:
+        with read_scope(self.engine) as s:
+            configs = s.exec(select(ScheduledSafetyCheck).where(ScheduledSafetyCheck.enabled)).all()
+        for config in configs:
+            since = as_utc(config.last_run_at) or as_utc(config.created_at) or now
+            try:
+                due = croniter(config.schedule_cron, since).get_next(datetime)
+            except (ValueError, KeyError) as exc:
+                report.errors.append(f"scheduled check {config.id}: bad cron {config.schedule_cron!r}: {exc}")
+                continue
+            if due > now:
+                continue
+            from dsm_core.services.safety import run_scheduled_check
+
+            made = run_scheduled_check(self.ctx, config.id, now=now)
+            report.scheduled_checks.extend(made)
+
+    # --- events as notifications ---
+
+    def _job_events(self, now: datetime, report: TickReport) -> None:
+        with session_scope(self.engine) as s:
+            settings = singleton(s, NotificationSettings)
+            since = _cursor(s, "job_events", now)
+            jobs = s.exec(select(Job).where(Job.updated_at > since, col(Job.status).in_(FINISHED)).order_by(
+                col(Job.updated_at)).limit(EVENT_BATCH)).all()
+            last = since
+            for job in jobs:
+                last = max(last, as_utc(job.updated_at) or last)
+                critical = job.job_type in (settings.critical_job_types or [])
+                if job.status == "failed" and settings.notify_on_job_failed:
+                    report.notified += bool(enqueue(
+                        s, "job_failed", f"Job failed: {job.job_type}",
+                        f"Job {job.id} ({job.job_type}) failed: {job.error or 'no error recorded'}",
+                        severity="critical" if critical else "warning", job_id=job.id,
+                        mention=critical and settings.mention_on_critical_failures,
+                        dedupe_key=f"job:{job.id}:{job.status}:{job.attempts}", now=now))
+                elif job.status == "completed" and settings.notify_on_job_complete:
+                    report.notified += bool(enqueue(
+                        s, "job_completed", f"Job completed: {job.job_type}",
+                        f"Job {job.id} ({job.job_type}) completed.", job_id=job.id,
+                        dedupe_key=f"job:{job.id}:{job.status}:{job.attempts}", now=now))
+            _advance(s, "job_events", last)
+
+    def _safety_events(self, now: datetime, report: TickReport) -> None:
+        with session_scope(self.engine) as s:
+            settings = singleton(s, NotificationSettings)
+            since = _cursor(s, "safety_events", now)
+            last = since
+            rows: list[tuple[str, datetime, bool, bool, str | None, uuid.UUID]] = []
+            for c in s.exec(select(ClusterSafetyCheck).where(ClusterSafetyCheck.created_at > since).limit(
+                    EVENT_BATCH)).all():
+                rows.append((f"cluster {c.cluster_id}", as_utc(c.created_at) or now, c.safe_to_proceed,
+                             c.status_changed, c.previous_status, c.id))
+            for g in s.exec(select(ServerGroupSafetyCheck).where(ServerGroupSafetyCheck.created_at > since).limit(
+                    EVENT_BATCH)).all():
+                group = s.get(ServerGroup, g.server_group_id) if g.server_group_id else None
+                rows.append((f"group {group.name if group else g.server_group_id}", as_utc(g.created_at) or now,
+                             g.safe_to_proceed, g.status_changed, g.previous_status, g.id))
+            for subject, at, safe, changed, previous, check_id in sorted(rows, key=lambda r: r[1]):
+                last = max(last, at)
+                if changed and settings.notify_on_cluster_status_change:
+                    now_status = "safe" if safe else "unsafe"
+                    report.notified += bool(enqueue(
+                        s, "cluster_status_changed", f"{subject} is now {now_status}",
+                        f"The safety check of {subject} says {now_status} (it was {previous}).",
+                        severity="normal" if safe else "critical", dedupe_key=f"safety:{check_id}", now=now))
+                elif not safe and settings.notify_on_unsafe_cluster:
+                    report.notified += bool(enqueue(
+                        s, "cluster_unsafe", f"{subject} is unsafe to update",
+                        f"The safety check of {subject} says unsafe.", severity="warning",
+                        dedupe_key=f"safety:{check_id}", now=now))
+            _advance(s, "safety_events", last)
+
+    def _activity_alerts(self, now: datetime, report: TickReport) -> None:
+        """Failed calls, slow calls and high latency, one alert per iDRAC, kind and hour (the rate limit)."""
+        with session_scope(self.engine) as s:
+            activity = singleton(s, ActivitySettings)
+            network = singleton(s, NetworkSettings)
+            since = _cursor(s, "activity_alerts", now)
+            upto = now
+            hour = now.strftime("%Y%m%d%H")
+            kinds: list[tuple[str, Any, str]] = []
+            if activity.alert_on_failures:
+                kinds.append(("activity_failures", col(IdracCommand.success).is_(False), "failed call(s)"))
+            if activity.alert_on_slow_commands:
+                kinds.append(("activity_slow", col(IdracCommand.response_time_ms) > activity.slow_command_threshold_ms,
+                              f"call(s) slower than {activity.slow_command_threshold_ms} ms"))
+            if network.monitor_latency:
+                kinds.append(("activity_latency",
+                              col(IdracCommand.response_time_ms) > network.latency_alert_threshold_ms,
+                              f"call(s) above the latency alert of {network.latency_alert_threshold_ms} ms"))
+            for event, condition, words in kinds:
+                groups = s.exec(select(IdracCommand.server_id, sa.func.count(), sa.func.max(
+                    IdracCommand.response_time_ms)).where(
+                    IdracCommand.timestamp > since, IdracCommand.timestamp <= upto, condition).group_by(
+                    col(IdracCommand.server_id))).all()
+                for server_id, count, slowest in groups:
+                    server = s.get(Server, server_id) if server_id else None
+                    name = (server.hostname or server.ip_address) if server else "no server (vCenter/OME)"
+                    report.notified += bool(enqueue(
+                        s, event, f"{name}: {count} {words}",
+                        f"{name}: {count} {words} since {since:%H:%M:%S} UTC (slowest {slowest} ms). Further "
+                        "alerts of this kind for this iDRAC are held until the next hour; `dsm activity` shows "
+                        "the calls.", severity="warning", dedupe_key=f"{event}:{server_id}:{hour}", now=now))
+            _advance(s, "activity_alerts", upto)
+
+    # --- housekeeping ---
+
+    def _stale_jobs(self, now: datetime, report: TickReport) -> None:
+        with session_scope(self.engine) as s:
+            settings = singleton(s, ActivitySettings)
+            if not settings.auto_cancel_stale_jobs:
+                return
+            pending_cut = now - timedelta(hours=settings.stale_pending_hours)
+            running_cut = now - timedelta(hours=settings.stale_running_hours)
+            stale = s.exec(select(Job).where(sa.or_(
+                sa.and_(col(Job.status) == "pending", col(Job.created_at) < pending_cut,
+                        sa.or_(col(Job.schedule_at).is_(None), col(Job.schedule_at) < pending_cut)),
+                sa.and_(col(Job.status) == "running", col(Job.started_at) < running_cut))).limit(EVENT_BATCH)).all()
+            for job in stale:
+                if job.status == "running":
+                    if not job.cancel_requested:
+                        job.cancel_requested = True
+                        job.error = f"running longer than {settings.stale_running_hours} h (stale_running_hours)"
+                        report.stale_cancelled += 1
+                else:
+                    job.status, job.completed_at = "cancelled", now
+                    job.error = (f"pending longer than {settings.stale_pending_hours} h (stale_pending_hours); no "
+                                 "worker took it — is one running with a handler for this type?")
+                    report.stale_cancelled += 1
+                s.add(job)
+
+    def _retention(self, now: datetime, report: TickReport) -> None:
+        last = read_state(self.engine, "retention").get("at")
+        if last is not None and now - datetime.fromisoformat(last) < RETENTION_EVERY:
+            return
+        with read_scope(self.engine) as s:
+            settings = singleton(s, ActivitySettings)
+        targets: list[tuple[str, Any, Any]] = []
+        if settings.auto_cleanup_enabled:
+            cut = now - timedelta(days=settings.log_retention_days)
+            targets.append(("idrac_commands", IdracCommand, IdracCommand.timestamp < cut))
+            targets.append(("notification_logs", NotificationLog, NotificationLog.created_at < cut))
+            targets.append(("notification_outbox", NotificationOutbox,
+                            (NotificationOutbox.created_at < cut) & (NotificationOutbox.status != "pending")))
+        if settings.job_auto_cleanup_enabled:
+            cut = now - timedelta(days=settings.job_retention_days)
+            targets.append(("jobs", Job, col(Job.status).in_(FINISHED) & (Job.updated_at < cut)))
+        unfinished = False
+        for name, model, condition in targets:
+            deleted = 0
+            for _ in range(RETENTION_BATCHES_PER_TICK):
+                # One short transaction per batch: SQLite's write lock is never held for long.
+                with session_scope(self.engine) as s:
+                    ids = s.exec(select(model.id).where(condition).limit(RETENTION_BATCH)).all()
+                    if ids:
+                        s.execute(sa.delete(model).where(model.id.in_(ids)))
+                deleted += len(ids)
+                if len(ids) < RETENTION_BATCH:
+                    break
+            else:
+                unfinished = True
+            if deleted:
+                report.deleted[name] = deleted
+        with session_scope(self.engine) as s:
+            if not unfinished:
+                _advance(s, "retention", now)
+            if settings.auto_cleanup_enabled:
+                settings_row = singleton(s, ActivitySettings)
+                settings_row.last_cleanup_at = now
+                if settings.job_auto_cleanup_enabled:
+                    settings_row.job_last_cleanup_at = now
+                s.add(settings_row)
+
+
+def holder_view(engine: Engine) -> dict[str, Any]:
+    """Which worker runs the scheduler and when it last ticked (the pulse shows it)."""
+    return read_state(engine, "holder")
+
+
+def record_holder(engine: Engine, worker_id: uuid.UUID, now: datetime, report: TickReport | None) -> None:
+    with session_scope(engine) as s:
+        row = _state(s, "holder")
+        row.value = {"worker": str(worker_id), "host": socket.gethostname(), "pid": os.getpid(),
+                     "since": row.value.get("since") if row.value.get("worker") == str(worker_id) else now.isoformat(),
+                     "last_tick": now.isoformat(), "errors": (report.errors if report else [])[:5]}
+        s.add(row)
