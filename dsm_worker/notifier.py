@@ -61,7 +61,7 @@ class DeliveryError(Exception):
     """One channel's failure, in words fit for the log row (no secret in it)."""
 
 
-def _smtp(settings: NotificationSettings, password: str | None, msg: Message) -> str:
+def _smtp(settings: NotificationSettings, password: str | None, msg: Message, timeout: float) -> str:
     email = EmailMessage()
     email["Subject"] = f"[DSM] {msg.subject}"
     email["From"] = settings.smtp_from_email or ""
@@ -71,7 +71,7 @@ def _smtp(settings: NotificationSettings, password: str | None, msg: Message) ->
     email.set_content(msg.body)
     host = settings.smtp_host or ""
     try:
-        with smtplib.SMTP(host, int(settings.smtp_port), timeout=SEND_TIMEOUT) as smtp:
+        with smtplib.SMTP(host, int(settings.smtp_port), timeout=timeout) as smtp:
             smtp.ehlo()
             if settings.smtp_starttls:
                 smtp.starttls(context=ssl.create_default_context())
@@ -97,11 +97,11 @@ def _webhook_payload(settings: NotificationSettings, msg: Message) -> dict[str, 
             "dsm": {"event": msg.event, "severity": msg.severity, "id": str(msg.id)}}
 
 
-def _webhook(settings: NotificationSettings, url: str, msg: Message) -> str:
+def _webhook(settings: NotificationSettings, url: str, msg: Message, timeout: float) -> str:
     where = urlsplit(url)
     label = f"webhook {where.hostname}:{where.port or (443 if where.scheme == 'https' else 80)}"
     try:
-        with httpx.Client(timeout=SEND_TIMEOUT, follow_redirects=False, trust_env=False) as client, \
+        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client, \
                 client.stream("POST", url, json=_webhook_payload(settings, msg)) as response:
             body = b""
             for chunk in response.iter_bytes():
@@ -118,7 +118,7 @@ def _webhook(settings: NotificationSettings, url: str, msg: Message) -> str:
 _SYSLOG_SEVERITY = {"critical": 2, "warning": 4, "normal": 6}
 
 
-def _syslog(settings: NotificationSettings, msg: Message) -> str:
+def _syslog(settings: NotificationSettings, msg: Message, timeout: float) -> str:
     """RFC 5424 over UDP (facility local0)."""
     pri = 16 * 8 + _SYSLOG_SEVERITY.get(msg.severity, 6)
     text = f"<{pri}>1 {utcnow().isoformat()} {socket.gethostname()} dsm - {msg.event} - {msg.subject}: {msg.body}"
@@ -127,7 +127,7 @@ def _syslog(settings: NotificationSettings, msg: Message) -> str:
         infos = socket.getaddrinfo(host, int(settings.syslog_port), type=socket.SOCK_DGRAM)
         family, kind, proto, _, address = infos[0]
         with socket.socket(family, kind, proto) as sock:
-            sock.settimeout(SEND_TIMEOUT)
+            sock.settimeout(timeout)
             sock.sendto(text.encode("utf-8", "replace")[:8192], address)
     except OSError as exc:
         raise DeliveryError(f"syslog {host}:{settings.syslog_port}: {type(exc).__name__}: {exc}"[:500]) from None
@@ -136,10 +136,11 @@ def _syslog(settings: NotificationSettings, msg: Message) -> str:
 
 class Notifier:
     def __init__(self, engine: Engine, private_key: X25519PrivateKey,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, timeout: float = SEND_TIMEOUT) -> None:
         self.engine = engine
         self.private_key = private_key
         self.clock = clock
+        self.timeout = timeout
 
     def _due(self, now: datetime) -> tuple[NotificationSettings, list[Message]]:
         with read_scope(self.engine) as s:
@@ -160,11 +161,11 @@ class Notifier:
 
     def _send(self, settings: NotificationSettings, channel: str, msg: Message) -> str:
         if channel == "smtp":
-            return _smtp(settings, self._secret(settings.smtp_password_sealed), msg)
+            return _smtp(settings, self._secret(settings.smtp_password_sealed), msg, self.timeout)
         if channel == "webhook":
             url = self._secret(settings.teams_webhook_url_sealed) or ""
-            return _webhook(settings, url, msg)
-        return _syslog(settings, msg)
+            return _webhook(settings, url, msg, self.timeout)
+        return _syslog(settings, msg, self.timeout)
 
     async def deliver_due(self) -> int:
         """One pass over the due rows; returns how many were handled."""
@@ -178,10 +179,10 @@ class Notifier:
                     continue
                 try:
                     detail = await asyncio.wait_for(asyncio.to_thread(self._send, settings, channel, msg),
-                                                    SEND_TIMEOUT + 5)
+                                                    self.timeout + 5)
                     results[channel] = ("sent", detail)
                 except (DeliveryError, TimeoutError) as exc:
-                    results[channel] = ("failed", str(exc) or f"{channel}: no answer in {SEND_TIMEOUT:.0f} s")
+                    results[channel] = ("failed", str(exc) or f"{channel}: no answer in {self.timeout:.0f} s")
                 except Exception as exc:  # a channel's bug must not stop the others or the worker
                     log.exception("notification %s via %s", msg.id, channel)
                     results[channel] = ("failed", f"{channel}: {type(exc).__name__}")

@@ -12,6 +12,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ import dsm_cli.main as cli
 from dsm_core.credentials.secret import Secret
 from dsm_core.db import make_engine
 from dsm_core.models import AuditLog
-from dsm_core.services import credentials, firmware, groups, jobs, servers
+from dsm_core.services import credentials, firmware, groups, jobs, servers, windows
 from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
 from tests.vcenter_seed import seed_vcenter
@@ -57,6 +58,11 @@ READS: dict[tuple[str, ...], list[str]] = {
     ("vcenter", "list"): ["vcenter", "list", "--json"],
     ("clusters", "list"): ["clusters", "list", "--json"],
     ("clusters", "show"): ["clusters", "show", "prod-0", "--json"],
+    ("windows", "list"): ["windows", "list", "--json"],
+    ("windows", "show"): ["windows", "show", "{window}", "--json"],
+    ("windows", "suggest"): ["windows", "suggest", "--json"],
+    ("windows", "report"): ["windows", "report", "{window}", "--format", "md"],
+    ("notifications", "list"): ["notifications", "list", "--json"],
 }
 WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("init",): [["init"], ["init", "--admin", "victor"]],
@@ -119,6 +125,12 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("safety", "check"): [["safety", "check", "--cluster", "prod-0"], ["safety", "check", "--group", "web", "--wait"]],
     ("rolling-update",): [["rolling-update", "prod-0", "--image-uri", "http://127.0.10.250/BIOS.EXE", "--plan"],
                           ["rolling-update", "prod-0", "--repository", "drm", "--yes"]],
+    ("windows", "create"): [["windows", "create", "--title", "hc", "--server", SERVER, "--type", "health_check",
+                             "--start", "2030-01-06T02:00", "--end", "2030-01-06T03:00"]],
+    ("windows", "approve"): [["windows", "approve", "{window}"]],
+    ("windows", "reject"): [["windows", "reject", "{window}", "--reason", "freeze"]],
+    ("windows", "cancel"): [["windows", "cancel", "{window}"]],
+    ("notifications", "test"): [["notifications", "test"]],
 }
 # The console (no command) is a read for a viewer; what it offers a viewer is tested with Pilot in
 # tests/tui/test_console.py::test_no_mutating_action_for_a_viewer_or_in_readonly.
@@ -177,9 +189,14 @@ def seeded(db_url: str, tmp_path: Path, worker_key_path: Path, monkeypatch: pyte
     with engine.begin() as conn:  # a finished job for `jobs wait` (no worker runs in this test)
         conn.execute(sa.text("UPDATE jobs SET status = 'completed', progress = 100 WHERE id = :id"),
                      {"id": done["id"].replace("-", "") if db_url.startswith("sqlite") else done["id"]})
+    window = windows.create_window(ctx_for(engine, "oscar"), "fw", maintenance_type="firmware_update",
+                                   start=datetime(2030, 1, 6, 2, tzinfo=UTC), end=datetime(2030, 1, 6, 4, tzinfo=UTC),
+                                   servers=[SERVER], details={"image_uri": "http://127.0.10.250/BIOS.EXE"},
+                                   requires_approval=True)
     csv = tmp_path / "more.csv"
     csv.write_text("ip_address,hostname\n127.0.10.7,x\n")
-    yield engine, {"job": job["id"], "done_job": done["id"], "csv": str(csv), "backup": backup}
+    yield engine, {"job": job["id"], "done_job": done["id"], "csv": str(csv), "backup": backup,
+                  "window": window["id"]}
     engine.dispose()
 
 

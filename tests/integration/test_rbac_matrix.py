@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,9 +23,22 @@ from sqlmodel import SQLModel
 import dsm_core.services
 import dsm_core.services.safety
 from dsm_core.credentials.secret import Secret
-from dsm_core.models import ActivitySettings, AuditLog
-from dsm_core.services import configuration, credentials, firmware, groups, jobs, rolling, servers, vcenter
-from dsm_core.services.context import MUTATIONS, ServiceContext
+from dsm_core.db.engine import session_scope
+from dsm_core.models import ActivitySettings, AuditLog, ScheduledSafetyCheck
+from dsm_core.services import (
+    configuration,
+    credentials,
+    firmware,
+    groups,
+    jobs,
+    rolling,
+    servers,
+    settings,
+    users,
+    vcenter,
+    windows,
+)
+from dsm_core.services.context import MUTATIONS, SYSTEM, ServiceContext
 from dsm_core.services.errors import PermissionDenied
 from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
@@ -101,6 +116,36 @@ def _record(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (added["id"], inventory()), {}
 
 
+T0 = datetime(2030, 1, 6, 2, 0, tzinfo=UTC)
+
+
+def _planned(admin: ServiceContext, *, approval: bool = True) -> str:
+    """A planned window on a server, created by another operator (carol), so four-eyes lets everyone else approve."""
+    if "carol" not in {u["username"] for u in users.list_users(admin)}:
+        users.add_user(admin, "carol", "operator")
+    view = windows.create_window(ctx_for(admin.engine, "carol"), "fw", maintenance_type="firmware_update", start=T0,
+                                 end=T0 + timedelta(hours=2), servers=[_with_server(admin)],
+                                 details={"image_uri": "http://127.0.10.250/BIOS.EXE"}, requires_approval=approval,
+                                 now=T0 - timedelta(days=1))
+    return str(view["id"])
+
+
+def _running(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    wid = _planned(admin, approval=False)
+    windows.start_window(ServiceContext(admin.engine, SYSTEM), uuid.UUID(wid), now=T0)
+    return (uuid.UUID(wid),), {"now": T0 + timedelta(hours=3)}
+
+
+def _scheduled(admin: ServiceContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    seed_vcenter(admin)
+    with session_scope(admin.engine) as s:
+        row = ScheduledSafetyCheck(enabled=True)
+        s.add(row)
+        s.flush()
+        config_id = row.id
+    return (config_id,), {"now": T0}
+
+
 RECIPES: dict[str, Setup] = {
     "users.add": lambda a: (("newbie", "viewer"), {}),
     "users.set_role": lambda a: (("victor", "operator"), {}),
@@ -142,6 +187,18 @@ RECIPES: dict[str, Setup] = {
     "vcenter.maintenance": lambda a: (seed_vcenter(a), (("host-000", _cluster_id(a), True), {}))[1],
     "rolling.start": lambda a: (seed_vcenter(a), (("prod-0",), {"image_uri": "http://127.0.10.250/BIOS.EXE",
                                                                 "min_required_hosts": 1}))[1],
+    "windows.create": lambda a: (("fw",), {"maintenance_type": "health_check", "start": T0,
+                                           "end": T0 + timedelta(hours=1), "servers": [_with_server(a)],
+                                           "now": T0 - timedelta(days=1)}),
+    "windows.approve": lambda a: ((_planned(a),), {}),
+    "windows.reject": lambda a: ((_planned(a),), {"reason": "change freeze"}),
+    "windows.cancel": lambda a: ((_planned(a),), {}),
+    "windows.start": lambda a: ((uuid.UUID(_planned(a, approval=False)),), {"now": T0}),
+    "windows.advance": _running,
+    "windows.notify": lambda a: ((uuid.UUID(_planned(a)),), {}),
+    "windows.skip": lambda a: ((uuid.UUID(_planned(a)),), {"now": T0, "reason": "a group was removed"}),
+    "notifications.test": lambda a: (settings.set_setting(a, "notification.syslog_host", "127.0.0.1"), ((), {}))[1],
+    "safety.scheduled_run": _scheduled,
 }
 
 

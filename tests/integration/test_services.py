@@ -217,7 +217,7 @@ def test_settings_validate_and_seal(admin: ServiceContext, engine: Engine, worke
     view = settings.set_setting(admin, "notification.smtp_password", Secret("smtp-pass"))
     assert view["smtp_password_set"] is True and "smtp-pass" not in str(view)
     shown = settings.show_settings(admin)
-    assert set(shown) == {"activity", "network", "notification", "virtual_media"}
+    assert set(shown) == {"activity", "network", "notification", "maintenance", "virtual_media"}
     assert shown["activity"]["idrac_max_concurrent"] == 2
     settings.set_setting(admin, "activity.pause_idrac_operations", "true")
     assert settings.show_settings(admin, "activity")["activity"]["pause_idrac_operations"] is True
