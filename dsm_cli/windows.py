@@ -17,27 +17,13 @@ from typing import Any
 
 from dsm_cli import main as cli
 from dsm_cli.output import print_json, print_table, say
-from dsm_core.scheduling import ScheduleError, zone
+from dsm_core.scheduling import zone
 from dsm_core.services import notifications, window_report, windows
-from dsm_core.services.errors import ValidationError
 from dsm_core.timeutil import as_utc
 
 Flag = Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
 WINDOW_COLUMNS = (("short_id", "id"), ("title", "title"), ("maintenance_type", "type"), ("when", "start"),
                   ("status", "status"), ("approval", "approval"), ("targets_text", "targets"))
-
-
-def parse_time(field: str, text: str, tz_name: str) -> datetime:
-    try:
-        tz = zone(tz_name)
-    except ScheduleError as exc:
-        raise ValidationError(exc.field, exc.problem, exc.fix) from None
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValidationError(field, f"{text!r} is not an ISO time",
-                              "give e.g. 2026-12-06T02:30 (in --timezone) or 2026-12-06T02:30+01:00") from None
-    return value.replace(tzinfo=tz, fold=0) if value.tzinfo is None else value
 
 
 def _targets_text(view: dict[str, Any]) -> str:
@@ -96,8 +82,8 @@ def cmd_windows(rt: cli.Runtime) -> None:
     elif a.win_cmd == "create":
         details = cli.parse_detail_pairs(a.detail)
         view = windows.create_window(
-            ctx, a.title, maintenance_type=a.type, start=parse_time("start", a.start, a.timezone),
-            end=parse_time("end", a.end, a.timezone), timezone=a.timezone, servers=a.server, groups=a.group,
+            ctx, a.title, maintenance_type=a.type, start=windows.parse_time("start", a.start, a.timezone),
+            end=windows.parse_time("end", a.end, a.timezone), timezone=a.timezone, servers=a.server, groups=a.group,
             clusters=a.cluster, requires_approval=a.requires_approval, cron=a.cron,
             notify_before_hours=a.notify_before_hours, details=details, credential_sets=a.credential_set,
             description=a.description)

@@ -20,7 +20,8 @@ from dsm_core.services.context import ROLE_RANK, Role
 Tier = Literal["safe", "confirm", "typed"]
 """safe: runs at once; confirm: y/n with the focus on No; typed: type the count or the name."""
 
-VIEWS = ("pulse", "servers", "firmware", "clusters", "jobs", "activity", "credentials", "settings", "audit")
+VIEWS = ("pulse", "servers", "firmware", "clusters", "calendar", "jobs", "activity", "credentials", "settings",
+         "audit")
 GLOBAL = "*"
 
 
@@ -70,6 +71,10 @@ def _one(ctx: ActionContext) -> bool:
 
 def _cancellable(ctx: ActionContext) -> bool:
     return ctx.selected > 0 and (ctx.row_state in ("pending", "running") or ctx.cleanup_on_cancel)
+
+
+def _awaiting(ctx: ActionContext) -> bool:
+    return ctx.row_state == "awaiting"
 
 
 def _retryable(ctx: ActionContext) -> bool:
@@ -190,6 +195,18 @@ ACTIONS: tuple[Action, ...] = (
     Action("clusters.sync", "ctrl+r", "sync vCenters", "clusters", "safe", "operator", True, show=False,
            help="vcenter_sync job: clusters, hosts and links read again"),
     Action("clusters.sort", "s", "sort", "clusters", help="choose the column to sort by"),
+    # Calendar (the day under the cursor; arrows, h j k l and PgUp/PgDn are the grid's own keys).
+    Action("calendar.day", "enter", "day", "calendar", help="the day's windows and safety checks"),
+    Action("calendar.today", "t", "today", "calendar", help="back to today"),
+    Action("calendar.new", "n", "new window", "calendar", "safe", "operator", True,
+           help="plan a maintenance window on this day (validated as the job it will create)"),
+    Action("calendar.approve", "a", "approve", "calendar", "typed", "operator", True,
+           help="approve a window of this day: targets, schedule, plan and safety shown; production clusters "
+                "want their name typed", available=_awaiting),
+    Action("calendar.reject", "r", "reject", "calendar", "safe", "operator", True,
+           help="reject a window of this day, saying why", available=_awaiting),
+    Action("calendar.report", "x", "change record", "calendar", show=False,
+           help="write a window's change record (md, html or json) to a file", available=_selection),
     # Jobs.
     Action("jobs.detail", "enter", "detail", "jobs", show=False, help="tasks, logs and steps of the job",
            available=_one),

@@ -27,6 +27,7 @@ from dsm_tui.providers import ActionCommands, ServerCommands, ViewCommands
 from dsm_tui.screens.activity import ActivityScreen
 from dsm_tui.screens.audit import AuditScreen
 from dsm_tui.screens.base import DsmScreen
+from dsm_tui.screens.calendar import CalendarScreen
 from dsm_tui.screens.clusters import ClustersScreen
 from dsm_tui.screens.credentials import CredentialsScreen
 from dsm_tui.screens.firmware import FirmwareScreen
@@ -47,6 +48,7 @@ class DsmApp(App[None]):
         "servers": ServersScreen,
         "firmware": FirmwareScreen,
         "clusters": ClustersScreen,
+        "calendar": CalendarScreen,
         "jobs": JobsScreen,
         "activity": ActivityScreen,
         "credentials": CredentialsScreen,
@@ -81,6 +83,8 @@ class DsmApp(App[None]):
         self.current_view = start_view
         self.worker_summary: data.WorkerSummary | None = None
         self.paused = False
+        self.awaiting = 0
+        """Windows this user could approve now (the header's ⚑ badge)."""
         self.user_keymap = dict(keymap or {})
         self._typeahead: list[events.Key] | None = None
         if ansi:
@@ -139,13 +143,15 @@ class DsmApp(App[None]):
         try:
             summary = data.worker_summary(self.engine, self.clock())
             paused = data.is_paused(self.engine)
+            awaiting = data.approvals_waiting(self.engine, self.actor) if self.actor.may("operator") else 0
         except Exception:  # shown by the views' own reads; the header keeps its last state
             return
-        self.call_from_thread(self._show_beat, summary, paused)
+        self.call_from_thread(self._show_beat, summary, paused, awaiting)
 
-    def _show_beat(self, summary: data.WorkerSummary, paused: bool) -> None:
+    def _show_beat(self, summary: data.WorkerSummary, paused: bool, awaiting: int = 0) -> None:
         self.worker_summary = summary
         self.paused = paused
+        self.awaiting = awaiting
         for line in self.screen.query(StatusLine):
             line.show(summary)
 

@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -1378,3 +1378,105 @@ def cluster_hosts(engine: Engine, cluster_id: uuid.UUID) -> list[HostRow]:
                                 h.vm_count, priorities.get(h.server_id) if h.server_id else None))
     rows.sort(key=lambda r: (r.priority if r.priority is not None else 1 << 30, r.name))
     return [shown(r) for r in rows]
+
+
+# --- the calendar ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WindowItem:
+    id: str
+    title: str
+    maintenance_type: str
+    status: str
+    start: datetime
+    end: datetime
+    awaiting: bool
+    """Planned, needs approval, not approved yet."""
+    clusters: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterTrend:
+    name: str
+    days: tuple[str, ...]
+    """The month's daily statuses, first day first (safe, warning, unsafe, unchecked)."""
+    last: str
+
+
+@dataclass
+class CalendarMonth:
+    year: int
+    month: int
+    tz: str
+    statuses: dict[Any, str]
+    """date → safe | warning | unsafe (days without a check are absent: unchecked)."""
+    windows: dict[Any, list[WindowItem]]
+    """date → the windows that start that day (in ``tz``)."""
+    checks: dict[Any, int]
+    trends: list[ClusterTrend]
+    awaiting: int = 0
+
+
+def load_calendar(engine: Engine, year: int, month: int, tz_name: str) -> CalendarMonth:
+    """A month as the calendar shows it: each day's safety (the worst target that day, by the rules of
+    dsm_core.scheduling), the windows starting each day, and each cluster's daily trend. Two range reads."""
+    import calendar as pycal
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from dsm_core.models import ClusterSafetyCheck, MaintenanceWindow, ServerGroup, ServerGroupSafetyCheck
+    from dsm_core.scheduling import CheckPoint, day_status, target_day_status
+
+    tz = ZoneInfo(tz_name)
+    first = date(year, month, 1)
+    last = date(year, month, pycal.monthrange(year, month)[1])
+    start = datetime(year, month, 1, tzinfo=tz).astimezone(UTC)
+    end = (datetime.combine(last, datetime.min.time(), tzinfo=tz) + timedelta(days=1)).astimezone(UTC)
+    by_day: dict[Any, list[CheckPoint]] = {}
+    by_target: dict[str, dict[Any, list[CheckPoint]]] = {}
+    with read_scope(engine) as s:
+        for name, at, safe in s.execute(sa.select(col(ClusterSafetyCheck.cluster_id),
+                                                  col(ClusterSafetyCheck.check_timestamp),
+                                                  col(ClusterSafetyCheck.safe_to_proceed)).where(
+                col(ClusterSafetyCheck.check_timestamp) >= start, col(ClusterSafetyCheck.check_timestamp) < end)):
+            point = CheckPoint(name, _t(at) or start, bool(safe))
+            day = point.at.astimezone(tz).date()
+            by_day.setdefault(day, []).append(point)
+            by_target.setdefault(name, {}).setdefault(day, []).append(point)
+        groups = {g.id: g.name for g in s.exec(select(ServerGroup)).all()}
+        for gid, at, safe, warnings in s.execute(sa.select(
+                col(ServerGroupSafetyCheck.server_group_id), col(ServerGroupSafetyCheck.check_timestamp),
+                col(ServerGroupSafetyCheck.safe_to_proceed), col(ServerGroupSafetyCheck.warnings)).where(
+                col(ServerGroupSafetyCheck.check_timestamp) >= start,
+                col(ServerGroupSafetyCheck.check_timestamp) < end)):
+            point = CheckPoint(f"group {groups.get(gid, gid)}", _t(at) or start, bool(safe), warning=bool(warnings))
+            by_day.setdefault(point.at.astimezone(tz).date(), []).append(point)
+        windows: dict[Any, list[WindowItem]] = {}
+        for w in s.exec(select(MaintenanceWindow).where(MaintenanceWindow.planned_start < end,
+                                                        MaintenanceWindow.planned_end >= start).order_by(
+                col(MaintenanceWindow.planned_start))).all():
+            begin = _t(w.planned_start) or start
+            item = WindowItem(str(w.id), visible(w.title), w.maintenance_type, w.status, begin,
+                              _t(w.planned_end) or begin,
+                              w.status == "planned" and w.requires_approval and w.approved_at is None,
+                              tuple(w.cluster_ids))
+            windows.setdefault(begin.astimezone(tz).date(), []).append(item)
+    statuses = {d: day_status(points) for d, points in by_day.items()}
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    trends = []
+    for name in sorted(by_target):
+        per_day = by_target[name]
+        daily = tuple(target_day_status(per_day.get(d, [])) for d in days)
+        checked = [d for d in daily if d != "unchecked"]
+        trends.append(ClusterTrend(visible(name), daily, checked[-1] if checked else "unchecked"))
+    order = {"unsafe": 0, "warning": 1, "safe": 2, "unchecked": 3}
+    trends.sort(key=lambda t: (order[t.last], t.name))
+    return CalendarMonth(year, month, tz_name, statuses, windows, {d: len(p) for d, p in by_day.items()}, trends)
+
+
+def approvals_waiting(engine: Engine, actor: Any) -> int:
+    from dsm_core.services.context import ServiceContext
+    from dsm_core.services.windows import approvals_waiting as waiting
+
+    return int(waiting(ServiceContext(engine, actor), actor))

@@ -4,7 +4,7 @@ against vcsim). Servers get the hosts' service tags so that the recorded sync li
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -111,3 +111,46 @@ def seed_rolling_job(admin: ServiceContext, now: datetime) -> uuid.UUID:
                                     "job_id": "JID_1", "state": "Running", "percent": 45, "message": "Downloading",
                                     "outcome": "running"}}]}))
     return job_id
+
+
+def seed_calendar(engine: Engine, now: datetime) -> dict[str, str]:
+    """November 2026 for the calendar: two clusters of four hosts checked every morning and evening (prod-0 unsafe
+    all of the 10th, unsafe then safe on the 12th; prod-1 unchecked on weekends), and windows: one awaiting
+    approval on the 28th (a rolling update of prod-0 requested by carol), one completed on the 14th, four on the
+    20th (more than a cell shows)."""
+    from dsm_core.models import ClusterSafetyCheck, MaintenanceWindow
+    from dsm_core.services import users, windows
+
+    admin = ServiceContext(engine, actor_for(engine, "alice"))
+    seed_vcenter(admin, inventory(clusters=2, hosts=4))
+    users.add_user(admin, "carol", "operator")
+    carol = ServiceContext(engine, actor_for(engine, "carol"))
+    with session_scope(engine) as s:
+        clusters = {c.name: c for c in s.execute(sa.select(VcenterCluster)).scalars()}
+        for day in range(1, 27):
+            for hour, name in ((6, "prod-0"), (18, "prod-0"), (6, "prod-1"), (18, "prod-1")):
+                at = datetime(2026, 11, day, hour, tzinfo=UTC)
+                if name == "prod-1" and at.weekday() >= 5:
+                    continue
+                safe = not (name == "prod-0" and (day == 10 or (day == 12 and hour == 6)))
+                s.add(ClusterSafetyCheck(cluster_id=name, vcenter_id=clusters[name].vcenter_id, total_hosts=4,
+                                         healthy_hosts=4 if safe else 3, min_required_hosts=2, safe_to_proceed=safe,
+                                         check_timestamp=at, created_at=at))
+    before = now - timedelta(days=30)
+    image = {"image_uri": "http://127.0.10.250/BIOS.EXE"}
+    awaiting = windows.create_window(carol, "BIOS 2.19 prod-0", maintenance_type="rolling_cluster_update",
+                                     start=datetime(2026, 11, 28, 2, tzinfo=UTC),
+                                     end=datetime(2026, 11, 28, 6, tzinfo=UTC), clusters=["prod-0"],
+                                     requires_approval=True, details=image, now=before)
+    done = windows.create_window(carol, "health prod-1", maintenance_type="health_check",
+                                 start=datetime(2026, 11, 14, 2, tzinfo=UTC), end=datetime(2026, 11, 14, 3, tzinfo=UTC),
+                                 clusters=["prod-1"], now=before)
+    for n in range(4):
+        windows.create_window(carol, f"patch rack {n + 1}", maintenance_type="patch",
+                              start=datetime(2026, 11, 20, 1 + n, tzinfo=UTC),
+                              end=datetime(2026, 11, 20, 2 + n, tzinfo=UTC), clusters=["prod-1"], now=before)
+    with session_scope(engine) as s:
+        row = s.get(MaintenanceWindow, uuid.UUID(done["id"]))
+        assert row is not None
+        row.status, row.status_reason = "completed", "1 job(s) completed"
+    return {"awaiting": awaiting["id"], "done": done["id"]}

@@ -33,7 +33,9 @@ class ScheduledSafetyCheck(SQLModel, table=True):
 class ClusterSafetyCheck(SQLModel, table=True):
     __tablename__ = "cluster_safety_checks"
     __table_args__ = (sa.Index("ix_cluster_safety_checks_cluster_id_check_timestamp",
-                               "cluster_id", "check_timestamp"),)
+                               "cluster_id", "check_timestamp"),
+                      # the calendar reads a month of every cluster's checks
+                      sa.Index("ix_cluster_safety_checks_check_timestamp", "check_timestamp"))
     id: uuid.UUID = pk()
     cluster_id: str = Field(max_length=255, nullable=False)
     """The cluster's name in its vCenter."""
@@ -55,7 +57,8 @@ class ClusterSafetyCheck(SQLModel, table=True):
 class ServerGroupSafetyCheck(SQLModel, table=True):
     __tablename__ = "server_group_safety_checks"
     __table_args__ = (sa.Index("ix_server_group_safety_checks_group_timestamp",
-                               "server_group_id", "check_timestamp"),)
+                               "server_group_id", "check_timestamp"),
+                      sa.Index("ix_server_group_safety_checks_check_timestamp", "check_timestamp"))
     id: uuid.UUID = pk()
     server_group_id: uuid.UUID | None = fk("server_groups.id", ondelete="CASCADE", index=False)
     job_id: uuid.UUID | None = fk("jobs.id")

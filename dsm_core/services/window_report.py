@@ -70,6 +70,9 @@ def _step_host(session: Session, step: WorkflowExecution) -> str | None:
         if host is not None:
             return host.name
     if step.server_id is not None:
+        linked = session.exec(select(VcenterHost.name).where(VcenterHost.server_id == step.server_id)).first()
+        if linked:
+            return linked  # the ESXi host's name: what the change board knows the machine by
         server = session.get(Server, step.server_id)
         if server is not None:
             return server.hostname or format_endpoint(server.ip_address, server.port)
@@ -140,7 +143,7 @@ def build_report(session: Session, /, window_id: str) -> dict[str, Any]:
 def _md(text: Any) -> str:
     """A table cell or line: control characters shown, Markdown's own characters escaped."""
     out = visible("" if text is None else str(text))
-    for ch in "\\|*_`[]<>#":
+    for ch in "\\|*`[]<>#":  # not "_": CommonMark does not emphasise inside words (host_name stays readable)
         out = out.replace(ch, "\\" + ch)
     return out
 

@@ -167,6 +167,37 @@ def _overlap_report(session: Session, /, window: MaintenanceWindow) -> list[dict
 # --- create --------------------------------------------------------------------------------------------------------
 
 
+def parse_time(field_name: str, text: str, tz_name: str) -> datetime:
+    """An operator's ISO time; one without an offset is read on the wall clock of ``tz_name`` (the module's DST
+    rule applies: a skipped time moves forward by the gap, a repeated one is its first occurrence)."""
+    try:
+        tz = zone(tz_name)
+    except ScheduleError as exc:
+        raise ValidationError(exc.field, exc.problem, exc.fix) from None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationError(field_name, f"{text!r} is not an ISO time",
+                              "give e.g. 2026-12-06T02:30 (in the time zone) or 2026-12-06T02:30+01:00") from None
+    return value.replace(tzinfo=tz, fold=0) if value.tzinfo is None else value
+
+
+def parse_detail_words(words: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` words; a VALUE that reads as JSON (numbers, true, lists) is taken as such."""
+    import json
+
+    out: dict[str, Any] = {}
+    for word in words:
+        key, sep, raw = word.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError("details", f"{word!r} is not KEY=VALUE", "e.g. image_uri=http://repo/BIOS.EXE")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
 def _aware(field_name: str, value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValidationError(field_name, "has no time zone",

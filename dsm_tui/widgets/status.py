@@ -54,6 +54,9 @@ class StatusLine(Static):
         if app.readonly:
             line.append("  ")
             line.append(" READ-ONLY ", "bold reverse yellow")
+        if getattr(app, "awaiting", 0):
+            line.append("  ")
+            line.append(f" ⚑ {app.awaiting} TO APPROVE ", "bold reverse yellow")
         count = getattr(self.screen, "count_text", "")
         line.append(f"  :{self.view}" + (f" {count}" if count else ""), "bold")
         badges = getattr(self.screen, "badges", None)

@@ -94,3 +94,28 @@ def test_colour_modes_with_a_critical_server_under_the_cursor(
             assert all(seg.style.reverse and seg.style.bold for seg in critical_off_cursor)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
+
+
+@pytest.mark.parametrize("mode", ["colour", "no_color"])
+@pytest.mark.parametrize("size", SIZES)
+def test_calendar(snap_compare: Any, tui_engine: Engine, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int],
+                  mode: str) -> None:
+    """The month with its safety glyphs (✔ ! ✖ ·), windows per day (+N when they do not fit), the ⚑ of a window
+    awaiting approval and the header badge; under NO_COLOR the glyphs and the reversed ▸ day still say it all."""
+    from tests.tui.seed import NOW
+    from tests.vcenter_seed import seed_calendar
+
+    if mode == "no_color":
+        monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("DSM_TZ", raising=False)
+    monkeypatch.delenv("TZ", raising=False)
+    seed_calendar(tui_engine, NOW)
+    app = make_app(tui_engine, "oscar", start_view="calendar", poll_seconds=3600)
+
+    async def ready(pilot: Pilot[Any]) -> None:
+        await wait_for(pilot, lambda: app.screen.month is not None and "TO APPROVE" in screen_text(app),
+                       what="the month and the badge")
+        await pilot.press("right", "right")  # the 28th: the window awaiting approval
+        await _settle(pilot, "calendar.approve")
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)

@@ -99,6 +99,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_notification_outbox_window_id"), "notification_outbox", ["window_id"], unique=False)
     op.create_index("ix_notification_outbox_status_next_attempt_at", "notification_outbox",
                     ["status", "next_attempt_at"], unique=False)
+    op.create_index("ix_cluster_safety_checks_check_timestamp", "cluster_safety_checks", ["check_timestamp"])
+    op.create_index("ix_server_group_safety_checks_check_timestamp", "server_group_safety_checks",
+                    ["check_timestamp"])
     with op.batch_alter_table("notification_settings") as batch:
         batch.add_column(sa.Column("smtp_starttls", sa.Boolean(), nullable=False, server_default=sa.true()))
         batch.add_column(sa.Column("smtp_recipients", JSON, nullable=False, server_default="[]"))
@@ -114,6 +117,8 @@ def downgrade() -> None:
         for name in ("max_attempts", "notify_on_window_events", "syslog_port", "syslog_host", "smtp_recipients",
                      "smtp_starttls"):
             batch.drop_column(name)
+    op.drop_index("ix_server_group_safety_checks_check_timestamp", table_name="server_group_safety_checks")
+    op.drop_index("ix_cluster_safety_checks_check_timestamp", table_name="cluster_safety_checks")
     op.drop_index("ix_notification_outbox_status_next_attempt_at", table_name="notification_outbox")
     op.drop_index(op.f("ix_notification_outbox_window_id"), table_name="notification_outbox")
     op.drop_index(op.f("ix_notification_outbox_job_id"), table_name="notification_outbox")
