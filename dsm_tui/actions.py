@@ -197,8 +197,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("clusters.sort", "s", "sort", "clusters", help="choose the column to sort by"),
     # Calendar (the day under the cursor; arrows, h j k l and PgUp/PgDn are the grid's own keys).
     Action("calendar.day", "enter", "day", "calendar", help="the day's windows and safety checks"),
-    Action("calendar.today", "t", "today", "calendar", help="back to today"),
-    Action("calendar.new", "n", "new window", "calendar", "safe", "operator", True,
+    Action("calendar.today", "t", "today", "calendar", show=False, help="back to today"),
+    Action("calendar.new", "n", "new", "calendar", "safe", "operator", True,
            help="plan a maintenance window on this day (validated as the job it will create)"),
     Action("calendar.approve", "a", "approve", "calendar", "typed", "operator", True,
            help="approve a window of this day: targets, schedule, plan and safety shown; production clusters "
