@@ -771,8 +771,16 @@ def cmd_audit(rt: Runtime) -> None:
     _emit(a, rows, AUDIT_COLUMNS)
 
 
+STATS_COLUMNS = [("day", "day"), ("server", "server"), ("api", "api"), ("calls", "calls"),
+                 ("failures", "failed"), ("slow", "slow"), ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"),
+                 ("p99_ms", "p99 ms"), ("max_ms", "max ms")]
+
+
 def cmd_activity(rt: Runtime) -> None:
     a = rt.args
+    if a.activity_cmd == "stats":
+        _emit(a, history.activity_stats(rt.ctx(), server=a.server, days=a.days), STATS_COLUMNS)
+        return
     rows = history.activity(rt.ctx(), server=a.server, job=a.job, errors=a.errors, slow=a.slow, since=a.since,
                             limit=a.limit)
     _emit(a, rows if a.json else _with_when(rows), ACTIVITY_COLUMNS)
@@ -821,8 +829,9 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--readonly", action="store_true", help="offer no action that changes anything")
     console.add_argument("--no-mouse", action="store_true", help="keyboard only (the default unless tui.mouse)")
     console.add_argument("--mouse", action="store_true", help="let the console take the mouse")
-    console.add_argument("--view", choices=("pulse", "servers", "jobs", "activity", "credentials", "settings",
-                                            "audit"),
+    from dsm_tui.actions import VIEWS
+
+    console.add_argument("--view", choices=VIEWS,
                          default="pulse", help="the view to open first")
     console.add_argument("--ansi", action="store_true", help="the terminal's own 16 colours (theme ansi)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -1083,6 +1092,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--slow", action="store_true", help="calls at or over activity.slow_command_threshold_ms")
     since_flag(x)
     limit_flag(x, 200)
+    x = json_flag(vsub.add_parser("stats", help="calls per server and day: failures, slow calls, latency "
+                                                "percentiles (kept when activity.keep_statistics is on)"))
+    x.add_argument("--server", metavar="REF")
+    x.add_argument("--days", type=int, default=7, metavar="N", help="the last N days (default 7)")
     sp.set_defaults(handler=cmd_activity)
 
     sp = sub.add_parser("worker", help="run the worker (the only part that talks to iDRACs)")

@@ -1052,7 +1052,10 @@ def activity_detail(engine: Engine, row: ActivityRow) -> ActivityDetail | None:
         cmd = session.get(IdracCommand, row.id)
         if cmd is None:
             return None
-        return shown(ActivityDetail(row, cmd.full_url, cmd.request_headers, cmd.request_body, cmd.response_body))
+        from dsm_core.redfish.redaction import stored_bodies
+
+        kept = stored_bodies(cmd)
+        return shown(ActivityDetail(row, cmd.full_url, kept["headers"], kept["request"], kept["response"]))
 
 
 # --- pulse -----------------------------------------------------------------------------------------
@@ -1074,6 +1077,8 @@ class Pulse:
     recent_failures: tuple[JobRow, ...] = field(default=())
     recent: tuple[JobRow, ...] = field(default=())
     """The newest jobs, whatever their status: what just happened."""
+    calls_today: tuple[int, int, int | None] | None = None
+    """API calls today (UTC), failed ones, the worst p95 latency, from the activity statistics; None without."""
 
 
 def pulse(engine: Engine, now: datetime) -> Pulse:
@@ -1094,6 +1099,11 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
                 col(Job.completed_at) >= day_ago, col(Job.status).in_(("completed", "failed"))
             )
         ).all()
+        from dsm_core.models import ActivityDailyStat
+
+        today = session.execute(sa.select(sa.func.sum(ActivityDailyStat.calls), sa.func.sum(ActivityDailyStat.failures),
+                                          sa.func.max(ActivityDailyStat.p95_ms)).where(
+            col(ActivityDailyStat.day) == now.astimezone(UTC).date())).one()
     health: Counter[str] = Counter()
     power: Counter[str] = Counter()
     conn: Counter[str] = Counter()
@@ -1127,6 +1137,7 @@ def pulse(engine: Engine, now: datetime) -> Pulse:
         worker_summary(engine, now),
         tuple(failures),
         tuple(newest[:12]),
+        (int(today[0]), int(today[1] or 0), today[2]) if today[0] else None,
     ))
 
 

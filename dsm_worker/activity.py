@@ -10,6 +10,7 @@ beside the database (one JSON object a line), which the next flush that succeeds
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -24,19 +25,25 @@ from sqlalchemy.engine import Engine
 
 from dsm_core.ids import uuid7
 from dsm_core.redfish.client import CallRecord
-from dsm_core.redfish.redaction import truncate
+from dsm_core.redfish.redaction import keep_head, pack, truncate
 from dsm_core.timeutil import utcnow
 from dsm_worker import store
 
 log = logging.getLogger("dsm.worker.activity")
 SPOOL_AT = 20_000
+READS = ("GET", "HEAD")
+"""A successful read keeps the head of its response only; every other call (a change, a failure) keeps it all."""
 _UUIDS = ("id", "server_id", "job_id", "task_id", "initiated_by")
 _TIMES = ("timestamp", "created_at")
 
 
 def _to_line(row: dict[str, Any]) -> str:
-    return json.dumps({k: (str(v) if isinstance(v, uuid.UUID | datetime) else v) for k, v in row.items()},
-                      default=str)
+    def plain(v: Any) -> Any:
+        if isinstance(v, bytes):
+            return {"b64": base64.b64encode(v).decode("ascii")}
+        return str(v) if isinstance(v, uuid.UUID | datetime) else v
+
+    return json.dumps({k: plain(v) for k, v in row.items()}, default=str)
 
 
 def _from_line(line: str) -> dict[str, Any]:
@@ -47,6 +54,8 @@ def _from_line(line: str) -> dict[str, Any]:
     for key in _TIMES:
         if row.get(key):
             row[key] = datetime.fromisoformat(row[key])
+    if isinstance(row.get("bodies"), dict):
+        row["bodies"] = base64.b64decode(row["bodies"]["b64"])
     return row
 
 
@@ -56,7 +65,7 @@ class ActivityWriter:
         engine: Engine,
         source: str,
         level: Callable[[], str],
-        limits: Callable[[], tuple[int, int]],
+        limits: Callable[[], tuple[int, int, int]],
         flush_seconds: float = 0.5,
         batch: int = 500,
         spool_dir: Path | None = None,
@@ -87,7 +96,10 @@ class ActivityWriter:
             level = self._level()
             if level == "none" or (level == "errors_only" and call.success):
                 return
-            req_kb, resp_kb = self._limits()
+            req_kb, resp_kb, read_kb = self._limits()
+            read = call.success and call.method in READS
+            bodies = pack(None if read else call.request_headers, truncate(call.request_body, req_kb),
+                          keep_head(call.response_body, read_kb) if read else truncate(call.response_body, resp_kb))
             self._rows.append(
                 {
                     "id": uuid7(),
@@ -100,9 +112,7 @@ class ActivityWriter:
                     "operation_type": call.operation_type,
                     "endpoint": call.endpoint,
                     "full_url": call.full_url,
-                    "request_headers": call.request_headers,
-                    "request_body": truncate(call.request_body, req_kb),
-                    "response_body": truncate(call.response_body, resp_kb),
+                    "bodies": bodies,
                     "status_code": call.status,
                     "response_time_ms": call.latency_ms,
                     "success": call.success,

@@ -83,7 +83,8 @@ class Worker:
             engine,
             f"worker:{self.id}",
             lambda: self.activity_settings.log_level,
-            lambda: (int(self.activity_settings.max_request_body_kb), int(self.activity_settings.max_response_body_kb)),
+            lambda: (int(self.activity_settings.max_request_body_kb), int(self.activity_settings.max_response_body_kb),
+                     int(self.activity_settings.max_read_body_kb)),
             spool_dir=options.spool_dir,
         )
         self.running: dict[uuid.UUID, _Running] = {}

@@ -21,7 +21,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import (
+    ActivityDailyStat,
     ActivitySettings,
     ClusterSafetyCheck,
     IdracCommand,
@@ -60,6 +61,15 @@ RETENTION_BATCH = 500
 RETENTION_BATCHES_PER_TICK = 20
 RETENTION_EVERY = timedelta(hours=1)
 EVENT_BATCH = 500
+STATS_EVERY = timedelta(minutes=5)
+
+
+def percentile(ordered: list[int], pct: int) -> int | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not ordered:
+        return None
+    rank = max(1, -(-pct * len(ordered) // 100))
+    return ordered[rank - 1]
 
 
 # --- the lock -----------------------------------------------------------------------------------------------------
@@ -185,6 +195,7 @@ class TickReport:
     notified: int = 0
     stale_cancelled: int = 0
     deleted: dict[str, int] = field(default_factory=dict)
+    statistics: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
 
@@ -201,7 +212,7 @@ class Scheduler:
         report = TickReport()
         for step in (self._windows_due, self._windows_running, self._windows_upcoming, self._scheduled_checks,
                      self._job_events, self._safety_events, self._activity_alerts, self._stale_jobs,
-                     self._retention):
+                     self._statistics, self._retention):
             try:
                 step(at, report)
             except Exception as exc:
@@ -397,6 +408,52 @@ class Scheduler:
                     report.stale_cancelled += 1
                 s.add(job)
 
+    def _statistics(self, now: datetime, report: TickReport) -> None:
+        """Calls per server, API and day (UTC): every day since the last run is computed again whole (a day
+        still under way is recomputed at the next run), at most every STATS_EVERY."""
+        state = read_state(self.engine, "statistics")
+        if state.get("at") and now - datetime.fromisoformat(state["at"]) < STATS_EVERY:
+            return
+        with read_scope(self.engine) as s:
+            settings = singleton(s, ActivitySettings)
+            if not settings.keep_statistics:
+                return
+            if state.get("done_through"):
+                first = date.fromisoformat(state["done_through"])
+            else:
+                oldest = s.exec(select(sa.func.min(IdracCommand.timestamp))).one()
+                first = (as_utc(oldest) or now).date()
+        day = max(first, (now - timedelta(days=settings.log_retention_days)).date())
+        while day <= now.date():
+            report.statistics[day.isoformat()] = self._stats_for(day, int(settings.slow_command_threshold_ms), now)
+            day += timedelta(days=1)
+        with session_scope(self.engine) as s:
+            row = _state(s, "statistics")
+            row.value = {"at": now.isoformat(), "done_through": now.date().isoformat()}
+            s.add(row)
+
+    def _stats_for(self, day: date, slow_ms: int, now: datetime) -> int:
+        start = datetime.combine(day, time(0), tzinfo=UTC)
+        end = start + timedelta(days=1)
+        groups: dict[tuple[uuid.UUID | None, str], list[tuple[bool, int | None]]] = {}
+        with read_scope(self.engine) as s:
+            for server_id, operation, success, latency in s.execute(sa.select(
+                    col(IdracCommand.server_id), col(IdracCommand.operation_type), col(IdracCommand.success),
+                    col(IdracCommand.response_time_ms)).where(col(IdracCommand.timestamp) >= start,
+                                                              col(IdracCommand.timestamp) < end)):
+                groups.setdefault((server_id, operation), []).append((bool(success), latency))
+        with session_scope(self.engine) as s:
+            s.execute(sa.delete(ActivityDailyStat).where(col(ActivityDailyStat.day) == day))
+            for (server_id, operation), calls in groups.items():
+                times = sorted(ms for _, ms in calls if ms is not None)
+                s.add(ActivityDailyStat(
+                    day=day, server_id=server_id, server_key=str(server_id) if server_id else "-",
+                    operation_type=operation, calls=len(calls), failures=sum(1 for ok, _ in calls if not ok),
+                    slow=sum(1 for ms in times if ms >= slow_ms), p50_ms=percentile(times, 50),
+                    p95_ms=percentile(times, 95), p99_ms=percentile(times, 99), max_ms=times[-1] if times else None,
+                    updated_at=now))
+        return len(groups)
+
     def _retention(self, now: datetime, report: TickReport) -> None:
         last = read_state(self.engine, "retention").get("at")
         if last is not None and now - datetime.fromisoformat(last) < RETENTION_EVERY:
@@ -410,6 +467,8 @@ class Scheduler:
             targets.append(("notification_logs", NotificationLog, NotificationLog.created_at < cut))
             targets.append(("notification_outbox", NotificationOutbox,
                             (NotificationOutbox.created_at < cut) & (NotificationOutbox.status != "pending")))
+        cut = now - timedelta(days=settings.statistics_retention_days)
+        targets.append(("activity_daily_stats", ActivityDailyStat, col(ActivityDailyStat.day) < cut.date()))
         if settings.job_auto_cleanup_enabled:
             cut = now - timedelta(days=settings.job_retention_days)
             targets.append(("jobs", Job, col(Job.status).in_(FINISHED) & (Job.updated_at < cut)))

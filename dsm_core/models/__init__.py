@@ -1,6 +1,6 @@
 """All DSM tables. Importing this package registers every table on SQLModel.metadata."""
 
-from dsm_core.models.activity import IdracCommand
+from dsm_core.models.activity import ActivityDailyStat, IdracCommand
 from dsm_core.models.base import SQLModel
 from dsm_core.models.credentials import CredentialIpRange, CredentialSet
 from dsm_core.models.firmware import FirmwareCompliance, FirmwareInventory, FirmwarePackage, FirmwareRepository
@@ -33,6 +33,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "SINGLETON_ID",
+    "ActivityDailyStat",
     "ActivitySettings",
     "AuditLog",
     "BiosConfiguration",

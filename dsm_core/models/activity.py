@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +31,12 @@ class IdracCommand(SQLModel, table=True):
     endpoint: str = Field(nullable=False)
     full_url: str = Field(nullable=False)
     request_headers: dict[str, Any] | None = json_field()
+    """Rows written before 0009 only; newer rows keep headers and bodies compressed in ``bodies``."""
     request_body: Any | None = json_field()
     response_body: Any | None = json_field()
+    bodies: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    """zlib of the redacted headers and bodies as JSON (dsm_core.redfish.redaction.pack): full (up to the
+    max_*_body_kb caps) for changes and failures, the first ``max_read_body_kb`` of a successful read."""
     status_code: int | None = None
     response_time_ms: int | None = None
     success: bool = Field(default=True, nullable=False)
@@ -41,3 +45,25 @@ class IdracCommand(SQLModel, table=True):
     """Who made the call: "worker:<worker id>" for the worker."""
     initiated_by: uuid.UUID | None = fk("users.id", index=False)
     created_at: datetime = created_at()
+
+
+class ActivityDailyStat(SQLModel, table=True):
+    """Calls per server, API and day (UTC), kept ``statistics_retention_days`` after the calls themselves go."""
+
+    __tablename__ = "activity_daily_stats"
+    __table_args__ = (sa.UniqueConstraint("day", "server_key", "operation_type"),
+                      sa.Index("ix_activity_daily_stats_server_id_day", "server_id", "day"))
+    id: uuid.UUID = pk()
+    day: date = Field(nullable=False, index=True)
+    server_id: uuid.UUID | None = fk("servers.id", ondelete="CASCADE", index=False)
+    server_key: str = Field(max_length=36, nullable=False)
+    """The server id as text, or "-" for calls made for no server (vCenter, OME): unique keys ignore NULLs."""
+    operation_type: str = Field(max_length=32, nullable=False)
+    calls: int = Field(default=0, nullable=False)
+    failures: int = Field(default=0, nullable=False)
+    slow: int = Field(default=0, nullable=False)
+    p50_ms: int | None = None
+    p95_ms: int | None = None
+    p99_ms: int | None = None
+    max_ms: int | None = None
+    updated_at: datetime = created_at()

@@ -3,6 +3,7 @@ made (the activity log). Reads for anyone; the newest first."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -82,4 +83,45 @@ def activity(
     if when is not None:
         stmt = stmt.where(col(IdracCommand.timestamp) >= when)
     stmt = stmt.order_by(col(IdracCommand.timestamp).desc(), col(IdracCommand.id).desc()).limit(check_limit(limit))
-    return [row_view(c, exclude=("created_at",)) for c in session.exec(stmt).all()]
+    return [_call_view(c) for c in session.exec(stmt).all()]
+
+
+def _call_view(call: IdracCommand) -> dict[str, Any]:
+    from dsm_core.redfish.redaction import stored_bodies
+
+    view = row_view(call, exclude=("created_at", "bodies"))
+    kept = stored_bodies(call)
+    view.update(request_headers=kept["headers"], request_body=kept["request"], response_body=kept["response"])
+    return view
+
+
+@query("viewer")
+def activity_stats(session: Session, /, *, server: str | None = None, days: int = 7,
+                   now: datetime | None = None) -> list[dict[str, Any]]:
+    """Calls per server, API and day (the scheduler keeps them when activity.keep_statistics is on), newest
+    day first: calls, failures, slow calls, latency percentiles."""
+    from datetime import timedelta
+
+    from dsm_core.models import ActivityDailyStat, Server
+    from dsm_core.netaddr import format_endpoint
+    from dsm_core.services.errors import ValidationError
+    from dsm_core.timeutil import utcnow
+
+    if not 1 <= days <= 3650:
+        raise ValidationError("days", f"{days} is out of range", "give 1 to 3650 days")
+    first = ((now or utcnow()) - timedelta(days=days - 1)).date()
+    stmt = select(ActivityDailyStat).where(col(ActivityDailyStat.day) >= first)
+    if server:
+        stmt = stmt.where(col(ActivityDailyStat.server_id) == get_server(session, server).id)
+    rows = session.exec(stmt.order_by(col(ActivityDailyStat.day).desc(), col(ActivityDailyStat.calls).desc())
+                        .limit(5000)).all()
+    names: dict[Any, str] = {}
+    out = []
+    for r in rows:
+        if r.server_id not in names:
+            srv = session.get(Server, r.server_id) if r.server_id else None
+            names[r.server_id] = (srv.hostname or format_endpoint(srv.ip_address, srv.port)) if srv else "-"
+        out.append({"day": r.day.isoformat(), "server": names[r.server_id], "server_id": r.server_key,
+                    "api": r.operation_type, "calls": r.calls, "failures": r.failures, "slow": r.slow,
+                    "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms})
+    return out

@@ -109,6 +109,7 @@ class PulseScreen(DsmScreen):
                 v.border_title = "Jobs completed per hour (24 h)"
                 yield Sparkline([0] * 24, id="pulse-spark")
                 yield Label("", id="pulse-rate")
+                yield Label("", id="pulse-calls")
             with Vertical(classes="panel", id="panel-recent") as v:
                 v.border_title = "Latest jobs (Enter opens one)"
                 yield OptionList(id="pulse-recent")
@@ -130,6 +131,10 @@ class PulseScreen(DsmScreen):
         peak = max(p.completed_per_hour)
         self.query_one("#pulse-rate", Label).update(
             f"this hour {p.completed_per_hour[-1]} · peak {peak}/h · {p.jobs_completed_24h} in 24 h")
+        calls = p.calls_today
+        self.query_one("#pulse-calls", Label).update(
+            "API calls today: no statistics yet (`dsm activity stats`)" if calls is None else
+            f"API calls today {calls[0]:,} · {calls[1]:,} failed · worst p95 {calls[2] or '-'} ms")
 
     def _set_options(self, widget_id: str, options: list[Option]) -> None:
         signature = tuple((o.id, str(o.prompt)) for o in options)

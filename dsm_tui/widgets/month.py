@@ -79,49 +79,53 @@ class MonthGrid(Widget, can_focus=True):
         self.go(add_months(self.cursor, months))
 
     def render(self) -> Text:
-        width, height = self.size.width, self.size.height
-        cell = max(4, width // 7)
-        weeks = pycal.Calendar(firstweekday=0).monthdatescalendar(self.cursor.year, self.cursor.month)
-        lines_per_week = max(1, (height - 1) // len(weeks))
-        out = Text(no_wrap=True, overflow="crop")
-        for name in WEEKDAYS:
-            out.append(name[: cell - 1].ljust(cell), "bold")
-        data = self.data if self.data is not None and (self.data.year, self.data.month) == (
-            self.cursor.year, self.cursor.month) else None
-        for week in weeks:
-            rows = [Text(no_wrap=True, overflow="crop") for _ in range(lines_per_week)]
-            for day in week:
-                self._cell(rows, day, cell, data)
-            for row in rows:
-                out.append("\n")
-                out.append_text(row)
-        return out
+        return render_month(self.cursor, self.today, self.data, self.size.width, self.size.height)
 
-    def _cell(self, rows: list[Text], day: date, cell: int, data: CalendarMonth | None) -> None:
-        in_month = day.month == self.cursor.month
-        status = (data.statuses.get(day, "unchecked") if data is not None else "unchecked") if in_month \
-            else "unchecked"
-        windows = (data.windows.get(day, []) if data is not None else []) if in_month else []
-        at_cursor = day == self.cursor
-        head = f"{'▸' if at_cursor else ' '}{day.day:>2} {GLYPH[status]}"
-        if len(rows) == 1 and windows:
-            head += f" {len(windows)}w"
-        style = STYLE[status] if in_month else "dim"
-        if day == self.today:
-            style += " underline"
-        if at_cursor:
-            style += " reverse"
-        rows[0].append(head[: cell - 1].ljust(cell - 1), style)
-        rows[0].append(" ")
-        room = len(rows) - 1
-        shown = windows if len(windows) <= room else windows[: max(0, room - 1)]
-        for i in range(1, len(rows)):
-            if i - 1 < len(shown):
-                w = shown[i - 1]
-                text, wstyle = window_label(w), "bold yellow" if w.awaiting else WINDOW_STYLE.get(w.status, "")
-            elif i - 1 == len(shown) and len(windows) > len(shown):
-                text, wstyle = f"+{len(windows) - len(shown)}", "bold"
-            else:
-                text, wstyle = "", ""
-            rows[i].append((" " + text)[: cell - 1].ljust(cell - 1), wstyle)
-            rows[i].append(" ")
+
+def render_month(cursor: date, today: date, data: CalendarMonth | None, width: int, height: int) -> Text:
+    """The grid as text for a ``width`` x ``height`` area: what the widget draws (and the benchmark times)."""
+    cell = max(4, width // 7)
+    weeks = pycal.Calendar(firstweekday=0).monthdatescalendar(cursor.year, cursor.month)
+    lines_per_week = max(1, (height - 1) // len(weeks))
+    out = Text(no_wrap=True, overflow="crop")
+    for name in WEEKDAYS:
+        out.append(name[: cell - 1].ljust(cell), "bold")
+    shown = data if data is not None and (data.year, data.month) == (cursor.year, cursor.month) else None
+    for week in weeks:
+        rows = [Text(no_wrap=True, overflow="crop") for _ in range(lines_per_week)]
+        for day in week:
+            _cell(rows, day, cell, shown, cursor, today)
+        for row in rows:
+            out.append("\n")
+            out.append_text(row)
+    return out
+
+
+def _cell(rows: list[Text], day: date, cell: int, data: CalendarMonth | None, cursor: date, today: date) -> None:
+    in_month = day.month == cursor.month
+    status = (data.statuses.get(day, "unchecked") if data is not None else "unchecked") if in_month \
+        else "unchecked"
+    windows = (data.windows.get(day, []) if data is not None else []) if in_month else []
+    at_cursor = day == cursor
+    head = f"{'▸' if at_cursor else ' '}{day.day:>2} {GLYPH[status]}"
+    if len(rows) == 1 and windows:
+        head += f" {len(windows)}w"
+    style = STYLE[status] if in_month else "dim"
+    if day == today:
+        style += " underline"
+    if at_cursor:
+        style += " reverse"
+    rows[0].append(head[: cell - 1].ljust(cell - 1), style)
+    rows[0].append(" ")
+    room = len(rows) - 1
+    shown = windows if len(windows) <= room else windows[: max(0, room - 1)]
+    for i in range(1, len(rows)):
+        if i - 1 < len(shown):
+            w = shown[i - 1]
+            text, wstyle = window_label(w), "bold yellow" if w.awaiting else WINDOW_STYLE.get(w.status, "")
+        elif i - 1 == len(shown) and len(windows) > len(shown):
+            text, wstyle = f"+{len(windows) - len(shown)}", "bold"
+        else:
+            text, wstyle = "", ""
+        rows[i].append((" " + text)[: cell - 1].ljust(cell - 1), wstyle)
+        rows[i].append(" ")

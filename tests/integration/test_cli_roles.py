@@ -59,6 +59,7 @@ READS: dict[tuple[str, ...], list[str]] = {
     ("clusters", "list"): ["clusters", "list", "--json"],
     ("clusters", "show"): ["clusters", "show", "prod-0", "--json"],
     ("windows", "list"): ["windows", "list", "--json"],
+    ("activity", "stats"): ["activity", "stats", "--json"],
     ("windows", "show"): ["windows", "show", "{window}", "--json"],
     ("windows", "suggest"): ["windows", "suggest", "--json"],
     ("windows", "report"): ["windows", "report", "{window}", "--format", "md"],

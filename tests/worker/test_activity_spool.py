@@ -33,7 +33,7 @@ async def test_rows_survive_a_database_that_refuses_them(templates: Templates, t
     with Session(engine) as s:
         oscar = s.exec(select(User).where(User.username == "oscar")).one().id
     spool = tmp_path / "spool"
-    writer = ActivityWriter(engine, "worker:test", lambda: "all", lambda: (64, 64), spool_dir=spool)
+    writer = ActivityWriter(engine, "worker:test", lambda: "all", lambda: (64, 64, 64), spool_dir=spool)
     record = writer.recorder(None, None, None, oscar)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE idrac_commands RENAME TO idrac_commands_away"))
@@ -47,7 +47,7 @@ async def test_rows_survive_a_database_that_refuses_them(templates: Templates, t
 
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE idrac_commands_away RENAME TO idrac_commands"))
-    later = ActivityWriter(engine, "worker:next", lambda: "all", lambda: (64, 64), spool_dir=spool)
+    later = ActivityWriter(engine, "worker:next", lambda: "all", lambda: (64, 64, 64), spool_dir=spool)
     later.recorder(None, None, None, oscar)(_record(99))
     await later.flush()
     rows = _rows(engine)

@@ -349,3 +349,35 @@ def test_activity_alerts_are_rate_limited_to_one_per_idrac_and_hour(admin: Servi
                            full_url="https://127.0.21.6:8443/redfish/v1", success=False, timestamp=at, created_at=at))
     scheduler.tick(T0 + timedelta(hours=1, minutes=6))
     assert len([n for n in _outbox(admin.engine) if n.event == "activity_failures"]) == 2  # the next hour
+
+
+def test_activity_statistics_per_server_and_day_with_latency_percentiles(admin: ServiceContext) -> None:
+    from dsm_core.services import history
+
+    srv = servers.add_server(admin, "127.0.21.7:8443", hostname="r750-stats")
+    day1, day2 = T0 - timedelta(days=1), T0
+    with session_scope(admin.engine) as s:
+        for i in range(100):  # day 1: 100 calls, latencies 1..100 ms, 5 failed, 10 over the 91 ms mark
+            at = day1.replace(hour=3) + timedelta(seconds=i)
+            s.add(IdracCommand(server_id=uuid.UUID(srv["id"]), command_type="GET", endpoint="/redfish/v1",
+                               full_url="https://127.0.21.7:8443/redfish/v1", success=i >= 5,
+                               response_time_ms=i + 1, timestamp=at, created_at=at))
+        for i in range(3):  # day 2: three vCenter calls (no server)
+            at = day2.replace(hour=1) + timedelta(seconds=i)
+            s.add(IdracCommand(command_type="SOAP", operation_type="vcenter_api", endpoint="Login",
+                               full_url="https://127.0.0.1/sdk", response_time_ms=10, timestamp=at, created_at=at))
+    settings.set_setting(admin, "activity.slow_command_threshold_ms", "91")
+    report = Scheduler(admin.engine).tick(T0 + timedelta(hours=2))
+    assert report.statistics == {day1.date().isoformat(): 1, day2.date().isoformat(): 1}
+    rows = history.activity_stats(admin, days=7, now=T0 + timedelta(hours=2))
+    by_api = {r["api"]: r for r in rows}
+    idrac = by_api["idrac_api"]
+    assert (idrac["server"], idrac["calls"], idrac["failures"], idrac["slow"]) == ("r750-stats", 100, 5, 10)
+    assert (idrac["p50_ms"], idrac["p95_ms"], idrac["p99_ms"], idrac["max_ms"]) == (50, 95, 99, 100)
+    assert (by_api["vcenter_api"]["server"], by_api["vcenter_api"]["calls"]) == ("-", 3)
+    assert history.activity_stats(admin, server="r750-stats", days=7, now=T0 + timedelta(hours=2)) == [idrac]
+    # the calls themselves go after log_retention_days; their statistics stay statistics_retention_days
+    Scheduler(admin.engine).tick(T0 + timedelta(days=45))
+    with read_scope(admin.engine) as s:
+        assert not s.exec(select(IdracCommand.id)).all()
+    assert len(history.activity_stats(admin, days=60, now=T0 + timedelta(days=45))) == 2
