@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -169,6 +170,63 @@ def bench_refresh() -> None:
         f"open sessions after: {open_sessions}"
     )
     print(f"  worker peak RSS {rss:.0f} MB (target <= 300 MB) {'ok' if rss <= 300 else 'MISSED'}")
+    calls, size = activity_bytes(Path(home.dir.name) / "dsm.db")
+    per_call = size / calls
+    with FleetProcess(FleetSpec(count=SAMPLE * 5, start="127.0.32.1", faults={"all": {"latency_ms": 20}})) as small:
+        full = Home()
+        full.setup("127.0.32.0/24")
+        full.run("settings", "set", "activity.max_read_body_kb", "10240")  # every body whole, as before 0009
+        full.run("servers", "import", "-", stdin="ip_address\n" + "\n".join(small.endpoints) + "\n")
+        full.run("servers", "refresh", *small.endpoints)
+        full.worker()
+        old_calls, old_size = old_layout_bytes(Path(full.dir.name) / "dsm.db")
+    old_per_call = old_size / old_calls
+    print(f"  activity log after the refresh, log_level all: {calls:,} calls, {per_call:.0f} bytes per call (table and "
+          f"its indexes; target <= 1,024) {'ok' if per_call <= 1024 else 'MISSED'}")
+    print(f"  baseline, the same refresh of {SAMPLE * 5} servers stored as before (every body whole, JSON columns): "
+          f"{old_per_call:.0f} bytes per call -> {old_per_call / per_call:.1f}x smaller")
+
+
+def _activity_pages(conn: Any) -> int:
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'idrac_commands'")]
+    marks = ",".join("?" * len(names))
+    return int(conn.execute(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({marks})", names).fetchone()[0])
+
+
+def activity_bytes(db: Path) -> tuple[int, int]:
+    """Calls in the activity log and the bytes its table and indexes take in the SQLite file (dbstat)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT count(*) FROM idrac_commands").fetchone()[0]), _activity_pages(conn)
+    finally:
+        conn.close()
+
+
+def old_layout_bytes(db: Path) -> tuple[int, int]:
+    """The same rows stored as before migration 0009: headers and bodies as three JSON columns, uncompressed."""
+    import json
+    import shutil
+    import sqlite3
+
+    from dsm_core.redfish.redaction import unpack
+
+    copy = db.with_name("old-layout.db")
+    shutil.copy(db, copy)
+    conn = sqlite3.connect(copy)
+    try:
+        rows = conn.execute("SELECT id, bodies FROM idrac_commands").fetchall()
+        for row_id, blob in rows:
+            kept = unpack(blob)
+            values = [None if kept[k] is None else json.dumps(kept[k]) for k in ("headers", "request", "response")]
+            conn.execute("UPDATE idrac_commands SET request_headers = ?, request_body = ?, response_body = ?, "
+                         "bodies = NULL WHERE id = ?", (*values, row_id))
+        conn.commit()
+        conn.execute("VACUUM")
+        return len(rows), _activity_pages(conn)
+    finally:
+        conn.close()
 
 
 def main() -> None:

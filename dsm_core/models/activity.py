@@ -36,7 +36,8 @@ class IdracCommand(SQLModel, table=True):
     response_body: Any | None = json_field()
     bodies: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     """zlib of the redacted headers and bodies as JSON (dsm_core.redfish.redaction.pack): full (up to the
-    max_*_body_kb caps) for changes and failures, the first ``max_read_body_kb`` of a successful read."""
+    max_*_body_kb caps) for changes and failures; for a successful read, the first ``max_read_body_kb`` (none by
+    default: what a read said is stored in the inventory, and reads are most of the calls)."""
     status_code: int | None = None
     response_time_ms: int | None = None
     success: bool = Field(default=True, nullable=False)

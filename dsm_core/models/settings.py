@@ -56,9 +56,9 @@ class ActivitySettings(SQLModel, table=True):
     slow_command_threshold_ms: int = Field(default=5000, nullable=False)
     max_request_body_kb: int = Field(default=100, nullable=False)
     max_response_body_kb: int = Field(default=100, nullable=False)
-    max_read_body_kb: int = Field(default=1, nullable=False, sa_column_kwargs={"server_default": "1"})
-    """How much of a successful read's response the activity log keeps (0: none). Reads are most of the calls and
-    what they said is stored in the inventory; changes and failures keep their full bodies."""
+    max_read_body_kb: int = Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+    """How much of a successful read's response the activity log keeps (0, the default: none). Reads are most of
+    the calls and what they said is stored in the inventory; changes and failures keep their full bodies."""
     idrac_max_concurrent: int = Field(default=2, nullable=False)
     """Concurrent requests per iDRAC (DESIGN §4: default 2; iDRACs are small)."""
     global_max_concurrent: int = Field(default=64, nullable=False)

@@ -1,5 +1,5 @@
-"""The activity log made cheap to keep: headers and bodies compressed in one column (successful reads keep only the
-head of their response), and calls per server, API and day kept as statistics
+"""The activity log made cheap to keep: headers and bodies compressed in one column (a successful read keeps no body
+unless activity.max_read_body_kb asks for its head), and calls per server, API and day kept as statistics
 
 Revision ID: 0009
 Revises: 0008
@@ -22,7 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table("idrac_commands") as batch:
         batch.add_column(sa.Column("bodies", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("activity_settings") as batch:
-        batch.add_column(sa.Column("max_read_body_kb", sa.Integer(), nullable=False, server_default="1"))
+        batch.add_column(sa.Column("max_read_body_kb", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "activity_daily_stats",
         sa.Column("id", sa.Uuid(), nullable=False),
