@@ -250,6 +250,8 @@ ACTIONS: tuple[Action, ...] = (
            available=_one),
     Action("settings.pause", "P", "pause iDRAC work", "settings", "confirm", "admin", True,
            help="emergency pause: no new iDRAC work starts (toggle)"),
+    Action("settings.test_notification", "N", "test notification", "settings", "safe", "admin", True, show=False,
+           help="queue a test notification to every configured channel (SMTP, webhook, syslog)"),
     Action("settings.user_add", "u", "add user", "settings", "safe", "admin", True, help="map an OS user to a role"),
     Action("settings.user_role", "R", "set role", "settings", "safe", "admin", True, show=False,
            help="change the selected user's role", available=_one),

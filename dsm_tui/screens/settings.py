@@ -146,6 +146,14 @@ class SettingsScreen(DsmScreen):
                                                           "false" if paused else "true"),
             lambda _: self.notify("iDRAC work resumed" if paused else "iDRAC work PAUSED", severity="warning")))
 
+    def do_test_notification(self) -> None:
+        from dsm_core.services import notifications
+
+        ctx = self.ctx
+        self.call_service("test notification", lambda: notifications.send_test(ctx), lambda view: self.notify(
+            f"test notification queued to {', '.join(view['channels'])}; the worker running the scheduler sends it "
+            "(`dsm notifications list` shows each attempt)", timeout=6))
+
     def do_user_add(self) -> None:
         ctx = self.ctx
 

@@ -210,3 +210,60 @@ def test_a_worker_whose_relay_hangs_keeps_running_jobs_and_records_the_failure(
             worker.wait(60)
     finally:
         silent.close()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # aiosmtpd's; loopback only
+def test_smtp_auth_uses_the_sealed_password_and_a_webhook_redirect_is_not_followed(
+        admin: ServiceContext, worker_key_path: Path) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    seen: list[tuple[str, str]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        seen.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=data.password == b"relay-pass-42")
+
+    inbox = _Inbox()
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_require_tls=False, auth_required=True)
+    controller.start()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", "http://127.0.0.2:9/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        for key, value in (("smtp_host", "127.0.0.1"), ("smtp_port", str(port)), ("smtp_starttls", "false"),
+                           ("smtp_user", "dsm"), ("smtp_from_email", "dsm@dc1.example"),
+                           ("smtp_recipients", "ops@dc1.example")):
+            settings.set_setting(admin, f"notification.{key}", value)
+        settings.set_setting(admin, "notification.smtp_password", Secret("relay-pass-42"))
+        settings.set_setting(admin, "notification.teams_webhook_url",
+                             Secret(f"http://127.0.0.1:{hook.server_address[1]}/hook/{TOKEN}"))
+        queued = notifications.send_test(admin)
+        asyncio.run(Notifier(admin.engine, load_private_key(worker_key_path), timeout=5).deliver_due())
+    finally:
+        controller.stop()
+        hook.shutdown()
+    assert seen == [("dsm", "relay-pass-42")] and len(inbox.messages) == 1
+    logs = {(r.delivery_details or {})["channel"]: r for r in _logs(admin.engine)}
+    assert logs["smtp"].status == "sent"
+    assert logs["webhook"].status == "failed" and "HTTP 307 (redirects are not followed)" in (
+        logs["webhook"].error_message or "")
+    assert _outbox(admin.engine, queued["id"]).status == "pending"  # the webhook is retried later, alone
+    with read_scope(admin.engine) as s:
+        stored = " ".join(str(r) for model in (NotificationLog, NotificationOutbox, AuditLog)
+                          for r in s.exec(select(model)).all())
+    assert "relay-pass-42" not in stored and TOKEN not in stored
