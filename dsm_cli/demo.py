@@ -174,9 +174,23 @@ class Demo:
                 self.run("vcenter", "sync")
                 self._wait_idle("vcenter_sync")
                 self.run("safety", "check", "--cluster", "DC0_C0", "--cluster", "DC0_C1")
+                self._windows()
             self._bios_drift(refs[:8])
         except (RuntimeError, ValueError):
             pass
+
+    def _windows(self) -> None:
+        """The calendar: safety checked every ten minutes from now on, and a rolling update of DC0_C0 planned for
+        tomorrow 02:00 awaiting approval (four eyes is off: the demo has one user, who may approve it with `a`)."""
+        from datetime import UTC, datetime, timedelta
+
+        self.run("safety", "schedule", "--enable", "--cron", "*/10 * * * *")
+        self.run("settings", "set", "maintenance.four_eyes", "false")
+        start = (datetime.now(UTC) + timedelta(days=1)).replace(hour=2, minute=0, second=0, microsecond=0)
+        self.run("windows", "create", "--title", "BIOS and NIC firmware on DC0_C0", "--cluster", "DC0_C0",
+                 "--type", "rolling_cluster_update", "--start", start.isoformat(),
+                 "--end", (start + timedelta(hours=4)).isoformat(), "--requires-approval",
+                 "--detail", "repository=demo-repo", "--detail", "min_required_hosts=2")
 
     def _wait_idle(self, job_type: str) -> None:
         for _ in range(120):

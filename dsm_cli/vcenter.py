@@ -127,6 +127,21 @@ def _follow(ctx: ServiceContext, job_id: str, timeout: float | None) -> dict[str
 def cmd_safety(rt: cli.Runtime) -> None:
     a = rt.args
     ctx = rt.ctx()
+    if a.safety_cmd == "schedule":
+        from dsm_core.services import safety
+
+        if a.enable is None and a.cron is None and not a.cluster and not a.all_clusters and a.groups is None \
+                and a.min_hosts is None:
+            view = safety.show_schedule(ctx)
+        else:
+            view = safety.set_schedule(ctx, enabled=a.enable, cron=a.cron, clusters=a.cluster,
+                                       all_clusters=a.all_clusters, groups=a.groups, min_required_hosts=a.min_hosts)
+        print_json(view) if a.json else say(
+            "scheduled safety check: " + ("not configured" if not view["configured"] else
+                                          f"{'on' if view['enabled'] else 'off'}, cron {view['cron']!r} (UTC), "
+                                          f"clusters {view['clusters']}, groups {'all' if view['groups'] else 'none'}"
+                                          f", minimum {view['min_required_hosts']}, last run {view['last_run_at']}"))
+        return
     if a.cluster:
         details = {} if a.min_hosts is None else {"min_required_hosts": a.min_hosts}
         view = jobs.create_job(ctx, "cluster_safety_check", clusters=a.cluster, details=details)
@@ -260,6 +275,20 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
     x.add_argument("--min-hosts", type=int, metavar="N", help="minimum healthy hosts (servers for a group) that "
                    "must remain; default 2 for clusters, the group's own minimum for groups")
     wait_flags(x)
+    x = json_flag(ssub.add_parser("schedule", help="the scheduled safety check the worker's scheduler runs by cron "
+                                                   "(no option: show it; admin to change it)"))
+    on = x.add_mutually_exclusive_group()
+    on.add_argument("--enable", dest="enable", action="store_const", const=True, default=None)
+    on.add_argument("--disable", dest="enable", action="store_const", const=False)
+    x.add_argument("--cron", metavar="PATTERN", help="minute hour day month weekday, in UTC (default 0 */6 * * *)")
+    which = x.add_mutually_exclusive_group()
+    which.add_argument("--cluster", action="append", metavar="NAME", help="check these clusters only")
+    which.add_argument("--all-clusters", action="store_true", help="check every cluster (the default)")
+    grp = x.add_mutually_exclusive_group()
+    grp.add_argument("--groups", dest="groups", action="store_const", const=True, default=None,
+                     help="check every server group too")
+    grp.add_argument("--no-groups", dest="groups", action="store_const", const=False)
+    x.add_argument("--min-hosts", type=int, metavar="N", help="minimum healthy hosts (default 2)")
     sp.set_defaults(handler=cmd_safety)
 
     x = json_flag(sub.add_parser("rolling-update", help="update the firmware of every host of a cluster, one at a "

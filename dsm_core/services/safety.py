@@ -23,7 +23,7 @@ from dsm_core.models import (
 )
 from dsm_core.netaddr import format_endpoint
 from dsm_core.safety import ClusterFacts, HostFacts, ServerFacts, Verdict, status_change
-from dsm_core.services.context import Tx, mutation
+from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.groups import get_group
 from dsm_core.services.vcenter import find_cluster, latest_checks
 from dsm_core.vcenter.model import Inventory
@@ -170,3 +170,57 @@ def run_scheduled_check(tx: Tx, /, config_id: uuid.UUID, *, now: datetime) -> li
     tx.session.add(config)
     tx.audit("scheduled_safety_check", config.id, jobs=made, clusters=len(clusters), groups=len(groups))
     return made
+
+
+@mutation("safety.schedule", "admin")
+def set_schedule(tx: Tx, /, *, enabled: bool | None = None, cron: str | None = None,
+                 clusters: list[str] | None = None, all_clusters: bool | None = None, groups: bool | None = None,
+                 min_required_hosts: int | None = None) -> dict[str, Any]:
+    """The scheduled safety check (one schedule: the specification's scheduled_safety_checks row), created on
+    first use. ``clusters`` names the clusters to check (and turns off "all"); ``all_clusters`` turns it back on."""
+    from dsm_core.scheduling import ScheduleError, check_cron
+    from dsm_core.services.errors import ValidationError
+
+    row = tx.session.exec(select(ScheduledSafetyCheck).order_by(col(ScheduledSafetyCheck.created_at))).first()
+    if row is None:
+        row = ScheduledSafetyCheck()
+    before = {"enabled": row.enabled, "cron": row.schedule_cron}
+    if cron is not None:
+        try:
+            row.schedule_cron = check_cron(cron)
+        except ScheduleError as exc:
+            raise ValidationError(exc.field, exc.problem, exc.fix) from None
+    if clusters:
+        row.specific_clusters = [find_cluster(tx.session, name).name for name in clusters]
+        row.check_all_clusters = False
+    if all_clusters:
+        row.check_all_clusters, row.specific_clusters = True, []
+    if groups is not None:
+        row.check_all_groups = groups
+    if min_required_hosts is not None:
+        if not 1 <= min_required_hosts <= 1000:
+            raise ValidationError("min_hosts", f"{min_required_hosts} is out of range", "give 1 to 1000")
+        row.min_required_hosts = min_required_hosts
+    if enabled is not None:
+        row.enabled = enabled
+    tx.session.add(row)
+    tx.session.flush()
+    view = schedule_view(row)
+    tx.audit("scheduled_safety_check", row.id, before=before, after={"enabled": row.enabled,
+                                                                      "cron": row.schedule_cron})
+    return view
+
+
+def schedule_view(row: ScheduledSafetyCheck | None) -> dict[str, Any]:
+    if row is None:
+        return {"enabled": False, "configured": False}
+    return {"configured": True, "enabled": row.enabled, "cron": row.schedule_cron,
+            "clusters": "all" if row.check_all_clusters else list(row.specific_clusters),
+            "groups": row.check_all_groups, "min_required_hosts": row.min_required_hosts,
+            "last_run_at": row.last_run_at.isoformat() if row.last_run_at else None}
+
+
+@query("viewer")
+def show_schedule(session: Session, /) -> dict[str, Any]:
+    return schedule_view(session.exec(select(ScheduledSafetyCheck).order_by(
+        col(ScheduledSafetyCheck.created_at))).first())

@@ -10,6 +10,7 @@ daily trend for the month and the optimal windows DSM recommends from the safety
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from datetime import date, datetime, timedelta
@@ -263,11 +264,14 @@ class CalendarScreen(DsmScreen):
                  + (f", recurring {w['recurrence_pattern']!r} in {w['timezone']}" if w["recurrence_pattern"]
                     else ""),
                  "targets: " + "; ".join(f"{k} {', '.join(v)}" for k, v in w["targets"].items() if v),
-                 f"requested by {w['created_by_name'] or 'system'}; details {w['details']}", "",
+                 f"requested by {w['created_by_name'] or 'system'}; details "
+                 + json.dumps(w["details"], sort_keys=True), "",
                  "latest safety verdicts:"]
         for v in preview["verdicts"]:
-            lines.append(f"  {v['target']}: " + (f"{v['verdict']} ({v['healthy']} of {v['total']} healthy, "
-                                                  f"{v['at']})" if v["verdict"] else "never checked"))
+            at = datetime.fromisoformat(v["at"]).astimezone(self.tz) if v["at"] else None
+            lines.append(f"  {v['target']}: " + (f"{v['verdict']} ({v['healthy']} of {v['total']} healthy, checked "
+                                                  f"{at:%Y-%m-%d %H:%M} {self.tz_name})" if v["verdict"] and at
+                                                  else "never checked"))
         if not preview["verdicts"]:
             lines.append("  (servers only: no cluster or group rule applies)")
         for plan in preview["plans"]:

@@ -132,6 +132,7 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("windows", "reject"): [["windows", "reject", "{window}", "--reason", "freeze"]],
     ("windows", "cancel"): [["windows", "cancel", "{window}"]],
     ("notifications", "test"): [["notifications", "test"]],
+    ("safety", "schedule"): [["safety", "schedule", "--enable", "--cron", "*/10 * * * *"]],
 }
 # The console (no command) is a read for a viewer; what it offers a viewer is tested with Pilot in
 # tests/tui/test_console.py::test_no_mutating_action_for_a_viewer_or_in_readonly.

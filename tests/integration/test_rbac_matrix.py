@@ -199,6 +199,7 @@ RECIPES: dict[str, Setup] = {
     "windows.skip": lambda a: ((uuid.UUID(_planned(a)),), {"now": T0, "reason": "a group was removed"}),
     "notifications.test": lambda a: (settings.set_setting(a, "notification.syslog_host", "127.0.0.1"), ((), {}))[1],
     "safety.scheduled_run": _scheduled,
+    "safety.schedule": lambda a: ((), {"enabled": True, "cron": "*/10 * * * *"}),
 }
 
 

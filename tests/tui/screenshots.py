@@ -218,6 +218,19 @@ async def rolling_timeline(pilot: Any, app: DsmApp) -> None:
     await _until(pilot, lambda: app.screen._detail is not None)
 
 
+async def calendar(pilot: Any, app: DsmApp) -> None:
+    app.goto("calendar")
+    await _until(pilot, lambda: app.screen.month is not None and "TO APPROVE" in str(app.screen.query_one(
+        "#status").render()))
+    await pilot.press("right", "right")
+
+
+async def calendar_approve(pilot: Any, app: DsmApp) -> None:
+    await calendar(pilot, app)
+    await pilot.press("a")
+    await _until(pilot, lambda: type(app.screen).__name__ == "TypedConfirmModal")
+
+
 SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
     "pulse": (pulse, "alice", (120, 32)),
     "pulse-80x24": (pulse, "alice", (80, 24)),
@@ -251,9 +264,15 @@ VCENTER_SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
 }
 """On a database of their own (two clusters, their six servers, a rolling update under way), so the other
 screenshots keep their 40 servers."""
+CALENDAR_SHOTS: dict[str, tuple[Step, str, tuple[int, int]]] = {
+    "calendar": (calendar, "oscar", (160, 48)),
+    "calendar-80x24": (calendar, "oscar", (80, 24)),
+    "calendar-approve": (calendar_approve, "oscar", (160, 48)),
+}
+"""November 2026 with a month of checks of two clusters and its windows (tests.vcenter_seed.seed_calendar)."""
 
 
-def build_database(directory: Path, vcenter: bool = False) -> Any:
+def build_database(directory: Path, vcenter: bool = False, calendar: bool = False) -> Any:
     engine = make_engine(f"sqlite:///{directory / 'dsm.db'}")
     migrate.upgrade(engine)
     key, _ = create_key_file(directory / "worker.key")
@@ -273,6 +292,10 @@ def build_database(directory: Path, vcenter: bool = False) -> Any:
     add_credential_set(admin, "dc2-oob", "svc-dsm", Secret("x"), ranges=["10.1.0.0/16", "10.2.0.0/16"])
     if vcenter:
         seed_rolling_job(seed_console(engine), NOW)
+    if calendar:
+        from tests.vcenter_seed import seed_calendar
+
+        seed_calendar(engine, NOW)
     return engine
 
 
@@ -290,12 +313,12 @@ def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     only = set(sys.argv[2:])  # names to redo (default: all)
-    for shots, vcenter in ((SHOTS, False), (VCENTER_SHOTS, True)):
+    for shots, vcenter, cal in ((SHOTS, False, False), (VCENTER_SHOTS, True, False), (CALENDAR_SHOTS, False, True)):
         wanted = {k: v for k, v in shots.items() if not only or k in only}
         if not wanted:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            engine = build_database(Path(tmp), vcenter)
+            engine = build_database(Path(tmp), vcenter, cal)
             asyncio.run(shoot(engine, out, wanted))
             engine.dispose()
 
