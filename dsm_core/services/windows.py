@@ -580,6 +580,18 @@ def _spawn_next(session: Session, window: MaintenanceWindow) -> MaintenanceWindo
     return child
 
 
+def _reopen_series_approval(session: Session, window: MaintenanceWindow) -> None:
+    """A recurring window whose approved plan no longer holds: its next instance carried that approval; it waits
+    for a new one (the approve dialog then shows the plan as it is now)."""
+    if window.series_id is None or not window.requires_approval:
+        return
+    for nxt in session.exec(select(MaintenanceWindow).where(MaintenanceWindow.series_id == window.series_id,
+                                                            MaintenanceWindow.status == "planned")).all():
+        nxt.approved_by, nxt.approved_at, nxt.approval = None, None, None
+        nxt.status_reason = f"the approval of the series no longer holds ({window.status_reason}); approve again"
+        session.add(nxt)
+
+
 def safety_plans(window: MaintenanceWindow) -> list[JobPlan]:
     """The safety checks a changing window runs before its work (a health check changes nothing)."""
     if window.maintenance_type == "health_check":
@@ -735,6 +747,7 @@ def advance_window(tx: Tx, /, window_id: uuid.UUID, *, now: datetime) -> dict[st
             except (Conflict, ValidationError, NotFound, PermissionDenied) as exc:
                 window.status, window.phase, window.completed_at = "skipped", None, now
                 window.status_reason = f"could not start its work: {exc}"
+                _reopen_series_approval(tx.session, window)
                 _notify(tx.session, window, "window_skipped", f"Window {window.title!r} was skipped: "
                         f"{window.status_reason}.", "critical")
         outcome = window.status if window.status != "in_progress" else "work started"

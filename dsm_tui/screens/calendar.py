@@ -232,7 +232,15 @@ class CalendarScreen(DsmScreen):
         if self.grid is not None:
             self.grid.go(self.today())
 
-    def _pick(self, items: list[data.WindowItem], title: str, then: Any) -> None:
+    def _pick(self, items: list[data.WindowItem], title: str, then: Any, *, awaiting: bool = False) -> None:
+        """One window of the day to act on (asked only when there are several); ``awaiting``: of those awaiting
+        approval."""
+        if awaiting:
+            items = [w for w in items if w.awaiting]
+        if not items:
+            self.notify("no window awaits approval on this day" if awaiting else "no window on this day",
+                        severity="warning")
+            return
         if len(items) == 1:
             then(items[0])
             return
@@ -245,11 +253,7 @@ class CalendarScreen(DsmScreen):
                                                  for w in items]), chosen)
 
     def do_approve(self) -> None:
-        items = [w for w in self.day_windows() if w.awaiting]
-        if not items:
-            self.notify("no window awaits approval on this day", severity="warning")
-            return
-        self._pick(items, "Approve which window?", self._approve)
+        self._pick(self.day_windows(), "Approve which window?", self._approve, awaiting=True)
 
     def _approve(self, item: data.WindowItem) -> None:
         ctx = self.ctx
@@ -302,11 +306,7 @@ class CalendarScreen(DsmScreen):
             self.app.push_screen(ConfirmModal(title, lines), lambda ok: approve(None) if ok else None)
 
     def do_reject(self) -> None:
-        items = [w for w in self.day_windows() if w.awaiting]
-        if not items:
-            self.notify("no window awaits approval on this day", severity="warning")
-            return
-        self._pick(items, "Reject which window?", self._reject)
+        self._pick(self.day_windows(), "Reject which window?", self._reject, awaiting=True)
 
     def _reject(self, item: data.WindowItem) -> None:
         ctx = self.ctx
@@ -368,11 +368,7 @@ class CalendarScreen(DsmScreen):
         self.schedule_poll(0)
 
     def do_report(self) -> None:
-        items = self.day_windows()
-        if not items:
-            self.notify("no window on this day", severity="warning")
-            return
-        self._pick(items, "Change record of which window?", self._report)
+        self._pick(self.day_windows(), "Change record of which window?", self._report)
 
     def _report(self, item: data.WindowItem) -> None:
         ctx = self.ctx

@@ -381,3 +381,35 @@ def test_activity_statistics_per_server_and_day_with_latency_percentiles(admin: 
     with read_scope(admin.engine) as s:
         assert not s.exec(select(IdracCommand.id)).all()
     assert len(history.activity_stats(admin, days=60, now=T0 + timedelta(days=45))) == 2
+
+
+def test_a_recurring_window_whose_approved_plan_changed_is_skipped_and_its_next_instance_awaits_approval(
+        operator: ServiceContext, admin: ServiceContext) -> None:
+    from dsm_core.models import Vcenter
+    from dsm_core.services import vcenter
+    from dsm_core.services.context import SYSTEM
+
+    seed_vcenter(admin, inventory(hosts=4))
+    start = datetime(2027, 1, 17, 2, 30, tzinfo=UTC)  # a Sunday
+    view = windows.create_window(operator, "weekly BIOS", maintenance_type="rolling_cluster_update", start=start,
+                                 end=start + timedelta(hours=3), clusters=["prod-0"], cron="30 2 * * 0",
+                                 requires_approval=True, details={"image_uri": IMAGE}, now=T0)
+    windows.approve_window(admin, view["id"])
+    with read_scope(admin.engine) as s:
+        vc_id = s.exec(select(Vcenter.id)).one()
+    # a fifth host joins the cluster after the approval: the plan the approver saw no longer holds
+    servers.add_server(admin, "127.0.20.5:8443", hostname="idrac-0-4")
+    vcenter.record_sync(ServiceContext(admin.engine, SYSTEM), vc_id, inventory(hosts=5))
+    scheduler = Scheduler(admin.engine)
+    scheduler.tick(start)
+    (check,) = _jobs(admin.engine)
+    _check_cluster(admin.engine, str(check.id), "prod-0")
+    scheduler.tick(start + timedelta(minutes=1))
+    row = _window(admin.engine, view["id"])
+    assert row.status == "skipped" and "changed since it was approved" in (row.status_reason or "")
+    assert [j.job_type for j in _jobs(admin.engine)] == ["cluster_safety_check"]
+    with read_scope(admin.engine) as s:
+        nxt = s.exec(select(MaintenanceWindow).where(MaintenanceWindow.series_id == row.series_id,
+                                                     MaintenanceWindow.status == "planned")).one()
+    assert as_utc(nxt.planned_start) == start + timedelta(days=7) and nxt.approved_at is None
+    assert windows.approve_window(admin, str(nxt.id))["approval"]["plans"][0]["hosts"][-1] == "esx-0-4"
