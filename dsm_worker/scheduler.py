@@ -299,12 +299,17 @@ class Scheduler:
         with session_scope(self.engine) as s:
             settings = singleton(s, NotificationSettings)
             since = _cursor(s, "job_events", now)
-            jobs = s.exec(select(Job).where(Job.updated_at > since, col(Job.status).in_(FINISHED)).order_by(
+            jobs = s.exec(select(Job).where(Job.updated_at > since).order_by(
                 col(Job.updated_at)).limit(EVENT_BATCH)).all()
             last = since
             for job in jobs:
                 last = max(last, as_utc(job.updated_at) or last)
                 critical = job.job_type in (settings.critical_job_types or [])
+                started = as_utc(job.started_at)
+                if settings.notify_on_job_started and started is not None and started > since:
+                    report.notified += bool(enqueue(
+                        s, "job_started", f"Job started: {job.job_type}", f"Job {job.id} ({job.job_type}) started.",
+                        job_id=job.id, dedupe_key=f"job:{job.id}:started:{job.attempts}", now=now))
                 if job.status == "failed" and settings.notify_on_job_failed:
                     report.notified += bool(enqueue(
                         s, "job_failed", f"Job failed: {job.job_type}",
@@ -329,11 +334,14 @@ class Scheduler:
                     EVENT_BATCH)).all():
                 rows.append((f"cluster {c.cluster_id}", as_utc(c.created_at) or now, c.safe_to_proceed,
                              c.status_changed, c.previous_status, c.id))
+            warnings: dict[uuid.UUID, list[str]] = {}
             for g in s.exec(select(ServerGroupSafetyCheck).where(ServerGroupSafetyCheck.created_at > since).limit(
                     EVENT_BATCH)).all():
                 group = s.get(ServerGroup, g.server_group_id) if g.server_group_id else None
                 rows.append((f"group {group.name if group else g.server_group_id}", as_utc(g.created_at) or now,
                              g.safe_to_proceed, g.status_changed, g.previous_status, g.id))
+                if g.warnings:
+                    warnings[g.id] = list(g.warnings)
             for subject, at, safe, changed, previous, check_id in sorted(rows, key=lambda r: r[1]):
                 last = max(last, at)
                 if changed and settings.notify_on_cluster_status_change:
@@ -346,6 +354,11 @@ class Scheduler:
                     report.notified += bool(enqueue(
                         s, "cluster_unsafe", f"{subject} is unsafe to update",
                         f"The safety check of {subject} says unsafe.", severity="warning",
+                        dedupe_key=f"safety:{check_id}", now=now))
+                elif safe and check_id in warnings and settings.notify_on_cluster_warning:
+                    report.notified += bool(enqueue(
+                        s, "cluster_warning", f"{subject}: safe, with warnings",
+                        f"The safety check of {subject} says safe, with warnings: " + "; ".join(warnings[check_id]),
                         dedupe_key=f"safety:{check_id}", now=now))
             _advance(s, "safety_events", last)
 

@@ -24,7 +24,8 @@ from dsm_core.services.views import row_view
 from dsm_core.timeutil import utcnow
 
 EVENTS = ("window_upcoming", "window_started", "window_completed", "window_failed", "window_skipped",
-          "window_rejected", "job_completed", "job_failed", "cluster_unsafe", "cluster_status_changed",
+          "window_rejected", "job_started", "job_completed", "job_failed", "cluster_unsafe", "cluster_warning",
+          "cluster_status_changed",
           "activity_failures", "activity_slow", "activity_latency", "test")
 
 

@@ -413,3 +413,26 @@ def test_a_recurring_window_whose_approved_plan_changed_is_skipped_and_its_next_
                                                      MaintenanceWindow.status == "planned")).one()
     assert as_utc(nxt.planned_start) == start + timedelta(days=7) and nxt.approved_at is None
     assert windows.approve_window(admin, str(nxt.id))["approval"]["plans"][0]["hosts"][-1] == "esx-0-4"
+
+
+def test_job_events_are_notified_per_settings_with_critical_types_flagged(admin: ServiceContext,
+                                                                          with_channel: None) -> None:
+    srv = servers.add_server(admin, "127.0.21.8:8443")
+    settings.set_setting(admin, "notification.notify_on_job_started", "true")
+    scheduler = Scheduler(admin.engine)
+    scheduler.tick(datetime.now(UTC))  # the cursor starts now: jobs that ended before are not news
+    health = jobs.create_job(admin, "health_check", servers=[srv["id"]])
+    firmware = jobs.create_job(admin, "firmware_update", servers=[srv["id"]], details={"image_uri": IMAGE})
+    for job_id, status in ((health["id"], "completed"), (firmware["id"], "failed")):
+        with session_scope(admin.engine) as s:
+            row = s.get(Job, uuid.UUID(job_id))
+            assert row is not None
+            row.started_at = datetime.now(UTC)
+            row.status, row.error = status, "SUP0518: the package is not applicable" if status == "failed" else None
+    scheduler.tick(datetime.now(UTC))
+    scheduler.tick(datetime.now(UTC) + timedelta(seconds=10))  # nothing twice
+    events = sorted((n.event, n.severity, n.mention) for n in _outbox(admin.engine))
+    assert events == [("job_completed", "normal", False), ("job_failed", "critical", True),
+                      ("job_started", "normal", False), ("job_started", "normal", False)]
+    failed = next(n for n in _outbox(admin.engine) if n.event == "job_failed")
+    assert "SUP0518" in failed.body and failed.job_id == uuid.UUID(firmware["id"])
