@@ -171,7 +171,7 @@ def test_settings_say_which_keys_act_and_unused_ones_are_not_listed(viewer: Serv
     shown = settings.show_settings(viewer)
     assert "max_concurrent_connections" not in shown["network"]
     notes = settings.pending_notes()
-    assert notes["activity.keep_statistics"] == "takes effect with the scheduler"
+    assert notes == {"network.require_prereq_validation": "takes effect with firmware updates"}
     assert "activity.log_retention_days" not in notes  # the scheduler's retention acts on it now
     assert "notification.smtp_host" not in notes  # the notifier delivers
     assert "network.max_requests_per_minute" not in notes  # it throttles now
