@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dsm_core.models import NotificationLog, NotificationOutbox, NotificationSettings
@@ -22,12 +21,6 @@ from dsm_core.services.errors import Conflict
 from dsm_core.services.settings import singleton
 from dsm_core.services.views import row_view
 from dsm_core.timeutil import utcnow
-
-EVENTS = ("window_upcoming", "window_started", "window_completed", "window_failed", "window_skipped",
-          "window_rejected", "job_started", "job_completed", "job_failed", "cluster_unsafe", "cluster_warning",
-          "cluster_status_changed",
-          "activity_failures", "activity_slow", "activity_latency", "test")
-
 
 def channels(settings: NotificationSettings) -> list[str]:
     """The channels an admin configured: ``smtp`` (a relay, a sender and recipients), ``webhook``, ``syslog``."""
@@ -82,16 +75,3 @@ def list_notifications(session: Session, /, limit: int = 50) -> list[dict[str, A
     logs = session.exec(select(NotificationLog).order_by(col(NotificationLog.created_at).desc(),
                                                          col(NotificationLog.id).desc()).limit(limit)).all()
     return [row_view(r) for r in logs]
-
-
-@query("viewer")
-def outbox(session: Session, /, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    stmt = select(NotificationOutbox).order_by(col(NotificationOutbox.created_at).desc()).limit(limit)
-    if status:
-        stmt = stmt.where(NotificationOutbox.status == status)
-    return [row_view(r, exclude=("body",)) for r in session.exec(stmt).all()]
-
-
-def pending_count(session: Session, /) -> int:
-    return int(session.exec(select(sa.func.count()).select_from(NotificationOutbox).where(
-        NotificationOutbox.status == "pending")).one())
