@@ -22,6 +22,7 @@ from dsm_core.services.settings import singleton
 from dsm_core.services.views import row_view
 from dsm_core.timeutil import utcnow
 
+
 def channels(settings: NotificationSettings) -> list[str]:
     """The channels an admin configured: ``smtp`` (a relay, a sender and recipients), ``webhook``, ``syslog``."""
     found = []
