@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from dsm_core import __version__
 from dsm_core.config import Config
 from dsm_core.credentials.sealing import SealingError, load_private_key
 from dsm_core.db import engine_from_config, migrate
+from dsm_core.db.engine import is_locked
 from dsm_core.ids import uuid7
 from dsm_core.jobtypes import JOB_TYPE_SPECS
 from dsm_core.models import ActivitySettings, NetworkSettings
@@ -173,18 +175,25 @@ class Worker:
         poll of the holder's death (its lock dies with its process or its database session)."""
         scheduler = Scheduler(self.engine)
         was_holder = False
+        recorded = 0.0
         try:
             while True:
                 try:
                     held = await asyncio.to_thread(self.scheduler_lock.acquire)
                     if held != was_holder:
                         log.info("worker=%s %s the scheduler", self.id, "runs" if held else "no longer runs")
-                        was_holder = held
+                        was_holder, recorded = held, 0.0
                     if held:
                         report = await asyncio.to_thread(scheduler.tick)
-                        await asyncio.to_thread(record_holder, self.engine, self.id, scheduler.clock(), report)
-                except Exception:
-                    log.exception("scheduler pass failed; retrying")
+                        # who holds it, for the pulse and `dsm doctor`: at takeover, then every half minute
+                        if report.errors or time.monotonic() - recorded >= 30:
+                            await asyncio.to_thread(record_holder, self.engine, self.id, scheduler.clock(), report)
+                            recorded = time.monotonic()
+                except Exception as exc:
+                    if is_locked(exc):
+                        log.warning("scheduler: database locked by another process; again next poll")
+                    else:
+                        log.exception("scheduler pass failed; retrying")
                 await asyncio.sleep(self.options.scheduler_poll_seconds)
         finally:
             await asyncio.to_thread(self.scheduler_lock.release)
@@ -197,8 +206,11 @@ class Worker:
             try:
                 if self.scheduler_lock.held:
                     await notifier.deliver_due()
-            except Exception:
-                log.exception("notification delivery failed; retrying")
+            except Exception as exc:
+                if is_locked(exc):
+                    log.warning("notifications: database locked by another process; again shortly")
+                else:
+                    log.exception("notification delivery failed; retrying")
             await asyncio.sleep(min(5.0, self.options.scheduler_poll_seconds))
 
     async def _execute(self, job: store.ClaimedJob, cancel: asyncio.Event) -> None:

@@ -32,7 +32,7 @@ from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.models import NotificationLog, NotificationOutbox, NotificationSettings
 from dsm_core.services.notifications import channels
-from dsm_core.services.settings import singleton
+from dsm_core.services.settings import read_singleton
 from dsm_core.timeutil import utcnow
 
 log = logging.getLogger("dsm.notify")
@@ -144,7 +144,7 @@ class Notifier:
 
     def _due(self, now: datetime) -> tuple[NotificationSettings, list[Message]]:
         with read_scope(self.engine) as s:
-            settings = singleton(s, NotificationSettings)
+            settings = read_singleton(s, NotificationSettings)
             rows = s.exec(select(NotificationOutbox).where(
                 NotificationOutbox.status == "pending", NotificationOutbox.next_attempt_at <= now).order_by(
                 col(NotificationOutbox.next_attempt_at)).limit(BATCH)).all()

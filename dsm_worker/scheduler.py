@@ -30,7 +30,7 @@ from croniter import croniter
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from dsm_core.db.engine import read_scope, session_scope
+from dsm_core.db.engine import is_locked, read_scope, session_scope
 from dsm_core.models import (
     ActivityDailyStat,
     ActivitySettings,
@@ -49,9 +49,10 @@ from dsm_core.models import (
     ServerGroupSafetyCheck,
 )
 from dsm_core.services.context import SYSTEM, ServiceContext
+from dsm_core.services.errors import ServiceError
 from dsm_core.services.jobs import FINISHED
-from dsm_core.services.notifications import enqueue
-from dsm_core.services.settings import singleton
+from dsm_core.services.notifications import channels, enqueue
+from dsm_core.services.settings import read_singleton, singleton
 from dsm_core.services.windows import MAX_NOTIFY_HOURS, advance_window, notify_upcoming, start_window
 from dsm_core.timeutil import as_utc, utcnow
 
@@ -62,6 +63,7 @@ RETENTION_BATCHES_PER_TICK = 20
 RETENTION_EVERY = timedelta(hours=1)
 EVENT_BATCH = 500
 STATS_EVERY = timedelta(minutes=5)
+CURSOR_SAVE = timedelta(minutes=1)
 
 
 def percentile(ordered: list[int], pct: int) -> int | None:
@@ -170,16 +172,6 @@ def read_state(engine: Engine, name: str) -> dict[str, Any]:
         return dict(row.value) if row else {}
 
 
-def _cursor(session: Session, name: str, now: datetime) -> datetime:
-    """A time cursor; the first time it is ``now`` (history is not replayed as fresh news)."""
-    row = _state(session, name)
-    at = row.value.get("at")
-    if at is None:
-        row.value = {"at": now.isoformat()}
-        return now
-    return datetime.fromisoformat(at)
-
-
 def _advance(session: Session, name: str, at: datetime) -> None:
     row = _state(session, name)
     row.value = {"at": at.isoformat()}
@@ -204,6 +196,9 @@ class Scheduler:
         self.engine = engine
         self.clock = clock
         self.ctx = ServiceContext(engine, SYSTEM)
+        self._cursors: dict[str, datetime] = {}
+        self._dirty: set[str] = set()
+        self._saved_at: datetime | None = None
 
     # --- one pass ---
 
@@ -216,8 +211,17 @@ class Scheduler:
             try:
                 step(at, report)
             except Exception as exc:
-                log.exception("scheduler step %s failed", step.__name__)
-                report.errors.append(f"{step.__name__}: {type(exc).__name__}: {exc}")
+                if is_locked(exc):  # another process holds SQLite's write lock: the next tick does it
+                    log.warning("scheduler step %s: database locked by another process; again next tick",
+                                step.__name__)
+                else:
+                    log.exception("scheduler step %s failed", step.__name__)
+                report.errors.append(f"{step.__name__}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        try:
+            self._save_cursors(at)
+        except Exception as exc:
+            if not is_locked(exc):
+                raise
         return report
 
     # --- windows ---
@@ -230,8 +234,9 @@ class Scheduler:
         for wid in due:
             try:
                 view = start_window(self.ctx, wid, now=now)
-            except Exception as exc:
-                # The work could not even be created (a group deleted since): the window says so, once.
+            except (ServiceError, LookupError) as exc:
+                # The work could not even be created (a group deleted since): the window says so, once. A
+                # database error (SQLite locked) is not the window's fault: the step fails, the next tick retries.
                 log.exception("window %s could not start", wid)
                 self._fail_start(wid, now, f"could not start: {type(exc).__name__}: {exc}")
                 report.errors.append(f"window {wid}: {exc}")
@@ -294,47 +299,79 @@ class Scheduler:
             report.scheduled_checks.extend(made)
 
     # --- events as notifications ---
+    # Each reads what happened since its cursor in a read transaction and writes only when there is something to
+    # tell (the notifications and the cursor in one transaction); a cursor that merely moves is kept in memory and
+    # saved at most every CURSOR_SAVE. A scheduler that takes over from an older cursor may read an event again:
+    # every notification carries a dedupe key, so it is still told once.
+
+    def _since(self, name: str, now: datetime) -> datetime:
+        if name not in self._cursors:
+            at = read_state(self.engine, name).get("at")
+            self._cursors[name] = datetime.fromisoformat(at) if at else now  # history is not news
+            if not at:
+                self._dirty.add(name)
+        return self._cursors[name]
+
+    def _told(self, name: str, last: datetime, notes: list[dict[str, Any]], now: datetime,
+              report: TickReport) -> None:
+        moved = last != self._cursors.get(name)
+        self._cursors[name] = last
+        if notes:
+            with session_scope(self.engine) as s:
+                for note in notes:
+                    report.notified += bool(enqueue(s, now=now, **note))
+                _advance(s, name, last)
+            self._dirty.discard(name)
+        elif moved:
+            self._dirty.add(name)
+
+    def _save_cursors(self, now: datetime) -> None:
+        if not self._dirty or (self._saved_at is not None and now - self._saved_at < CURSOR_SAVE):
+            return
+        with session_scope(self.engine) as s:
+            for name in self._dirty:
+                _advance(s, name, self._cursors[name])
+        self._dirty.clear()
+        self._saved_at = now
 
     def _job_events(self, now: datetime, report: TickReport) -> None:
-        with session_scope(self.engine) as s:
-            settings = singleton(s, NotificationSettings)
-            since = _cursor(s, "job_events", now)
+        since = self._since("job_events", now)
+        notes: list[dict[str, Any]] = []
+        with read_scope(self.engine) as s:
+            settings = read_singleton(s, NotificationSettings)
             jobs = s.exec(select(Job).where(Job.updated_at > since).order_by(
                 col(Job.updated_at)).limit(EVENT_BATCH)).all()
-            last = since
+        last = max([since, *(as_utc(j.updated_at) or since for j in jobs)])
+        if channels(settings):
             for job in jobs:
-                last = max(last, as_utc(job.updated_at) or last)
                 critical = job.job_type in (settings.critical_job_types or [])
                 started = as_utc(job.started_at)
                 if settings.notify_on_job_started and started is not None and started > since:
-                    report.notified += bool(enqueue(
-                        s, "job_started", f"Job started: {job.job_type}", f"Job {job.id} ({job.job_type}) started.",
-                        job_id=job.id, dedupe_key=f"job:{job.id}:started:{job.attempts}", now=now))
+                    notes.append(dict(event="job_started", subject=f"Job started: {job.job_type}",
+                                      body=f"Job {job.id} ({job.job_type}) started.", job_id=job.id,
+                                      dedupe_key=f"job:{job.id}:started:{job.attempts}"))
                 if job.status == "failed" and settings.notify_on_job_failed:
-                    report.notified += bool(enqueue(
-                        s, "job_failed", f"Job failed: {job.job_type}",
-                        f"Job {job.id} ({job.job_type}) failed: {job.error or 'no error recorded'}",
-                        severity="critical" if critical else "warning", job_id=job.id,
-                        mention=critical and settings.mention_on_critical_failures,
-                        dedupe_key=f"job:{job.id}:{job.status}:{job.attempts}", now=now))
+                    notes.append(dict(event="job_failed", subject=f"Job failed: {job.job_type}",
+                                      body=f"Job {job.id} ({job.job_type}) failed: {job.error or 'no error recorded'}",
+                                      severity="critical" if critical else "warning", job_id=job.id,
+                                      mention=critical and settings.mention_on_critical_failures,
+                                      dedupe_key=f"job:{job.id}:{job.status}:{job.attempts}"))
                 elif job.status == "completed" and settings.notify_on_job_complete:
-                    report.notified += bool(enqueue(
-                        s, "job_completed", f"Job completed: {job.job_type}",
-                        f"Job {job.id} ({job.job_type}) completed.", job_id=job.id,
-                        dedupe_key=f"job:{job.id}:{job.status}:{job.attempts}", now=now))
-            _advance(s, "job_events", last)
+                    notes.append(dict(event="job_completed", subject=f"Job completed: {job.job_type}",
+                                      body=f"Job {job.id} ({job.job_type}) completed.", job_id=job.id,
+                                      dedupe_key=f"job:{job.id}:{job.status}:{job.attempts}"))
+        self._told("job_events", last, notes, now, report)
 
     def _safety_events(self, now: datetime, report: TickReport) -> None:
-        with session_scope(self.engine) as s:
-            settings = singleton(s, NotificationSettings)
-            since = _cursor(s, "safety_events", now)
-            last = since
-            rows: list[tuple[str, datetime, bool, bool, str | None, uuid.UUID]] = []
+        since = self._since("safety_events", now)
+        rows: list[tuple[str, datetime, bool, bool, str | None, uuid.UUID]] = []
+        warnings: dict[uuid.UUID, list[str]] = {}
+        with read_scope(self.engine) as s:
+            settings = read_singleton(s, NotificationSettings)
             for c in s.exec(select(ClusterSafetyCheck).where(ClusterSafetyCheck.created_at > since).limit(
                     EVENT_BATCH)).all():
                 rows.append((f"cluster {c.cluster_id}", as_utc(c.created_at) or now, c.safe_to_proceed,
                              c.status_changed, c.previous_status, c.id))
-            warnings: dict[uuid.UUID, list[str]] = {}
             for g in s.exec(select(ServerGroupSafetyCheck).where(ServerGroupSafetyCheck.created_at > since).limit(
                     EVENT_BATCH)).all():
                 group = s.get(ServerGroup, g.server_group_id) if g.server_group_id else None
@@ -342,83 +379,91 @@ class Scheduler:
                              g.safe_to_proceed, g.status_changed, g.previous_status, g.id))
                 if g.warnings:
                     warnings[g.id] = list(g.warnings)
-            for subject, at, safe, changed, previous, check_id in sorted(rows, key=lambda r: r[1]):
-                last = max(last, at)
-                if changed and settings.notify_on_cluster_status_change:
-                    now_status = "safe" if safe else "unsafe"
-                    report.notified += bool(enqueue(
-                        s, "cluster_status_changed", f"{subject} is now {now_status}",
-                        f"The safety check of {subject} says {now_status} (it was {previous}).",
-                        severity="normal" if safe else "critical", dedupe_key=f"safety:{check_id}", now=now))
-                elif not safe and settings.notify_on_unsafe_cluster:
-                    report.notified += bool(enqueue(
-                        s, "cluster_unsafe", f"{subject} is unsafe to update",
-                        f"The safety check of {subject} says unsafe.", severity="warning",
-                        dedupe_key=f"safety:{check_id}", now=now))
-                elif safe and check_id in warnings and settings.notify_on_cluster_warning:
-                    report.notified += bool(enqueue(
-                        s, "cluster_warning", f"{subject}: safe, with warnings",
-                        f"The safety check of {subject} says safe, with warnings: " + "; ".join(warnings[check_id]),
-                        dedupe_key=f"safety:{check_id}", now=now))
-            _advance(s, "safety_events", last)
+        last = max([since, *(r[1] for r in rows)])
+        notes: list[dict[str, Any]] = []
+        for subject, _, safe, changed, previous, check_id in sorted(rows, key=lambda r: r[1]):
+            if not channels(settings):
+                break
+            if changed and settings.notify_on_cluster_status_change:
+                now_status = "safe" if safe else "unsafe"
+                notes.append(dict(event="cluster_status_changed", subject=f"{subject} is now {now_status}",
+                                  body=f"The safety check of {subject} says {now_status} (it was {previous}).",
+                                  severity="normal" if safe else "critical", dedupe_key=f"safety:{check_id}"))
+            elif not safe and settings.notify_on_unsafe_cluster:
+                notes.append(dict(event="cluster_unsafe", subject=f"{subject} is unsafe to update",
+                                  body=f"The safety check of {subject} says unsafe.", severity="warning",
+                                  dedupe_key=f"safety:{check_id}"))
+            elif safe and check_id in warnings and settings.notify_on_cluster_warning:
+                notes.append(dict(event="cluster_warning", subject=f"{subject}: safe, with warnings",
+                                  body=f"The safety check of {subject} says safe, with warnings: "
+                                       + "; ".join(warnings[check_id]), dedupe_key=f"safety:{check_id}"))
+        self._told("safety_events", last, notes, now, report)
 
     def _activity_alerts(self, now: datetime, report: TickReport) -> None:
         """Failed calls, slow calls and high latency, one alert per iDRAC, kind and hour (the rate limit)."""
-        with session_scope(self.engine) as s:
-            activity = singleton(s, ActivitySettings)
-            network = singleton(s, NetworkSettings)
-            since = _cursor(s, "activity_alerts", now)
-            upto = now
-            hour = now.strftime("%Y%m%d%H")
+        since = self._since("activity_alerts", now)
+        hour = now.strftime("%Y%m%d%H")
+        notes: list[dict[str, Any]] = []
+        with read_scope(self.engine) as s:
+            activity = read_singleton(s, ActivitySettings)
+            network = read_singleton(s, NetworkSettings)
             kinds: list[tuple[str, Any, str]] = []
-            if activity.alert_on_failures:
-                kinds.append(("activity_failures", col(IdracCommand.success).is_(False), "failed call(s)"))
-            if activity.alert_on_slow_commands:
-                kinds.append(("activity_slow", col(IdracCommand.response_time_ms) > activity.slow_command_threshold_ms,
-                              f"call(s) slower than {activity.slow_command_threshold_ms} ms"))
-            if network.monitor_latency:
-                kinds.append(("activity_latency",
-                              col(IdracCommand.response_time_ms) > network.latency_alert_threshold_ms,
-                              f"call(s) above the latency alert of {network.latency_alert_threshold_ms} ms"))
+            if channels(read_singleton(s, NotificationSettings)):
+                if activity.alert_on_failures:
+                    kinds.append(("activity_failures", col(IdracCommand.success).is_(False), "failed call(s)"))
+                if activity.alert_on_slow_commands:
+                    kinds.append(("activity_slow",
+                                  col(IdracCommand.response_time_ms) > activity.slow_command_threshold_ms,
+                                  f"call(s) slower than {activity.slow_command_threshold_ms} ms"))
+                if network.monitor_latency:
+                    kinds.append(("activity_latency",
+                                  col(IdracCommand.response_time_ms) > network.latency_alert_threshold_ms,
+                                  f"call(s) above the latency alert of {network.latency_alert_threshold_ms} ms"))
             for event, condition, words in kinds:
                 groups = s.exec(select(IdracCommand.server_id, sa.func.count(), sa.func.max(
                     IdracCommand.response_time_ms)).where(
-                    IdracCommand.timestamp > since, IdracCommand.timestamp <= upto, condition).group_by(
+                    IdracCommand.timestamp > since, IdracCommand.timestamp <= now, condition).group_by(
                     col(IdracCommand.server_id))).all()
                 for server_id, count, slowest in groups:
                     server = s.get(Server, server_id) if server_id else None
                     name = (server.hostname or server.ip_address) if server else "no server (vCenter/OME)"
-                    report.notified += bool(enqueue(
-                        s, event, f"{name}: {count} {words}",
-                        f"{name}: {count} {words} since {since:%H:%M:%S} UTC (slowest {slowest} ms). Further "
-                        "alerts of this kind for this iDRAC are held until the next hour; `dsm activity` shows "
-                        "the calls.", severity="warning", dedupe_key=f"{event}:{server_id}:{hour}", now=now))
-            _advance(s, "activity_alerts", upto)
+                    notes.append(dict(
+                        event=event, subject=f"{name}: {count} {words}",
+                        body=f"{name}: {count} {words} since {since:%H:%M:%S} UTC (slowest {slowest} ms). Further "
+                             "alerts of this kind for this iDRAC are held until the next hour; `dsm activity` shows "
+                             "the calls.", severity="warning", dedupe_key=f"{event}:{server_id}:{hour}"))
+        self._told("activity_alerts", now, notes, now, report)
 
     # --- housekeeping ---
 
     def _stale_jobs(self, now: datetime, report: TickReport) -> None:
-        with session_scope(self.engine) as s:
-            settings = singleton(s, ActivitySettings)
+        with read_scope(self.engine) as s:
+            settings = read_singleton(s, ActivitySettings)
             if not settings.auto_cancel_stale_jobs:
                 return
             pending_cut = now - timedelta(hours=settings.stale_pending_hours)
             running_cut = now - timedelta(hours=settings.stale_running_hours)
-            stale = s.exec(select(Job).where(sa.or_(
+            stale = s.exec(select(Job.id).where(sa.or_(
                 sa.and_(col(Job.status) == "pending", col(Job.created_at) < pending_cut,
                         sa.or_(col(Job.schedule_at).is_(None), col(Job.schedule_at) < pending_cut)),
-                sa.and_(col(Job.status) == "running", col(Job.started_at) < running_cut))).limit(EVENT_BATCH)).all()
-            for job in stale:
-                if job.status == "running":
-                    if not job.cancel_requested:
-                        job.cancel_requested = True
-                        job.error = f"running longer than {settings.stale_running_hours} h (stale_running_hours)"
-                        report.stale_cancelled += 1
-                else:
+                sa.and_(col(Job.status) == "running", col(Job.started_at) < running_cut,
+                        col(Job.cancel_requested).is_(False)))).limit(EVENT_BATCH)).all()
+        if not stale:
+            return
+        with session_scope(self.engine) as s:
+            for job in (s.get(Job, job_id) for job_id in stale):
+                if job is None:
+                    continue
+                if job.status == "running" and not job.cancel_requested:
+                    job.cancel_requested = True
+                    job.error = f"running longer than {settings.stale_running_hours} h (stale_running_hours)"
+                elif job.status == "pending":
                     job.status, job.completed_at = "cancelled", now
                     job.error = (f"pending longer than {settings.stale_pending_hours} h (stale_pending_hours); no "
                                  "worker took it — is one running with a handler for this type?")
-                    report.stale_cancelled += 1
+                else:
+                    continue
+                report.stale_cancelled += 1
                 s.add(job)
 
     def _statistics(self, now: datetime, report: TickReport) -> None:
@@ -428,7 +473,7 @@ class Scheduler:
         if state.get("at") and now - datetime.fromisoformat(state["at"]) < STATS_EVERY:
             return
         with read_scope(self.engine) as s:
-            settings = singleton(s, ActivitySettings)
+            settings = read_singleton(s, ActivitySettings)
             if not settings.keep_statistics:
                 return
             if state.get("done_through"):
@@ -472,7 +517,7 @@ class Scheduler:
         if last is not None and now - datetime.fromisoformat(last) < RETENTION_EVERY:
             return
         with read_scope(self.engine) as s:
-            settings = singleton(s, ActivitySettings)
+            settings = read_singleton(s, ActivitySettings)
         targets: list[tuple[str, Any, Any]] = []
         if settings.auto_cleanup_enabled:
             cut = now - timedelta(days=settings.log_retention_days)

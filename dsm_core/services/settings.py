@@ -49,6 +49,12 @@ def singleton(session: Session, /, model: type[M]) -> M:
     return row
 
 
+def read_singleton(session: Session, /, model: type[M]) -> M:
+    """The one row of a settings table as stored, or its defaults when it was never written: for readers (the
+    scheduler's tick) that must not take a write lock to read a setting."""
+    return session.get(model, SINGLETON_ID) or model(id=SINGLETON_ID)
+
+
 def sealing_key(session: Session, /) -> X25519PublicKey:
     """The worker's public key; sealing is impossible before `dsm init` stored it."""
     row = session.get(ActivitySettings, SINGLETON_ID)

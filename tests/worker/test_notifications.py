@@ -267,3 +267,53 @@ def test_smtp_auth_uses_the_sealed_password_and_a_webhook_redirect_is_not_follow
         stored = " ".join(str(r) for model in (NotificationLog, NotificationOutbox, AuditLog)
                           for r in s.exec(select(model)).all())
     assert "relay-pass-42" not in stored and TOKEN not in stored
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_starttls_refuses_an_untrusted_relay_before_the_password_and_trusts_the_site_ca(
+        admin: ServiceContext, worker_key_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    from dsm_sim.tls import make_certificate
+
+    cert, key = make_certificate("relay.dc1.example", ["127.0.0.1"])
+    (tmp_path / "relay.pem").write_bytes(cert)
+    (tmp_path / "relay.key").write_bytes(key)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "relay.pem", tmp_path / "relay.key")
+    seen: list[bytes] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        seen.append(data.password)
+        return AuthResult(success=True)
+
+    inbox = _Inbox()
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+                            authenticator=authenticator, auth_required=True)
+    controller.start()
+    try:
+        for k, v in (("smtp_host", "127.0.0.1"), ("smtp_port", str(port)), ("smtp_starttls", "true"),
+                     ("smtp_user", "dsm"), ("smtp_from_email", "dsm@dc1.example"), ("smtp_recipients", "ops@x.example"),
+                     ("max_attempts", "2")):
+            settings.set_setting(admin, f"notification.{k}", v)
+        settings.set_setting(admin, "notification.smtp_password", Secret("relay-pass-42"))
+        queued = notifications.send_test(admin)
+        clock = [datetime.now(UTC)]
+        notifier = Notifier(admin.engine, load_private_key(worker_key_path), clock=lambda: clock[0], timeout=5)
+        asyncio.run(notifier.deliver_due())  # the relay's certificate is signed by no CA this host trusts
+        row = _outbox(admin.engine, queued["id"])
+        assert row.status == "pending" and "CERTIFICATE_VERIFY_FAILED" in (row.last_error or "")
+        assert seen == [] and inbox.messages == []  # refused before the password was sent
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "relay.pem"))  # the site CA, as the OS trust store
+        clock[0] += timedelta(seconds=30)
+        asyncio.run(notifier.deliver_due())
+    finally:
+        controller.stop()
+    assert _outbox(admin.engine, queued["id"]).status == "sent"
+    assert seen == [b"relay-pass-42"] and len(inbox.messages) == 1
