@@ -237,7 +237,7 @@ class Scheduler:
             except (ServiceError, LookupError) as exc:
                 # The work could not even be created (a group deleted since): the window says so, once. A
                 # database error (SQLite locked) is not the window's fault: the step fails, the next tick retries.
-                log.exception("window %s could not start", wid)
+                log.warning("window %s could not start: %s", wid, exc)
                 self._fail_start(wid, now, f"could not start: {type(exc).__name__}: {exc}")
                 report.errors.append(f"window {wid}: {exc}")
                 continue
