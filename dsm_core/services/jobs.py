@@ -9,10 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pydantic
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
@@ -35,7 +34,7 @@ from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dsm_core.services.groups import get_group
 from dsm_core.services.servers import get_server
-from dsm_core.services.views import row_view
+from dsm_core.services.views import by_id_or_prefix, row_view
 from dsm_core.timeutil import utcnow
 
 FINISHED = ("completed", "failed", "cancelled")
@@ -219,28 +218,10 @@ def audit_details(details: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_job(session: Session, /, job_id: str | uuid.UUID) -> Job:
-    try:
-        key = job_id if isinstance(job_id, uuid.UUID) else uuid.UUID(str(job_id).strip())
-    except ValueError:
-        key = None
-    job = session.get(Job, key) if key else None
+    job = by_id_or_prefix(session, Job, job_id)
     if job is None:
-        # Operators copy a short id: the CLI shows a prefix, the console the last 8 hex digits (the
-        # random part of a UUIDv7); a unique prefix or suffix of 6 or more characters is enough.
-        prefix = str(job_id).strip().lower()
-        if len(prefix) >= 6:
-            as_text = sa.cast(Job.id, sa.String)
-            matches = session.exec(
-                select(Job).where(
-                    as_text.like(prefix.replace("-", "") + "%")
-                    | as_text.like(prefix + "%")
-                    | as_text.like("%" + prefix)
-                )
-            ).all()
-            if len(matches) == 1:
-                return matches[0]
         raise NotFound(f"job {job_id!r} does not exist; `dsm jobs list` shows the jobs")
-    return job
+    return cast(Job, job)
 
 
 @query()

@@ -9,7 +9,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import SQLModel
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, select
 
 
 def jsonable(value: Any) -> Any:
@@ -36,3 +37,23 @@ def row_view(obj: SQLModel, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
             continue
         out[name] = jsonable(value)
     return out
+
+
+def by_id_or_prefix(session: Session, model: Any, ref: object) -> Any:
+    """A row by its UUID, or by a unique prefix or suffix of 6 or more characters of it: operators copy a short
+    id (the CLI shows a prefix, the console the last 8 hex digits, the random part of a UUIDv7). None if
+    nothing, or more than one row, matches."""
+    try:
+        key = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref).strip())
+    except ValueError:
+        key = None
+    row = session.get(model, key) if key else None
+    text = str(ref).strip().lower()
+    if row is None and len(text) >= 6:
+        as_text = sa.cast(model.id, sa.String)
+        matches = session.exec(select(model).where(
+            as_text.like(text.replace("-", "") + "%") | as_text.like(text + "%") | as_text.like("%" + text)
+        ).limit(2)).all()
+        if len(matches) == 1:
+            row = matches[0]
+    return row

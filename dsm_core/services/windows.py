@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 import sqlalchemy as sa
@@ -47,9 +47,9 @@ from dsm_core.services.groups import get_group
 from dsm_core.services.jobs import _check_references, _details_error, audit_details, new_job
 from dsm_core.services.notifications import enqueue
 from dsm_core.services.servers import get_server
-from dsm_core.services.settings import singleton
+from dsm_core.services.settings import read_singleton, singleton
 from dsm_core.services.vcenter import find_cluster
-from dsm_core.services.views import row_view
+from dsm_core.services.views import by_id_or_prefix, row_view
 from dsm_core.timeutil import as_utc, utcnow
 
 ACTIVE = ("planned", "in_progress")
@@ -302,20 +302,10 @@ def create_window(
 
 
 def find_window(session: Session, /, ref: str | uuid.UUID) -> MaintenanceWindow:
-    try:
-        key = ref if isinstance(ref, uuid.UUID) else uuid.UUID(str(ref).strip())
-    except ValueError:
-        key = None
-    window = session.get(MaintenanceWindow, key) if key else None
-    if window is None and len(str(ref).strip()) >= 6:
-        text = str(ref).strip().lower().replace("-", "")
-        matches = [w for w in session.exec(select(MaintenanceWindow)).all()
-                   if w.id.hex.startswith(text) or w.id.hex.endswith(text)]
-        if len(matches) == 1:
-            window = matches[0]
+    window = by_id_or_prefix(session, MaintenanceWindow, ref)
     if window is None:
         raise NotFound(f"window {ref!r} does not exist; `dsm windows list` shows the windows")
-    return window
+    return cast(MaintenanceWindow, window)
 
 
 def may_approve(session: Session, /, actor: Actor, window: MaintenanceWindow) -> str | None:
@@ -337,7 +327,7 @@ def may_approve(session: Session, /, actor: Actor, window: MaintenanceWindow) ->
 
 def production_clusters(session: Session, /, window: MaintenanceWindow) -> list[str]:
     """The window's clusters whose approval wants the cluster's name typed (maintenance.production_clusters)."""
-    patterns = singleton(session, MaintenanceSettings).production_clusters
+    patterns = read_singleton(session, MaintenanceSettings).production_clusters
     return [name for name in window.cluster_ids if matches_any(name, patterns)]
 
 
@@ -436,7 +426,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _approver_role(session: Session, /) -> Role:
-    return "operator" if singleton(session, MaintenanceSettings).operators_may_approve else "admin"
+    return "operator" if read_singleton(session, MaintenanceSettings).operators_may_approve else "admin"
 
 
 def _user(session: Session, /, user_id: uuid.UUID | None) -> str | None:
