@@ -425,18 +425,14 @@ def cmd_settings(rt: Runtime) -> None:
 
 
 def parse_detail_pairs(pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a VALUE that reads as JSON (numbers, true, lists) is taken as such."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise CliError(f"--detail {pair!r}: write KEY=VALUE, e.g. --detail action=On")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[key.strip()] = value
-    return out
+    """``KEY=VALUE`` pairs; a VALUE that reads as JSON (numbers, true, lists) is taken as such (the same rule as
+    the console's detail fields: dsm_core.services.windows.parse_detail_words)."""
+    from dsm_core.services.windows import parse_detail_words
+
+    try:
+        return parse_detail_words(list(pairs))
+    except ValidationError as exc:
+        raise CliError(f"--detail: {exc.problem}; write KEY=VALUE, e.g. --detail action=On") from None
 
 
 JOB_COLUMNS = [("short_id", "id"), ("job_type", "type"), ("status", "status"), ("progress", "%"),

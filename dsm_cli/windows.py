@@ -88,15 +88,15 @@ def cmd_windows(rt: cli.Runtime) -> None:
             notify_before_hours=a.notify_before_hours, details=details, credential_sets=a.credential_set,
             description=a.description)
         print_json(view) if a.json else _print_window(view)
-    elif a.win_cmd == "approve":
-        view = windows.approve_window(ctx, a.id)
-        print_json(view) if a.json else say(f"approved window {view['id']} ({view['title']})")
-    elif a.win_cmd == "reject":
-        view = windows.reject_window(ctx, a.id, reason=a.reason)
-        print_json(view) if a.json else say(f"rejected window {view['id']} ({view['title']})")
-    elif a.win_cmd == "cancel":
-        view = windows.cancel_window(ctx, a.id)
-        print_json(view) if a.json else say(f"cancelled window {view['id']} ({view['title']})")
+    elif a.win_cmd in ("approve", "reject", "cancel"):
+        if a.win_cmd == "approve":
+            view = windows.approve_window(ctx, a.id)
+        elif a.win_cmd == "reject":
+            view = windows.reject_window(ctx, a.id, reason=a.reason)
+        else:
+            view = windows.cancel_window(ctx, a.id)
+        done = {"approve": "approved", "reject": "rejected", "cancel": "cancelled"}[a.win_cmd]
+        print_json(view) if a.json else say(f"{done} window {view['id']} ({view['title']})")
     elif a.win_cmd == "suggest":
         found = windows.suggest(ctx, a.cluster, days=a.days, duration_hours=a.duration, timezone=a.timezone)
         if a.json:
