@@ -30,8 +30,11 @@ def _window(engine: Engine, wid: str) -> MaintenanceWindow:
 
 async def _calendar(pilot: Any) -> Any:
     app = pilot.app
-    return await wait_for(pilot, lambda: app.current_view == "calendar" and app.screen.month is not None,
-                          what="the calendar")
+    await wait_for(pilot, lambda: app.current_view == "calendar" and app.screen.month is not None,
+                   what="the calendar")
+    # apply() updates every widget at once, but the compositor lays them out on a later refresh; under load
+    # (two xdist workers) the screen was read before the sidebar was drawn
+    return await wait_for(pilot, lambda: "Optimal windows" in screen_text(app), what="the calendar drawn")
 
 
 async def _to_day(pilot: Any, day: int) -> None:
