@@ -41,7 +41,7 @@ from dsm_core.services import (
     settings,
     users,
 )
-from dsm_core.services.context import ServiceContext, actor_for, client_address
+from dsm_core.services.context import ServiceContext, actor_for, client_address, database_refusal
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationError
 from dsm_core.text import visible
 from dsm_core.timeutil import humanize_age
@@ -179,9 +179,13 @@ def cmd_init(rt: Runtime) -> None:
 
 
 def _schema_ctx(rt: Runtime, action: str) -> ServiceContext | None:
-    """The admin allowed to change the schema; None while the database has no user to ask (empty)."""
+    """The admin allowed to change the schema; None while the database has no user to ask (empty). On PostgreSQL
+    a login the database trusts with the schema (a superuser, dsm_owner's DBA) is that admin."""
+    owner = database.owner_actor(rt.engine)
     if not database.has_users(rt.engine):
         return None
+    if owner is not None:
+        return ServiceContext(rt.engine, owner)
     ctx = ServiceContext(rt.engine, actor_for(rt.engine, os_username(), client_address()))
     ctx.require("admin", action)
     return ctx
@@ -196,6 +200,24 @@ def cmd_db(rt: Runtime) -> None:
         after = migrate.current_revision(rt.engine)
         if ctx is not None and after != before and database.audit_table_exists(rt.engine):
             database.record_upgrade(ctx, before, after)
+    elif a.db_cmd == "provision-roles":
+        owner = database.owner_actor(rt.engine)
+        if owner is None:
+            raise PermissionDenied(
+                "dsm db provision-roles runs as a PostgreSQL superuser or the schema owner's DBA login (on SQLite "
+                "there are no roles: the database file's group is trusted); e.g. `sudo -u postgres dsm db "
+                "provision-roles`")
+        done = database.provision_roles(ServiceContext(rt.engine, owner), a.worker_os_user)
+        if a.json:
+            print_json(done)
+            return
+        print(f"database {done['database']}: roles created: {', '.join(done['created_roles']) or 'none (present)'}; "
+              f"{done['objects_moved']} object(s) handed to dsm_owner; logins: "
+              + (", ".join(f"{x['login']} ({x['group']})" for x in done["logins"]) or "none yet"))
+        print("Add these lines, then reload PostgreSQL (pg_ctl reload / systemctl reload postgresql):")
+        for line in done["pg_hba"]:
+            print(f"  {line}")
+        return
     elif a.db_cmd == "downgrade":
         if not a.yes_destroy_data:
             raise CliError("--yes-destroy-data: a downgrade drops tables and the data in them (to base: every "
@@ -858,6 +880,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--yes-destroy-data", action="store_true",
                    help="confirm that the tables this downgrade drops, and their rows, are lost")
     dsub.add_parser("current", help="the schema revision of the database")
+    x = json_flag(dsub.add_parser(
+        "provision-roles", help="PostgreSQL: create DSM's roles, grants and policies (run once as a superuser)"))
+    x.add_argument("--worker-os-user", default="dsm",
+                   help="the OS account the worker service runs as, mapped to dsm_worker (default dsm)")
     sp.set_defaults(handler=cmd_db)
 
     sp = sub.add_parser("users", help="operators and their roles")
@@ -1208,6 +1234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sa_exc.OperationalError as exc:
         say(f"dsm: error: {database_problem(exc, rt.open_engine if rt else None)}", sys.stderr)
         return 1
+    except sa_exc.DBAPIError as exc:
+        refusal = database_refusal(exc)
+        if refusal is None:
+            raise
+        say(f"dsm: refused: {refusal}", sys.stderr)
+        return 3
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         say(f"dsm: error: cannot use{where}: {exc.strerror or exc}; check that the path exists, is a directory "

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 
 from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.db.engine import read_scope
+from dsm_core.db.hidden import sealed_or_marker
 from dsm_core.firmware.compliance import decode_components
 from dsm_core.models import (
     ActivitySettings,
@@ -467,7 +468,8 @@ def server_detail(engine: Engine, server_id: uuid.UUID) -> ServerDetail | None:
             "groups": groups,
             "last seen": _fmt_time(_t(s.last_seen)),
         }
-        facts = ServerCredentialFacts(s.ip_address, s.idrac_username, s.idrac_password_sealed, s.credential_set_id)
+        facts = ServerCredentialFacts(s.ip_address, s.idrac_username, sealed_or_marker(s, "idrac_password_sealed"),
+                                      s.credential_set_id)
         resolved = resolve(facts, load_candidates(session), {})
         if resolved is None:
             cred = "none applies (the worker's IDRAC_DEFAULT_USER, if set)"

@@ -34,6 +34,7 @@ from dsm_core.db.engine import is_locked, read_scope, session_scope
 from dsm_core.models import (
     ActivityDailyStat,
     ActivitySettings,
+    AuditLog,
     ClusterSafetyCheck,
     IdracCommand,
     Job,
@@ -512,6 +513,27 @@ class Scheduler:
                     updated_at=now))
         return len(groups)
 
+    def _through_definer(self) -> bool:
+        if self.engine.dialect.name != "postgresql":
+            return False
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.text(
+                "SELECT to_regprocedure('public.dsm_retention(timestamp with time zone,integer)') IS NOT NULL "
+                "AND NOT has_table_privilege('public.idrac_commands', 'DELETE')")).scalar())
+
+    def _append_only_retention(self, now: datetime, report: TickReport) -> bool:
+        """Batches through dsm_retention until nothing old is left; True when this tick's budget ran out first."""
+        for _ in range(RETENTION_BATCHES_PER_TICK):
+            with session_scope(self.engine) as s:
+                rows = s.execute(sa.text("SELECT table_name, deleted FROM public.dsm_retention(:at, :batch)"),
+                                 {"at": now, "batch": RETENTION_BATCH}).all()
+            for name, deleted in rows:
+                if deleted:
+                    report.deleted[name] = report.deleted.get(name, 0) + int(deleted)
+            if all(deleted < RETENTION_BATCH for _, deleted in rows):
+                return False
+        return True
+
     def _retention(self, now: datetime, report: TickReport) -> None:
         last = read_state(self.engine, "retention").get("at")
         if last is not None and now - datetime.fromisoformat(last) < RETENTION_EVERY:
@@ -519,9 +541,17 @@ class Scheduler:
         with read_scope(self.engine) as s:
             settings = read_singleton(s, ActivitySettings)
         targets: list[tuple[str, Any, Any]] = []
+        # The audit and activity logs are append-only on PostgreSQL with DSM's roles: the worker's login may not
+        # DELETE them, and their owner's dsm_retention function removes what the settings say is old.
+        unfinished = self._append_only_retention(now, report) if self._through_definer() else False
+        if not self._through_definer():
+            if settings.auto_cleanup_enabled:
+                cut = now - timedelta(days=settings.log_retention_days)
+                targets.append(("idrac_commands", IdracCommand, IdracCommand.timestamp < cut))
+            if settings.audit_retention_days > 0:
+                cut = now - timedelta(days=settings.audit_retention_days)
+                targets.append(("audit_logs", AuditLog, AuditLog.timestamp < cut))
         if settings.auto_cleanup_enabled:
-            cut = now - timedelta(days=settings.log_retention_days)
-            targets.append(("idrac_commands", IdracCommand, IdracCommand.timestamp < cut))
             targets.append(("notification_logs", NotificationLog, NotificationLog.created_at < cut))
             targets.append(("notification_outbox", NotificationOutbox,
                             (NotificationOutbox.created_at < cut) & (NotificationOutbox.status != "pending")))
@@ -530,7 +560,6 @@ class Scheduler:
         if settings.job_auto_cleanup_enabled:
             cut = now - timedelta(days=settings.job_retention_days)
             targets.append(("jobs", Job, col(Job.status).in_(FINISHED) & (Job.updated_at < cut)))
-        unfinished = False
         for name, model, condition in targets:
             deleted = 0
             for _ in range(RETENTION_BATCHES_PER_TICK):

@@ -21,13 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dsm_core.credentials.sealing import create_key_file, encode_public_key, key_id
-from dsm_core.db import make_engine, migrate
+from dsm_core.db import make_engine, migrate, roles
 from dsm_core.services.bootstrap import register_worker_key
 from dsm_core.services.context import SYSTEM, Actor, ServiceContext, actor_for
 from dsm_core.services.users import add_user
 
 sys.path.insert(0, str(Path(__file__).parent))
 from pg import PgCluster, start_cluster
+from pgroles import PREFIX, PeerLogins, create_os_user, remove_os_user
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -49,6 +50,26 @@ def pg_cluster() -> Iterator[PgCluster | None]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def peer_logins(pg_cluster: PgCluster | None) -> Iterator[PeerLogins]:
+    """Throwaway OS users, one per DSM role and one for the worker service (tests/pgroles.py); removed after."""
+    if pg_cluster is None:
+        if os.environ.get("DSM_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here (DSM_REQUIRE_POSTGRES) but unavailable: {_PG_UNAVAILABLE}")
+        pytest.skip(f"PostgreSQL role tests skipped: {_PG_UNAVAILABLE}")
+    if os.geteuid() != 0:
+        pytest.fail("the PostgreSQL role tests create throwaway OS users: run them as root (CI does)")
+    logins = PeerLogins(pg_cluster)
+    try:
+        for role, suffix in (("admin", "a"), ("operator", "o"), ("viewer", "v"), ("worker", "svc")):
+            logins.users[role] = create_os_user(f"{PREFIX}{suffix}")
+        yield logins
+    finally:
+        logins.dispose()
+        for user in logins.users.values():
+            remove_os_user(user.pw_name)
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +109,11 @@ def templates(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster | 
         admin.dispose()
         engine = make_engine(pg_cluster.url("dsm_template"))
         _seed(engine, worker_key_path)
+        # Every PostgreSQL test runs on a database provisioned as a real install is (dsm db provision-roles):
+        # DSM's roles, grants, policies and triggers in place; the tests' shared superuser `dsm` is trusted by
+        # them, and tests/pgroles.py connects as peer-authenticated logins of each role.
+        with engine.begin() as conn:
+            roles.provision(conn)
         engine.dispose()
     return Templates(sqlite_file, pg_cluster)
 

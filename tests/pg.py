@@ -86,6 +86,16 @@ def start_cluster() -> PgCluster:
     data = root / "data"
     _run_as(run_user, [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "dsm", "-E", "UTF8",
                        "--locale=C", "--no-sync", "--no-instructions"])
+    # The shared superuser `dsm` over TCP (every test's own database) and over the socket; everyone else over the
+    # socket by peer authentication, as on a jump host (tests/pgroles.py): each OS user is its own login, and the
+    # throwaway service accounts of the role tests (dsmt…svc) map to dsm_worker.
+    (data / "pg_hba.conf").write_text(
+        "local all dsm trust\nlocal all all peer map=dsm\nhost all dsm 127.0.0.1/32 trust\n")
+    (data / "pg_ident.conf").write_text("dsm /^dsmt[0-9a-z]*svc$ dsm_worker\ndsm /^(.*)$ \\1\n")
+    if run_user is not None:
+        pw = pwd.getpwnam(run_user)
+        for name in ("pg_hba.conf", "pg_ident.conf"):
+            os.chown(data / name, pw.pw_uid, pw.pw_gid)
     _run_as(run_user, [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "server.log"),
                        "-o", f"-k {root} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
                              "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from dsm_core.config import Config
 from dsm_core.db import caps as _caps  # noqa: F401  (registers the length caps on every Session)
+from dsm_core.db.hidden import watch_postgres
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
@@ -33,7 +34,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    watch_postgres(engine)
+    return engine
 
 
 def engine_from_config(config: Config) -> Engine:

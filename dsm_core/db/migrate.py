@@ -23,15 +23,33 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     return cfg
 
 
-def _run(engine: Engine, fn: Any, *args: Any) -> None:
+def _run(engine: Engine, fn: Any, *args: Any, keep_roles: bool = False) -> None:
+    """One transaction. On a PostgreSQL database whose roles were provisioned, the schema belongs to dsm_owner:
+    the migration runs as it (a superuser or a DBA login may), and an upgrade ends by setting the grants and
+    policies of whatever tables it added, in the same transaction (dsm_core.db.roles)."""
+    from dsm_core.db import roles
+
     cfg = alembic_config(engine)
     with engine.begin() as connection:
+        provisioned = roles.is_provisioned(connection)
+        if provisioned:
+            roles.act_as_owner(connection)
         cfg.attributes["connection"] = connection
         fn(cfg, *args)
+        if provisioned and keep_roles:
+            roles.sync(connection)
+        if provisioned:
+            connection.exec_driver_sql("RESET ROLE")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    _run(engine, command.upgrade, revision)
+    from dsm_core.db import roles
+
+    if revision == "head" and is_current(engine):
+        with engine.connect() as connection:
+            if roles.is_provisioned(connection) and not roles.may_own(connection):
+                return  # nothing to migrate, and a login that may not own the schema may not re-set its grants
+    _run(engine, command.upgrade, revision, keep_roles=True)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -41,6 +41,8 @@ class ActivitySettings(SQLModel, table=True):
     the TUI and CLI can seal with it but never unseal."""
     log_level: str = enum_field("activity_log_level", LOG_LEVELS, "all")
     log_retention_days: int = Field(default=30, nullable=False)
+    audit_retention_days: int = Field(default=0, nullable=False)
+    """Audit rows older than this many days are deleted (through dsm_retention on PostgreSQL); 0 keeps them."""
     job_retention_days: int = Field(default=90, nullable=False)
     auto_cleanup_enabled: bool = Field(default=True, nullable=False)
     last_cleanup_at: datetime | None = timestamp()

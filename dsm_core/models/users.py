@@ -38,5 +38,8 @@ class AuditLog(SQLModel, table=True):
     details: dict[str, Any] | None = json_field()
     ip_address: str | None = Field(default=None, max_length=64)
     """Where the operator came from (the SSH client address on a jump host), when known."""
+    db_user: str | None = Field(default=None, max_length=64)
+    """The database login that wrote the row: set by a PostgreSQL trigger from ``session_user``, which the
+    application cannot choose (dsm_core.db.roles); empty on SQLite, which trusts its file's owners."""
     timestamp: datetime = created_at()
     created_at: datetime = created_at()

@@ -68,6 +68,9 @@ def ensure_admin(tx: Tx, /, username: str) -> str:
     else:
         outcome = "already admin"
     tx.session.add(user)
+    from dsm_core.services.users import sync_login
+
+    sync_login(tx.session, username, "admin")
     tx.audit("user", user.id, username=username, role="admin", outcome=outcome)
     return outcome
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, cast
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -76,9 +77,36 @@ def client_address(environ: dict[str, str] | None = None) -> str | None:
     return None
 
 
+def database_refusal(exc: BaseException) -> PermissionDenied | None:
+    """PostgreSQL's own refusal (a grant, a policy or a trigger of dsm_core.db.roles said no) as DSM's."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(exc, sa.exc.DBAPIError) and getattr(orig, "sqlstate", None) == "42501":
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else "permission denied"
+        return PermissionDenied(f"the database refused it: {first} (DSM's roles are enforced by PostgreSQL too)")
+    return None
+
+
+def _login_mismatch(session: Session, username: str) -> str | None:
+    """On PostgreSQL with DSM's roles, the database login must be the DSM user (peer authentication makes it the
+    OS user); only a trusted login (a superuser, the schema owner's) may act for another."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return None
+    row = connection.execute(sa.text(
+        "SELECT session_user::text, to_regprocedure('public.dsm_trusted()') IS NOT NULL AND NOT public.dsm_trusted() "
+        "FROM (SELECT 1) AS one")).one()
+    if row[1] and row[0] != username:
+        return (f"DSM user {username!r} but database login {row[0]!r}: with PostgreSQL's roles the two must agree; "
+                "connect over the local socket as yourself (peer authentication), not as another login")
+    return None
+
+
 def actor_for(engine: Engine, username: str, ip_address: str | None = None) -> Actor:
     """The DSM identity of an OS user; an unknown user is refused with how to get access."""
     with read_scope(engine) as session:
+        mismatch = _login_mismatch(session, username)
+        if mismatch:
+            raise PermissionDenied(mismatch)
         user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         raise PermissionDenied(
@@ -185,11 +213,17 @@ def mutation(
         @functools.wraps(fn)
         def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
             check(ctx, args, kwargs)
-            with session_scope(ctx.engine) as session:
-                tx = Tx(ctx, operator_session(session), action)
-                result = fn(tx, *args, **kwargs)
-                session.flush()
-                tx.flush_audit()
+            try:
+                with session_scope(ctx.engine) as session:
+                    tx = Tx(ctx, operator_session(session), action)
+                    result = fn(tx, *args, **kwargs)
+                    session.flush()
+                    tx.flush_audit()
+            except sa.exc.DBAPIError as exc:
+                refusal = database_refusal(exc)
+                if refusal is None:
+                    raise
+                raise refusal from exc
             return result
 
         _register(action, min_role, wrapper)
@@ -229,8 +263,14 @@ def query(
         @functools.wraps(fn)
         def wrapper(ctx: ServiceContext, /, *args: P.args, **kwargs: P.kwargs) -> T:
             ctx.require(min_role, fn.__name__.replace("_", " "))
-            with read_scope(ctx.engine) as session:
-                return fn(session, *args, **kwargs)
+            try:
+                with read_scope(ctx.engine) as session:
+                    return fn(session, *args, **kwargs)
+            except sa.exc.DBAPIError as exc:
+                refusal = database_refusal(exc)
+                if refusal is None:
+                    raise
+                raise refusal from exc
 
         wrapper.dsm_kind = "query"  # type: ignore[attr-defined]
         return wrapper

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from dsm_core.credentials.resolution import CredentialCandidate, CredentialRange
 from dsm_core.credentials.secret import Secret
+from dsm_core.db.hidden import sealed_or_marker
 from dsm_core.models import CredentialIpRange, CredentialSet, Server
 from dsm_core.netaddr import AddressError, parse_cidr
 from dsm_core.services.context import Tx, mutation, query
@@ -225,7 +226,8 @@ def load_candidates(session: Session, /) -> list[CredentialCandidate]:
             continue  # stored ranges are validated on entry; a hand-edited bad one must not stop resolution
     return [
         CredentialCandidate(
-            cs.id, cs.name, cs.username, cs.password_sealed, cs.priority, cs.is_default, tuple(ranges.get(cs.id, ()))
+            cs.id, cs.name, cs.username, sealed_or_marker(cs, "password_sealed"), cs.priority, cs.is_default,
+            tuple(ranges.get(cs.id, ())),
         )
         for cs in session.exec(select(CredentialSet)).all()
     ]

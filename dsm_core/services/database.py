@@ -11,12 +11,16 @@ be migrated by whoever can reach it, exactly as ``dsm init`` may create it.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dsm_core.db import migrate, read_scope
+from dsm_core.db import migrate, read_scope, roles
 from dsm_core.models import User
-from dsm_core.services.context import Tx, mutation
+from dsm_core.services.context import Actor, Tx, mutation
+from dsm_core.services.errors import ValidationError
 
 
 def has_users(engine: Engine) -> bool:
@@ -31,6 +35,34 @@ def has_users(engine: Engine) -> bool:
 
 def audit_table_exists(engine: Engine) -> bool:
     return bool(sa.inspect(engine).has_table("audit_logs"))
+
+
+def owner_actor(engine: Engine) -> Actor | None:
+    """On PostgreSQL, a login the database itself trusts with the schema (a superuser, or a DBA login granted
+    dsm_owner) acts as an admin under its own login name, whether or not it is a DSM user: it could change
+    anything anyway, and the audit row records it. None for everyone else."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as connection:
+        if not roles.may_own(connection):
+            return None
+        login = str(connection.execute(sa.text("SELECT session_user")).scalar())
+    return Actor(username=login, role="admin")
+
+
+@mutation("db.provision_roles", "admin")
+def provision_roles(tx: Tx, /, worker_os_user: str = "dsm") -> dict[str, Any]:
+    """Create DSM's PostgreSQL roles, hand the schema to dsm_owner, set grants and policies, give every DSM user
+    its login (dsm_core.db.roles.provision); returns the pg_hba.conf/pg_ident.conf lines to add."""
+    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,31}$", worker_os_user):
+        raise ValidationError("worker_os_user", f"{worker_os_user!r} is not an OS user name",
+                              "give the OS account the worker service runs as (default dsm)")
+    done = roles.provision(tx.session.connection())
+    tx.audit("database", done.database, created_roles=done.created_roles, objects_moved=done.objects_moved,
+             logins=[name for name, _ in done.logins])
+    return {"database": done.database, "created_roles": done.created_roles, "objects_moved": done.objects_moved,
+            "logins": [{"login": name, "group": roles.GROUPS[role]} for name, role in done.logins],
+            "pg_hba": roles.hba_lines(done.database, worker_os_user)}
 
 
 @mutation("db.upgrade", "admin")

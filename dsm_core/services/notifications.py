@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from dsm_core.db.hidden import secret_set
 from dsm_core.models import NotificationLog, NotificationOutbox, NotificationSettings
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict
@@ -28,7 +29,7 @@ def channels(settings: NotificationSettings) -> list[str]:
     found = []
     if settings.smtp_host and settings.smtp_from_email and settings.smtp_recipients:
         found.append("smtp")
-    if settings.teams_webhook_url_sealed:
+    if secret_set(settings, "teams_webhook_url_sealed"):
         found.append("webhook")
     if settings.syslog_host:
         found.append("syslog")

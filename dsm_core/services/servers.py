@@ -21,6 +21,7 @@ from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.caps import check_length
 from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
+from dsm_core.db.hidden import sealed_or_marker
 from dsm_core.db.holder import holding
 from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMember
 from dsm_core.models.base import TLS_VERIFY_MODES
@@ -496,7 +497,8 @@ def show_server(session: Session, /, ref: str) -> dict[str, Any]:
     view = row_view(server)
     view["groups"] = sorted(_groups_by_server(session, [server.id]).get(server.id, []))
     facts = ServerCredentialFacts(
-        server.ip_address, server.idrac_username, server.idrac_password_sealed, server.credential_set_id
+        server.ip_address, server.idrac_username, sealed_or_marker(server, "idrac_password_sealed"),
+        server.credential_set_id
     )
     # The environment fallback lives in the worker's environment, which this process cannot see.
     resolved = resolve(facts, load_candidates(session), {})

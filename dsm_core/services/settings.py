@@ -174,6 +174,7 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
             for k in (
                 SettingKey("log_level", "one of " + ", ".join(LOG_LEVELS), _choice(LOG_LEVELS)),
                 _I("log_retention_days", 1, 3650),
+                _I("audit_retention_days", 0, 36500),
                 _I("job_retention_days", 1, 3650),
                 _B("auto_cleanup_enabled"),
                 _B("job_auto_cleanup_enabled"),

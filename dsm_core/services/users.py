@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from dsm_core.db import roles
 from dsm_core.models import User
 from dsm_core.services.context import ROLE_RANK, Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
@@ -32,6 +34,18 @@ def validate_role(role: str) -> str:
     return role
 
 
+def sync_login(session: Session, /, username: str, role: str | None) -> None:
+    """On a PostgreSQL database with DSM's roles, the user's database login follows the users row in the same
+    transaction: created or moved to the role's group, or stripped of every DSM group (dsm_core.db.roles)."""
+    connection = session.connection()
+    if not roles.is_provisioned(connection):
+        return
+    if role is None:
+        connection.execute(sa.text("SELECT public.dsm_revoke_login(:u)"), {"u": username})
+    else:
+        connection.execute(sa.text("SELECT public.dsm_grant_login(:u, :r)"), {"u": username, "r": role})
+
+
 def _get(session: Session, /, username: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
@@ -50,6 +64,7 @@ def add_user(tx: Tx, /, username: str, role: str, full_name: str | None = None) 
         raise Conflict(f"user {name!r} already exists; change its role with `dsm users set-role {name} ROLE`")
     user = User(username=name, role=role, full_name=full_name)
     tx.session.add(user)
+    sync_login(tx.session, name, role)
     tx.audit("user", user.id, username=name, role=role)
     return row_view(user)
 
@@ -63,6 +78,7 @@ def set_role(tx: Tx, /, username: str, role: str) -> dict[str, Any]:
     previous = user.role
     user.role = role
     tx.session.add(user)
+    sync_login(tx.session, username, role)
     tx.audit("user", user.id, username=username, role=role, previous_role=previous)
     return row_view(user)
 
@@ -73,6 +89,7 @@ def remove_user(tx: Tx, /, username: str) -> None:
     if user.role == "admin" and _admins(tx.session) == 1:
         raise Conflict(f"{username} is the last admin; make another user admin first")
     tx.session.delete(user)
+    sync_login(tx.session, username, None)
     tx.audit("user", user.id, username=username)
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from dsm_core.credentials.secret import Secret
+from dsm_core.db.hidden import secret_set
 from dsm_core.models import (
     ClusterSafetyCheck,
     Server,
@@ -80,7 +81,7 @@ def get_vcenter(session: Session, /, name: str) -> Vcenter:
 def _vcenter_view(vc: Vcenter) -> dict[str, Any]:
     view = row_view(vc, exclude=("password_sealed",))
     view["url"] = f"https://{format_endpoint(vc.host, vc.port)}"
-    view["password_set"] = bool(vc.password_sealed)
+    view["password_set"] = secret_set(vc, "password_sealed")
     return view
 
 

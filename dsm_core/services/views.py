@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from dsm_core.db.hidden import is_hidden, secret_set
+
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
@@ -31,11 +33,13 @@ def row_view(obj: SQLModel, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         name = column.name
         if name in exclude:
             continue
-        value = getattr(obj, name)
         if name.endswith("_sealed"):
-            out[name.removesuffix("_sealed") + "_set"] = value is not None
+            out[name.removesuffix("_sealed") + "_set"] = secret_set(obj, name)
             continue
-        out[name] = jsonable(value)
+        if is_hidden(obj, name):  # a private field this login may not read (PostgreSQL roles)
+            out[name] = None
+            continue
+        out[name] = jsonable(getattr(obj, name))
     return out
 
 

@@ -42,6 +42,7 @@ from dsm_core.services.context import MUTATIONS, SYSTEM, ServiceContext
 from dsm_core.services.errors import PermissionDenied
 from tests.configuration_seed import seed_backup, seed_bios
 from tests.conftest import ctx_for
+from tests.pgroles import PeerLogins, session_user
 from tests.vcenter_seed import inventory, seed_vcenter
 
 SERVER = "127.0.10.1:8443"
@@ -152,6 +153,7 @@ RECIPES: dict[str, Setup] = {
     "users.remove": lambda a: (("victor",), {}),
     "users.ensure_admin": lambda a: (("oscar",), {}),
     "system.register_worker_key": _public_key,
+    "db.provision_roles": lambda a: ((), {}),
     "db.upgrade": lambda a: (("0001", "0001"), {}),
     "db.downgrade": lambda a: (("0001", "base", "requested"), {}),
     "settings.set": lambda a: (("activity.log_level", "errors_only"), {}),
@@ -237,12 +239,31 @@ def _audit_rows(engine: Engine) -> list[AuditLog]:
         return list(s.exec(select(AuditLog).order_by(AuditLog.timestamp)).all())
 
 
+ROLE_OF = {"alice": "admin", "oscar": "operator", "victor": "viewer"}
+# Only a login the database trusts with the schema (a superuser, dsm_owner's DBA) may provision it; a DSM
+# admin's own login is refused by PostgreSQL, which is the point.
+SCHEMA_OWNER_ONLY = {"db.provision_roles"}
+
+
+def _acting(engine: Engine, role_user: str, request: pytest.FixtureRequest) -> ServiceContext:
+    """SQLite: the user's context on the shared file. PostgreSQL: the role's own OS user, connected over the socket
+    by peer authentication as its own login (made a DSM user of that role here, which creates its login)."""
+    if engine.dialect.name != "postgresql":
+        return ctx_for(engine, role_user)
+    peer: PeerLogins = request.getfixturevalue("peer_logins")
+    role = ROLE_OF[role_user]
+    users.add_user(ctx_for(engine, "alice"), peer.name(role), role)
+    own = peer.engine(str(engine.url.database), role)
+    assert session_user(own) == peer.name(role)
+    return ctx_for(own, peer.name(role))
+
+
 @pytest.mark.parametrize("role_user", ["alice", "oscar", "victor"], ids=["admin", "operator", "viewer"])
 @pytest.mark.parametrize("action", sorted(RECIPES))
-def test_role_matrix(engine: Engine, action: str, role_user: str) -> None:
+def test_role_matrix(engine: Engine, action: str, role_user: str, request: pytest.FixtureRequest) -> None:
     admin = ctx_for(engine, "alice")
     args, kwargs = RECIPES[action](admin)
-    actor = ctx_for(engine, role_user)
+    actor = _acting(engine, role_user, request)
     info = MUTATIONS[action]
     before_counts = _row_counts(engine)
     before_audit = len(_audit_rows(engine))
@@ -255,13 +276,20 @@ def test_role_matrix(engine: Engine, action: str, role_user: str) -> None:
         assert info.min_role in str(refused.value)
         assert _row_counts(engine) == before_counts, "a refused call changed rows"
         return
+    if action in SCHEMA_OWNER_ONLY and engine.dialect.name == "postgresql":
+        with pytest.raises(PermissionDenied, match="superuser"):
+            info.function(actor, *args, **kwargs)
+        assert _row_counts(engine) == before_counts, "a refused call changed rows"
+        return
     info.function(actor, *args, **kwargs)
     audit = _audit_rows(engine)
     assert len(audit) == before_audit + 1, "an allowed mutation must write exactly one audit row"
     newest = audit[-1]
     assert newest.action == action
-    assert newest.username == role_user
+    assert newest.username == actor.actor.username
     assert newest.user_id == actor.actor.user_id
+    if engine.dialect.name == "postgresql":  # the trigger recorded the login, which the application cannot choose
+        assert newest.db_user == actor.actor.username
 
 
 def test_operator_is_refused_admin_only_actions(engine: Engine) -> None:
