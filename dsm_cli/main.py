@@ -41,7 +41,7 @@ from dsm_core.services import (
     settings,
     users,
 )
-from dsm_core.services.context import ServiceContext, actor_for, client_address, database_refusal
+from dsm_core.services.context import Actor, ServiceContext, actor_for, client_address, database_refusal
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationError
 from dsm_core.text import visible
 from dsm_core.timeutil import humanize_age
@@ -178,15 +178,25 @@ def cmd_init(rt: Runtime) -> None:
         print(note)
 
 
+def _dsm_user_or_dba(rt: Runtime) -> Actor:
+    """A DSM user acts as themselves (their role is checked as always); on PostgreSQL an OS user who is not a DSM
+    user but whose login the database trusts with the schema (a superuser such as postgres, or a DBA granted
+    dsm_owner) acts as an admin under that login's name: it could change anything anyway, and is audited."""
+    try:
+        return actor_for(rt.engine, os_username(), client_address())
+    except PermissionDenied:
+        owner = database.owner_actor(rt.engine)
+        if owner is None:
+            raise
+        return owner
+
+
 def _schema_ctx(rt: Runtime, action: str) -> ServiceContext | None:
     """The admin allowed to change the schema; None while the database has no user to ask (empty). On PostgreSQL
     a login the database trusts with the schema (a superuser, dsm_owner's DBA) is that admin."""
-    owner = database.owner_actor(rt.engine)
     if not database.has_users(rt.engine):
         return None
-    if owner is not None:
-        return ServiceContext(rt.engine, owner)
-    ctx = ServiceContext(rt.engine, actor_for(rt.engine, os_username(), client_address()))
+    ctx = ServiceContext(rt.engine, _dsm_user_or_dba(rt))
     ctx.require("admin", action)
     return ctx
 
@@ -201,13 +211,12 @@ def cmd_db(rt: Runtime) -> None:
         if ctx is not None and after != before and database.audit_table_exists(rt.engine):
             database.record_upgrade(ctx, before, after)
     elif a.db_cmd == "provision-roles":
-        owner = database.owner_actor(rt.engine)
-        if owner is None:
-            raise PermissionDenied(
-                "dsm db provision-roles runs as a PostgreSQL superuser or the schema owner's DBA login (on SQLite "
-                "there are no roles: the database file's group is trusted); e.g. `sudo -u postgres dsm db "
-                "provision-roles`")
-        done = database.provision_roles(ServiceContext(rt.engine, owner), a.worker_os_user)
+        ctx = ServiceContext(rt.engine, _dsm_user_or_dba(rt))
+        ctx.require("admin", "dsm db provision-roles")
+        if rt.engine.dialect.name != "postgresql":
+            raise CliError("provision-roles is for PostgreSQL: SQLite has no roles, and trusts whoever can write its "
+                           "file (the DSM group; README, Deployment)", code=2)
+        done = database.provision_roles(ctx, a.worker_os_user)
         if a.json:
             print_json(done)
             return

@@ -543,18 +543,19 @@ class Scheduler:
         targets: list[tuple[str, Any, Any]] = []
         # The audit and activity logs are append-only on PostgreSQL with DSM's roles: the worker's login may not
         # DELETE them, and their owner's dsm_retention function removes what the settings say is old.
-        unfinished = self._append_only_retention(now, report) if self._through_definer() else False
-        if not self._through_definer():
+        definer = self._through_definer()
+        unfinished = self._append_only_retention(now, report) if definer else False
+        log_cut = now - timedelta(days=settings.log_retention_days)
+        if not definer:
             if settings.auto_cleanup_enabled:
-                cut = now - timedelta(days=settings.log_retention_days)
-                targets.append(("idrac_commands", IdracCommand, IdracCommand.timestamp < cut))
+                targets.append(("idrac_commands", IdracCommand, IdracCommand.timestamp < log_cut))
             if settings.audit_retention_days > 0:
-                cut = now - timedelta(days=settings.audit_retention_days)
-                targets.append(("audit_logs", AuditLog, AuditLog.timestamp < cut))
+                audit_cut = now - timedelta(days=settings.audit_retention_days)
+                targets.append(("audit_logs", AuditLog, AuditLog.timestamp < audit_cut))
         if settings.auto_cleanup_enabled:
-            targets.append(("notification_logs", NotificationLog, NotificationLog.created_at < cut))
+            targets.append(("notification_logs", NotificationLog, NotificationLog.created_at < log_cut))
             targets.append(("notification_outbox", NotificationOutbox,
-                            (NotificationOutbox.created_at < cut) & (NotificationOutbox.status != "pending")))
+                            (NotificationOutbox.created_at < log_cut) & (NotificationOutbox.status != "pending")))
         cut = now - timedelta(days=settings.statistics_retention_days)
         targets.append(("activity_daily_stats", ActivityDailyStat, col(ActivityDailyStat.day) < cut.date()))
         if settings.job_auto_cleanup_enabled:

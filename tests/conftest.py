@@ -133,6 +133,8 @@ def fresh_database(templates: Templates, backend: str, tmp_path: Path, *, empty:
     admin = sa.create_engine(templates.pg.admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + ("" if empty else " TEMPLATE dsm_template"))
+        if not empty:  # a copy is owned by its creator; a provisioned database belongs to dsm_owner
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" OWNER TO {roles.OWNER}')
     admin.dispose()
     return templates.pg.url(name)
 

@@ -463,7 +463,10 @@ def sync(conn: Connection) -> None:
     install_functions(conn)
     run_script(conn, DEFINER_FUNCTIONS)
     everyone = ", ".join(ident(r) for r in EVERYONE)
-    run_script(conn, f"REVOKE ALL ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO {everyone}")
+    owns_schema = conn.execute(sa.text(
+        "SELECT pg_has_role(current_user, nspowner, 'USAGE') FROM pg_namespace WHERE nspname = 'public'")).scalar()
+    if owns_schema:  # provision made dsm_owner the database's owner, so the schema's; a copy keeps the schema's ACL
+        run_script(conn, f"REVOKE ALL ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO {everyone}")
     for table in tables:
         acc = access(table)
         name = f"public.{ident(table.name)}"

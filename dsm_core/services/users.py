@@ -25,6 +25,9 @@ def validate_username(name: str) -> str:
             f"{name!r} is not an OS user name",
             "use letters, digits, '_', '.', '@' or '-' (at most 64 characters)",
         )
+    if value.lower().startswith(("dsm_", "pg_")):
+        raise ValidationError("username", f"{value!r} is a database role name (dsm_*, pg_*), not an operator",
+                              "map the operator's own OS user name")
     return value
 
 

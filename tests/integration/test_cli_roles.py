@@ -68,6 +68,7 @@ READS: dict[tuple[str, ...], list[str]] = {
 WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("init",): [["init"], ["init", "--admin", "victor"]],
     ("db", "upgrade"): [["db", "upgrade"]],
+    ("db", "provision-roles"): [["db", "provision-roles"]],
     ("db", "downgrade"): [["db", "downgrade", "base", "--yes-destroy-data"]],
     ("users", "add"): [["users", "add", "mallory", "--role", "admin"]],
     ("users", "set-role"): [["users", "set-role", "victor", "admin"]],
