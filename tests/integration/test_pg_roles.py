@@ -358,3 +358,43 @@ def test_the_cli_works_unchanged_for_each_role(pg: Engine, logins: PeerLogins, r
     with pg.connect() as conn:
         row = conn.execute(sa.text("SELECT username, db_user FROM audit_logs WHERE action = 'settings.set'")).one()
     assert tuple(row) == (logins.name("admin"), logins.name("admin"))
+
+
+def test_approvals_by_hand_follow_the_approval_settings_and_the_worker_starts_the_window(
+        pg: Engine, logins: PeerLogins) -> None:
+    from dsm_core.services import windows
+    from dsm_worker.scheduler import Scheduler
+
+    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    admin = ctx_for(pg, "alice")
+    servers.add_server(admin, "127.0.10.1:8443", hostname="r750-01")
+    operator = ctx_for(logins.engine(_db(pg), "operator"), logins.name("operator"))
+    mine = windows.create_window(operator, "patch", maintenance_type="health_check", start=t0,
+                                 end=t0 + timedelta(hours=1), servers=["r750-01"], requires_approval=True)
+    theirs = windows.create_window(ctx_for(logins.engine(_db(pg), "admin"), logins.name("admin")), "bios",
+                                   maintenance_type="health_check", start=t0, end=t0 + timedelta(hours=1),
+                                   servers=["r750-01"], requires_approval=True)
+    approve = "UPDATE maintenance_windows SET approved_by = dsm_user_id(), approved_at = now() WHERE id = '{}';"
+    # psql straight at the table: the creator may not approve its own window (four-eyes) ...
+    own = logins.psql(_db(pg), "operator", approve.format(mine["id"]))
+    assert "four-eyes rule (maintenance.four_eyes)" in own.stderr, own.stderr
+    # ... nor approve in another's name ...
+    forged = logins.psql(_db(pg), "operator", "UPDATE maintenance_windows SET approved_by = created_by, "
+                         f"approved_at = now() WHERE id = '{theirs['id']}';")
+    assert "in the approver's own name" in forged.stderr, forged.stderr
+    # ... nor approve at all when operators may not.
+    settings.set_setting(admin, "maintenance.operators_may_approve", "false")
+    refused = logins.psql(_db(pg), "operator", approve.format(theirs["id"]))
+    assert "may not approve or reject windows" in refused.stderr, refused.stderr
+    approved = logins.psql(_db(pg), "admin", approve.format(mine["id"]))
+    assert _errors(approved) == [], approved.stderr
+    # The worker's scheduler starts the approved window at its time, in the system's name, with its own login.
+    worker = logins.engine(_db(pg), "worker")
+    report = Scheduler(worker).tick(t0)
+    assert report.errors == [] and sorted(report.started) == ["bios: skipped", "patch: in_progress"], report
+    with pg.connect() as conn:
+        status = conn.execute(sa.text("SELECT status FROM maintenance_windows WHERE id = :i"), {"i": mine["id"]})
+        assert status.scalar() == "in_progress"
+        started = conn.execute(sa.text("SELECT DISTINCT username, db_user FROM audit_logs "
+                                       "WHERE action IN ('windows.start', 'windows.skip')"))
+        assert [tuple(r) for r in started] == [("system", roles.WORKER)]
