@@ -783,8 +783,9 @@ def cmd_power(rt: Runtime) -> None:
     _create_and_maybe_wait(rt, "power_action", a.refs, details)
 
 
-AUDIT_COLUMNS = [("when", "when"), ("username", "user"), ("action", "action"), ("target_type", "target"),
-                 ("summary", "what")]
+# "login": the database login PostgreSQL recorded (dsm_core.db.roles); empty on SQLite.
+AUDIT_COLUMNS = [("when", "when"), ("username", "user"), ("db_user", "login"), ("action", "action"),
+                 ("target_type", "target"), ("summary", "what")]
 ACTIVITY_COLUMNS = [("when", "when"), ("command_type", "method"), ("status_code", "status"),
                     ("response_time_ms", "ms"), ("endpoint", "endpoint"), ("error_message", "error")]
 

@@ -37,6 +37,8 @@ class AuditRow:
     summary: str
     ip_address: str
     entry: dict[str, Any]
+    login: str = ""
+    """The database login PostgreSQL recorded (dsm_core.db.roles); empty on SQLite."""
     haystack: str = ""
 
     @property
@@ -55,8 +57,9 @@ def rows_from(entries: list[dict[str, Any]]) -> list[AuditRow]:
     for e in entries:
         row = AuditRow(e["id"], datetime.fromisoformat(e["timestamp"]), e["username"], e["action"],
                        f"{e['target_type'] or ''} {e['target_id'] or ''}".strip(), _summary(e["details"]),
-                       e["ip_address"] or "", e)
-        row.haystack = " ".join((row.username, row.action, row.target, row.summary, row.ip_address)).lower()
+                       e["ip_address"] or "", e, e.get("db_user") or "")
+        row.haystack = " ".join((row.username, row.login, row.action, row.target, row.summary,
+                                 row.ip_address)).lower()
         out.append(row)
     return out
 
@@ -69,6 +72,7 @@ def audit_columns(clock: Any) -> list[Column[AuditRow]]:
         Column("action", "ACTION", 24, lambda r: r.action, priority=0),
         Column("what", "WHAT", 30, lambda r: r.summary, priority=0, flex=True),
         Column("from", "FROM", 15, lambda r: r.ip_address, priority=3),
+        Column("login", "DB LOGIN", 12, lambda r: r.login, priority=4),
     ]
 
 

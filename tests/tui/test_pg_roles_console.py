@@ -53,6 +53,13 @@ async def test_each_role_uses_the_console_with_its_own_login(pg: Engine, peer_lo
             await wait_for(pilot, lambda v=view: app.current_view == v, what=view)
             await pilot.pause(0.4)
         assert not [n for n in notices(app) if "refused" in n or "denied" in n or "rror" in n], notices(app)
+        if role == "admin":  # the audit view names the database login that wrote each entry
+            app.goto("audit")
+            text = await wait_for(pilot, lambda: "users.add" in (t := screen_text(app)) and "DB LOGIN" in t and t,
+                                  what="the audit view")
+            # every entry so far was written by the seeding superuser's login, as PostgreSQL recorded it
+            assert {row.login for row in app.screen.table.rows} == {"dsm"}
+            assert any(line.rstrip().endswith(" dsm") for line in text.splitlines() if "users.add" in line)
         if role == "operator":
             app.goto("servers")
             await wait_for(pilot, lambda: app.current_view == "servers" and len(app.screen.table.rows) == 12,
