@@ -69,8 +69,16 @@ OBSERVED_TABLES = frozenset({
 })
 # Written once, never changed: only their owner (through dsm_retention) removes old rows.
 APPEND_ONLY = frozenset({"audit_logs", "idrac_commands"})
-# Settings rows the worker keeps current (its key, cleanup times, last syncs and runs); it never inserts them.
-WORKER_UPDATES = frozenset({"activity_settings", "vcenters", "scheduled_safety_checks", "openmanage_settings"})
+# Admin tables whose bookkeeping columns the worker keeps current (cleanup times, last syncs and runs, a pinned
+# certificate), and only those: a worker that could change activity_settings' retention days could have
+# dsm_retention empty the audit log.
+WORKER_UPDATES: dict[str, frozenset[str]] = {
+    "activity_settings": frozenset({"last_cleanup_at", "job_last_cleanup_at", "updated_at"}),
+    "vcenters": frozenset({"last_sync", "last_sync_status", "last_sync_error", "last_sync_stats",
+                           "tls_fingerprint_sha256", "updated_at"}),
+    "scheduled_safety_checks": frozenset({"last_status", "last_run_at", "updated_at"}),
+    "openmanage_settings": frozenset({"last_sync", "tls_fingerprint_sha256", "updated_at"}),
+}
 # Columns a viewer may not read: sealed secrets' blobs and users' private fields. Whether a secret is set stays
 # visible through the owner's dsm_secrets_<table> views.
 PRIVATE_COLUMNS: dict[str, frozenset[str]] = {"users": frozenset({"full_name"})}
@@ -102,6 +110,8 @@ class TableAccess:
     table: str
     privileges: dict[str, frozenset[str]]
     hidden_from_viewer: frozenset[str]
+    worker_update_columns: frozenset[str] | None = None
+    """When set, the worker's UPDATE is granted on these columns only (a column-level grant)."""
 
 
 def access(table: sa.Table) -> TableAccess:
@@ -120,7 +130,12 @@ def access(table: sa.Table) -> TableAccess:
     else:
         raise RolesError(f"table {name} has no access rule in dsm_core/db/roles.py: classify it before migrating")
     privileges = {"viewer": read, **{role: read | w for role, w in writes.items()}}
-    return TableAccess(name, privileges, hidden_columns(table))
+    columns = WORKER_UPDATES.get(name)
+    if columns is not None:
+        missing = columns - {c.name for c in table.columns}
+        if missing:
+            raise RolesError(f"WORKER_UPDATES names columns {sorted(missing)} that {name} does not have")
+    return TableAccess(name, privileges, hidden_columns(table), columns)
 
 
 def role_name(role: str) -> str:
@@ -146,6 +161,8 @@ def expected_grants(tables: list[sa.Table]) -> set[tuple[str, str, str]]:
             for privilege in privileges:
                 if role == "viewer" and privilege == "SELECT" and acc.hidden_from_viewer:
                     continue  # column-level: listed in column_privileges
+                if role == "worker" and privilege == "UPDATE" and acc.worker_update_columns is not None:
+                    continue  # column-level too
                 out.add((role_name(role), table.name, privilege))
     return out
 
@@ -477,6 +494,10 @@ def sync(conn: Connection) -> None:
                 visible = ", ".join(ident(c.name) for c in table.columns if c.name not in acc.hidden_from_viewer)
                 conn.exec_driver_sql(f"GRANT SELECT ({visible}) ON {name} TO {grantee}")
                 continue
+            if role == "worker" and acc.worker_update_columns is not None:
+                columns = ", ".join(ident(c) for c in sorted(acc.worker_update_columns))
+                conn.exec_driver_sql(f"GRANT UPDATE ({columns}) ON {name} TO {grantee}")
+                privileges = privileges - {"UPDATE"}
             conn.exec_driver_sql(f"GRANT {', '.join(sorted(privileges))} ON {name} TO {grantee}")
         conn.exec_driver_sql(f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
         for (policy,) in conn.execute(sa.text(
@@ -534,14 +555,16 @@ def create_roles(conn: Connection) -> list[str]:
 def transfer_ownership(conn: Connection) -> int:
     """Every table, sequence, view, function and type of the public schema now belongs to dsm_owner."""
     moved = 0
-    rows = conn.execute(sa.text(
-        "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') "
-        "AND pg_get_userbyid(c.relowner) <> :owner"), {"owner": OWNER}).all()
     kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
-    for relname, relkind in rows:
-        conn.exec_driver_sql(f'ALTER {kinds[relkind]} public."{relname}" OWNER TO {ident(OWNER)}')
-        moved += 1
+    # Tables first: a table's own sequences (serial, identity) follow it and may not be moved on their own.
+    for wanted in (("r", "p", "v", "m"), ("S",)):
+        rows = conn.execute(sa.text(
+            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = ANY(:kinds) AND pg_get_userbyid(c.relowner) <> :owner"),
+            {"owner": OWNER, "kinds": list(wanted)}).all()
+        for relname, relkind in rows:
+            conn.exec_driver_sql(f'ALTER {kinds[relkind]} public.{ident_any(relname)} OWNER TO {ident(OWNER)}')
+            moved += 1
     for (signature,) in conn.execute(sa.text(
             "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> :owner"), {"owner": OWNER}):
@@ -551,7 +574,7 @@ def transfer_ownership(conn: Connection) -> int:
             "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
             "WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd') AND pg_get_userbyid(t.typowner) <> :owner"),
             {"owner": OWNER}):
-        conn.exec_driver_sql(f'ALTER TYPE public."{typname}" OWNER TO {ident(OWNER)}')
+        conn.exec_driver_sql(f'ALTER TYPE public.{ident_any(typname)} OWNER TO {ident(OWNER)}')
         moved += 1
     return moved
 

@@ -92,11 +92,12 @@ def _login_mismatch(session: Session, username: str) -> str | None:
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         return None
-    row = connection.execute(sa.text(
-        "SELECT session_user::text, to_regprocedure('public.dsm_trusted()') IS NOT NULL AND NOT public.dsm_trusted() "
-        "FROM (SELECT 1) AS one")).one()
-    if row[1] and row[0] != username:
-        return (f"DSM user {username!r} but database login {row[0]!r}: with PostgreSQL's roles the two must agree; "
+    # Two statements: a call to a function that does not exist yet (a database before 0010) fails at parse time.
+    if not connection.execute(sa.text("SELECT to_regprocedure('public.dsm_trusted()') IS NOT NULL")).scalar():
+        return None
+    login, trusted = connection.execute(sa.text("SELECT session_user::text, public.dsm_trusted()")).one()
+    if not trusted and login != username:
+        return (f"DSM user {username!r} but database login {login!r}: with PostgreSQL's roles the two must agree; "
                 "connect over the local socket as yourself (peer authentication), not as another login")
     return None
 

@@ -175,6 +175,14 @@ def test_the_audit_and_activity_logs_are_append_only_and_retention_deletes_only_
     assert len(re.findall(r"ERROR:  permission denied for table (audit_logs|idrac_commands)", result.stderr)) == 6, \
         result.stderr
     assert _counts(pg) == before
+    # Nor may either move the retention settings the function reads (the worker keeps only its cleanup times).
+    if role == "worker":
+        moved = logins.psql(_db(pg), role, "UPDATE activity_settings SET audit_retention_days = 1;\n"
+                                           "UPDATE activity_settings SET log_retention_days = 1;\n"
+                                           "UPDATE activity_settings SET last_cleanup_at = now();")
+        assert len(re.findall(r"ERROR:  permission denied for table activity_settings", moved.stderr)) == 2, \
+            moved.stderr
+        assert moved.stderr.count("ERROR") == 2
     # Retention through the owner's function: only what the settings call old goes, whatever time is passed.
     result = logins.psql(_db(pg), role, "SELECT table_name, deleted FROM dsm_retention(now() + interval '50 years', "
                                         "500) ORDER BY 1;")
@@ -398,3 +406,24 @@ def test_approvals_by_hand_follow_the_approval_settings_and_the_worker_starts_th
         started = conn.execute(sa.text("SELECT DISTINCT username, db_user FROM audit_logs "
                                        "WHERE action IN ('windows.start', 'windows.skip')"))
         assert [tuple(r) for r in started] == [("system", roles.WORKER)]
+
+
+def test_a_database_from_before_the_roles_still_names_its_users(templates: Templates, tmp_path: Path) -> None:
+    """`dsm db upgrade` on an install older than the roles first asks who is acting: that must not need them."""
+    engine = make_engine(fresh_database(templates, "postgresql", tmp_path, empty=True))
+    try:
+        migrate.upgrade(engine, "0009")
+        with engine.begin() as conn:  # a user of the old version (its code wrote the row)
+            conn.execute(sa.text("INSERT INTO users (id, username, role, created_at, updated_at) "
+                                 "VALUES (gen_random_uuid(), 'alice', 'admin', now(), now())"))
+        assert actor_for(engine, "alice").role == "admin"
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            assert not roles.is_provisioned(conn)  # nothing enforced until provision-roles runs
+        users.add_user(ctx_for(engine, "alice"), "oscar", "operator")
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT username, db_user FROM audit_logs WHERE action = 'users.add' "
+                                       "AND details->>'username' = 'oscar'")).one()
+        assert tuple(row) == ("alice", "dsm")  # the trigger records the login before any role exists
+    finally:
+        engine.dispose()
