@@ -299,6 +299,10 @@ def test_upgrade_on_a_populated_provisioned_database_keeps_the_grants_and_polici
         out = json.loads(done.stdout)
         assert {"login": "alice", "group": "dsm_admin"} in out["logins"]
         assert any("peer map=dsm" in line for line in out["pg_hba"])
+        again = subprocess.run([sys.executable, "-m", "dsm_cli.main", "db", "provision-roles", "--json"],
+                               capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert again.returncode == 0, again.stderr  # idempotent: nothing left to create or hand over
+        assert json.loads(again.stdout)["created_roles"] == [] and json.loads(again.stdout)["objects_moved"] == 0
 
         migrate.downgrade(engine, "0009")  # the previous head, populated
         with engine.connect() as conn:
