@@ -82,7 +82,6 @@ WORKER_UPDATES: dict[str, frozenset[str]] = {
 # Columns a viewer may not read: sealed secrets' blobs and users' private fields. Whether a secret is set stays
 # visible through the owner's dsm_secrets_<table> views.
 PRIVATE_COLUMNS: dict[str, frozenset[str]] = {"users": frozenset({"full_name"})}
-NOT_DSM = frozenset({"alembic_version"})
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -118,8 +117,9 @@ def access(table: sa.Table) -> TableAccess:
     name = table.name
     read = frozenset({"SELECT"})
     if name in APPEND_ONLY:
-        writes = {"operator": frozenset({"INSERT"}) if name == "audit_logs" else frozenset(),
-                  "admin": frozenset({"INSERT"}), "worker": frozenset({"INSERT"})}
+        # Every mutation writes its audit row; only the worker reaches devices, so only it logs their calls.
+        human = frozenset({"INSERT"}) if name == "audit_logs" else frozenset()
+        writes = {"operator": human, "admin": human, "worker": frozenset({"INSERT"})}
     elif name in OPERATOR_WRITES:
         writes = {"operator": OPERATOR_WRITES[name], "admin": DML, "worker": DML}
     elif name in ADMIN_TABLES:
