@@ -11,6 +11,7 @@ import itertools
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ def peer_logins(pg_cluster: PgCluster | None) -> Iterator[PeerLogins]:
     try:
         for role, suffix in (("admin", "a"), ("operator", "o"), ("viewer", "v"), ("worker", "svc")):
             logins.users[role] = create_os_user(f"{PREFIX}{suffix}")
+        probe = subprocess.run(["runuser", "-u", logins.name("viewer"), "--", sys.executable, "-c", "import dsm_cli"],
+                               capture_output=True, text=True, cwd=ROOT, check=False)
+        if probe.returncode != 0:
+            pytest.fail(f"the role tests' OS users cannot run {sys.executable} from {ROOT} ({probe.stderr.strip()}): "
+                        "make the interpreter's and the checkout's directories traversable (chmod o+x; .ci/run does)")
         yield logins
     finally:
         logins.dispose()
