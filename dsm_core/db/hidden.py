@@ -1,7 +1,7 @@
 """What a viewer's database login may not read (sealed secrets' blobs, users' private fields; dsm_core.db.roles)
 is never selected for it: entity loads on such a connection defer those columns, and whether a secret is set is
 read from the owner's ``dsm_secrets_<table>`` views instead. Without this, every ``select(Server)`` of a viewer
-would fail on PostgreSQL with "permission denied for column idrac_password_sealed"."""
+would fail on PostgreSQL with "permission denied for table servers" (a column grant leaves the rest readable)."""
 
 from __future__ import annotations
 
