@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from dsm_core.services.errors import PermissionDenied
+from dsm_core.services.errors import Conflict, PermissionDenied
 
 OWNER = "dsm_owner"
 WORKER = "dsm_worker"
@@ -591,7 +591,8 @@ def provision(conn: Connection) -> Provisioned:
     """Create the roles, hand every object to dsm_owner, set the grants and policies, and give every DSM user its
     login. Run by a superuser (or a member of dsm_owner once the roles exist); idempotent."""
     if not is_postgres(conn):
-        raise RolesError("roles are a PostgreSQL feature; SQLite trusts whoever can write the database file")
+        raise Conflict("roles are a PostgreSQL feature; SQLite trusts whoever can write the database file (the DSM "
+                       "group; README, Deployment)")
     login = conn.execute(sa.text("SELECT session_user")).scalar()
     superuser = bool(conn.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = session_user")).scalar())
     if not superuser and not (roles_exist(conn) and may_own(conn)):
