@@ -33,6 +33,7 @@ from dsm_core.services import (
     bootstrap,
     credentials,
     database,
+    doctor,
     firmware,
     groups,
     history,
@@ -237,10 +238,39 @@ def cmd_db(rt: Runtime) -> None:
             database.record_downgrade(ctx, before, a.revision, "requested")
         log.warning("dsm db downgrade %s -> %s by %s", before, a.revision, os_username())
         migrate.downgrade(rt.engine, a.revision)
-        if ctx is not None and database.audit_table_exists(rt.engine) and database.has_users(rt.engine):
+        if ctx is not None and database.audit_table_usable(rt.engine) and database.has_users(rt.engine):
             database.record_downgrade(ctx, before, a.revision, "done")
     print(f"{rt.config.redacted_database_url()}: {migrate.current_revision(rt.engine) or 'base (empty)'}"
           f" (head {migrate.head_revision()})")
+
+
+def _doctor_output(args: argparse.Namespace, report: doctor.Report) -> int:
+    if getattr(args, "json", False):
+        print_json(report.as_json())
+    else:
+        shown = [f for f in report.findings if args.verbose or f.level != "ok"]
+        for finding in shown:
+            say(visible(finding.line()))
+        errors = sum(f.level == "error" for f in report.findings)
+        warnings = sum(f.level == "warning" for f in report.findings)
+        say(f"{'healthy' if report.ok else 'NOT healthy'}: {errors} error(s), {warnings} warning(s), "
+            f"{len(report.findings)} check(s)")
+    return 0 if report.ok else 1
+
+
+def cmd_doctor(rt: Runtime) -> None:
+    """Every check, whatever the one before found; exit 1 when any is an error (for monitoring: --json)."""
+    from dsm_core.timeutil import utcnow
+
+    if rt.config.is_sqlite and rt.config.sqlite_path is not None and not rt.config.sqlite_path.exists():
+        report = doctor.Report([*doctor.check_files(rt.config), doctor.Finding(
+            "error", "database", f"no DSM database at {rt.config.sqlite_path}",
+            "`dsm init` (a new install), or set DSM_HOME / --config to the installation you meant")])
+    else:
+        report = doctor.diagnose(rt.config, rt.engine, utcnow(), lambda exc: database_problem(exc, rt.engine))
+    code = _doctor_output(rt.args, report)
+    if code:
+        raise CliError("", code)
 
 
 def cmd_users(rt: Runtime) -> None:
@@ -896,6 +926,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the OS account the worker service runs as, mapped to dsm_worker (default dsm)")
     sp.set_defaults(handler=cmd_db)
 
+    sp = json_flag(sub.add_parser("doctor", help="is this installation healthy? one line per problem with its fix"))
+    sp.add_argument("--verbose", "-v", action="store_true", help="also list the checks that passed")
+    sp.set_defaults(handler=cmd_doctor)
+
     sp = sub.add_parser("users", help="operators and their roles")
     usub = sp.add_subparsers(dest="users_cmd", required=True)
     json_flag(usub.add_parser("list", help="DSM users (OS user names) and their roles"))
@@ -1226,6 +1260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except ConfigError as exc:
+        if handler is cmd_doctor:  # the first thing the doctor checks: one finding, in its own format
+            return _doctor_output(args, doctor.Report([doctor.Finding(
+                "error", "config", str(exc), "correct it (config.example.toml lists every key) or unset the "
+                "DSM_* variable that overrides it")]))
         say(f"dsm: config: {exc}", sys.stderr)
         return 2
     except (ValidationError, NotFound, Conflict) as exc:

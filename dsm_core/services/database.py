@@ -37,6 +37,18 @@ def audit_table_exists(engine: Engine) -> bool:
     return bool(sa.inspect(engine).has_table("audit_logs"))
 
 
+def audit_table_usable(engine: Engine) -> bool:
+    """The audit table is there with every column this version writes: not so after a downgrade past the
+    revision that added one (audit_logs.db_user, 0010), where the "done" record of the downgrade cannot be written
+    (the "requested" record, written before, stands)."""
+    from sqlmodel import SQLModel
+
+    if not audit_table_exists(engine):
+        return False
+    present = {c["name"] for c in sa.inspect(engine).get_columns("audit_logs")}
+    return {c.name for c in SQLModel.metadata.tables["audit_logs"].columns} <= present
+
+
 def owner_actor(engine: Engine) -> Actor | None:
     """On PostgreSQL, a login the database itself trusts with the schema (a superuser, or a DBA login granted
     dsm_owner) acts as an admin under its own login name, whether or not it is a DSM user: it could change

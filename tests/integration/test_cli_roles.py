@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from tests.vcenter_seed import seed_vcenter
 SERVER = "127.0.10.1:8443"
 # Commands that never open the DSM database: the simulator and the throwaway demo (its own home).
 NO_DATABASE = {("sim",), ("demo",)}
+# Reads whose exit code is the installation's health (1 when any check is an error), whoever runs them.
+HEALTH = {("doctor",): ["doctor", "--json"]}
 # A read: exit 0 and nothing changed. Everything else: exit 3 and nothing changed.
 READS: dict[tuple[str, ...], list[str]] = {
     ("db", "current"): ["db", "current"],
@@ -150,7 +153,7 @@ def leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ())
 
 
 def test_the_walk_covers_every_command() -> None:
-    assert set(leaf_commands(cli.build_parser())) == set(READS) | set(WRITES) | NO_DATABASE
+    assert set(leaf_commands(cli.build_parser())) == set(READS) | set(WRITES) | NO_DATABASE | set(HEALTH)
 
 
 def _snapshot(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
@@ -229,6 +232,10 @@ def test_a_viewer_is_refused_every_change_and_may_read(
         argv = [a.format(**values) for a in argv]
         code, output = _run_as(monkeypatch, "victor", argv, capsys)
         assert code == 0, (command, code, output)
+        assert _snapshot(engine) == before, f"{argv} changed the database"
+    for command, argv in HEALTH.items():
+        code, output = _run_as(monkeypatch, "victor", argv, capsys)
+        assert code in (0, 1) and json.loads(output)["checks"], (command, code, output)
         assert _snapshot(engine) == before, f"{argv} changed the database"
 
 

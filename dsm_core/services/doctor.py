@@ -1,0 +1,192 @@
+"""`dsm doctor`: is this installation healthy, and if not, what to do — one line per problem, each with its fix.
+
+The checks read; none writes. They run in order and each stands alone, so a database that cannot be reached still
+gets its file modes checked, and one that is not migrated still gets its key checked. No role is needed: an on-call
+admin runs it before anything else works, and it shows nothing a viewer could not see (no secret, no row).
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from dsm_core.config import Config
+
+Level = Literal["ok", "warning", "error"]
+HEARTBEAT_WITHIN = timedelta(minutes=1)
+CLOCK_SKEW_LIMIT = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    check: str
+    message: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.level:<7} {self.check}: {self.message}"
+        return f"{text}; fix: {self.fix}" if self.fix else text
+
+
+@dataclass
+class Report:
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.level == "error" for f in self.findings)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "errors": sum(f.level == "error" for f in self.findings),
+                "warnings": sum(f.level == "warning" for f in self.findings),
+                "checks": [asdict(f) for f in self.findings]}
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def check_files(config: Config) -> list[Finding]:
+    out: list[Finding] = []
+    key = config.worker_key_file
+    if not key.exists():
+        out.append(Finding("warning", "worker key", f"no worker key at {key} (fine on a host that runs no worker)",
+                           "on the worker host, `dsm init` creates it; copy it (mode 0600) to every worker host"))
+    elif _mode(key) & (stat.S_IRWXG | stat.S_IRWXO):
+        out.append(Finding("error", "worker key", f"{key} is readable or writable by group or others "
+                           f"(mode {_mode(key):04o}); the worker refuses to start", f"chmod 600 {key}"))
+    else:
+        out.append(Finding("ok", "worker key", f"{key} (mode {_mode(key):04o})"))
+    if config.source is not None and config.source.exists():
+        mode = _mode(config.source)
+        if mode & stat.S_IWOTH:
+            out.append(Finding("error", "config", f"{config.source} is writable by others (mode {mode:04o}): anyone "
+                               "could point DSM at another database", f"chmod o-w {config.source}"))
+        elif mode & stat.S_IROTH and "@" in config.database_url and ":" in config.database_url.split("@")[0]:
+            out.append(Finding("error", "config", f"{config.source} is readable by others and its database.url "
+                               "holds a password", f"chmod o-rwx {config.source}"))
+        else:
+            out.append(Finding("ok", "config", f"{config.source} (mode {mode:04o})"))
+    database = config.sqlite_path
+    if database is not None and database.exists():
+        mode = _mode(database)
+        if mode & (stat.S_IROTH | stat.S_IWOTH):
+            out.append(Finding("error", "database file", f"{database} is readable or writable by others (mode "
+                               f"{mode:04o}): SQLite mode trusts only the DSM group", f"chmod o-rwx {database}"))
+        else:
+            out.append(Finding("ok", "database file", f"{database} (mode {mode:04o})"))
+    return out
+
+
+def _utc(value: Any) -> datetime:
+    from dsm_core.timeutil import as_utc
+
+    found = as_utc(value)
+    assert found is not None, "a NOT NULL time column held NULL"
+    return found
+
+
+def _db_now(conn: sa.Connection) -> datetime:
+    from dsm_core.timeutil import utcnow
+
+    if conn.dialect.name == "postgresql":
+        return _utc(conn.execute(sa.text("SELECT now()")).scalar_one())
+    return utcnow()  # SQLite's clock is this host's
+
+
+def check_database(engine: Engine, now: datetime, problem: Callable[[Exception], str]) -> list[Finding]:
+    """Reachable, migrated, roles, then what the rows say: workers, stale jobs, devices."""
+    from dsm_core.db import migrate, roles
+
+    out: list[Finding] = []
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            provisioned = roles.is_provisioned(conn)
+    except sa.exc.DBAPIError as exc:
+        return [Finding("error", "database", problem(exc), "")]
+    out.append(Finding("ok", "database", "reachable"))
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        out.append(Finding("error", "schema", f"the database is at revision {current or 'none (empty)'}, not {head}",
+                           "`dsm db upgrade` (an existing install) or `dsm init` (a new one)"))
+        return out
+    out.append(Finding("ok", "schema", f"at revision {head}"))
+    if engine.dialect.name == "postgresql":
+        out.append(Finding("ok", "roles", "provisioned: PostgreSQL enforces DSM's roles") if provisioned else
+                   Finding("warning", "roles", "not provisioned: anyone who can connect can do anything",
+                           "`sudo -u postgres dsm db provision-roles` (README, Deploy)"))
+    out.extend(_rows(engine, now))
+    return out
+
+
+def _rows(engine: Engine, now: datetime) -> list[Finding]:
+    from sqlmodel import col
+
+    from dsm_core.models import ActivitySettings, Job, Server, Vcenter, WorkerHeartbeat
+    from dsm_core.models.settings import SINGLETON_ID
+
+    out: list[Finding] = []
+    with engine.connect() as conn:
+        db_now = _db_now(conn)
+        beats = [(str(h), int(p), _utc(t)) for h, p, t in conn.execute(
+            sa.select(col(WorkerHeartbeat.hostname), col(WorkerHeartbeat.pid), col(WorkerHeartbeat.last_beat_at))
+            .where(col(WorkerHeartbeat.status) != "stopped")).all()]
+        stale_hours = int(conn.execute(sa.select(col(ActivitySettings.stale_pending_hours))
+                                       .where(col(ActivitySettings.id) == SINGLETON_ID)).scalar() or 24)
+        cut = now - timedelta(hours=stale_hours)
+        stale_count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(col(Job.created_at)))
+                                           .where(col(Job.status) == "pending", col(Job.created_at) < cut)).one()
+        reach = {str(k): int(v) for k, v in conn.execute(
+            sa.select(col(Server.connection_status), sa.func.count()).group_by(col(Server.connection_status))).all()}
+        vcenters = [(str(n), s) for n, s in conn.execute(
+            sa.select(col(Vcenter.name), col(Vcenter.last_sync_status))).all()]
+    fresh = [(h, p, t) for h, p, t in beats if now - t <= HEARTBEAT_WITHIN]
+    if not fresh:
+        last = max((t for _, _, t in beats), default=None)
+        seen = f"the last beat was {int((now - last).total_seconds())} s ago" if last else "no worker ever beat"
+        out.append(Finding("error", "worker", f"no worker heartbeat in the last minute ({seen}); nothing runs jobs "
+                           "(or a worker's clock is far behind)",
+                           "start it (`systemctl start dsm-worker` or `dsm worker`); `journalctl -u dsm-worker`"))
+    else:
+        out.append(Finding("ok", "worker", f"{len(fresh)} beating: " + ", ".join(f"{h} pid {p}" for h, p, _ in fresh)))
+    for host, pid, beat in fresh:
+        ahead = beat - db_now
+        if ahead > CLOCK_SKEW_LIMIT:
+            out.append(Finding("error", "clock", f"worker {host} pid {pid} is {ahead.total_seconds():.0f} s ahead of "
+                               "the database's clock: windows and leases run early", "sync the clocks (chrony/NTP)"))
+    skew = now - db_now
+    if abs(skew) > CLOCK_SKEW_LIMIT:
+        out.append(Finding("error", "clock", f"this host's clock is {skew.total_seconds():+.0f} s from the "
+                           "database's", "sync the clocks (chrony/NTP)"))
+    if stale_count:
+        out.append(Finding("error", "jobs", f"{stale_count} pending job(s) older than activity.stale_pending_hours "
+                           f"({stale_hours} h), the oldest since {_utc(oldest):%Y-%m-%d %H:%M} UTC",
+                           "`dsm jobs list --status pending` lists them; a worker must be up and handle their "
+                           "type (the worker line above; the console's header)"))
+    else:
+        out.append(Finding("ok", "jobs", "no stale pending job"))
+    if reach.get("failed"):
+        out.append(Finding("warning", "iDRACs", f"{reach['failed']} of {sum(reach.values())} unreachable at their "
+                           "last contact", "`dsm servers list --filter conn:failed`; `dsm servers diagnose REF`"))
+    elif reach:
+        out.append(Finding("ok", "iDRACs", f"{reach.get('connected', 0)} of {sum(reach.values())} connected"))
+    failed = [name for name, status in vcenters if status == "failed"]
+    if failed:
+        out.append(Finding("warning", "vCenter", f"last sync failed for {', '.join(failed)}",
+                           "`dsm vcenter list`; `dsm vcenter test NAME`"))
+    elif vcenters:
+        out.append(Finding("ok", "vCenter", f"{len(vcenters)} synced or not yet synced, none failed"))
+    return out
+
+
+def diagnose(config: Config, engine: Engine, now: datetime, problem: Callable[[Exception], str]) -> Report:
+    return Report([*check_files(config), *check_database(engine, now, problem)])

@@ -1,0 +1,113 @@
+"""`dsm doctor` on a real installation: healthy with a worker beating, then one clear line (and its fix) for each
+thing an on-call admin must hear about, and a non-zero exit while any is an error."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from dsm_cli.main import os_username
+from dsm_core.db import make_engine
+from dsm_core.timeutil import utcnow
+from tests.conftest import Templates, fresh_database
+from tests.integration.cli import DsmHome, dsm_executable
+from tests.worker.conftest import wait_until
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _doctor(home: DsmHome) -> tuple[int, list[str], dict[str, Any]]:
+    text = home.run("doctor")
+    as_json = home.run("doctor", "--json")
+    assert as_json.returncode == text.returncode
+    return text.returncode, [line for line in text.stdout.splitlines() if line.startswith("error")], \
+        json.loads(as_json.stdout)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_doctor_is_quiet_on_a_healthy_install_and_names_each_problem_with_its_fix(
+        templates: Templates, backend: str, tmp_path: Path) -> None:
+    url = None if backend == "sqlite" else fresh_database(templates, backend, tmp_path, empty=True)
+    home = DsmHome(tmp_path / "home", url, {})
+    home.run("init", check=True)
+    engine = make_engine(url or f"sqlite:///{home.home / 'dsm.db'}")
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen([*dsm_executable(), "worker"], stdout=subprocess.DEVNULL, stderr=log, text=True,
+                              env=home.env())
+    try:
+        def beating() -> bool:
+            with engine.connect() as conn:
+                return bool(conn.execute(sa.text("SELECT count(*) FROM worker_heartbeats")).scalar())
+
+        wait_until(beating, 60, "the worker's first heartbeat")
+        code, errors, report = _doctor(home)
+        assert (code, errors) == (0, []), home.run("doctor", "-v").stdout
+        assert report["ok"] is True and report["errors"] == 0
+        checks = {c["check"]: c["level"] for c in report["checks"]}
+        assert checks["worker key"] == checks["schema"] == checks["worker"] == checks["jobs"] == "ok"
+        if backend == "postgresql":  # the doctor says the database enforces nothing until roles are provisioned
+            assert checks["roles"] == "warning"
+
+        # 1. a world-readable key file
+        key = home.home / "worker.key"
+        key.chmod(0o644)
+        code, errors, report = _doctor(home)
+        assert code == 1 and errors == [f"error   worker key: {key} is readable or writable by group or others "
+                                         f"(mode 0644); the worker refuses to start; fix: chmod 600 {key}"]
+        key.chmod(0o600)
+
+        # 2. no worker heartbeat in the last minute (the worker stopped)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        code, errors, _ = _doctor(home)
+        assert code == 1 and len(errors) == 1
+        assert errors[0].startswith("error   worker: no worker heartbeat in the last minute")
+        assert "fix: start it" in errors[0]
+
+        # 3. a stale pending job (created 25 hours ago; activity.stale_pending_hours is 24): one more line
+        from dsm_core.services import jobs
+        from dsm_core.services.context import ServiceContext, actor_for
+
+        admin = ServiceContext(engine, actor_for(engine, os_username()))
+        jobs.create_job(admin, "discovery_scan", details={"ranges": ["127.0.99.1"]})
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE jobs SET created_at = :t"), {"t": utcnow() - timedelta(hours=25)})
+        code, errors, _ = _doctor(home)
+        assert code == 1 and len(errors) == 2 and errors[0].startswith("error   worker: ")
+        assert errors[1].startswith("error   jobs: 1 pending job(s) older than activity.stale_pending_hours (24 h)")
+        assert "fix: `dsm jobs list --status pending`" in errors[1]
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM jobs"))
+
+        # 4. an unmigrated database (an older revision): the schema line, and nothing read from its rows
+        downgraded = home.run("db", "downgrade", "0009", "--yes-destroy-data")
+        assert downgraded.returncode == 0, downgraded.stderr
+        code, errors, _ = _doctor(home)
+        assert code == 1 and errors == ["error   schema: the database is at revision 0009, not 0010; fix: "
+                                        "`dsm db upgrade` (an existing install) or `dsm init` (a new one)"]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        log.close()
+        engine.dispose()
+
+
+def test_doctor_reports_a_bad_config_and_a_missing_database_as_findings(tmp_path: Path) -> None:
+    home = DsmHome(tmp_path / "home", None, {"DSM_DATABASE_SQLITE_BUSY_TIMEOUT_MS": "soon"})
+    bad = home.run("doctor", "--json")
+    assert bad.returncode == 1
+    found = json.loads(bad.stdout)
+    assert found["ok"] is False and found["checks"][0]["check"] == "config"
+    assert "sqlite_busy_timeout_ms" in found["checks"][0]["message"]
+    empty = DsmHome(tmp_path / "empty", None, {}).run("doctor")
+    assert empty.returncode == 1
+    assert any(line.startswith("error   database: no DSM database at ") and "fix: `dsm init`" in line
+               for line in empty.stdout.splitlines())
