@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
@@ -24,7 +25,7 @@ from dsm_cli.output import print_json, print_record, print_table, say
 from dsm_core import __version__
 from dsm_core.config import Config, ConfigError, load_config
 from dsm_core.credentials.secret import Secret
-from dsm_core.db import engine_from_config, migrate
+from dsm_core.db import engine_from_config, migrate, roles
 from dsm_core.db.holder import describe_holder
 from dsm_core.filtering import FilterError, compile_filter
 from dsm_core.jobtypes import JOB_TYPE_SPECS
@@ -271,6 +272,90 @@ def cmd_doctor(rt: Runtime) -> None:
     code = _doctor_output(rt.args, report)
     if code:
         raise CliError("", code)
+
+
+def cmd_backup(rt: Runtime) -> None:
+    """Create: admin (or the DBA), any schema revision (a backup before an upgrade is the point). Restore: into an
+    empty database anyone who can reach it may (as `dsm init`); over data, an admin with --force."""
+    from dsm_core import backup
+    from dsm_core.timeutil import utcnow
+
+    a = rt.args
+    if a.backup_cmd == "create":
+        maker = ServiceContext(rt.engine, _dsm_user_or_dba(rt))
+        maker.require("admin", "dsm backup create")
+        target = Path(a.to) if a.to else backup.default_path(rt.config.data_dir / "backups", rt.engine.dialect.name,
+                                                              utcnow())
+        revision = migrate.current_revision(rt.engine)
+        if database.audit_table_usable(rt.engine):
+            database.record_backup(maker, str(target), revision)
+        info = backup.create(rt.engine, target)
+        view = {"path": str(info.path), "backend": info.backend, "revision": info.revision, "bytes": info.size,
+                "warning": backup.KEY_REMINDER, "worker_key": str(rt.config.worker_key_file)}
+        if a.json:
+            print_json(view)
+        else:
+            print(f"backup of {rt.config.redacted_database_url()} (revision {info.revision}) written to {info.path} "
+                  f"({info.size} bytes)")
+        say(f"dsm: WARNING: {backup.KEY_REMINDER} ({rt.config.worker_key_file})", sys.stderr)
+        return
+    path = Path(a.path)
+    backend, revision = backup.inspect_file(path)
+    known = migrate.known_revisions()
+    if revision is not None and revision not in known:
+        raise ValidationError("path", f"{path} comes from a newer DSM (schema revision {revision}; this one knows up "
+                              f"to {migrate.head_revision()})", "restore it with that version of DSM, or a later one")
+    if rt.config.is_sqlite and rt.config.sqlite_path is not None and not rt.config.sqlite_path.exists():
+        rt.config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        migrate_empty = True
+    else:
+        migrate_empty = False
+    engine = engine_from_config(rt.config) if migrate_empty else rt.engine
+    ctx: ServiceContext | None = _schema_ctx(rt, "dsm backup restore") if not migrate_empty else None
+    if not migrate_empty and backup.holds_data(engine) and not a.force:
+        raise Conflict(f"{rt.config.redacted_database_url()} holds data; --force replaces all of it with the backup "
+                       "(take a backup of it first: `dsm backup create`)")
+    if not migrate_empty and _workers_beating(engine):
+        raise Conflict("a worker is running against this database; stop every worker first "
+                       "(systemctl stop dsm-worker), then restore")
+    backend, restored = backup.restore(engine, path)
+    migrate.upgrade(engine)
+    now_at = migrate.current_revision(engine)
+    try:
+        actor = ctx.actor if ctx is not None else _dsm_user_or_dba(rt)
+    except PermissionDenied:
+        say(f"dsm: NOTE: {os_username()} is not a user of the restored database: the restore is not in its audit "
+            "log", sys.stderr)
+    else:
+        database.record_restore(ServiceContext(engine, actor), str(path), restored, now_at)
+    view = {"path": str(path), "backend": backend, "restored_revision": restored, "revision": now_at,
+            "warning": backup.KEY_REMINDER}
+    if a.json:
+        print_json(view)
+    else:
+        print(f"restored {path} (revision {restored}) into {rt.config.redacted_database_url()}, now at revision "
+              f"{now_at}")
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT to_regprocedure('public.dsm_grant_login(text,text)') IS NOT NULL")
+                            ).scalar() and not roles.is_provisioned(conn):
+                say("dsm: NOTE: the backup came from a database with DSM's roles; run `dsm db provision-roles` "
+                    "as a superuser to hand it to dsm_owner and set its grants again", sys.stderr)
+    say(f"dsm: the worker needs the worker.key this database's secrets were sealed for ({rt.config.worker_key_file})",
+        sys.stderr)
+
+
+def _workers_beating(engine: Engine) -> bool:
+    from datetime import timedelta
+
+    from dsm_core.timeutil import utcnow
+
+    if not sa.inspect(engine).has_table("worker_heartbeats"):
+        return False
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT count(*) FROM worker_heartbeats WHERE status <> 'stopped' "
+                                     "AND last_beat_at > :cut"), {"cut": utcnow() - timedelta(minutes=1)}).scalar()
+    return bool(found)
 
 
 def cmd_users(rt: Runtime) -> None:
@@ -925,6 +1010,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--worker-os-user", default="dsm",
                    help="the OS account the worker service runs as, mapped to dsm_worker (default dsm)")
     sp.set_defaults(handler=cmd_db)
+
+    sp = sub.add_parser("backup", help="back up the database, or restore a backup (worker.key is never in one)")
+    bsub = sp.add_subparsers(dest="backup_cmd", required=True)
+    x = json_flag(bsub.add_parser("create", help="SQLite: online backup; PostgreSQL: pg_dump custom format"))
+    x.add_argument("--to", metavar="PATH", help="the file to write (default: DATA_DIR/backups/dsm-TIME.sqlite|pgdump)")
+    x = json_flag(bsub.add_parser("restore", help="replace the database by a backup, then migrate it to this version"))
+    x.add_argument("path", metavar="PATH")
+    x.add_argument("--force", action="store_true", help="replace a database that holds data (back it up first)")
+    sp.set_defaults(handler=cmd_backup)
 
     sp = json_flag(sub.add_parser("doctor", help="is this installation healthy? one line per problem with its fix"))
     sp.add_argument("--verbose", "-v", action="store_true", help="also list the checks that passed")

@@ -61,6 +61,11 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    """Every revision this version of DSM can migrate from (a backup from a later one is not among them)."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config_for_scripts()).walk_revisions()}
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config_for_scripts()).get_current_head()
 

@@ -196,11 +196,15 @@ def roles_exist(conn: Connection) -> bool:
 
 
 def is_provisioned(conn: Connection) -> bool:
-    """True when this database's objects belong to dsm_owner and its grants were set (provision-roles ran)."""
+    """True when this database's objects belong to dsm_owner and its grants were set (provision-roles ran). A
+    restore (``--no-owner``) leaves the functions but hands the tables to whoever restored: not provisioned until
+    provision-roles runs again."""
     if not is_postgres(conn):
         return False
     return bool(conn.execute(sa.text(
-        "SELECT to_regprocedure('public.dsm_grant_login(text,text)') IS NOT NULL")).scalar())
+        "SELECT to_regprocedure('public.dsm_grant_login(text,text)') IS NOT NULL AND coalesce((SELECT "
+        "pg_get_userbyid(c.relowner) = :owner FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relname = 'alembic_version'), false)"), {"owner": OWNER}).scalar())
 
 
 def may_own(conn: Connection) -> bool:

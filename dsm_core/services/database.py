@@ -77,6 +77,18 @@ def provision_roles(tx: Tx, /, worker_os_user: str = "dsm") -> dict[str, Any]:
             "pg_hba": roles.hba_lines(done.database, worker_os_user)}
 
 
+@mutation("db.backup", "admin")
+def record_backup(tx: Tx, /, path: str, revision: str | None) -> None:
+    """Written before the copy is taken, so the backup holds the record of itself."""
+    tx.audit("database", revision, path=path)
+
+
+@mutation("db.restore", "admin")
+def record_restore(tx: Tx, /, path: str, restored_revision: str | None, revision: str | None) -> None:
+    """Written into the restored database, after its migrations: who replaced the data, from which file."""
+    tx.audit("database", revision, path=path, restored_revision=restored_revision, revision=revision)
+
+
 @mutation("db.upgrade", "admin")
 def record_upgrade(tx: Tx, /, from_revision: str | None, to_revision: str | None) -> None:
     tx.audit("database", to_revision, from_revision=from_revision, to_revision=to_revision)

@@ -154,6 +154,8 @@ RECIPES: dict[str, Setup] = {
     "users.ensure_admin": lambda a: (("oscar",), {}),
     "system.register_worker_key": _public_key,
     "db.provision_roles": lambda a: ((), {}),
+    "db.backup": lambda a: (("/var/backups/dsm/dsm.sqlite", "0010"), {}),
+    "db.restore": lambda a: (("/var/backups/dsm/dsm.sqlite", "0009", "0010"), {}),
     "db.upgrade": lambda a: (("0001", "0001"), {}),
     "db.downgrade": lambda a: (("0001", "base", "requested"), {}),
     "settings.set": lambda a: (("activity.log_level", "errors_only"), {}),
