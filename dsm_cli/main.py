@@ -274,6 +274,12 @@ def cmd_doctor(rt: Runtime) -> None:
         raise CliError("", code)
 
 
+def cmd_completion(rt: Runtime) -> None:
+    from dsm_cli import completion
+
+    sys.stdout.write(completion.script(rt.args.shell))
+
+
 def cmd_backup(rt: Runtime) -> None:
     """Create: admin (or the DBA), any schema revision (a backup before an upgrade is the point). Restore: into an
     empty database anyone who can reach it may (as `dsm init`); over data, an admin with --force."""
@@ -1011,6 +1017,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the OS account the worker service runs as, mapped to dsm_worker (default dsm)")
     sp.set_defaults(handler=cmd_db)
 
+    sp = sub.add_parser("completion", help="print the shell completion script: eval \"$(dsm completion bash)\"")
+    sp.add_argument("shell", choices=("bash", "zsh"))
+    sp.set_defaults(handler=cmd_completion)
+
     sp = sub.add_parser("backup", help="back up the database, or restore a backup (worker.key is never in one)")
     bsub = sp.add_subparsers(dest="backup_cmd", required=True)
     x = json_flag(bsub.add_parser("create", help="SQLite: online backup; PostgreSQL: pg_dump custom format"))
@@ -1314,6 +1324,10 @@ def _wait_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__complete"]:  # the shell asks for words (dsm_cli/completion.py): never an error, never a config
+        from dsm_cli import completion
+
+        return completion.main(argv[1:])
     if argv[:1] in (["sim"], ["demo"]):  # the simulator needs no config or database
         try:
             import h11  # noqa: F401  (the simulator's HTTP server)

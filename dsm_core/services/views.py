@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from dsm_core.db.hidden import is_hidden, secret_set
+from dsm_core.services.context import query
 
 
 def jsonable(value: Any) -> Any:
@@ -61,3 +62,46 @@ def by_id_or_prefix(session: Session, model: Any, ref: object) -> Any:
         if len(matches) == 1:
             row = matches[0]
     return row
+
+
+COMPLETION_KINDS = ("servers", "jobs", "windows", "groups", "clusters", "credential_sets", "users", "vcenters")
+
+
+@query("viewer")
+def completions(session: Session, /, kind: str, prefix: str = "", limit: int = 200) -> list[str]:
+    """Words for the shell's tab completion (`dsm completion`): references a command accepts, starting with what was
+    typed, newest first for jobs and windows. Read in SQL with a LIKE on the prefix (escaped), at most ``limit``."""
+    from dsm_core.models import (
+        CredentialSet,
+        Job,
+        MaintenanceWindow,
+        Server,
+        ServerGroup,
+        User,
+        Vcenter,
+        VcenterCluster,
+    )
+
+    if kind not in COMPLETION_KINDS:
+        raise ValueError(f"no completion for {kind!r}")
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    limit = max(1, min(limit, 1000))
+
+    def names(attribute: Any) -> list[str]:
+        column = col(attribute)
+        stmt = sa.select(column).where(column.is_not(None), column.like(like, escape="\\")).distinct()
+        return [str(v) for v in session.execute(stmt.order_by(column).limit(limit)).scalars()]
+
+    if kind == "servers":
+        found: list[str] = []
+        for column in (Server.hostname, Server.ip_address, Server.service_tag):
+            found += names(column)
+        return sorted(set(found))[:limit]
+    if kind in ("jobs", "windows"):
+        # Ids are UUIDv7 (time-ordered): the newest first, as an operator usually wants the last one.
+        key = col(Job.id) if kind == "jobs" else col(MaintenanceWindow.id)
+        ids = [str(v) for v in session.execute(sa.select(key).order_by(key.desc()).limit(limit)).scalars()]
+        return [i for i in ids if i.startswith(prefix)]
+    column = {"groups": ServerGroup.name, "clusters": VcenterCluster.name, "credential_sets": CredentialSet.name,
+              "users": User.username, "vcenters": Vcenter.name}[kind]
+    return names(column)

@@ -32,7 +32,7 @@ from tests.vcenter_seed import seed_vcenter
 
 SERVER = "127.0.10.1:8443"
 # Commands that never open the DSM database: the simulator and the throwaway demo (its own home).
-NO_DATABASE = {("sim",), ("demo",)}
+NO_DATABASE = {("sim",), ("demo",), ("completion",)}
 # Reads whose exit code is the installation's health (1 when any check is an error), whoever runs them.
 HEALTH = {("doctor",): ["doctor", "--json"]}
 # A read: exit 0 and nothing changed. Everything else: exit 3 and nothing changed.
