@@ -864,6 +864,25 @@ def _create_and_maybe_wait(rt: Runtime, job_type: str, servers: list[str], detai
     _report_created(rt, ctx, view)
 
 
+def cmd_openmanage(rt: Runtime) -> None:
+    from dsm_core.services import openmanage
+
+    a = rt.args
+    if a.ome_cmd == "configure":
+        if not a.password_stdin:
+            raise CliError("--password-stdin is required: the password is read from standard input, never from the "
+                           "command line")
+        view = openmanage.configure(rt.ctx(), a.host, username=a.username, password=read_password(), port=a.port,
+                                    tls_verify_mode=a.tls_verify, fingerprint=a.fingerprint,
+                                    sync_enabled=not a.no_sync)
+        _emit(a, view) if a.json else print(f"OpenManage Enterprise {view['host']}:{view['port']} configured "
+                                            f"(user {view['username']}, TLS {view['tls_verify_mode']})")
+    elif a.ome_cmd == "show":
+        _emit(a, openmanage.show_settings(rt.ctx()))
+    elif a.ome_cmd == "sync":
+        _create_and_maybe_wait(rt, "openmanage_sync", [], {})
+
+
 def cmd_discover(rt: Runtime) -> None:
     a = rt.args
     details: dict[str, Any] = {"ranges": a.ranges, "exclude": a.exclude, "port": a.port}
@@ -1016,6 +1035,22 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--worker-os-user", default="dsm",
                    help="the OS account the worker service runs as, mapped to dsm_worker (default dsm)")
     sp.set_defaults(handler=cmd_db)
+
+    sp = sub.add_parser("openmanage", help="OpenManage Enterprise: the appliance, and importing its servers")
+    osub = sp.add_subparsers(dest="ome_cmd", required=True)
+    x = json_flag(osub.add_parser("configure", help="admin: the appliance DSM imports servers from"))
+    x.add_argument("--host", required=True, help="the appliance's address or DNS name")
+    x.add_argument("--port", type=int, default=443)
+    x.add_argument("--username", required=True)
+    x.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    x.add_argument("--tls-verify", choices=("pin", "ca", "off"), default="pin",
+                   help="pin (trust on first use, the default), ca (the system's trust store) or off")
+    x.add_argument("--fingerprint", help="pin this SHA-256 certificate fingerprint instead of the first one seen")
+    x.add_argument("--no-sync", action="store_true", help="configured, but left out of scheduled syncs")
+    json_flag(osub.add_parser("show", help="the configured appliance and its last sync (never the password)"))
+    x = json_flag(osub.add_parser("sync", help="import every server the appliance knows (an openmanage_sync job)"))
+    _wait_flags(x)
+    sp.set_defaults(handler=cmd_openmanage)
 
     sp = sub.add_parser("completion", help="print the shell completion script: eval \"$(dsm completion bash)\"")
     sp.add_argument("shell", choices=("bash", "zsh"))

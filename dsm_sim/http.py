@@ -39,6 +39,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     client: str
+    raw_query: str = ""
+    """The query as sent, before decoding (a `+` and a `%20` differ here, not in ``query``)."""
 
     def json(self) -> Any:
         return json.loads(self.body.decode("utf-8") or "null")
@@ -110,6 +112,7 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader, clie
                 headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers},
                 body=b"".join(chunks),
                 client=client,
+                raw_query=parts.query,
             )
         elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
             return None

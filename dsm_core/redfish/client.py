@@ -345,6 +345,8 @@ class IdracClient:
     recorder: Recorder | None = None
     paused: Callable[[], bool] | None = None
     sessions_path: str = "/redfish/v1/SessionService/Sessions"
+    login_extra: dict[str, str] = field(default_factory=dict)
+    """More of the session request's body (OpenManage Enterprise wants ``SessionType: API``)."""
     _http: httpx.AsyncClient | None = None
     _token: str | None = None
     _location: str | None = None
@@ -376,7 +378,7 @@ class IdracClient:
         async with self._login_lock:
             if self._token or self._basic:
                 return
-            body = {"UserName": self.username, "Password": self.password.reveal()}
+            body = {"UserName": self.username, "Password": self.password.reveal(), **self.login_extra}
             try:
                 response = await self._send("POST", self.sessions_path, json_body=body, auth=False)
             except RedfishError as exc:

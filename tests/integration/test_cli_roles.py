@@ -67,6 +67,7 @@ READS: dict[tuple[str, ...], list[str]] = {
     ("windows", "suggest"): ["windows", "suggest", "--json"],
     ("windows", "report"): ["windows", "report", "{window}", "--format", "md"],
     ("notifications", "list"): ["notifications", "list", "--json"],
+    ("openmanage", "show"): ["openmanage", "show", "--json"],
 }
 WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("init",): [["init"], ["init", "--admin", "victor"]],
@@ -74,6 +75,9 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("db", "provision-roles"): [["db", "provision-roles"]],
     ("db", "downgrade"): [["db", "downgrade", "base", "--yes-destroy-data"]],
     ("users", "add"): [["users", "add", "mallory", "--role", "admin"]],
+    ("openmanage", "configure"): [["openmanage", "configure", "--host", "127.0.60.1", "--username", "admin",
+                                   "--password-stdin"]],
+    ("openmanage", "sync"): [["openmanage", "sync"]],
     ("users", "set-role"): [["users", "set-role", "victor", "admin"]],
     ("users", "remove"): [["users", "remove", "alice"]],
     ("credentials", "add"): [["credentials", "add", "mine", "--username", "root", "--password-stdin"]],

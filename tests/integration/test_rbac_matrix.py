@@ -49,6 +49,12 @@ SERVER = "127.0.10.1:8443"
 Setup = Callable[[ServiceContext], tuple[tuple[Any, ...], dict[str, Any]]]
 
 
+def _ome_device() -> Any:
+    from dsm_core.openmanage.client import OmeServer
+
+    return OmeServer("10074", "OMETAG1", "127.0.60.11", 443, "idrac-ometag1", "PowerEdge R750")
+
+
 def _with_server(admin: ServiceContext) -> str:
     servers.add_server(admin, SERVER, hostname="r750-01")
     return SERVER
@@ -154,6 +160,8 @@ RECIPES: dict[str, Setup] = {
     "users.ensure_admin": lambda a: (("oscar",), {}),
     "system.register_worker_key": _public_key,
     "db.provision_roles": lambda a: ((), {}),
+    "openmanage.configure": lambda a: (("127.0.60.1",), {"username": "admin", "password": Secret("pw")}),
+    "openmanage.record_sync": lambda a: (([_ome_device()],), {}),
     "db.backup": lambda a: (("/var/backups/dsm/dsm.sqlite", "0010"), {}),
     "db.restore": lambda a: (("/var/backups/dsm/dsm.sqlite", "0009", "0010"), {}),
     "db.upgrade": lambda a: (("0001", "0001"), {}),

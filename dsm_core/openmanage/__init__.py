@@ -1,0 +1,1 @@
+"""OpenManage Enterprise: the REST client and what DSM reads from an appliance."""
