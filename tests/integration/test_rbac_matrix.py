@@ -31,6 +31,7 @@ from dsm_core.services import (
     firmware,
     groups,
     jobs,
+    openmanage,
     rolling,
     servers,
     settings,
@@ -217,6 +218,7 @@ RECIPES: dict[str, Setup] = {
 
 def test_every_mutation_has_a_recipe() -> None:
     assert rolling.start_rolling_update is MUTATIONS["rolling.start"].function
+    assert openmanage.record_sync is MUTATIONS["openmanage.record_sync"].function
     assert set(RECIPES) == set(MUTATIONS)
 
 
