@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # Two pytest workers (the CI machine has two cores); tests on fixed addresses share one (xdist_group).
 XDIST ?= -n 2 --dist loadgroup
 
-.PHONY: all venv test lint bench demo clean
+.PHONY: all venv test lint bench demo clean wheelhouse
 
 all: test
 
@@ -20,8 +20,25 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# Every dependency's wheel (and DSM's), for the offline-install test: built once per pyproject change, here where
+# a package index is reachable; the test itself installs from it with every index unreachable.
+TEST_WHEELS := .testbeds/wheels
+$(TEST_WHEELS)/.stamp: pyproject.toml $(STAMP)
+	rm -rf $(TEST_WHEELS)
+	$(BIN)/python -m pip wheel --quiet --wheel-dir $(TEST_WHEELS) '.[sim]'
+	@touch $@
+
+test: $(STAMP) $(TEST_WHEELS)/.stamp
 	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# The air-gapped install's package set: DSM and every dependency as wheels, pinned with their SHA-256 in
+# wheelhouse/requirements.txt. Copy the directory across; there:
+#   python3 -m venv /opt/dsm && /opt/dsm/bin/pip install --no-index --find-links wheelhouse \
+#       --require-hashes -r wheelhouse/requirements.txt
+wheelhouse: $(STAMP)
+	rm -rf wheelhouse
+	$(BIN)/python -m pip wheel --quiet --wheel-dir wheelhouse '.[sim]'
+	$(BIN)/python deploy/wheelhouse.py wheelhouse
 
 lint: $(STAMP)
 	$(BIN)/ruff check dsm_core dsm_cli dsm_sim dsm_worker dsm_tui tests bench
