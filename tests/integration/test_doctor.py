@@ -111,3 +111,44 @@ def test_doctor_reports_a_bad_config_and_a_missing_database_as_findings(tmp_path
     assert empty.returncode == 1
     assert any(line.startswith("error   database: no DSM database at ") and "fix: `dsm init`" in line
                for line in empty.stdout.splitlines())
+
+
+def test_doctor_exits_0_on_a_healthy_demo_install(tmp_path: Path) -> None:
+    """`dsm demo --no-console`: a simulated fleet, vcsim, a repository, a worker and a discovery, as `make demo`."""
+    import os
+    import re
+    import sys
+    import time
+
+    demo = subprocess.Popen([sys.executable, "-m", "dsm_cli.main", "demo", "--no-console", "--count", "4"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
+    try:
+        home = None
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            found = re.search(r"temporary DSM_HOME (\S+)", line)
+            home = found.group(1) if found else home
+            if "ready" in line:
+                break
+        assert home is not None, "the demo did not say where its DSM_HOME is"
+        env = {**os.environ, "DSM_HOME": home}
+        env.pop("DSM_CONFIG", None)
+        deadline = time.monotonic() + 90
+        while True:  # until the discovery the demo queued has found its servers
+            done = subprocess.run([sys.executable, "-m", "dsm_cli.main", "doctor", "--json"], capture_output=True,
+                                  text=True, env=env, timeout=120)
+            report = json.loads(done.stdout)
+            levels = {c["check"]: c["level"] for c in report["checks"]}
+            if (done.returncode == 0 and levels.get("iDRACs") == "ok") or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert done.returncode == 0 and report["errors"] == 0 and report["warnings"] == 0, report
+        assert levels["worker"] == levels["schema"] == levels["iDRACs"] == "ok"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
