@@ -306,18 +306,18 @@ def cmd_backup(rt: Runtime) -> None:
         say(f"dsm: WARNING: {backup.KEY_REMINDER} ({rt.config.worker_key_file})", sys.stderr)
         return
     path = Path(a.path)
+    migrate_empty = bool(rt.config.is_sqlite and rt.config.sqlite_path is not None
+                         and not rt.config.sqlite_path.exists())
+    # Who may replace this database is asked before the file is read: a viewer learns nothing from a restore.
+    ctx: ServiceContext | None = _schema_ctx(rt, "dsm backup restore") if not migrate_empty else None
     backend, revision = backup.inspect_file(path)
     known = migrate.known_revisions()
     if revision is not None and revision not in known:
         raise ValidationError("path", f"{path} comes from a newer DSM (schema revision {revision}; this one knows up "
                               f"to {migrate.head_revision()})", "restore it with that version of DSM, or a later one")
-    if rt.config.is_sqlite and rt.config.sqlite_path is not None and not rt.config.sqlite_path.exists():
+    if migrate_empty and rt.config.sqlite_path is not None:
         rt.config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        migrate_empty = True
-    else:
-        migrate_empty = False
     engine = engine_from_config(rt.config) if migrate_empty else rt.engine
-    ctx: ServiceContext | None = _schema_ctx(rt, "dsm backup restore") if not migrate_empty else None
     if not migrate_empty and backup.holds_data(engine) and not a.force:
         raise Conflict(f"{rt.config.redacted_database_url()} holds data; --force replaces all of it with the backup "
                        "(take a backup of it first: `dsm backup create`)")

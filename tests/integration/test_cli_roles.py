@@ -78,6 +78,8 @@ WRITES: dict[tuple[str, ...], list[list[str]]] = {
     ("openmanage", "configure"): [["openmanage", "configure", "--host", "127.0.60.1", "--username", "admin",
                                    "--password-stdin"]],
     ("openmanage", "sync"): [["openmanage", "sync"]],
+    ("backup", "create"): [["backup", "create", "--to", "/nonexistent/dsm.sqlite"]],
+    ("backup", "restore"): [["backup", "restore", "/nonexistent/dsm.sqlite", "--force"]],
     ("users", "set-role"): [["users", "set-role", "victor", "admin"]],
     ("users", "remove"): [["users", "remove", "alice"]],
     ("credentials", "add"): [["credentials", "add", "mine", "--username", "root", "--password-stdin"]],
