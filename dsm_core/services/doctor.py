@@ -50,6 +50,15 @@ class Report:
                 "checks": [asdict(f) for f in self.findings]}
 
 
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password is not None
+    except (sa.exc.ArgumentError, ValueError):
+        return False
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -70,7 +79,7 @@ def check_files(config: Config) -> list[Finding]:
         if mode & stat.S_IWOTH:
             out.append(Finding("error", "config", f"{config.source} is writable by others (mode {mode:04o}): anyone "
                                "could point DSM at another database", f"chmod o-w {config.source}"))
-        elif mode & stat.S_IROTH and "@" in config.database_url and ":" in config.database_url.split("@")[0]:
+        elif mode & stat.S_IROTH and _has_password(config.database_url):
             out.append(Finding("error", "config", f"{config.source} is readable by others and its database.url "
                                "holds a password", f"chmod o-rwx {config.source}"))
         else:

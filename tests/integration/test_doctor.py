@@ -170,3 +170,17 @@ def test_on_postgresql_the_doctor_says_whether_the_database_enforces_the_roles(
         assert found["schema"].level == "ok" and found["roles"].level == expected, found["roles"]
         if expected == "warning":
             assert found["roles"].fix == "`sudo -u postgres dsm db provision-roles` (README, Deploy)"
+
+
+def test_a_config_readable_by_others_is_an_error_only_when_its_url_holds_a_password(tmp_path: Path) -> None:
+    from dsm_core.config import load_config
+    from dsm_core.services import doctor
+
+    for url, expected in (("postgresql+psycopg://dsm_worker@/dsm?host=/run/postgresql", "ok"),
+                          ("postgresql+psycopg://dsm:s3cret@db.example/dsm", "error")):
+        path = tmp_path / "config.toml"
+        path.write_text(f'[database]\nurl = "{url}"\n[paths]\ndata_dir = "{tmp_path}"\n')
+        path.chmod(0o644)
+        found = {f.check: f for f in doctor.check_files(load_config(path, {}))}
+        assert found["config"].level == expected, found["config"]
+        assert "s3cret" not in found["config"].line()
