@@ -63,21 +63,21 @@ def _complete(shell: str, home: DsmHome, *typed: str) -> list[str]:
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_commands_options_and_view_names_complete(install: tuple[DsmHome, str], shell: str) -> None:
-    home, _ = install
+def test_commands_options_views_server_references_and_job_ids_complete(install: tuple[DsmHome, str],
+                                                                        shell: str) -> None:
+    home, job_id = install
     assert _complete(shell, home, "wi") == ["windows"]
-    assert "completion" in _complete(shell, home, "")
     assert _complete(shell, home, "jobs", "list", "--st") == ["--status"]
     assert _complete(shell, home, "--view", "c") == ["clusters", "calendar", "credentials"]
-    assert _complete(shell, home, "completion", "") == ["bash", "zsh"]
-
-
-@pytest.mark.parametrize("shell", SHELLS)
-def test_server_references_and_job_ids_come_from_the_database(install: tuple[DsmHome, str], shell: str) -> None:
-    home, job_id = install
     assert _complete(shell, home, "servers", "show", "r75") == ["r750-01", "r750-02"]
-    assert _complete(shell, home, "servers", "refresh", "r750-01", "TAG") == ["TAG0001", "TAG0002"]
-    assert _complete(shell, home, "jobs", "create", "health_check", "--server", "127.0.10.") == [
-        "127.0.10.1", "127.0.10.2", "127.0.10.3"]
     assert _complete(shell, home, "jobs", "show", job_id[:8]) == [job_id]
-    assert _complete(shell, home, "servers", "show", "nothing-like-this") == []
+
+
+def test_more_database_words_and_nothing_for_what_is_not_there(install: tuple[DsmHome, str]) -> None:
+    home, _ = install
+    assert "completion" in _complete("bash", home, "")
+    assert _complete("bash", home, "completion", "") == ["bash", "zsh"]
+    assert _complete("bash", home, "servers", "refresh", "r750-01", "TAG") == ["TAG0001", "TAG0002"]
+    assert _complete("zsh", home, "jobs", "create", "health_check", "--server", "127.0.10.") == [
+        "127.0.10.1", "127.0.10.2", "127.0.10.3"]
+    assert _complete("bash", home, "servers", "show", "nothing-like-this") == []
