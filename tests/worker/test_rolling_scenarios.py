@@ -9,8 +9,8 @@ a new worker resumes it. What must hold in every scenario: no breach of the safe
 at the end, no host in maintenance unless the job ended failed or cancelled naming it; no iDRAC got the same
 update twice unless a retry followed a failure of that very update.
 
-``make test`` runs DSM_SCENARIOS (default 20: a randomized run belongs to ``make bench``, which runs 200, and 50
-took three minutes of the 25 ``make test`` may use) scenarios. DSM_SCENARIO_FIRST=N starts at seed
+``make test`` runs DSM_SCENARIOS scenarios (default 10: randomized runs belong to ``make bench``, which runs 200;
+50 took three of the 25 minutes ``make test`` may use). DSM_SCENARIO_FIRST=N starts at seed
 N (to replay one), DSM_SCENARIO_LOG=1 prints each scenario's draw and ending.
 """
 
@@ -45,7 +45,7 @@ from tests.sim.conftest import fleet_spec
 from tests.worker.fake_vcenter import FakeVcenter
 from tests.worker.firmware_repo import BIOS_R750, PACKAGES
 
-SCENARIOS = int(os.environ.get("DSM_SCENARIOS", "20"))
+SCENARIOS = int(os.environ.get("DSM_SCENARIOS", "10"))
 
 
 @pytest.fixture(scope="module")
