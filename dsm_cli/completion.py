@@ -17,7 +17,7 @@ BASH = r"""# dsm bash completion: eval "$(dsm completion bash)" (e.g. in ~/.bash
 # /etc/bash_completion.d/dsm
 _dsm_complete() {
     local IFS=$'\n'
-    COMPREPLY=($(COMP_CWORD="$COMP_CWORD" dsm __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+    COMPREPLY=($(dsm __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
 }
 complete -o default -o nosort -F _dsm_complete dsm
 """
