@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -53,13 +54,19 @@ def pg_cluster() -> Iterator[PgCluster | None]:
         cluster.stop()
 
 
+def _no_postgres(what: str) -> NoReturn:
+    """In CI (DSM_REQUIRE_POSTGRES) a missing PostgreSQL fails the test; on a developer's machine it is skipped
+    and the summary says so (pytest_terminal_summary)."""
+    if os.environ.get("DSM_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here (DSM_REQUIRE_POSTGRES) but unavailable: {_PG_UNAVAILABLE}")
+    pytest.skip(f"{what} skipped: {_PG_UNAVAILABLE}")
+
+
 @pytest.fixture(scope="session")
 def peer_logins(pg_cluster: PgCluster | None) -> Iterator[PeerLogins]:
     """Throwaway OS users, one per DSM role and one for the worker service (tests/pgroles.py); removed after."""
     if pg_cluster is None:
-        if os.environ.get("DSM_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required here (DSM_REQUIRE_POSTGRES) but unavailable: {_PG_UNAVAILABLE}")
-        pytest.skip(f"PostgreSQL role tests skipped: {_PG_UNAVAILABLE}")
+        _no_postgres("PostgreSQL role tests")
     if os.geteuid() != 0:
         pytest.fail("the PostgreSQL role tests create throwaway OS users: run them as root (CI does)")
     logins = PeerLogins(pg_cluster)
@@ -132,9 +139,7 @@ def fresh_database(templates: Templates, backend: str, tmp_path: Path, *, empty:
             shutil.copy(templates.sqlite_file, target)
         return f"sqlite:///{target}"
     if templates.pg is None:
-        if os.environ.get("DSM_REQUIRE_POSTGRES"):
-            pytest.fail(f"PostgreSQL is required here (DSM_REQUIRE_POSTGRES) but unavailable: {_PG_UNAVAILABLE}")
-        pytest.skip(f"PostgreSQL variant skipped: {_PG_UNAVAILABLE}")
+        _no_postgres("PostgreSQL variant")
     name = f"t_{next(_counter)}_{tmp_path.name[-12:].lower().replace('-', '_')}"
     admin = sa.create_engine(templates.pg.admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
