@@ -20,12 +20,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Every dependency's wheel (and DSM's), for the offline-install test: built once per pyproject change, here where
-# a package index is reachable; the test itself installs from it with every index unreachable.
+# Every dependency's wheel (and DSM's, and the build backend for an offline `pip install .`), for the install tests:
+# built once per pyproject change, here where a package index is reachable; the tests install from it with every
+# index unreachable.
 TEST_WHEELS := .testbeds/wheels
-$(TEST_WHEELS)/.stamp: pyproject.toml $(STAMP)
+$(TEST_WHEELS)/.stamp: pyproject.toml Makefile $(STAMP)
 	rm -rf $(TEST_WHEELS)
-	$(BIN)/python -m pip wheel --quiet --wheel-dir $(TEST_WHEELS) '.[sim]'
+	$(BIN)/python -m pip wheel --quiet --wheel-dir $(TEST_WHEELS) '.[sim]' 'setuptools>=68' 'wheel>=0.42'
 	@touch $@
 
 test: $(STAMP) $(TEST_WHEELS)/.stamp

@@ -78,6 +78,9 @@ class Runtime:
         self.args = args
         # `dsm init` writes the config file named by --config or $DSM_CONFIG: it need not exist yet.
         self.config: Config = load_config(args.config, missing_ok=getattr(args, "handler", None) is cmd_init)
+        handler = getattr(args, "handler", None)
+        if handler is cmd_worker or (handler is cmd_init and getattr(args, "worker", False)):
+            self.config = self.config.for_worker()  # the worker's own login (worker.database_url), if it has one
         self._engine: Engine | None = None
 
     @property
@@ -170,6 +173,16 @@ def _confirm(rt: Runtime, action_id: str, what: str) -> None:
 
 
 def cmd_init(rt: Runtime) -> None:
+    if rt.args.worker:
+        if rt.args.admin:
+            raise CliError("--admin: not with --worker (the worker's account makes no users); the first admin is "
+                           "made by `dsm init --admin NAME` on the database first (docs/deployment.md)")
+        report = bootstrap.initialize_worker(rt.config, rt.engine, os_username())
+        print(f"database   {report.database} at revision {report.revision}")
+        print(f"worker key {report.key_file} ({'created' if report.key_created else 'kept'}, id {report.key_id})")
+        for note in report.notes:
+            print(note)
+        return
     report = bootstrap.initialize(rt.config, rt.engine, os_username(), rt.args.admin, client_address(),
                                   rt.args.config)
     print(f"config     {report.config_path}{' (created)' if report.config_created else ''}")
@@ -269,9 +282,21 @@ def cmd_doctor(rt: Runtime) -> None:
             "`dsm init` (a new install), or set DSM_HOME / --config to the installation you meant")])
     else:
         report = doctor.diagnose(rt.config, rt.engine, utcnow(), lambda exc: database_problem(exc, rt.engine))
+    report.findings[1:1] = _console_findings()
     code = _doctor_output(rt.args, report)
     if code:
         raise CliError("", code)
+
+
+def _console_findings() -> list[doctor.Finding]:
+    """The console's own files (its stylesheet) are installed and parse: a wheel built without them gave a `dsm`
+    whose every command worked but whose console could not start."""
+    from dsm_tui import assets
+
+    found = assets.problems()
+    if found:
+        return [doctor.Finding("error", "console", line, assets.REINSTALL) for line in found]
+    return [doctor.Finding("ok", "console", "its stylesheet is installed and parses")]
 
 
 def cmd_completion(rt: Runtime) -> None:
@@ -958,6 +983,11 @@ def cmd_console(rt: Runtime) -> None:
     """`dsm` alone: the console, as the OS user, on the configured database."""
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         raise CliError("the console needs a terminal; `dsm --help` lists the commands for scripts")
+    from dsm_tui import assets
+
+    missing = assets.problems()
+    if missing:  # before the terminal is taken: one line, and a non-zero exit (Textual's own error exits 0)
+        raise CliError(f"cannot start the console: {missing[0]}; {assets.REINSTALL}", code=1)
     from dsm_tui.actions import KeymapError, parse_keymap
     from dsm_tui.app import DsmApp
 
@@ -980,6 +1010,8 @@ def cmd_console(rt: Runtime) -> None:
         root.removeHandler(handler)
     root.addHandler(TextualHandler())
     app.run(mouse=mouse)
+    if app.return_code:  # Textual printed what went wrong; the exit status must say so too
+        raise CliError("the console stopped on an error (above)", code=app.return_code)
 
 
 # --- parser -------------------------------------------------------------------------------------------
@@ -1019,6 +1051,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("init", help="create config, database, worker key and the first admin")
     sp.add_argument("--admin", help="OS user to make admin (default: you)")
+    sp.add_argument("--worker", action="store_true",
+                    help="as the worker's service account, on a database a DBA already made: create (or check) "
+                         "worker.key and register its public half, over worker.database_url; nothing else")
     sp.set_defaults(handler=cmd_init)
 
     sp = sub.add_parser("db", help="schema migrations")
@@ -1385,9 +1420,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         handler = cmd_console
-    # Nothing DSM creates (config, database, its WAL and SHM files, logs) is readable by "other": group
-    # access is how the SQLite mode shares the database with the DSM group (see README, "Permissions").
-    os.umask(os.umask(0) | 0o007)
+    # Nothing DSM creates (config, database, its WAL and SHM files, logs) is readable by "other", and the group
+    # gets what the owner gets: group access is how the SQLite mode shares the database with the DSM group (see
+    # README, "Permissions"), and a login's or sudo's umask 022 would leave the other operators a read-only file.
+    # Secrets are never left to the umask: the worker key and backups are created 0600.
+    os.umask((os.umask(0) | 0o007) & ~0o070)
     rt: Runtime | None = None
     try:
         rt = Runtime(args)
@@ -1434,7 +1471,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         say(f"dsm: error: cannot use{where}: {exc.strerror or exc}; check that the path exists, is a directory "
-            "where one is expected, and is writable by you (or your DSM group)", sys.stderr)
+            "where one is expected, and that you (or your DSM group) may open it and every directory above it: "
+            "read for what DSM reads, write where it writes", sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -101,7 +101,7 @@ def create(engine: Engine, target: Path) -> BackupInfo:
             done = subprocess.run([pg_tool("pg_dump"), "--format=custom", "--no-password", "--file", str(partial),
                                    *args], env=env, capture_output=True, text=True, check=False, timeout=3600)
             if done.returncode != 0:
-                raise ServiceError(f"pg_dump failed: {_last(done.stderr)}")
+                raise ServiceError(f"pg_dump failed: {_cause(done.stderr)}")
         partial.replace(target)  # a backup file is whole or absent
     finally:
         os.umask(old_umask)
@@ -203,6 +203,19 @@ def restore(engine: Engine, path: Path) -> tuple[str, str | None]:
     if done.returncode != 0:
         raise ServiceError(f"the restore failed and was rolled back, nothing was changed: {_last(done.stderr)}")
     return backend, revision
+
+
+def _cause(text: str) -> str:
+    """pg_dump's own error lines (the cause: "permission denied for table …") before its detail line (the query
+    it was running), and what to do when the cause is a login that may not read everything."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if ": error:" in line or line.startswith(("ERROR", "FATAL"))]
+    details = [line for line in lines if ": detail:" in line]
+    found = "; ".join([*(errors or lines[-1:]), *details[:1]])[:600] or "?"
+    if "permission denied" in found.lower() or "row-level security" in found.lower():
+        found += (" — a backup must read every row and sealed column, which with DSM's roles only the database's "
+                  "owner may: run it as the DBA (`sudo -u postgres dsm backup create`, docs/deployment.md)")
+    return found
 
 
 def _last(text: str) -> str:

@@ -118,6 +118,11 @@ KEYS: tuple[_Key, ...] = (
          "Data directory (SQLite database, worker key). Empty: $DSM_HOME, else the platform user data dir."),
     _Key("paths", "worker_key_file", "", "empty or an absolute file path", _str,
          "The worker's private key (mode 0600). Empty: worker.key in the data directory."),
+    _Key("worker", "database_url", "", 'empty (database.url), or "postgresql+psycopg://dsm_worker@/dsm?host='
+         '/run/postgresql"', _database_url,
+         "The worker's own database URL, used by `dsm worker` and `dsm init --worker` only. With PostgreSQL and "
+         "DSM's roles it names the worker's login (dsm_worker), so the operators' database.url can name none. "
+         "Empty: database.url."),
     _Key("logging", "level", "INFO", "one of " + ", ".join(LOG_LEVELS), _log_level,
          "Threshold of the single-line logs written to stderr."),
     _Key("tui", "theme", "dark", "one of " + ", ".join(TUI_THEMES), _tui_theme,
@@ -145,6 +150,16 @@ class Config:
     tui_theme: str = "dark"
     tui_mouse: bool = False
     tui_keys: str = ""
+    worker_database_url: str = ""
+    """The worker's own URL (worker.database_url); empty: database_url. See ``for_worker``."""
+
+    def for_worker(self) -> Config:
+        """This configuration as the worker uses it: its own login where ``worker.database_url`` names one."""
+        import dataclasses
+
+        if not self.worker_database_url:
+            return self
+        return dataclasses.replace(self, database_url=self.worker_database_url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -164,14 +179,30 @@ class Config:
 
     def redacted_database_url(self) -> str:
         """The URL with any password replaced: safe to print in the TUI header and in logs."""
+        from urllib.parse import unquote
+
         from sqlalchemy.engine import make_url
 
-        return make_url(self.database_url).render_as_string(hide_password=True)
+        rendered = make_url(self.database_url).render_as_string(hide_password=True)
+        head, sep, query = rendered.partition("?")
+        return head + sep + unquote(query)  # host=/run/postgresql as written, not host=%2Frun%2Fpostgresql
 
 
 def dsm_home(environ: Mapping[str, str]) -> Path | None:
     home = environ.get("DSM_HOME")
     return Path(home).expanduser().resolve() if home else None
+
+
+def _why_not_a_file(path: Path) -> str:
+    """What an operator must fix: a directory they may not enter reads as "missing" to is_file()."""
+    try:
+        path.stat()
+    except PermissionError:
+        return ("a file you may read: you may not reach it (permission denied on it or a directory above it; "
+                "the config holds no secret, so make it and its directories readable: mode 0644 / 0755)")
+    except OSError:
+        return "an existing TOML file"
+    return "a regular TOML file"
 
 
 def find_config_file(explicit: str | Path | None, environ: Mapping[str, str],
@@ -183,14 +214,14 @@ def find_config_file(explicit: str | Path | None, environ: Mapping[str, str],
         if not path.is_file():
             if missing_ok and not path.exists():
                 return None
-            raise ConfigError("--config", "path", str(path), "an existing TOML file")
+            raise ConfigError("--config", "path", str(path), _why_not_a_file(path))
         return path
     if environ.get("DSM_CONFIG"):
         path = Path(environ["DSM_CONFIG"]).expanduser()
         if not path.is_file():
             if missing_ok and not path.exists():
                 return None
-            raise ConfigError("$DSM_CONFIG", "path", str(path), "an existing TOML file")
+            raise ConfigError("$DSM_CONFIG", "path", str(path), _why_not_a_file(path))
         return path
     for candidate in default_config_locations(environ):
         if candidate.is_file():
@@ -294,6 +325,7 @@ def load_config(explicit: str | Path | None = None, environ: Mapping[str, str] |
         tui_theme=str(values["tui.theme"]),
         tui_mouse=bool(values["tui.mouse"]),
         tui_keys=str(values["tui.keys"]),
+        worker_database_url=str(values["worker.database_url"]),
     )
 
 

@@ -73,7 +73,9 @@ APPEND_ONLY = frozenset({"audit_logs", "idrac_commands"})
 # certificate), and only those: a worker that could change activity_settings' retention days could have
 # dsm_retention empty the audit log.
 WORKER_UPDATES: dict[str, frozenset[str]] = {
-    "activity_settings": frozenset({"last_cleanup_at", "job_last_cleanup_at", "updated_at"}),
+    # sealing_public_key: `dsm init --worker` registers the worker's key under its own login; the trigger
+    # dsm_worker_key_once lets nobody but the owner replace a registered one.
+    "activity_settings": frozenset({"last_cleanup_at", "job_last_cleanup_at", "sealing_public_key", "updated_at"}),
     "vcenters": frozenset({"last_sync", "last_sync_status", "last_sync_error", "last_sync_stats",
                            "tls_fingerprint_sha256", "updated_at"}),
     "scheduled_safety_checks": frozenset({"last_status", "last_run_at", "updated_at"}),
@@ -317,6 +319,20 @@ BEGIN
 END
 $$;
 
+
+-- The worker's public key is registered once: replacing it would seal every new password for another key (and
+-- make the old ones unreadable). Only the owner (a DBA restoring a known key) may change a registered one.
+CREATE OR REPLACE FUNCTION public.dsm_worker_key_once() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF OLD.sealing_public_key IS NOT NULL AND NEW.sealing_public_key IS DISTINCT FROM OLD.sealing_public_key
+     AND NOT public.dsm_trusted() THEN
+    RAISE EXCEPTION 'the worker key is registered already (login %); replacing it would make every sealed password '
+      'unreadable', session_user USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
 """
 
 # SECURITY DEFINER functions: created only by ``sync``, as dsm_owner, with EXECUTE granted to the roles that need
@@ -418,10 +434,14 @@ CREATE TRIGGER dsm_audit_identity BEFORE INSERT ON public.audit_logs
 DROP TRIGGER IF EXISTS dsm_window_approval ON public.maintenance_windows;
 CREATE TRIGGER dsm_window_approval BEFORE UPDATE ON public.maintenance_windows
   FOR EACH ROW EXECUTE FUNCTION public.dsm_window_approval();
+DROP TRIGGER IF EXISTS dsm_worker_key_once ON public.activity_settings;
+CREATE TRIGGER dsm_worker_key_once BEFORE UPDATE ON public.activity_settings
+  FOR EACH ROW EXECUTE FUNCTION public.dsm_worker_key_once();
 """
 
 FUNCTION_SIGNATURES = ("dsm_trusted()", "dsm_member(text)", "dsm_user_id()", "dsm_audit_identity()",
-                       "dsm_window_approval()", "dsm_retention(timestamp with time zone,integer)",
+                       "dsm_window_approval()", "dsm_worker_key_once()",
+                       "dsm_retention(timestamp with time zone,integer)",
                        "dsm_grant_login(text,text)", "dsm_revoke_login(text)")
 
 
@@ -532,7 +552,7 @@ def sync(conn: Connection) -> None:
     for signature in FUNCTION_SIGNATURES:
         conn.exec_driver_sql(f"REVOKE ALL ON FUNCTION public.{signature} FROM PUBLIC")
     for signature in ("dsm_trusted()", "dsm_member(text)", "dsm_user_id()", "dsm_audit_identity()",
-                      "dsm_window_approval()"):
+                      "dsm_window_approval()", "dsm_worker_key_once()"):
         conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION public.{signature} TO {everyone}")
     conn.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION public.dsm_retention(timestamp with time zone,integer) "
                          f"TO {ident(WORKER)}, {ident(GROUPS['admin'])}")

@@ -119,6 +119,7 @@ def initialize(config: Config, engine: Engine, os_user: str, requested_admin: st
     config.data_dir.mkdir(parents=True, exist_ok=True)
     before = migrate.current_revision(engine)
     migrate.upgrade(engine)
+    _share_with_group(config)
     report = InitReport(
         config_path,
         config_created,
@@ -132,12 +133,47 @@ def initialize(config: Config, engine: Engine, os_user: str, requested_admin: st
     ctx = ServiceContext(engine, acting)
     if initialised and before != report.revision:
         record_upgrade(ctx, before, report.revision)
+    if _roles_enforced(engine) and not _worker_login(engine):
+        # The key belongs to the worker's account, under its own login: a DBA's or an admin's `dsm init` would
+        # leave it in their home and register it for a worker that cannot read it.
+        report.notes.append("worker key: made by the worker's account with its own login: "
+                            "`dsm init --worker` as that account (docs/deployment.md)")
+    else:
+        _ensure_key(ctx, config, engine, report)
+    if initialised:
+        report.notes.append(f"admin {admin}: already admin (users are managed with `dsm users`)")
+    else:
+        report.notes.append(f"admin {admin}: {ensure_admin(ctx, admin)}")
+    return report
+
+
+def _share_with_group(config: Config) -> None:
+    """SQLite creates a database file 0644 less the umask, so its group could only read it: the DSM group (the
+    operators) must write it. Its -wal and -shm files take the database file's mode."""
+    path = config.sqlite_path
+    if path is None or not path.exists() or path.stat().st_uid != os.geteuid():
+        return
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o660 & ~mask)
+
+
+def _ensure_key(ctx: ServiceContext, config: Config, engine: Engine, report: InitReport) -> None:
+    """Create and register the worker key, or check the one here against the database's. A key file created now
+    whose public half cannot be registered (the login may not, another key won) is removed again: never a key on
+    disk that nothing is sealed for."""
     stored = stored_public_key(engine)
     key_path = config.worker_key_file
     if stored is None:
         key, report.key_created = create_key_file(key_path)
         report.key_id = key_id(key.public_key())
-        register_worker_key(ctx, encode_public_key(key.public_key()), report.key_id)
+        try:
+            register_worker_key(ctx, encode_public_key(key.public_key()), report.key_id)
+        except BaseException:
+            if report.key_created:
+                key_path.unlink(missing_ok=True)
+                report.key_created = False
+            raise
     elif key_path.exists():
         try:
             key = load_private_key(key_path)
@@ -155,8 +191,51 @@ def initialize(config: Config, engine: Engine, os_user: str, requested_admin: st
             "The TUI and CLI do not need it; copy it from the first worker host only "
             "to run `dsm worker` here."
         )
-    if initialised:
-        report.notes.append(f"admin {admin}: already admin (users are managed with `dsm users`)")
-    else:
-        report.notes.append(f"admin {admin}: {ensure_admin(ctx, admin)}")
+
+
+def _roles_enforced(engine: Engine) -> bool:
+    from dsm_core.db import roles
+
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as conn:
+        return roles.is_provisioned(conn)
+
+
+def _worker_login(engine: Engine) -> bool:
+    """PostgreSQL with DSM's roles: the session's login is the worker's (dsm_worker, by the peer map)."""
+    import sqlalchemy as sa
+
+    from dsm_core.db import roles
+
+    with engine.connect() as conn:
+        if not roles.is_provisioned(conn):
+            return False
+        # A superuser is a member of every role to pg_has_role: the worker's login is one that is not.
+        return bool(conn.execute(sa.text(
+            "SELECT NOT r.rolsuper AND pg_has_role(session_user, 'dsm_worker', 'MEMBER') FROM pg_roles r "
+            "WHERE r.rolname = session_user")).scalar())
+
+
+def initialize_worker(config: Config, engine: Engine, os_user: str) -> InitReport:
+    """`dsm init --worker`: the worker's service account makes its key on a database a DBA already created and
+    migrated, and registers the public half under its own login (PostgreSQL lets dsm_worker set it once, never
+    replace it). Nothing else: no config, no migration, no user. On SQLite, or PostgreSQL without DSM's roles,
+    the database has no worker login to recognise: an admin (or anyone, while it has no user) may do it."""
+    if not migrate.is_current(engine):
+        raise ServiceError(
+            f"the database is at revision {migrate.current_revision(engine) or 'none (empty)'}, not "
+            f"{migrate.head_revision()}: the worker's account does not migrate it; the DBA runs `dsm db upgrade` "
+            "(and on PostgreSQL `dsm db provision-roles`) first (docs/deployment.md)")
+    acting: Actor = SYSTEM
+    if not _worker_login(engine) and has_users(engine):
+        acting = actor_for(engine, os_user)
+        ServiceContext(engine, acting).require("admin", "dsm init --worker without the worker's database login")
+    report = InitReport(config.source, False, config.redacted_database_url(), migrate.current_revision(engine),
+                        config.worker_key_file, False, None, "")
+    _ensure_key(ServiceContext(engine, acting), config, engine, report)
+    if report.key_id is None:
+        raise ServiceError(f"no key file at {config.worker_key_file} and the database already has a worker key: copy "
+                           "the first worker host's key here (mode 0600, owned by this account); a new one would "
+                           "make every sealed password unreadable")
     return report

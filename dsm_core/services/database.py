@@ -52,7 +52,10 @@ def audit_table_usable(engine: Engine) -> bool:
 def owner_actor(engine: Engine) -> Actor | None:
     """On PostgreSQL, a login the database itself trusts with the schema (a superuser, or a DBA login granted
     dsm_owner) acts as an admin under its own login name, whether or not it is a DSM user: it could change
-    anything anyway, and the audit row records it. None for everyone else."""
+    anything anyway, and the audit row records it. On SQLite the same holds for the OS account that owns the
+    database file (the service account: it runs the nightly backup and the upgrades). None for everyone else."""
+    if engine.dialect.name == "sqlite":
+        return _file_owner_actor(engine)
     if engine.dialect.name != "postgresql":
         return None
     with engine.connect() as connection:
@@ -60,6 +63,23 @@ def owner_actor(engine: Engine) -> Actor | None:
             return None
         login = str(connection.execute(sa.text("SELECT session_user")).scalar())
     return Actor(username=login, role="admin")
+
+
+def _file_owner_actor(engine: Engine) -> Actor | None:
+    import os
+    import pwd
+    from pathlib import Path
+
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    try:
+        owner = Path(database).stat().st_uid
+    except OSError:
+        return None
+    if owner != os.geteuid():
+        return None
+    return Actor(username=pwd.getpwuid(owner).pw_name, role="admin")
 
 
 @mutation("db.provision_roles", "admin")

@@ -63,17 +63,72 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def check_worker_key(config: Config, stored: str | None, reachable: bool = True) -> list[Finding]:
+    """Judged from the worker's side: the key file the configuration names (the worker's account holds it), and the
+    public half the database holds. An operator on a jump host has no key and needs none: that is not a problem,
+    and a key another account owns is that account's to check (its mode is still visible)."""
+    import os
+
+    key = config.worker_key_file
+    registered = stored is not None
+    try:
+        info = key.stat()
+    except FileNotFoundError:
+        if not reachable:
+            return [Finding("warning", "worker key", f"no worker key at {key}, and the database could not be asked "
+                            "whether one is registered", "fix the database line first, then run `dsm doctor` again")]
+        if registered:
+            return [Finding("ok", "worker key", f"registered in the database (id {_key_id(stored)}); not on this "
+                            f"account at {key}: only the worker's account needs it")]
+        return [Finding("error", "worker key", "no worker key is registered in the database: nothing can be sealed "
+                        "for the worker", "as the worker's account, `dsm init --worker` (docs/deployment.md)")]
+    except PermissionError:
+        return [Finding("ok", "worker key", f"{key} is not visible to this account (the worker's account holds it"
+                        f"{'; the database has key id ' + _key_id(stored) if registered else ''}); run `dsm doctor` "
+                        "as that account to check the file")]
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return [Finding("error", "worker key", f"{key} is readable or writable by group or others (mode {mode:04o}); "
+                        "the worker refuses to start", f"chmod 600 {key}")]
+    if info.st_uid != os.geteuid():
+        return [Finding("ok", "worker key", f"{key} (mode {mode:04o}) belongs to {_owner(info.st_uid)}; run "
+                        f"`dsm doctor` as {_owner(info.st_uid)} to check it against the database")]
+    from dsm_core.credentials.sealing import SealingError, encode_public_key, load_private_key
+
+    try:
+        public = encode_public_key(load_private_key(key).public_key())
+    except SealingError as exc:
+        return [Finding("error", "worker key", f"{key}: {exc}", "restore the key from where you keep its copy")]
+    if reachable and not registered:
+        return [Finding("error", "worker key", f"{key} exists but its public half is not in the database: nothing "
+                        "is sealed for it", "as this account, `dsm init --worker` registers it")]
+    if reachable and public != stored:
+        return [Finding("error", "worker key", f"{key} does not match the key registered in the database (id "
+                        f"{_key_id(stored)}): the passwords sealed there cannot be opened with it",
+                        "copy the first worker host's key here (mode 0600)")]
+    return [Finding("ok", "worker key", f"{key} (mode {mode:04o}, id {_key_id(public)})")]
+
+
+def _key_id(public_b64: str | None) -> str:
+    from dsm_core.credentials.sealing import SealingError, decode_public_key, key_id
+
+    try:
+        return key_id(decode_public_key(public_b64 or ""))
+    except (SealingError, ValueError):
+        return "unreadable"
+
+
+def _owner(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
 def check_files(config: Config) -> list[Finding]:
     out: list[Finding] = []
-    key = config.worker_key_file
-    if not key.exists():
-        out.append(Finding("warning", "worker key", f"no worker key at {key} (fine on a host that runs no worker)",
-                           "on the worker host, `dsm init` creates it; copy it (mode 0600) to every worker host"))
-    elif _mode(key) & (stat.S_IRWXG | stat.S_IRWXO):
-        out.append(Finding("error", "worker key", f"{key} is readable or writable by group or others "
-                           f"(mode {_mode(key):04o}); the worker refuses to start", f"chmod 600 {key}"))
-    else:
-        out.append(Finding("ok", "worker key", f"{key} (mode {_mode(key):04o})"))
     if config.source is not None and config.source.exists():
         mode = _mode(config.source)
         if mode & stat.S_IWOTH:
@@ -197,5 +252,20 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
     return out
 
 
+def stored_key(engine: Engine) -> tuple[str | None, bool]:
+    """The registered public key, and whether the database could be asked at all."""
+    from dsm_core.models import ActivitySettings
+
+    try:
+        with engine.connect() as conn:
+            table = ActivitySettings.__table__  # type: ignore[attr-defined]
+            return conn.execute(sa.select(table.c.sealing_public_key).limit(1)).scalar(), True
+    except sa.exc.DBAPIError:
+        return None, False
+
+
 def diagnose(config: Config, engine: Engine, now: datetime, problem: Callable[[Exception], str]) -> Report:
-    return Report([*check_files(config), *check_database(engine, now, problem)])
+    database = check_database(engine, now, problem)
+    migrated = any(f.check == "schema" and f.level == "ok" for f in database)
+    stored, reachable = stored_key(engine) if migrated else (None, False)
+    return Report([*check_files(config), *check_worker_key(config, stored, reachable), *database])

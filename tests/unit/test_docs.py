@@ -72,3 +72,35 @@ def test_the_guides_and_units_are_installed_with_the_package() -> None:
     assert "docs/screenshots/*.svg" in data["share/doc/dsm/docs/screenshots"]
     assert {"deploy/dsm-worker.service", "deploy/dsm-backup.service", "deploy/dsm-backup.timer"} <= set(
         data["share/doc/dsm"])
+
+
+def test_every_shell_block_says_whether_a_test_runs_it() -> None:
+    """A runnable-looking block is either run by a test (`<!-- doc-test: WALK -->`) or says why not: a block
+    cannot be added to the README or a guide without that decision (tests/docblocks.py)."""
+    from tests.docblocks import blocks
+
+    found = blocks()
+    assert found, "the README and guides have shell blocks"
+    undecided = [b.where() for b in found if not b.walks and not b.reason]
+    assert undecided == []
+    walks = {w for b in found for w in b.walks}
+    # Each walk is run by a test: test_doc_walks.py (sqlite, postgresql) and test_installed.py (try-cli).
+    assert walks == {"sqlite", "postgresql", "try-cli"}
+
+
+def test_no_page_promises_what_is_already_there() -> None:
+    stale = []
+    for page in PAGES:
+        text = page.read_text().lower()
+        for phrase in ("later issue", "a later step", "come with later", "comes with a later"):
+            if phrase in text:
+                stale.append(f"{page.name}: {phrase}")
+    assert stale == []
+
+
+def test_the_documented_postgresql_urls_name_no_user_but_the_workers() -> None:
+    """Operators connect as themselves (no user in database.url); only worker.database_url names dsm_worker."""
+    for page in [*PAGES, REPO / "config.example.toml"]:
+        for url in re.findall(r"postgresql\+psycopg://[^\s\"`)]*", page.read_text()):
+            user = url.split("://", 1)[1].split("@", 1)[0] if "@" in url else ""
+            assert user in ("", "dsm_worker"), f"{page.name}: {url}"

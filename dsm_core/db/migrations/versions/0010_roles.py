@@ -38,6 +38,8 @@ def downgrade() -> None:
         roles.run_script(bind,
             "DROP TRIGGER IF EXISTS dsm_audit_identity ON public.audit_logs; "
             "DROP TRIGGER IF EXISTS dsm_window_approval ON public.maintenance_windows; "
+            "DROP TRIGGER IF EXISTS dsm_worker_key_once ON public.activity_settings; "
+            "DROP FUNCTION IF EXISTS public.dsm_worker_key_once(); "
             "DROP FUNCTION IF EXISTS public.dsm_audit_identity(); DROP FUNCTION IF EXISTS public.dsm_window_approval()")
         # The views of which secrets are set depend on the sealed columns older downgrades may drop.
         for (view,) in bind.execute(sa.text("SELECT viewname FROM pg_views WHERE schemaname = 'public' "
