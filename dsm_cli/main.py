@@ -79,7 +79,7 @@ class Runtime:
         # `dsm init` writes the config file named by --config or $DSM_CONFIG: it need not exist yet.
         self.config: Config = load_config(args.config, missing_ok=getattr(args, "handler", None) is cmd_init)
         handler = getattr(args, "handler", None)
-        if handler is cmd_worker or (handler is cmd_init and getattr(args, "worker", False)):
+        if handler is cmd_worker or (handler in (cmd_init, cmd_doctor) and getattr(args, "worker", False)):
             self.config = self.config.for_worker()  # the worker's own login (worker.database_url), if it has one
         self._engine: Engine | None = None
 
@@ -121,6 +121,10 @@ def database_problem(exc: Exception, engine: Engine | None = None) -> str:
         return f"the database is read-only to you ({text}); run as a member of the DSM group or fix its permissions"
     if "unable to open database" in lowered:
         return f"the database file cannot be opened ({text}); check DSM_HOME and its permissions"
+    if "role" in lowered and "does not exist" in lowered:
+        return (f"PostgreSQL has no login for you ({text}): an admin adds DSM users with `dsm users add NAME --role "
+                "ROLE`, which creates their login; the worker's service account connects through worker.database_url "
+                "(`dsm worker`, `dsm init --worker`; docs/deployment.md)")
     return f"the database cannot be reached ({text}); check database_url and that the server is running"
 
 
@@ -281,7 +285,8 @@ def cmd_doctor(rt: Runtime) -> None:
             "error", "database", f"no DSM database at {rt.config.sqlite_path}",
             "`dsm init` (a new install), or set DSM_HOME / --config to the installation you meant")])
     else:
-        report = doctor.diagnose(rt.config, rt.engine, utcnow(), lambda exc: database_problem(exc, rt.engine))
+        report = doctor.diagnose(rt.config, rt.engine, utcnow(), lambda exc: database_problem(exc, rt.engine),
+                                 worker=rt.args.worker)
     report.findings[1:1] = _console_findings()
     code = _doctor_output(rt.args, report)
     if code:
@@ -1102,6 +1107,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = json_flag(sub.add_parser("doctor", help="is this installation healthy? one line per problem with its fix"))
     sp.add_argument("--verbose", "-v", action="store_true", help="also list the checks that passed")
+    sp.add_argument("--worker", action="store_true",
+                    help="as the worker's service account: over worker.database_url, and its key file must be here")
     sp.set_defaults(handler=cmd_doctor)
 
     sp = sub.add_parser("users", help="operators and their roles")
@@ -1420,11 +1427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         handler = cmd_console
-    # Nothing DSM creates (config, database, its WAL and SHM files, logs) is readable by "other", and the group
-    # gets what the owner gets: group access is how the SQLite mode shares the database with the DSM group (see
-    # README, "Permissions"), and a login's or sudo's umask 022 would leave the other operators a read-only file.
-    # Secrets are never left to the umask: the worker key and backups are created 0600.
-    os.umask((os.umask(0) | 0o007) & ~0o070)
+    # Nothing DSM creates (config, database, its WAL and SHM files, logs) is readable by "other": group access is
+    # how the SQLite mode shares the database with the DSM group (see README, "Permissions"; `dsm init` makes the
+    # database itself group-writable, and its WAL and SHM files take its mode).
+    os.umask(os.umask(0) | 0o007)
     rt: Runtime | None = None
     try:
         rt = Runtime(args)

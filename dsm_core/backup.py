@@ -214,7 +214,8 @@ def _cause(text: str) -> str:
     found = "; ".join([*(errors or lines[-1:]), *details[:1]])[:600] or "?"
     if "permission denied" in found.lower() or "row-level security" in found.lower():
         found += (" — a backup must read every row and sealed column, which with DSM's roles only the database's "
-                  "owner may: run it as the DBA (`sudo -u postgres dsm backup create`, docs/deployment.md)")
+                  "owner may: run it as the DBA (`sudo -u postgres /opt/dsm/bin/dsm backup create`, "
+                  "docs/deployment.md)")
     return found
 
 

@@ -148,14 +148,17 @@ def initialize(config: Config, engine: Engine, os_user: str, requested_admin: st
 
 
 def _share_with_group(config: Config) -> None:
-    """SQLite creates a database file 0644 less the umask, so its group could only read it: the DSM group (the
-    operators) must write it. Its -wal and -shm files take the database file's mode."""
+    """SQLite creates a database file 0644 less the umask, so its group could only read it. In a directory that is
+    shared through its group (setgid: the documented /var/lib/dsm, mode 2770) the DSM group, the operators, must
+    write it; its -wal and -shm files take the database file's mode. A personal database elsewhere keeps what
+    SQLite and the umask gave it: a primary group shared by every user of a host must not get write access."""
+    import stat
+
     path = config.sqlite_path
     if path is None or not path.exists() or path.stat().st_uid != os.geteuid():
         return
-    mask = os.umask(0)
-    os.umask(mask)
-    path.chmod(0o660 & ~mask)
+    if path.parent.stat().st_mode & stat.S_ISGID:
+        path.chmod(0o660)
 
 
 def _ensure_key(ctx: ServiceContext, config: Config, engine: Engine, report: InitReport) -> None:
@@ -229,7 +232,17 @@ def initialize_worker(config: Config, engine: Engine, os_user: str) -> InitRepor
             "(and on PostgreSQL `dsm db provision-roles`) first (docs/deployment.md)")
     acting: Actor = SYSTEM
     if not _worker_login(engine) and has_users(engine):
-        acting = actor_for(engine, os_user)
+        from dsm_core.services.database import owner_actor
+        from dsm_core.services.errors import PermissionDenied
+
+        try:
+            acting = actor_for(engine, os_user)
+        except PermissionDenied:
+            # SQLite: the service account owns the database file and is no DSM user (README, Permissions).
+            owner = owner_actor(engine)
+            if owner is None:
+                raise
+            acting = owner
         ServiceContext(engine, acting).require("admin", "dsm init --worker without the worker's database login")
     report = InitReport(config.source, False, config.redacted_database_url(), migrate.current_revision(engine),
                         config.worker_key_file, False, None, "")

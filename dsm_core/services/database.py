@@ -79,7 +79,10 @@ def _file_owner_actor(engine: Engine) -> Actor | None:
         return None
     if owner != os.geteuid():
         return None
-    return Actor(username=pwd.getpwuid(owner).pw_name, role="admin")
+    try:
+        return Actor(username=pwd.getpwuid(owner).pw_name, role="admin")
+    except KeyError:  # an account with no name cannot be audited by name
+        return None
 
 
 @mutation("db.provision_roles", "admin")

@@ -63,10 +63,12 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def check_worker_key(config: Config, stored: str | None, reachable: bool = True) -> list[Finding]:
+def check_worker_key(config: Config, stored: str | None, reachable: bool = True, worker: bool = False,
+                     ) -> list[Finding]:
     """Judged from the worker's side: the key file the configuration names (the worker's account holds it), and the
     public half the database holds. An operator on a jump host has no key and needs none: that is not a problem,
-    and a key another account owns is that account's to check (its mode is still visible)."""
+    and a key another account owns is that account's to check (its mode is still visible). ``worker``
+    (`dsm doctor --worker`, run by the service account): the key must be here, this account's, and match."""
     import os
 
     key = config.worker_key_file
@@ -74,6 +76,10 @@ def check_worker_key(config: Config, stored: str | None, reachable: bool = True)
     try:
         info = key.stat()
     except FileNotFoundError:
+        if worker:
+            return [Finding("error", "worker key", f"no worker key at {key}: the worker cannot start here",
+                            "copy the first worker host's key here (mode 0600, owned by this account), or on the "
+                            "first host `dsm init --worker`")]
         if not reachable:
             return [Finding("warning", "worker key", f"no worker key at {key}, and the database could not be asked "
                             "whether one is registered", "fix the database line first, then run `dsm doctor` again")]
@@ -83,16 +89,22 @@ def check_worker_key(config: Config, stored: str | None, reachable: bool = True)
         return [Finding("error", "worker key", "no worker key is registered in the database: nothing can be sealed "
                         "for the worker", "as the worker's account, `dsm init --worker` (docs/deployment.md)")]
     except PermissionError:
+        if worker:
+            return [Finding("error", "worker key", f"{key} is not readable by this account",
+                            "run `dsm doctor --worker` as the worker's service account, which owns the key")]
         return [Finding("ok", "worker key", f"{key} is not visible to this account (the worker's account holds it"
-                        f"{'; the database has key id ' + _key_id(stored) if registered else ''}); run `dsm doctor` "
-                        "as that account to check the file")]
+                        f"{'; the database has key id ' + _key_id(stored) if registered else ''}); run "
+                        "`dsm doctor --worker` as that account to check the file")]
     mode = stat.S_IMODE(info.st_mode)
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         return [Finding("error", "worker key", f"{key} is readable or writable by group or others (mode {mode:04o}); "
                         "the worker refuses to start", f"chmod 600 {key}")]
     if info.st_uid != os.geteuid():
+        if worker:
+            return [Finding("error", "worker key", f"{key} belongs to {_owner(info.st_uid)}, not to this account",
+                            f"run `dsm doctor --worker` as {_owner(info.st_uid)}, the account the worker runs as")]
         return [Finding("ok", "worker key", f"{key} (mode {mode:04o}) belongs to {_owner(info.st_uid)}; run "
-                        f"`dsm doctor` as {_owner(info.st_uid)} to check it against the database")]
+                        f"`dsm doctor --worker` as {_owner(info.st_uid)} to check it against the database")]
     from dsm_core.credentials.sealing import SealingError, encode_public_key, load_private_key
 
     try:
@@ -118,6 +130,13 @@ def _key_id(public_b64: str | None) -> str:
         return "unreadable"
 
 
+def _uid(path: Path) -> int | None:
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None
+
+
 def _owner(uid: int) -> str:
     import pwd
 
@@ -134,17 +153,24 @@ def check_files(config: Config) -> list[Finding]:
         if mode & stat.S_IWOTH:
             out.append(Finding("error", "config", f"{config.source} is writable by others (mode {mode:04o}): anyone "
                                "could point DSM at another database", f"chmod o-w {config.source}"))
-        elif mode & stat.S_IROTH and _has_password(config.database_url):
-            out.append(Finding("error", "config", f"{config.source} is readable by others and its database.url "
-                               "holds a password", f"chmod o-rwx {config.source}"))
+        elif mode & stat.S_IROTH and (_has_password(config.database_url)
+                                      or _has_password(config.worker_database_url)):
+            out.append(Finding("error", "config", f"{config.source} is readable by others and a database URL in it "
+                               "holds a password", f"keep the password in the account's ~/.pgpass (mode 0600), or "
+                               f"chmod o-rwx {config.source}"))
         else:
             out.append(Finding("ok", "config", f"{config.source} (mode {mode:04o})"))
     database = config.sqlite_path
     if database is not None and database.exists():
         mode = _mode(database)
+        owner, key_owner = database.stat().st_uid, _uid(config.worker_key_file)
         if mode & (stat.S_IROTH | stat.S_IWOTH):
             out.append(Finding("error", "database file", f"{database} is readable or writable by others (mode "
                                f"{mode:04o}): SQLite mode trusts only the DSM group", f"chmod o-rwx {database}"))
+        elif key_owner is not None and owner != key_owner:
+            out.append(Finding("warning", "database file", f"{database} belongs to {_owner(owner)}, the worker key "
+                               f"to {_owner(key_owner)}: the file's owner acts as the DBA (backups, upgrades)",
+                               f"chown {_owner(key_owner)} {database}"))
         else:
             out.append(Finding("ok", "database file", f"{database} (mode {mode:04o})"))
     return out
@@ -264,8 +290,9 @@ def stored_key(engine: Engine) -> tuple[str | None, bool]:
         return None, False
 
 
-def diagnose(config: Config, engine: Engine, now: datetime, problem: Callable[[Exception], str]) -> Report:
+def diagnose(config: Config, engine: Engine, now: datetime, problem: Callable[[Exception], str],
+             worker: bool = False) -> Report:
     database = check_database(engine, now, problem)
     migrated = any(f.check == "schema" and f.level == "ok" for f in database)
     stored, reachable = stored_key(engine) if migrated else (None, False)
-    return Report([*check_files(config), *check_worker_key(config, stored, reachable), *database])
+    return Report([*check_files(config), *check_worker_key(config, stored, reachable, worker), *database])

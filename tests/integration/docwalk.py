@@ -53,7 +53,10 @@ def start_postgresql() -> str:
     version, name = found[0], found[1]
     with open(f"/etc/postgresql/{version}/{name}/postgresql.conf", "a") as conf:
         conf.write("\nlisten_addresses = ''\nfsync = off\nsynchronous_commit = off\n")
-    subprocess.run(["pg_ctlcluster", version, name, "start"], check=True, capture_output=True)
+    started = subprocess.run(["pg_ctlcluster", version, name, "start"], capture_output=True, text=True)
+    if started.returncode != 0:
+        logs = sh(f"tail -n 30 /var/log/postgresql/postgresql-{version}-{name}.log").stdout
+        raise RuntimeError(f"pg_ctlcluster {version} {name} start: {started.stdout}{started.stderr}\n{logs}")
     return f"{version}/{name}"
 
 
@@ -130,7 +133,10 @@ def main() -> int:
                                      "stderr": done.stderr[-6000:], "seconds": round(time.monotonic() - started, 1)})
             if done.returncode != 0:
                 break
-        report["facts"] = facts(name, cwd)
+        try:
+            report["facts"] = facts(name, cwd)
+        except (OSError, subprocess.SubprocessError) as exc:  # a block failed first: its output says why
+            report["facts"] = {"error": repr(exc)}
         key = Path("/var/lib/dsm/worker.key")
         if key.exists():
             st = key.stat()

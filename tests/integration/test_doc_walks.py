@@ -114,7 +114,7 @@ def test_the_postgresql_deployment_runs_as_the_page_says(tmp_path: Path, idrac: 
     refused = facts["admin_backup"]
     cause = refused["stderr"].lower()
     assert refused["rc"] == 1 and ("row-level security" in cause or "permission denied" in cause), refused
-    assert "sudo -u postgres dsm backup create" in refused["stderr"], "the error says who may"
+    assert "sudo -u postgres /opt/dsm/bin/dsm backup create" in refused["stderr"], "the error says who may"
 
 
 def test_the_sqlite_jump_host_runs_as_the_page_says(tmp_path: Path, idrac: tuple[str, str]) -> None:

@@ -187,3 +187,33 @@ def test_a_config_readable_by_others_is_an_error_only_when_its_url_holds_a_passw
         found = {f.check: f for f in doctor.check_files(load_config(path, {}))}
         assert found["config"].level == expected, found["config"]
         assert "s3cret" not in found["config"].line()
+
+
+def test_an_operators_doctor_judges_the_worker_key_from_the_config_and_the_database(tmp_path: Path) -> None:
+    """Not from the operator's own home: a key registered in the database and held elsewhere is fine; a key file
+    that does not match the database, or no key registered at all, is an error naming what to run."""
+    home = DsmHome(tmp_path / "home", None, {})
+    assert home.run("init").returncode == 0
+    key = tmp_path / "home" / "worker.key"
+    elsewhere = DsmHome(tmp_path / "home", None, {"DSM_PATHS_WORKER_KEY_FILE": str(tmp_path / "nowhere" / "k")})
+    found = {c["check"]: c for c in json.loads(elsewhere.run("doctor", "--json").stdout)["checks"]}
+    assert found["worker key"]["level"] == "ok", found["worker key"]
+    assert "registered in the database" in found["worker key"]["message"]
+    assert "only the worker's account needs it" in found["worker key"]["message"]
+
+    other = tmp_path / "other.key"  # a key the database was never told of
+    from dsm_core.credentials.sealing import create_key_file
+
+    create_key_file(other)
+    wrong = DsmHome(tmp_path / "home", None, {"DSM_PATHS_WORKER_KEY_FILE": str(other)})
+    found = {c["check"]: c for c in json.loads(wrong.run("doctor", "--json").stdout)["checks"]}
+    assert found["worker key"]["level"] == "error" and "does not match" in found["worker key"]["message"]
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'home' / 'dsm.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE activity_settings SET sealing_public_key = NULL"))
+    engine.dispose()
+    key.unlink()
+    found = {c["check"]: c for c in json.loads(home.run("doctor", "--json").stdout)["checks"]}
+    assert found["worker key"]["level"] == "error"
+    assert "dsm init --worker" in found["worker key"]["fix"]
