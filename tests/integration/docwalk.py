@@ -37,6 +37,7 @@ def private_host(scratch: Path) -> None:
         upper, work = scratch / f"{top}-upper", scratch / f"{top}-work"
         upper.mkdir()
         work.mkdir()
+        upper.chmod(os.stat(f"/{top}").st_mode & 0o7777)  # the overlay's root takes its upper directory's mode
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                         f"lowerdir=/{top},upperdir={upper},workdir={work}", f"/{top}"], check=True)
     for top in ("home", "run"):
@@ -108,6 +109,7 @@ def facts(name: str, cwd: Path) -> dict[str, Any]:
 
 def main() -> int:
     name, scratch, cwd = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    os.umask(0o022)  # root's usual umask, whatever the test process had (DSM's own main() narrows it in-process)
     private_host(scratch)
     report: dict[str, Any] = {"walk": name, "blocks": []}
     if name == "postgresql":
