@@ -16,8 +16,17 @@ from collections.abc import Callable, Sequence
 BASH = r"""# dsm bash completion: eval "$(dsm completion bash)" (e.g. in ~/.bashrc), or save it under
 # /etc/bash_completion.d/dsm
 _dsm_complete() {
-    local IFS=$'\n'
-    COMPREPLY=($(dsm __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+    # Words are data: read whole lines (no word splitting, no globbing), and put each on the command line quoted,
+    # so a stored name such as 'prod$(touch x)' is inserted as text and never runs when the line is.
+    local word quoted
+    local -a found
+    mapfile -t found < <(dsm __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
+    COMPREPLY=()
+    for word in "${found[@]}"; do
+        [[ -n $word ]] || continue
+        printf -v quoted '%q' "$word"
+        COMPREPLY+=("$quoted")
+    done
 }
 complete -o default -o nosort -F _dsm_complete dsm
 """
@@ -27,7 +36,8 @@ ZSH = r"""#compdef dsm
 _dsm() {
     local -a words_found
     words_found=("${(@f)$(dsm __complete "${(@)words[2,CURRENT]}" 2>/dev/null)}")
-    compadd -Q -V dsm -- "${(@)words_found:#}"
+    # (q): each word shell-quoted before it is inserted (-Q: as quoted here), so a stored name is never code.
+    compadd -Q -V dsm -- "${(@q)words_found:#}"
 }
 if (( $+functions[compdef] )); then compdef _dsm dsm; fi
 """

@@ -81,3 +81,42 @@ def test_more_database_words_and_nothing_for_what_is_not_there(install: tuple[Ds
     assert _complete("zsh", home, "jobs", "create", "health_check", "--server", "127.0.10.") == [
         "127.0.10.1", "127.0.10.2", "127.0.10.3"]
     assert _complete("bash", home, "servers", "show", "nothing-like-this") == []
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_stored_name_with_command_substitution_is_completed_as_text_and_runs_nothing(
+        tmp_path: Path, shell: str) -> None:
+    """A name an operator stored (a group) and one a device reported (an iDRAC's host name), each holding `$(…)`
+    and backticks: completed in the real shell, put on a command line as the shell would insert it, and that line
+    run: the name arrives as one argument, unchanged, and nothing in it ran."""
+    import sqlalchemy as sa
+
+    from dsm_core.services import groups
+
+    marker = tmp_path / "ran"
+    group_name = f"prod$(touch {marker})"
+    host_name = f"esx`touch {marker}`"
+    home = DsmHome(tmp_path / "home", None, {})
+    home.run("init", check=True)
+    engine = make_engine(f"sqlite:///{home.home / 'dsm.db'}")
+    ctx = ServiceContext(engine, actor_for(engine, os_username()))
+    groups.add_group(ctx, "prod-base")
+    with engine.begin() as conn:  # stored as they came: a name from before any validation, and a device's
+        conn.execute(sa.text("UPDATE server_groups SET name = :n WHERE name = 'prod-base'"), {"n": group_name})
+    servers.add_server(ctx, "127.0.10.9:8443", hostname="esx-base")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE servers SET hostname = :n WHERE hostname = 'esx-base'"), {"n": host_name})
+    engine.dispose()
+    _SCRIPTS.pop(shell, None)
+    for typed, name in ((("groups", "show", "pro"), group_name), (("servers", "show", "esx"), host_name)):
+        found = _complete(shell, home, *typed)
+        assert len(found) == 1, found
+        inserted = found[0]
+        # The line as the user runs it after <TAB>: `dsm` here only prints its last argument.
+        line = f"dsm() {{ printf '%s\\n' \"${{@: -1}}\"; }}; dsm {typed[0]} {typed[1]} {inserted}" if shell == "bash" \
+            else f"dsm() {{ print -r -- \"${{@[-1]}}\"; }}; dsm {typed[0]} {typed[1]} {inserted}"
+        ran = subprocess.run([shell, "-c", line] if shell == "bash" else ["zsh", "-f", "-c", line],
+                             capture_output=True, text=True, timeout=30, check=False)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == name, (inserted, ran.stdout)
+        assert not marker.exists(), f"completing {typed} ran the name's command: {inserted}"
