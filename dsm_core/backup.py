@@ -178,6 +178,12 @@ def restore(engine: Engine, path: Path) -> tuple[str, str | None]:
     if backend != engine.dialect.name:
         raise ValidationError("path", f"{path} is a {backend} backup and this database is {engine.dialect.name}",
                               "restore it into a database of its kind (a SQLite backup is itself a database file)")
+    foreign = foreign_objects(path, backend, revision)
+    if foreign:
+        raise ValidationError("path", f"{path} holds objects DSM does not create: {', '.join(foreign[:10])}"
+                              + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+                              + "; a trigger, view or function there would act on every later write (an audit row "
+                              "silently dropped)", "restore a backup `dsm backup create` wrote, untouched")
     if engine.dialect.name == "sqlite":
         target = make_url(str(engine.url)).database
         if not target or target == ":memory:":
@@ -203,6 +209,89 @@ def restore(engine: Engine, path: Path) -> tuple[str, str | None]:
     if done.returncode != 0:
         raise ServiceError(f"the restore failed and was rolled back, nothing was changed: {_last(done.stderr)}")
     return backend, revision
+
+
+def _sqlite_objects(path: Path) -> dict[tuple[str, str], str]:
+    """(type, name) → normalised SQL of every schema object but SQLite's own."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master "
+                            "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall()
+    finally:
+        conn.close()
+    return {(str(t), str(n)): " ".join(str(sql).split()).lower() for t, n, sql in rows}
+
+
+def _expected_sqlite(revision: str | None) -> dict[tuple[str, str], str]:
+    """The schema DSM's migrations make at ``revision``: built afresh in a scratch file."""
+    from dsm_core.db import make_engine, migrate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "expected.db"
+        engine = make_engine(f"sqlite:///{scratch}")
+        try:
+            migrate.upgrade(engine, revision or "base")
+        finally:
+            engine.dispose()
+        return _sqlite_objects(scratch)
+
+
+# pg_restore --list: "ID; OID OID TYPE SCHEMA NAME OWNER". DSM's own functions, triggers and views by name.
+_PG_KINDS = ("FUNCTION", "TRIGGER", "VIEW", "RULE", "EVENT TRIGGER", "TABLE", "MATERIALIZED VIEW", "PROCEDURE",
+             "AGGREGATE", "TYPE", "DOMAIN", "SCHEMA", "EXTENSION")
+
+
+def _pg_foreign(path: Path) -> list[str]:
+    from sqlmodel import SQLModel
+
+    import dsm_core.models  # noqa: F401
+    from dsm_core.db import roles
+
+    functions = {sig.split("(", 1)[0] for sig in roles.FUNCTION_SIGNATURES}
+    triggers = {"dsm_audit_identity", "dsm_window_approval", "dsm_worker_key_once"}
+    tables = {*SQLModel.metadata.tables, "alembic_version"}
+    listed = subprocess.run([pg_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True,
+                            check=False, timeout=600)
+    if listed.returncode != 0:
+        raise ValidationError("path", f"{path}: pg_restore cannot read it ({_last(listed.stderr)})",
+                              "give a file `dsm backup create` wrote")
+    out: list[str] = []
+    for line in listed.stdout.splitlines():
+        if line.startswith(";") or ";" not in line:
+            continue
+        words = line.split(";", 1)[1].split()[2:]  # past the two OIDs: TYPE… SCHEMA NAME… OWNER
+        if " ".join(words).startswith(("TABLE DATA ", "SEQUENCE ")):
+            continue  # rows and sequences of the tables checked by name
+        kind = next((k for k in sorted(_PG_KINDS, key=len, reverse=True) if " ".join(words).startswith(k + " ")),
+                    None)
+        if kind is None:
+            continue
+        rest = " ".join(words)[len(kind) + 1:].split()
+        schema, name = (rest[0], rest[1]) if len(rest) > 1 else ("", rest[0] if rest else "")
+        if kind == "TRIGGER":
+            name = rest[2] if len(rest) > 2 else name  # TRIGGER public TABLE NAME OWNER
+        bare = name.split("(", 1)[0]
+        ok = ((kind == "FUNCTION" and bare in functions) or (kind == "TRIGGER" and bare in triggers)
+              or (kind == "VIEW" and bare.startswith("dsm_secrets_")) or (kind == "TABLE" and bare in tables)
+              or (kind == "SCHEMA" and bare == "public"))
+        if not ok or schema not in ("public", "-", ""):
+            out.append(f"{kind.lower()} {schema}.{name}" if schema not in ("-", "") else f"{kind.lower()} {name}")
+    return out
+
+
+def foreign_objects(path: Path, backend: str, revision: str | None) -> list[str]:
+    """What a backup holds beyond the schema DSM makes at its revision: a trigger that drops audit rows, a view, a
+    function, a table. A restore brings back DSM's schema and nothing else."""
+    if backend == "postgresql":
+        return _pg_foreign(path)
+    found, expected = _sqlite_objects(path), _expected_sqlite(revision)
+    out = []
+    for (kind, name), sql in sorted(found.items()):
+        if (kind, name) not in expected:
+            out.append(f"{kind} {name}")
+        elif kind in ("trigger", "view") and sql != expected[(kind, name)]:
+            out.append(f"{kind} {name} (changed)")
+    return out
 
 
 def _cause(text: str) -> str:

@@ -144,3 +144,47 @@ def test_restore_refuses_a_file_that_is_not_a_backup_and_a_backup_from_a_newer_d
     conn.close()
     refused = home.run("backup", "restore", str(future), "--force")
     assert refused.returncode == 2 and "comes from a newer DSM (schema revision 0099" in refused.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_backup_with_a_foreign_trigger_is_refused_and_nothing_is_restored(
+        templates: Templates, backend: str, tmp_path: Path) -> None:
+    """A backup someone edited to hold a trigger that silently drops every later audit row (and a function of its
+    own): the restore names them and changes nothing; the audit log goes on recording."""
+    import sqlite3
+
+    (tmp_path / "a").mkdir()
+    home, url = _install(templates, backend, tmp_path, "a")
+    home.run("init", check=True)
+    engine = make_engine(url)
+    target = tmp_path / "backups" / "dsm.bak"
+    drop_it = ("CREATE FUNCTION public.quiet() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$; "
+               "CREATE TRIGGER quiet_audit BEFORE INSERT ON public.audit_logs FOR EACH ROW EXECUTE FUNCTION "
+               "public.quiet()")
+    try:
+        if backend == "postgresql":
+            with engine.begin() as conn:
+                conn.exec_driver_sql(drop_it)
+        assert home.run("backup", "create", "--to", str(target)).returncode == 0
+        if backend == "postgresql":
+            with engine.begin() as conn:
+                conn.exec_driver_sql("DROP TRIGGER quiet_audit ON public.audit_logs; DROP FUNCTION public.quiet()")
+        else:
+            conn3 = sqlite3.connect(target)
+            conn3.execute("CREATE TRIGGER quiet_audit BEFORE INSERT ON audit_logs BEGIN SELECT RAISE(IGNORE); END")
+            conn3.commit()
+            conn3.close()
+        with engine.connect() as conn:
+            audit_rows = conn.execute(sa.text("SELECT count(*) FROM audit_logs")).scalar_one()
+        refused = home.run("backup", "restore", str(target), "--force")
+        assert refused.returncode == 2, refused.stderr
+        assert "trigger" in refused.stderr and "quiet_audit" in refused.stderr, refused.stderr
+        if backend == "postgresql":
+            assert "function public.quiet()" in refused.stderr, refused.stderr
+        with engine.connect() as conn:  # nothing restored, no trigger here, and the audit log still records
+            assert conn.execute(sa.text("SELECT count(*) FROM audit_logs")).scalar_one() >= audit_rows
+        assert home.run("users", "add", "zed", "--role", "viewer").returncode == 0
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM audit_logs WHERE action = 'users.add'")).scalar_one() == 1
+    finally:
+        engine.dispose()
