@@ -5,6 +5,12 @@ every 500 rows), so a thousand concurrent requests never wait on the database. A
 down, locked past every retry) drops nothing: the rows stay in the buffer and are tried again; when the
 buffer grows past ``SPOOL_AT`` rows, or the worker stops with rows still unwritten, they go to a spool file
 beside the database (one JSON object a line), which the next flush that succeeds writes to the table.
+
+A batch refused for what is in it (a row the database will never take: a foreign key, a value out of range) is
+not retried as a whole: each row is written alone, and a row refused alone is quarantined, with the reason, in
+``quarantine-*.jsonl`` beside the spool, so one bad row can never stop the log. The spool is drained the same way.
+The writer's state (rows waiting, failures in a row, quarantined rows, the last error) rides on the worker's
+heartbeat, where `dsm doctor` reads it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dsm_core.ids import uuid7
@@ -34,6 +41,8 @@ SPOOL_AT = 20_000
 READS = ("GET", "HEAD")
 """A successful read keeps the head of its response only; every other call (a change, a failure) keeps it all."""
 _UUIDS = ("id", "server_id", "job_id", "task_id", "initiated_by")
+ROW_PROBLEMS = (sa.exc.IntegrityError, sa.exc.DataError)
+"""What the rows carry (a foreign key, a value out of range), as opposed to a database that is down or locked."""
 _TIMES = ("timestamp", "created_at")
 
 
@@ -82,6 +91,15 @@ class ActivityWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.written = 0
+        self.quarantined = 0
+        self.last_error = ""
+
+    def status(self) -> dict[str, Any]:
+        """For the heartbeat (`dsm doctor`): is the log being written, and is anything waiting or set aside."""
+        spooled = len(list(self.spool_dir.glob("activity-*.jsonl"))) if self.spool_dir and self.spool_dir.is_dir() \
+            else 0
+        return {"pending": len(self._rows), "failures": self.failures, "quarantined": self.quarantined,
+                "spool_files": spooled, "last_error": self.last_error, "written": self.written}
 
     def recorder(
         self,
@@ -141,14 +159,40 @@ class ActivityWriter:
                 await asyncio.to_thread(store.write_activity, self.engine, rows)
                 self.written += len(rows)
                 self.failures = 0
+            except ROW_PROBLEMS as exc:  # something in the rows, not the database: never retried as a batch
+                self.last_error = f"{type(exc).__name__}: {str(getattr(exc, 'orig', exc)).splitlines()[0][:200]}"
+                await self._one_by_one(rows)
             except Exception as exc:
                 self._rows[:0] = rows  # kept, in order, for the next try
                 self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {str(getattr(exc, 'orig', exc)).splitlines()[0][:200]}"
                 log.warning("activity log write failed (%s); %d rows kept, retrying", type(exc).__name__,
                             len(self._rows))
                 if len(self._rows) >= SPOOL_AT:
                     await asyncio.to_thread(self._spool)
                 return
+
+    async def _one_by_one(self, rows: list[dict[str, Any]]) -> None:
+        refused = await asyncio.to_thread(store.write_activity_rows_alone, self.engine, rows)
+        self.written += len(rows) - len(refused)
+        if refused:
+            await asyncio.to_thread(self._quarantine, refused)
+
+    def _quarantine(self, refused: list[tuple[dict[str, Any], str]]) -> None:
+        """Rows the database refused one by one: kept on disk with the reason (`dsm doctor` counts them)."""
+        self.quarantined += len(refused)
+        reasons = sorted({reason for _, reason in refused})
+        log.error("activity log: %d row(s) refused by the database, quarantined: %s", len(refused),
+                  "; ".join(reasons)[:500])
+        if self.spool_dir is None:
+            return
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        target = self.spool_dir / f"quarantine-{self.source.replace(':', '-')}-{os.getpid()}.jsonl"
+        with target.open("a", encoding="utf-8") as out:
+            for row, reason in refused:
+                out.write(json.dumps({"reason": reason, "row": json.loads(_to_line(row))}) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
 
     def _spool_file(self) -> Path | None:
         if self.spool_dir is None:
@@ -186,8 +230,13 @@ class ActivityWriter:
                 self.written += len(rows)
                 claimed.unlink()
                 log.info("activity log: %d spooled rows from %s written", len(rows), path.name)
+            except ROW_PROBLEMS:  # a row the database will never take: the others go in alone, it is quarantined
+                await self._one_by_one(rows)
+                claimed.unlink()
+                log.warning("activity log: spool %s written row by row", path.name)
             except Exception as exc:
                 claimed.rename(path)  # the whole file again next time
+                self.last_error = f"spool {path.name}: {type(exc).__name__}"
                 log.warning("activity log: spool %s not written yet (%s)", path.name, type(exc).__name__)
                 return
 

@@ -139,6 +139,7 @@ class Worker:
             list(self.running),
             self.options.max_jobs,
             list(HANDLERS),
+            self.activity.status(),
         )
 
     async def _maintenance_loop(self) -> None:

@@ -139,7 +139,13 @@ class JobContext:
         tls = TlsPolicy(server.tls_verify_mode, server.tls_fingerprint_sha256, server.tls_ca_bundle)
         caps = Capabilities.from_dict(server.supported_endpoints)
         sessions = caps.sessions_path if caps else sessions_path_for(server.redfish_version)
-        recorder = self.worker.activity.recorder(server.id, self.job.id, task_id, self.job.created_by)
+        # An address not in the inventory (a credential test of a new address) is a Server never stored: its calls
+        # are recorded with no server, not with an id no row has (the foreign key would refuse the whole batch).
+        import sqlalchemy as sa
+
+        stored = not sa.inspect(server).transient
+        recorder = self.worker.activity.recorder(server.id if stored else None, self.job.id, task_id,
+                                                 self.job.created_by)
         endpoint = format_endpoint(server.ip_address, server.port)
         if fresh:
             client = IdracClient(

@@ -155,6 +155,7 @@ def beat(
     running: list[uuid.UUID],
     max_jobs: int,
     handled: list[str] | None = None,
+    writer: dict[str, Any] | None = None,
 ) -> None:
     now = utcnow()
     with session_scope(engine) as s:
@@ -166,6 +167,8 @@ def beat(
         row.max_concurrent_jobs = max_jobs
         if handled is not None:
             row.handled_types = sorted(handled)
+        if writer is not None:
+            row.activity_writer = writer
         s.add(row)
 
 
@@ -314,6 +317,19 @@ def finish_task(engine: Engine, task_id: uuid.UUID, status: str, log: list[str],
 
 
 @retry_when_locked
+def write_activity_rows_alone(engine: Engine, rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    """Each row in a transaction of its own (after a batch was refused for its content): returns the rows the
+    database refused, each with the reason, so that one bad row never holds back the others."""
+    refused: list[tuple[dict[str, Any], str]] = []
+    for row in rows:
+        try:
+            write_activity(engine, [row])
+        except (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError, ValueError) as exc:
+            reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+            refused.append((row, f"{type(exc).__name__}: {reason[0] if reason else ''}"[:300]))
+    return refused
+
+
 def write_activity(engine: Engine, rows: list[dict[str, Any]]) -> None:
     if rows:
         table = SQLModel.metadata.tables["idrac_commands"]

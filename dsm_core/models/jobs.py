@@ -100,3 +100,5 @@ class WorkerHeartbeat(SQLModel, table=True):
     max_concurrent_jobs: int = Field(default=1, nullable=False)
     handled_types: list[str] | None = json_field()
     """The job types this worker runs: a pending job no running worker handles says so."""
+    activity_writer: dict[str, Any] | None = json_field()
+    """The activity log writer's state (dsm_worker.activity.ActivityWriter.status): `dsm doctor` reads it."""

@@ -227,9 +227,12 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
     out: list[Finding] = []
     with engine.connect() as conn:
         db_now = _db_now(conn)
-        beats = [(str(h), int(p), _utc(t)) for h, p, t in conn.execute(
-            sa.select(col(WorkerHeartbeat.hostname), col(WorkerHeartbeat.pid), col(WorkerHeartbeat.last_beat_at))
-            .where(col(WorkerHeartbeat.status) != "stopped")).all()]
+        rows = conn.execute(
+            sa.select(col(WorkerHeartbeat.hostname), col(WorkerHeartbeat.pid), col(WorkerHeartbeat.last_beat_at),
+                      col(WorkerHeartbeat.activity_writer))
+            .where(col(WorkerHeartbeat.status) != "stopped")).all()
+        beats = [(str(h), int(p), _utc(t)) for h, p, t, _ in rows]
+        writers = {(str(h), int(p)): w for h, p, _, w in rows if w}
         stale_hours = int(conn.execute(sa.select(col(ActivitySettings.stale_pending_hours))
                                        .where(col(ActivitySettings.id) == SINGLETON_ID)).scalar() or 24)
         cut = now - timedelta(hours=stale_hours)
@@ -248,6 +251,7 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
                            "start it (`systemctl start dsm-worker` or `dsm worker`); `journalctl -u dsm-worker`"))
     else:
         out.append(Finding("ok", "worker", f"{len(fresh)} beating: " + ", ".join(f"{h} pid {p}" for h, p, _ in fresh)))
+    out.extend(_activity_writers(writers, {(h, p) for h, p, _ in fresh}))
     for host, pid, beat in fresh:
         ahead = beat - db_now
         if ahead > CLOCK_SKEW_LIMIT:
@@ -288,6 +292,34 @@ def stored_key(engine: Engine) -> tuple[str | None, bool]:
             return conn.execute(sa.select(table.c.sealing_public_key).limit(1)).scalar(), True
     except sa.exc.DBAPIError:
         return None, False
+
+
+WRITER_FAILING_AFTER = 3
+"""Failed flushes in a row (every half second) before the activity writer counts as failing."""
+
+
+def _activity_writers(writers: dict[tuple[str, int], Any], fresh: set[tuple[str, int]]) -> list[Finding]:
+    """Each beating worker's activity writer, as its heartbeat tells: failing, spooling, or quarantining rows."""
+    out: list[Finding] = []
+    for (host, pid), w in sorted(writers.items()):
+        if (host, pid) not in fresh or not isinstance(w, dict):
+            continue
+        who = f"worker {host} pid {pid}"
+        if int(w.get("failures") or 0) >= WRITER_FAILING_AFTER:
+            out.append(Finding("error", "activity log", f"{who} cannot write the activity log ({w.get('failures')} "
+                               f"tries in a row; {w.get('pending', 0)} call(s) waiting): {w.get('last_error', '')}",
+                               "`journalctl -u dsm-worker`; the database must take the worker's writes"))
+        if int(w.get("spool_files") or 0):
+            out.append(Finding("warning", "activity log", f"{who} has {w['spool_files']} spool file(s) not yet "
+                               "written to the database", "they are written when the database takes them; "
+                               "`dsm doctor --worker` on that host lists DATA_DIR/spool"))
+        if int(w.get("quarantined") or 0):
+            out.append(Finding("warning", "activity log", f"{who} quarantined {w['quarantined']} call record(s) the "
+                               f"database refused ({w.get('last_error', '')}); every other call was written",
+                               "see DATA_DIR/spool/quarantine-*.jsonl on that host (each row with its reason)"))
+    if not out and writers:
+        out.append(Finding("ok", "activity log", "every beating worker writes its calls"))
+    return out
 
 
 def diagnose(config: Config, engine: Engine, now: datetime, problem: Callable[[Exception], str],
