@@ -54,6 +54,11 @@ def check_cron(pattern: str) -> str:
     if len(text.split(" ")) != 5 or not croniter.is_valid(text):
         raise ScheduleError("cron", f"{pattern!r} is not a five-field cron pattern",
                             "give minute hour day month weekday, e.g. '30 2 * * 0' (Sundays 02:30)")
+    try:  # valid, yet a date that never comes ('0 0 30 2 *': 30 February) has no next time to run
+        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
+    except ValueError:  # croniter's CroniterBadDateError: "failed to find next date"
+        raise ScheduleError("cron", f"{pattern!r} never occurs (no such date in any year)",
+                            "give a day that exists in the month, e.g. '0 0 28 2 *' or 'L' for the last day") from None
     return text
 
 

@@ -61,13 +61,19 @@ class DeliveryError(Exception):
     """One channel's failure, in words fit for the log row (no secret in it)."""
 
 
+def one_line(text: str) -> str:
+    """A header or a syslog line is one line: a CR or LF from a device's name would end it (the email library
+    refuses it with ValueError; syslog would start a forged record), so every control character becomes a space."""
+    return " ".join("".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text).split())
+
+
 def _smtp(settings: NotificationSettings, password: str | None, msg: Message, timeout: float) -> str:
     email = EmailMessage()
-    email["Subject"] = f"[DSM] {msg.subject}"
+    email["Subject"] = f"[DSM] {one_line(msg.subject)}"
     email["From"] = settings.smtp_from_email or ""
     email["To"] = ", ".join(settings.smtp_recipients)
-    email["X-DSM-Event"] = msg.event
-    email["X-DSM-Severity"] = msg.severity
+    email["X-DSM-Event"] = one_line(msg.event)
+    email["X-DSM-Severity"] = one_line(msg.severity)
     email.set_content(msg.body)
     host = settings.smtp_host or ""
     try:
@@ -79,7 +85,7 @@ def _smtp(settings: NotificationSettings, password: str | None, msg: Message, ti
             if settings.smtp_user and password:
                 smtp.login(settings.smtp_user, password)
             refused = smtp.send_message(email)
-    except (OSError, smtplib.SMTPException) as exc:
+    except (OSError, smtplib.SMTPException, ValueError) as exc:  # ValueError: a header the library refuses
         raise DeliveryError(f"SMTP {host}:{settings.smtp_port}: {type(exc).__name__}: {exc}"[:500]) from None
     if refused:
         raise DeliveryError(f"SMTP {host} refused recipients: {', '.join(sorted(refused))}"[:500])
@@ -121,7 +127,8 @@ _SYSLOG_SEVERITY = {"critical": 2, "warning": 4, "normal": 6}
 def _syslog(settings: NotificationSettings, msg: Message, timeout: float) -> str:
     """RFC 5424 over UDP (facility local0)."""
     pri = 16 * 8 + _SYSLOG_SEVERITY.get(msg.severity, 6)
-    text = f"<{pri}>1 {utcnow().isoformat()} {socket.gethostname()} dsm - {msg.event} - {msg.subject}: {msg.body}"
+    text = (f"<{pri}>1 {utcnow().isoformat()} {socket.gethostname()} dsm - {one_line(msg.event)} - "
+            f"{one_line(msg.subject)}: {one_line(msg.body)}")
     host = settings.syslog_host or ""
     try:
         infos = socket.getaddrinfo(host, int(settings.syslog_port), type=socket.SOCK_DGRAM)

@@ -96,3 +96,13 @@ def test_optimal_windows_rank_by_history_and_avoid_conflicts() -> None:
     assert all(s.confidence == "low" and "flaky" in s.reason for s in mixed)  # the weakest target decides
     unknown = suggest_windows(["new"], history, [], first_day=first, days=1, duration_hours=4, tz=tz)
     assert unknown[0].confidence == "low" and "no safety history" in unknown[0].reason
+
+
+def test_a_valid_cron_pattern_whose_date_never_comes_is_refused_naming_the_field() -> None:
+    """'0 0 30 2 *' (30 February) is valid to croniter but has no next time: it crashed `dsm windows create`."""
+    from dsm_core.scheduling import ScheduleError, check_cron
+
+    with pytest.raises(ScheduleError) as caught:
+        check_cron("0 0 30 2 *")
+    assert caught.value.field == "cron" and "never occurs" in caught.value.problem
+    assert check_cron("0 0 29 2 *") == "0 0 29 2 *"  # a leap day comes

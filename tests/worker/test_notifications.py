@@ -317,3 +317,25 @@ def test_starttls_refuses_an_untrusted_relay_before_the_password_and_trusts_the_
         controller.stop()
     assert _outbox(admin.engine, queued["id"]).status == "sent"
     assert seen == [b"relay-pass-42"] and len(inbox.messages) == 1
+
+
+def test_a_device_name_with_a_line_break_reaches_smtp_on_one_subject_line(smtp: tuple[int, _Inbox]) -> None:
+    """A CR/LF in a name (an iDRAC's host name in a job-failed subject) made the email library raise ValueError,
+    which nothing caught: the mail was dropped. Now the subject is one line and the mail is delivered; no header
+    can be forged through it."""
+    import email
+    import uuid as _uuid
+
+    from dsm_core.models import NotificationSettings
+    from dsm_worker.notifier import Message, _smtp
+
+    port, inbox = smtp
+    conf = NotificationSettings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+                                smtp_from_email="dsm@example.test", smtp_recipients=["ops@example.test"])
+    msg = Message(_uuid.uuid4(), "job_failed", "job failed on esx-01\r\nBcc: attacker@example.test", "body",
+                  "critical", False, 0, {})
+    assert _smtp(conf, None, msg, 10.0).startswith("SMTP 127.0.0.1")
+    assert len(inbox.messages) == 1 and inbox.messages[0].rcpt_tos == ["ops@example.test"]
+    parsed = email.message_from_bytes(inbox.messages[0].content)
+    assert parsed["Subject"] == "[DSM] job failed on esx-01 Bcc: attacker@example.test"
+    assert parsed["Bcc"] is None
