@@ -201,13 +201,7 @@ def _dsm_user_or_dba(rt: Runtime) -> Actor:
     """A DSM user acts as themselves (their role is checked as always); on PostgreSQL an OS user who is not a DSM
     user but whose login the database trusts with the schema (a superuser such as postgres, or a DBA granted
     dsm_owner) acts as an admin under that login's name: it could change anything anyway, and is audited."""
-    try:
-        return actor_for(rt.engine, os_username(), client_address())
-    except PermissionDenied:
-        owner = database.owner_actor(rt.engine)
-        if owner is None:
-            raise
-        return owner
+    return database.user_or_dba(rt.engine, os_username(), client_address())
 
 
 def _schema_ctx(rt: Runtime, action: str) -> ServiceContext | None:
@@ -990,7 +984,7 @@ def cmd_console(rt: Runtime) -> None:
         raise CliError("the console needs a terminal; `dsm --help` lists the commands for scripts")
     from dsm_tui import assets
 
-    missing = assets.problems()
+    missing = assets.problems(parse=False)
     if missing:  # before the terminal is taken: one line, and a non-zero exit (Textual's own error exits 0)
         raise CliError(f"cannot start the console: {missing[0]}; {assets.REINSTALL}", code=1)
     from dsm_tui.actions import KeymapError, parse_keymap

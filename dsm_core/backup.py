@@ -236,9 +236,11 @@ def _expected_sqlite(revision: str | None) -> dict[tuple[str, str], str]:
         return _sqlite_objects(scratch)
 
 
-# pg_restore --list: "ID; OID OID TYPE SCHEMA NAME OWNER". DSM's own functions, triggers and views by name.
-_PG_KINDS = ("FUNCTION", "TRIGGER", "VIEW", "RULE", "EVENT TRIGGER", "TABLE", "MATERIALIZED VIEW", "PROCEDURE",
-             "AGGREGATE", "TYPE", "DOMAIN", "SCHEMA", "EXTENSION")
+# pg_restore --list: "ID; OID OID TYPE SCHEMA NAME OWNER". The kinds that can hold code or data of their own;
+# the rest (table data, sequences, indexes, constraints, defaults, policies) belong to the tables checked by name.
+# Longest first, so "EVENT TRIGGER" is not read as "TRIGGER".
+_PG_KINDS = ("MATERIALIZED VIEW", "EVENT TRIGGER", "TABLE DATA", "AGGREGATE", "EXTENSION", "PROCEDURE", "FUNCTION",
+             "SEQUENCE", "TRIGGER", "DOMAIN", "SCHEMA", "TABLE", "RULE", "TYPE", "VIEW")
 
 
 def _pg_foreign(path: Path) -> list[str]:
@@ -247,35 +249,33 @@ def _pg_foreign(path: Path) -> list[str]:
     import dsm_core.models  # noqa: F401
     from dsm_core.db import roles
 
-    functions = {sig.split("(", 1)[0] for sig in roles.FUNCTION_SIGNATURES}
-    triggers = {"dsm_audit_identity", "dsm_window_approval", "dsm_worker_key_once"}
-    tables = {*SQLModel.metadata.tables, "alembic_version"}
     listed = subprocess.run([pg_tool("pg_restore"), "--list", str(path)], capture_output=True, text=True,
                             check=False, timeout=600)
     if listed.returncode != 0:
         raise ValidationError("path", f"{path}: pg_restore cannot read it ({_last(listed.stderr)})",
                               "give a file `dsm backup create` wrote")
+    ours = {
+        "FUNCTION": {sig.split("(", 1)[0] for sig in roles.FUNCTION_SIGNATURES},
+        "TRIGGER": {"dsm_audit_identity", "dsm_window_approval", "dsm_worker_key_once"},
+        "TABLE": {*SQLModel.metadata.tables, "alembic_version"},
+        "SCHEMA": {"public"},
+    }
     out: list[str] = []
     for line in listed.stdout.splitlines():
         if line.startswith(";") or ";" not in line:
             continue
-        words = line.split(";", 1)[1].split()[2:]  # past the two OIDs: TYPE… SCHEMA NAME… OWNER
-        if " ".join(words).startswith(("TABLE DATA ", "SEQUENCE ")):
-            continue  # rows and sequences of the tables checked by name
-        kind = next((k for k in sorted(_PG_KINDS, key=len, reverse=True) if " ".join(words).startswith(k + " ")),
-                    None)
-        if kind is None:
+        entry = " ".join(line.split(";", 1)[1].split()[2:])  # past the two OIDs: TYPE SCHEMA NAME… OWNER
+        kind = next((k for k in _PG_KINDS if entry.startswith(k + " ")), None)
+        if kind is None or kind in ("TABLE DATA", "SEQUENCE"):
             continue
-        rest = " ".join(words)[len(kind) + 1:].split()
-        schema, name = (rest[0], rest[1]) if len(rest) > 1 else ("", rest[0] if rest else "")
-        if kind == "TRIGGER":
-            name = rest[2] if len(rest) > 2 else name  # TRIGGER public TABLE NAME OWNER
+        rest = entry[len(kind) + 1:].split()
+        schema, name = (rest[0], rest[1]) if len(rest) > 1 else ("-", rest[0] if rest else "")
+        if kind == "TRIGGER" and len(rest) > 2:
+            name = rest[2]  # TRIGGER public TABLE NAME OWNER
         bare = name.split("(", 1)[0]
-        ok = ((kind == "FUNCTION" and bare in functions) or (kind == "TRIGGER" and bare in triggers)
-              or (kind == "VIEW" and bare.startswith("dsm_secrets_")) or (kind == "TABLE" and bare in tables)
-              or (kind == "SCHEMA" and bare == "public"))
-        if not ok or schema not in ("public", "-", ""):
-            out.append(f"{kind.lower()} {schema}.{name}" if schema not in ("-", "") else f"{kind.lower()} {name}")
+        known = bare.startswith("dsm_secrets_") if kind == "VIEW" else bare in ours.get(kind, set())
+        if not known or schema not in ("public", "-"):
+            out.append(f"{kind.lower()} {name}" if schema == "-" else f"{kind.lower()} {schema}.{name}")
     return out
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlmodel import select
 
@@ -141,8 +142,6 @@ class JobContext:
         sessions = caps.sessions_path if caps else sessions_path_for(server.redfish_version)
         # An address not in the inventory (a credential test of a new address) is a Server never stored: its calls
         # are recorded with no server, not with an id no row has (the foreign key would refuse the whole batch).
-        import sqlalchemy as sa
-
         stored = not sa.inspect(server).transient
         recorder = self.worker.activity.recorder(server.id if stored else None, self.job.id, task_id,
                                                  self.job.created_by)

@@ -232,17 +232,10 @@ def initialize_worker(config: Config, engine: Engine, os_user: str) -> InitRepor
             "(and on PostgreSQL `dsm db provision-roles`) first (docs/deployment.md)")
     acting: Actor = SYSTEM
     if not _worker_login(engine) and has_users(engine):
-        from dsm_core.services.database import owner_actor
-        from dsm_core.services.errors import PermissionDenied
+        from dsm_core.services.database import user_or_dba
 
-        try:
-            acting = actor_for(engine, os_user)
-        except PermissionDenied:
-            # SQLite: the service account owns the database file and is no DSM user (README, Permissions).
-            owner = owner_actor(engine)
-            if owner is None:
-                raise
-            acting = owner
+        # SQLite: the service account owns the database file and is no DSM user (README, Permissions).
+        acting = user_or_dba(engine, os_user)
         ServiceContext(engine, acting).require("admin", "dsm init --worker without the worker's database login")
     report = InitReport(config.source, False, config.redacted_database_url(), migrate.current_revision(engine),
                         config.worker_key_file, False, None, "")

@@ -65,6 +65,22 @@ def owner_actor(engine: Engine) -> Actor | None:
     return Actor(username=login, role="admin")
 
 
+def user_or_dba(engine: Engine, os_user: str, ip_address: str | None = None) -> Actor:
+    """A DSM user acts as themselves (their role is checked as always); someone who is not a DSM user but whom the
+    database trusts with everything (``owner_actor``: a PostgreSQL superuser or DBA, SQLite's file owner) acts as
+    an admin under their own name, audited. Anyone else is refused as before."""
+    from dsm_core.services.context import actor_for
+    from dsm_core.services.errors import PermissionDenied
+
+    try:
+        return actor_for(engine, os_user, ip_address)
+    except PermissionDenied:
+        owner = owner_actor(engine)
+        if owner is None:
+            raise
+        return owner
+
+
 def _file_owner_actor(engine: Engine) -> Actor | None:
     import os
     import pwd

@@ -284,12 +284,10 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
 
 def stored_key(engine: Engine) -> tuple[str | None, bool]:
     """The registered public key, and whether the database could be asked at all."""
-    from dsm_core.models import ActivitySettings
+    from dsm_core.services.bootstrap import stored_public_key
 
     try:
-        with engine.connect() as conn:
-            table = ActivitySettings.__table__  # type: ignore[attr-defined]
-            return conn.execute(sa.select(table.c.sealing_public_key).limit(1)).scalar(), True
+        return stored_public_key(engine), True
     except sa.exc.DBAPIError:
         return None, False
 
