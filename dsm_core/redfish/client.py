@@ -352,6 +352,8 @@ class IdracClient:
     _location: str | None = None
     _basic: bool = False
     _login_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _opening: asyncio.Future[None] | None = None
+    """The session request in flight, if any: ``close`` lets it land so the session can be deleted."""
     last_used: float = field(default_factory=time.monotonic)
 
     @property
@@ -374,27 +376,40 @@ class IdracClient:
     # --- authentication ----------------------------------------------------------------------------------
 
     async def login(self) -> None:
-        """Open a session, or settle for basic auth when the iDRAC cannot give one."""
+        """Open a session, or settle for basic auth when the iDRAC cannot give one.
+
+        The session request runs shielded from the caller's cancellation: a worker draining on SIGTERM
+        cancels tasks mid-login, and a POST already sent opens a session on the iDRAC whether or not we
+        wait for the answer. Left to finish, its token lands on this client and ``close`` deletes it;
+        abandoned, it would hold one of the iDRAC's few session slots until its idle timeout."""
         async with self._login_lock:
+            if self._opening is not None and not self._opening.done():
+                await asyncio.shield(self._opening)  # a cancelled caller's request, still landing: use it
             if self._token or self._basic:
                 return
-            body = {"UserName": self.username, "Password": self.password.reveal(), **self.login_extra}
-            try:
-                response = await self._send("POST", self.sessions_path, json_body=body, auth=False)
-            except RedfishError as exc:
-                if exc.status in (401, 403):
-                    raise AuthenticationFailed(
-                        exc.method, exc.path, exc.status, exc.message, exc.message_id, self.endpoint
-                    ) from None
-                if exc.status is None:
-                    raise  # unreachable: not a reason to give up on sessions for good
-                self._basic = True  # the iDRAC answered but gives no session (503 RAC0218, 404…): basic auth
-                return
-            token = response.headers.get("X-Auth-Token")
-            if response.status_code in (200, 201) and token:
-                self._token, self._location = token, self._session_location(response)
-            else:
-                self._basic = True
+            opening = asyncio.ensure_future(self._open_session())
+            opening.add_done_callback(_retrieve)
+            self._opening = opening
+            await asyncio.shield(opening)
+
+    async def _open_session(self) -> None:
+        body = {"UserName": self.username, "Password": self.password.reveal(), **self.login_extra}
+        try:
+            response = await self._send("POST", self.sessions_path, json_body=body, auth=False)
+        except RedfishError as exc:
+            if exc.status in (401, 403):
+                raise AuthenticationFailed(
+                    exc.method, exc.path, exc.status, exc.message, exc.message_id, self.endpoint
+                ) from None
+            if exc.status is None:
+                raise  # unreachable: not a reason to give up on sessions for good
+            self._basic = True  # the iDRAC answered but gives no session (503 RAC0218, 404…): basic auth
+            return
+        token = response.headers.get("X-Auth-Token")
+        if response.status_code in (200, 201) and token:
+            self._token, self._location = token, self._session_location(response)
+        else:
+            self._basic = True
 
     def _session_location(self, response: httpx.Response) -> str | None:
         """Where to DELETE the session: the Location header (or the body's @odata.id), on our origin only."""
@@ -636,13 +651,25 @@ class IdracClient:
 
     async def close(self, deadline: float | None = None) -> bool:
         """Delete the session (always: iDRACs allow few) and drop the connections, within ``deadline``
-        seconds (default ``settings.logout_deadline``). False when the session could not be closed."""
+        seconds (default ``settings.logout_deadline``). A login still in flight (its caller cancelled) is
+        given that same deadline to land first, so the session it opens is deleted too. False when the
+        session could not be closed."""
         closed = True
+        limit = max(0.1, self.settings.logout_deadline if deadline is None else deadline)
+        ends = time.monotonic() + limit
         try:
-            if self._token and self._location:
-                limit = self.settings.logout_deadline if deadline is None else deadline
+            opening, self._opening = self._opening, None
+            if opening is not None and not opening.done():
                 try:
-                    await asyncio.wait_for(self._logout(self._location), max(0.1, limit))
+                    await asyncio.wait_for(asyncio.shield(opening), limit)
+                except TimeoutError:
+                    opening.cancel()
+                    return False
+                except Exception:  # a failed login opened nothing to delete
+                    pass
+            if self._token and self._location:
+                try:
+                    await asyncio.wait_for(self._logout(self._location), max(0.1, ends - time.monotonic()))
                 except TimeoutError:
                     closed = False
         finally:
@@ -651,6 +678,12 @@ class IdracClient:
                 await self._http.aclose()
                 self._http = None
         return closed
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    """Mark a shielded login's failure as seen: its caller, if cancelled, will never read it."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(frozen=True)
