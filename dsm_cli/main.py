@@ -737,7 +737,8 @@ def cmd_firmware(rt: Runtime) -> None:
         if a.image_uri:
             details["image_uri"] = a.image_uri
         if a.file:
-            details["file"] = str(Path(a.file).expanduser().resolve())
+            # Absolute, but as named: the worker's rule must see a symlink, not what it points at.
+            details["file"] = os.path.abspath(os.path.expanduser(a.file))
         details["reboot"], reboot_at = parse_reboot(a.reboot)
         if reboot_at:
             details["reboot_at"] = reboot_at

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -60,6 +61,8 @@ class WorkerOptions:
     """Take part in the scheduler election (one worker of all runs it); off for a worker that only runs jobs."""
     scheduler_poll_seconds: float = 10.0
     """How often the scheduler ticks, and how often a standby worker tries to take the scheduler over."""
+    key_file: Path | None = None
+    """The worker's private key: never read for a job, whatever directory an admin opened (package_files)."""
 
 
 @dataclass
@@ -373,7 +376,7 @@ def run_worker(config: Config, options: WorkerOptions) -> int:
         )
         engine.dispose()
         return 1
-    worker = Worker(engine, key, options)
+    worker = Worker(engine, key, dataclasses.replace(options, key_file=config.worker_key_file))
     try:
         return asyncio.run(worker.run())
     finally:

@@ -72,6 +72,9 @@ class ActivitySettings(SQLModel, table=True):
     """Take an SCP export before every BIOS write, persistent boot change and firmware update: the undo."""
     scp_job_timeout_minutes: int = Field(default=60, nullable=False, sa_column_kwargs={"server_default": "60"})
     """Budget of an SCP export/import job on the iDRAC (an import can sit at 99% for a long time)."""
+    package_dirs: str | None = Field(default=None, max_length=4000)
+    """Comma-separated directories on the worker's host that a job may name files in (DUPs to push, a mounted
+    repository's catalog); none by default. An admin's setting: see dsm_core/package_files.py."""
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

@@ -37,6 +37,7 @@ from dsm_core.models import (
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.groups import get_group
+from dsm_core.services.jobs import check_package_file
 from dsm_core.services.servers import get_server
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import jsonable, row_view
@@ -100,6 +101,8 @@ def add_repository(
     if tx.session.exec(select(FirmwareRepository).where(FirmwareRepository.name == name)).first() is not None:
         raise Conflict(f"firmware repository {name!r} already exists")
     scheme, host, path = _check_url(url, local_path)
+    if local_path is not None:  # the worker reads the catalog there: the same rule as a pushed package's
+        check_package_file(tx.session, "local_path", f"{local_path.rstrip('/')}/{_catalog_file(catalog_file)}")
     if bool(username) != bool(password and password.reveal()):
         raise ValidationError("username", "a share user needs a password and the other way round",
                               "give --username with --password-stdin, or neither")

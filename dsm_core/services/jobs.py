@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
 from dsm_core.models import (
+    ActivitySettings,
     CredentialSet,
     FirmwareRepository,
     Job,
@@ -29,11 +30,14 @@ from dsm_core.models import (
     WorkflowExecution,
 )
 from dsm_core.models.base import JOB_STATUSES
+from dsm_core.package_files import SETTING as PACKAGE_DIRS
+from dsm_core.package_files import FileRefused, check_named, parse_dirs
 from dsm_core.services.configuration_rules import check_configuration
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dsm_core.services.groups import get_group
 from dsm_core.services.servers import get_server
+from dsm_core.services.settings import read_singleton
 from dsm_core.services.views import by_id_or_prefix, row_view
 from dsm_core.timeutil import utcnow
 
@@ -94,6 +98,16 @@ def _resolve_targets(
     return scope
 
 
+def check_package_file(session: Session, /, field: str, path: str) -> None:
+    """A file a job (or a repository) names must lie where an admin lets the worker read (package_files)."""
+    dirs = parse_dirs(read_singleton(session, ActivitySettings).package_dirs or "")
+    try:
+        check_named(path, dirs)
+    except FileRefused as exc:
+        raise ValidationError(field, str(exc), f"name a regular file inside {PACKAGE_DIRS} (dsm settings show "
+                              "activity)") from None
+
+
 def _check_references(session: Session, /, job_type: str, details: dict[str, Any]) -> list[str]:
     """Names in details must exist now; returns the credential set ids the job may use."""
     set_ids: list[str] = []
@@ -109,6 +123,8 @@ def _check_references(session: Session, /, job_type: str, details: dict[str, Any
                 "`dsm credentials list` shows the sets",
             )
         set_ids.append(str(cs.id))
+    if details.get("file"):
+        check_package_file(session, "details.file", str(details["file"]))
     repo = details.get("repository")
     if repo and session.exec(select(FirmwareRepository).where(FirmwareRepository.name == repo)).first() is None:
         raise ValidationError(

@@ -26,6 +26,7 @@ from dsm_core.models import (
     VirtualMediaSettings,
 )
 from dsm_core.models.base import BACKOFF_TYPES, LOG_LEVELS, SHARE_TYPES
+from dsm_core.package_files import parse_dirs
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import ServiceError, ValidationError
 from dsm_core.services.views import row_view
@@ -148,6 +149,10 @@ def _job_types(text: str) -> list[str]:
     return items
 
 
+def _package_dirs(text: str) -> str | None:
+    return ",".join(parse_dirs(text)) or None
+
+
 def _I(column: str, lo: int, hi: int) -> SettingKey:
     return SettingKey(column, f"a whole number from {lo} to {hi}", _int_range(lo, hi))
 
@@ -196,6 +201,8 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _B("pause_idrac_operations"),
                 _B("scp_backup_before_change"),
                 _I("scp_job_timeout_minutes", 5, 24 * 60),
+                SettingKey("package_dirs", "comma-separated absolute directories on the worker host, not / (empty: "
+                           "none, and a job naming a file is refused)", _package_dirs),
             )
         },
     ),
@@ -345,8 +352,9 @@ def set_setting(tx: Tx, /, dotted: str, value: str | Secret) -> dict[str, Any]:
         text = value.reveal() if isinstance(value, Secret) else str(value)
         try:
             parsed = spec.parse(text)
-        except (ValueError, TypeError):
-            raise ValidationError(dotted, f"{text!r} is not valid", f"expected {spec.accepted}") from None
+        except (ValueError, TypeError) as exc:
+            why = f" ({exc})" if isinstance(exc, ValueError) and str(exc) and not str(exc).startswith("invalid") else ""
+            raise ValidationError(dotted, f"{text!r} is not valid{why}", f"expected {spec.accepted}") from None
         previous = getattr(row, spec.column)
         setattr(row, spec.column, parsed)
         tx.audit("settings", section, key=key, value=parsed, previous=previous)

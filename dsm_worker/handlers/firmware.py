@@ -7,8 +7,7 @@ import asyncio
 import logging
 import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 import httpx
 from sqlmodel import select
@@ -17,8 +16,10 @@ from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.firmware.catalog import MAX_CATALOG_BYTES, Catalog, CatalogError, parse_catalog
 from dsm_core.jobtypes import CatalogSyncDetails, FirmwareDetails
 from dsm_core.models import FirmwarePackage, FirmwareRepository, JobTask, Server
+from dsm_core.package_files import FileRefused, open_package, parse_dirs
 from dsm_core.services.firmware import load_packages, recompute_compliance, store_catalog
 from dsm_core.timeutil import utcnow
+from dsm_worker import store
 from dsm_worker.handlers.inventory import for_each_server
 from dsm_worker.handlers.steps import capabilities
 from dsm_worker.runtime import JobContext, Outcome, TaskFailed, TaskLog
@@ -66,9 +67,22 @@ async def _download(ctx: JobContext, repo: FirmwareRepository, out: IO[bytes]) -
     return url
 
 
-def _parse_file(path: str) -> Catalog:
-    with open(path, "rb") as f:
-        return parse_catalog(f)
+def _parse_handle(handle: BinaryIO) -> Catalog:
+    with handle:
+        return parse_catalog(handle)
+
+
+async def _open_mounted(ctx: JobContext, path: str) -> BinaryIO:
+    """A mounted share's catalog, by the worker's file rule (dsm_core/package_files.py): the share must be
+    mounted inside activity.package_dirs, and no symlink below it is followed."""
+    activity, _ = await ctx.db(store.worker_settings, ctx.engine)
+    key = ctx.worker.options.key_file
+    try:
+        return await asyncio.to_thread(open_package, path, parse_dirs(activity.package_dirs or ""),
+                                       max_bytes=MAX_CATALOG_BYTES, forbidden=[key] if key else [])
+    except FileRefused as exc:
+        raise TaskFailed(f"the catalog is refused by the worker's file rule: {exc}; mount the share inside "
+                         "a configured package directory or fix --mounted-at") from None
 
 
 def _save_catalog(engine: Any, repo_id: Any, catalog: Catalog) -> tuple[int, int]:
@@ -97,16 +111,14 @@ async def catalog_sync(ctx: JobContext) -> Outcome:
                 if repo.share_type in ("http", "https"):
                     source = await _download(ctx, repo, tmp)
                     tmp.flush()
-                    path = tmp.name
+                    path: str | None = tmp.name
                 else:
-                    path = str(Path(repo.local_path or "/nonexistent") / repo.catalog_file)
-                    source = path
-                    if not Path(path).is_file():
-                        raise TaskFailed(f"{path} is not a file on the worker host; mount the {repo.share_type} "
-                                         "share there or fix --mounted-at")
+                    source = f"{(repo.local_path or '/nonexistent').rstrip('/')}/{repo.catalog_file}"
+                    path = None
                 log_.add(f"catalog from {source}")
                 try:
-                    catalog = await asyncio.to_thread(_parse_file, path)
+                    handle = open(path, "rb") if path else await _open_mounted(ctx, source)  # noqa: SIM115
+                    catalog = await asyncio.to_thread(_parse_handle, handle)
                 except CatalogError as exc:
                     raise TaskFailed(f"{source}: {exc}") from None
             count, servers = await ctx.db(_save_catalog, ctx.engine, repo.id, catalog)

@@ -16,13 +16,14 @@ import hashlib
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from dsm_core.firmware.catalog import PciIds
 from dsm_core.firmware.compliance import CatalogIndex, InstalledComponent, Platform, server_compliance
 from dsm_core.firmware.versions import compare_versions
 from dsm_core.jobtypes import FirmwareDetails
+from dsm_core.package_files import FileRefused, open_package, parse_dirs, read_capped
 from dsm_core.redfish import dell
 from dsm_core.redfish.client import IdracClient, OutcomeUnknown, RedfishError
 from dsm_core.redfish.jobs import TERMINAL, DellJob, list_jobs
@@ -42,6 +43,7 @@ from dsm_core.redfish.update import (
 )
 from dsm_core.services.firmware import pci_from_raw
 from dsm_core.timeutil import utcnow
+from dsm_worker import store
 from dsm_worker.workflows.common import (
     adopt,
     backup,
@@ -130,13 +132,7 @@ async def plan(ctx: StepContext) -> None:
     method = d.method
     if d.file:
         path = Path(d.file)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise StepFailed(f"the package {d.file} cannot be read on the worker host: {exc.strerror}") from None
-        if size > MAX_DUP_BYTES or size == 0:
-            raise StepFailed(f"the package {d.file} is {size} bytes; a DUP is between 1 byte and 2 GiB")
-        digest = await asyncio.to_thread(_sha256, path)
+        digest, size = await asyncio.to_thread(_sha256, await _open_package(ctx, d.file))
         updates.append({"name": path.name, "source": {"kind": "file", "path": d.file, "sha256": digest,
                                                       "size": size}})
     elif d.image_uri:
@@ -210,12 +206,29 @@ async def plan(ctx: StepContext) -> None:
                                        for u in updates))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+async def _open_package(ctx: StepContext, path: str) -> BinaryIO:
+    """The package a job named, opened by the worker's file rule (dsm_core/package_files.py): inside the
+    directories an admin configured (read now, not from the cached settings), no symlink followed, a regular
+    file with one link, never the worker's key."""
+    worker = ctx.job.worker
+    activity, _ = await ctx.job.db(store.worker_settings, ctx.job.engine)
+    dirs = parse_dirs(activity.package_dirs or "")
+    forbidden = [worker.options.key_file] if worker.options.key_file else []
+    try:
+        return await asyncio.to_thread(open_package, path, dirs, max_bytes=MAX_DUP_BYTES, forbidden=forbidden)
+    except FileRefused as exc:
+        raise StepFailed(f"the package is refused by the worker's file rule: {exc}") from None
+
+
+def _sha256(handle: BinaryIO) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    with handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+            size += len(block)
+            if size > MAX_DUP_BYTES:
+                raise StepFailed(f"the package grew past {MAX_DUP_BYTES} bytes while it was read; refused")
+    return h.hexdigest(), size
 
 
 def _repository_mode(ctx: StepContext) -> bool:
@@ -279,7 +292,10 @@ async def _start_update(ctx: StepContext, update: dict[str, Any]) -> Started:
     apply_time = plan_["apply_time"]
     source = update["source"]
     if source["kind"] == "file":
-        payload = await asyncio.to_thread(Path(source["path"]).read_bytes)
+        try:
+            payload = await asyncio.to_thread(read_capped, await _open_package(ctx, source["path"]), MAX_DUP_BYTES)
+        except FileRefused as exc:
+            raise StepFailed(f"the package is refused by the worker's file rule: {exc}") from None
         if hashlib.sha256(payload).hexdigest() != source["sha256"]:
             raise StepFailed(f"{source['path']} changed since the job planned it; create a new job for it")
         push = plan_["push"]

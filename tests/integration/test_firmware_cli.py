@@ -65,6 +65,10 @@ def ok(run: Run, *argv: str, stdin: str = "") -> str:
 
 def test_a_repository_is_added_with_its_share_password_sealed(dsm: tuple[Run, Engine]) -> None:
     run, engine = dsm
+    # The worker reads the catalog where the share is mounted: only inside a directory an admin lets jobs name
+    code, _, err = run("firmware", "repo", "add", "drm", "--url", "cifs://10.0.0.5/dell", "--mounted-at", "/mnt/dell")
+    assert code == 2 and "local_path: no directory is configured" in err and "activity.package_dirs" in err, err
+    ok(run, "settings", "set", "activity.package_dirs", "/mnt")
     view = json.loads(ok(run, "firmware", "repo", "add", "drm", "--url", "cifs://10.0.0.5/dell", "--mounted-at",
                          "/mnt/dell", "--catalog", "Catalog.xml.gz", "--username", "svc", "--password-stdin",
                          "--json", stdin="s3cret-share-pw\n"))
@@ -111,7 +115,9 @@ def test_update_jobs_are_checked_before_they_are_queued(dsm: tuple[Run, Engine])
     job = json.loads(ok(run, "firmware", "update", "127.0.10.1:8443", "--repository", "drm", "--reboot",
                         "at:2026-12-24T02:00+01:00", "--json"))
     assert job["details"]["reboot"] == "at" and job["details"]["reboot_at"].startswith("2026-12-24T02:00:00+01")
-    # a relative DUP path is the operator's: made absolute where the command ran (the worker reads that path)
+    # a relative DUP path is the operator's: made absolute where the command ran (the worker reads that path),
+    # and it must lie where an admin lets jobs name files
+    ok(run, "settings", "set", "activity.package_dirs", str(Path.cwd() / "dups"))
     rel = json.loads(ok(run, "firmware", "update", "127.0.10.1:8443", "--file", "dups/BIOS.EXE", "--json"))
     assert rel["details"]["file"].startswith("/") and rel["details"]["file"].endswith("/dups/BIOS.EXE")
 

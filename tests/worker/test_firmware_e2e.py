@@ -98,6 +98,7 @@ def test_every_update_method_end_to_end(fw_install: Install, fw_fleet: FleetThre
     home.run("servers", "refresh", r750, r630, check=True)
     home.run("firmware", "repo", "add", "drm", "--url", repo.url, check=True)
     home.run("firmware", "repo", "sync", "drm", check=True)
+    home.run("settings", "set", "activity.package_dirs", str(repo.root), check=True)  # DUPs pushed from there
     drain(install)
     repos = _json(install, "firmware", "repo", "list")
     assert repos[0]["package_count"] == 6 and repos[0]["last_status"] == "synced", repos

@@ -42,6 +42,8 @@ def one(tmp_path: Path, templates: Templates) -> Iterator[tuple[Install, FleetTh
             # These tests kill the worker inside the update's own steps; the SCP backup before it (shown in
             # test_firmware_e2e) would only make each run longer.
             settings.set_setting(ctx_for(install.engine, os_username()), "activity.scp_backup_before_change", "false")
+            # The DUPs are pushed from the repository's directory: the admin lets jobs name files there.
+            settings.set_setting(ctx_for(install.engine, os_username()), "activity.package_dirs", str(repo.root))
             install.home.run("servers", "add", fleet.endpoints[0], check=True)  # the workflow reads the rest live
             try:
                 yield install, fleet, repo
