@@ -411,20 +411,25 @@ def cmd_credentials(rt: Runtime) -> None:
             for r in rows:
                 r["range_list"] = [x["ip_range"] for x in r["ranges"]]
             print_table(rows, [("name", "name"), ("username", "user"), ("priority", "priority"),
-                               ("is_default", "default"), ("range_list", "ranges")])
+                               ("is_default", "default"), ("trust", "trust"), ("range_list", "ranges")])
+            if any(r["trust"] == "first-use" for r in rows):
+                say("first-use: the password may go to a server whose certificate was pinned on first sight (a lab's "
+                    "convenience); `dsm credentials update NAME --trust verified` sends it only to CA-verified or "
+                    "admin-pinned servers", sys.stderr)
     elif a.cred_cmd == "add":
         if not a.password_stdin:
             raise CliError("--password-stdin is required: the password is read from standard input, "
                            "never from the command line")
         view = credentials.add_credential_set(ctx, a.name, a.username, read_password(), ranges=a.range,
-                                              priority=a.priority, is_default=a.default, description=a.description)
+                                              priority=a.priority, is_default=a.default, description=a.description,
+                                              trust=a.trust)
         _emit(a, view) if a.json else print(f"added credential set {view['name']} ({len(view['ranges'])} range(s))")
     elif a.cred_cmd == "set-password":
         credentials.set_credential_password(ctx, a.name, read_password())
         print(f"password of {a.name} changed")
     elif a.cred_cmd == "update":
         view = credentials.update_credential_set(ctx, a.name, username=a.username, priority=a.priority,
-                                                 is_default=a.default, description=a.description)
+                                                 is_default=a.default, description=a.description, trust=a.trust)
         _emit(a, view) if a.json else print(f"updated credential set {view['name']}")
     elif a.cred_cmd == "remove":
         _confirm(rt, "credentials.remove", f"remove credential set {a.name}")
@@ -519,7 +524,8 @@ def cmd_servers(rt: Runtime) -> None:
             raise CliError("username: given without a password; add --password-stdin and pipe the password")
         view = servers.add_server(ctx, a.address, hostname=a.hostname, credential_set=a.credential_set,
                                   username=a.username, password=password, service_tag=a.service_tag,
-                                  model=a.model, notes=a.notes, tls_verify_mode=a.tls_verify)
+                                  model=a.model, notes=a.notes, tls_verify_mode=a.tls_verify,
+                                  fingerprint=a.fingerprint)
         _emit(a, view) if a.json else print(f"added server {view['ip_address']}:{view['port']} ({view['id']})")
     elif a.servers_cmd == "import":
         path = Path(a.file)
@@ -544,8 +550,10 @@ def cmd_servers(rt: Runtime) -> None:
         if a.tls_verify is not None:
             changes["tls_verify_mode"] = a.tls_verify
         password = read_password() if a.password_stdin else None
-        if a.forget_certificate:
-            changes["tls_fingerprint_sha256"] = None
+        if a.forget_certificate and a.fingerprint:
+            raise CliError("--forget-certificate and --fingerprint: give one of them")
+        if a.forget_certificate or a.fingerprint:
+            changes["tls_fingerprint_sha256"] = a.fingerprint
         _emit(a, servers.update_server(ctx, a.ref, username=a.username, password=password,
                                        clear_credentials=a.clear_credentials, **changes))
     elif a.servers_cmd == "remove":
@@ -1129,8 +1137,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     x.add_argument("--range", action="append", default=[], metavar="CIDR")
     x.add_argument("--priority", type=int, default=100)
-    x.add_argument("--default", action="store_true", help="use this set when nothing else matches")
+    x.add_argument("--default", action="store_true", help="prefer this set where no range picks one (it is still "
+                   "sent only to its ranges and to servers an admin linked to it)")
     x.add_argument("--description")
+    x.add_argument("--trust", choices=("first-use", "verified"), default="first-use",
+                   help="first-use (default; a lab's convenience): the password may go to a server pinned on first "
+                   "sight; verified: only to a CA-verified server or one whose fingerprint an admin pinned")
     x = csub.add_parser("set-password", help="replace a set's password (read from standard input)")
     x.add_argument("name")
     x.add_argument("--password-stdin", action="store_true", required=True)
@@ -1141,6 +1153,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--default", action=argparse.BooleanOptionalAction, default=None,
                    help="make it (or, with --no-default, stop it being) the set used when nothing else matches")
     x.add_argument("--description")
+    x.add_argument("--trust", choices=("first-use", "verified"))
     x = csub.add_parser("remove", help="delete a set (refused while servers are linked to it, unless --force)")
     x.add_argument("name")
     x.add_argument("--force", action="store_true", help="unlink the servers that use it and delete it anyway")
@@ -1174,6 +1187,8 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--model")
         x.add_argument("--notes")
         x.add_argument("--tls-verify", choices=("pin", "ca", "off"), default="pin" if verb == "add" else None)
+        x.add_argument("--fingerprint", metavar="SHA256", help="admin: pin this certificate fingerprint (vets the "
+                       "server for verified credential sets) instead of the first one seen")
         if verb == "update":
             x.add_argument("--clear-credentials", action="store_true")
             x.add_argument("--forget-certificate", action="store_true",

@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlmodel import select
 
-from dsm_core.credentials.resolution import CredentialCandidate, ServerCredentialFacts, resolve
+from dsm_core.credentials.resolution import (
+    CredentialCandidate,
+    Destination,
+    ResolvedCredential,
+    ServerCredentialFacts,
+    release_problem,
+    resolve,
+)
 from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
@@ -114,9 +121,23 @@ class JobContext:
                 f"no credentials for {server.ip_address}: add a credential set whose range covers it, "
                 "link one to the server, or set a default set"
             )
+        return resolved.username, await self.release(resolved, server), resolved.describe()
+
+    async def release(self, resolved: ResolvedCredential, server: Server) -> Secret:
+        """The password of ``resolved``, for a request to ``server`` only if the destination rule lets it go
+        there (resolution.release_problem); TaskFailed naming the rule otherwise. Every iDRAC password the
+        worker sends passes here: the pooled and fresh clients, credential tests and discovery."""
+        if self._candidates is None:
+            self._candidates = await self.db(_load_candidates, self.engine)
+        stored = not sa.inspect(server).transient
+        destination = Destination(server.ip_address, stored, server.credential_set_id if stored else None,
+                                  server.tls_verify_mode, bool(server.tls_pin_vetted) if stored else False)
+        problem = release_problem(resolved, destination, self._candidates)
+        if problem is not None:
+            raise TaskFailed(f"not sent: {problem}")
         if resolved.password_env is not None:
-            return resolved.username, resolved.password_env, resolved.describe()
-        return resolved.username, self.unseal(resolved.password_sealed), resolved.describe()
+            return resolved.password_env
+        return self.unseal(resolved.password_sealed)
 
     def unseal(self, sealed: str | None) -> Secret:
         if not sealed:

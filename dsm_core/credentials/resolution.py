@@ -34,6 +34,7 @@ class CredentialCandidate:
     priority: int
     is_default: bool
     ranges: tuple[CredentialRange, ...] = ()
+    trust: str = "first-use"
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,60 @@ def default_set(sets: Sequence[CredentialCandidate]) -> CredentialCandidate | No
 
 def range_from_text(text: str, priority: int = 100) -> CredentialRange:
     return CredentialRange(parse_cidr(text), priority)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the worker is about to send a secret: the address and what DSM knows of its trust."""
+
+    address: str
+    in_inventory: bool
+    linked_set_id: uuid.UUID | None = None
+    """The credential set the server is linked to (an admin's link where it lies outside the set's ranges)."""
+    tls_verify_mode: str = "pin"
+    pin_vetted: bool = False
+    """Its pinned fingerprint is an admin's, not a first-use pin."""
+
+
+def _in_ranges(address: str, ranges: Sequence[CredentialRange]) -> bool:
+    try:
+        ip = parse_ip(address)
+    except AddressError:
+        return False
+    return any(contains(r.network, ip) for r in ranges)
+
+
+def release_problem(cred: ResolvedCredential, dest: Destination, sets: Sequence[CredentialCandidate]) -> str | None:
+    """Why ``cred``'s secret must not go to ``dest``, or None when it may: the one rule the worker applies
+    wherever it attaches an iDRAC password to a request (docs/security.md, "The worker is nobody's lever").
+
+    - a credential set's password goes only to an address inside the set's ranges, or to a server linked to
+      the set (a link outside the ranges is an admin's); a ``verified`` set's, moreover, only to a server
+      whose certificate chains to a CA (tls mode ``ca``) or whose fingerprint an admin pinned;
+    - a server's own password goes only to that server;
+    - the worker's environment default goes only to an address inside some credential set's ranges: the
+      address space an admin vetted, never a fresh address an operator named.
+    """
+    where = dest.address
+    if cred.source == "server":
+        return None if dest.in_inventory else f"a server's own password goes only to that server, not to {where}"
+    if cred.source == "environment":
+        if any(_in_ranges(where, s.ranges) for s in sets):
+            return None
+        return (f"IDRAC_DEFAULT_USER's password goes only to addresses inside a credential set's ranges; {where} is "
+                "in none (an admin adds a set with a range that covers it)")
+    cand = next((s for s in sets if s.set_id == cred.set_id), None)
+    if cand is None:
+        return f"credential set {cred.set_name} no longer exists"
+    linked = dest.in_inventory and dest.linked_set_id == cand.set_id
+    if not linked and not _in_ranges(where, cand.ranges):
+        return (f"credential set {cand.name}'s password goes only to its ranges or to servers an admin linked to it; "
+                f"{where} is neither (an admin adds the range, or links the server: dsm servers update REF "
+                f"--credential-set {cand.name})")
+    if cand.trust == "verified" and not (dest.tls_verify_mode == "ca" or (dest.tls_verify_mode == "pin"
+                                                                         and dest.pin_vetted)):
+        return (f"credential set {cand.name} is verified: its password goes only to a server whose certificate "
+                f"chains to the site CA (--tls-verify ca) or whose fingerprint an admin pinned (dsm servers update "
+                f"REF --fingerprint SHA256); {where} has "
+                + ("certificate checks off" if dest.tls_verify_mode == "off" else "a first-use pin or none"))
+    return None

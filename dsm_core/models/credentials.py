@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from dsm_core.models.base import created_at, fk, pk, updated_at
+from dsm_core.models.base import CREDENTIAL_TRUST, created_at, enum_field, fk, pk, updated_at
 
 
 class CredentialSet(SQLModel, table=True):
@@ -20,6 +20,10 @@ class CredentialSet(SQLModel, table=True):
     description: str | None = None
     is_default: bool = Field(default=False, nullable=False)
     priority: int = Field(default=100, nullable=False)
+    trust: str = enum_field("credential_trust", CREDENTIAL_TRUST, "first-use")
+    """Where the worker may send the password beyond its ranges' addresses: ``first-use`` to a server whose
+    certificate was pinned when first seen (a lab's convenience), ``verified`` only to one whose certificate
+    chains to a CA or whose fingerprint an admin pinned (dsm_core/credentials/resolution.release_problem)."""
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

@@ -45,7 +45,10 @@ class Server(SQLModel, table=True):
     discovered_by_credential_set_id: uuid.UUID | None = fk("credential_sets.id")
     tls_verify_mode: str = enum_field("tls_verify_mode", TLS_VERIFY_MODES, "pin")
     tls_fingerprint_sha256: str | None = Field(default=None, max_length=95)
-    """Pinned certificate fingerprint, learned on first contact (trust on first use)."""
+    """Pinned certificate fingerprint, learned on first contact (trust on first use), or given by an admin."""
+    tls_pin_vetted: bool = Field(default=False, nullable=False, sa_column_kwargs={"server_default": sa.false()})
+    """The pin is an admin's (servers add/update --fingerprint), not one learned on first use: what a
+    ``verified`` credential set asks of a server it is sent to."""
     tls_ca_bundle: str | None = None
     """Path of a CA bundle to verify against when tls_verify_mode is "ca"."""
     bios_version: str | None = Field(default=None, max_length=64)

@@ -11,6 +11,7 @@ from dsm_core.credentials.resolution import CredentialCandidate, CredentialRange
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.hidden import sealed_or_marker
 from dsm_core.models import CredentialIpRange, CredentialSet, Server
+from dsm_core.models.base import CREDENTIAL_TRUST
 from dsm_core.netaddr import AddressError, parse_cidr
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
@@ -57,6 +58,15 @@ def _ranges(session: Session, /, set_id: Any) -> list[CredentialIpRange]:
     )
 
 
+def _trust(value: str) -> str:
+    if value not in CREDENTIAL_TRUST:
+        raise ValidationError("trust", f"{value!r} is not a trust level",
+                              "first-use (the password may go to a server pinned on first sight: a lab's "
+                              "convenience) or verified (only to a CA-verified server or one whose fingerprint "
+                              "an admin pinned)")
+    return value
+
+
 def _set_view(session: Session, /, cs: CredentialSet) -> dict[str, Any]:
     view = row_view(cs)
     view["ranges"] = [
@@ -77,8 +87,10 @@ def add_credential_set(
     priority: int = 100,
     is_default: bool = False,
     description: str | None = None,
+    trust: str = "first-use",
 ) -> dict[str, Any]:
     name = _name(name)
+    trust = _trust(trust)
     user = username.strip()
     if not user or len(user) > 100:
         raise ValidationError("username", f"{username!r} is empty or too long", "give the iDRAC user name")
@@ -99,13 +111,15 @@ def add_credential_set(
         priority=priority,
         is_default=is_default,
         description=description,
+        trust=trust,
     )
     tx.session.add(cs)
     tx.session.flush()
     for cidr in dict.fromkeys(cidrs):
         tx.session.add(CredentialIpRange(credential_set_id=cs.id, ip_range=cidr, priority=priority))
     tx.session.flush()
-    tx.audit("credential_set", cs.id, name=name, username=user, ranges=cidrs, priority=priority, is_default=is_default)
+    tx.audit("credential_set", cs.id, name=name, username=user, ranges=cidrs, priority=priority, is_default=is_default,
+             trust=trust)
     return _set_view(tx.session, cs)
 
 
@@ -129,10 +143,14 @@ def update_credential_set(
     priority: int | None = None,
     is_default: bool | None = None,
     description: str | None = None,
+    trust: str | None = None,
 ) -> dict[str, Any]:
     """Change what a set is called with and how it ranks; the password has its own command (set_password)."""
     cs = get_set(tx.session, name)
     changes: dict[str, Any] = {}
+    if trust is not None and _trust(trust) != cs.trust:
+        changes["trust"] = (cs.trust, trust)
+        cs.trust = trust
     if username is not None:
         user = username.strip()
         if not user or len(user) > 100:
@@ -157,7 +175,7 @@ def update_credential_set(
         cs.is_default = is_default
     if not changes:
         raise ValidationError("credential set", "nothing to change",
-                              "give --username, --priority, --default/--no-default or --description")
+                              "give --username, --priority, --default/--no-default, --trust or --description")
     tx.session.add(cs)
     tx.audit("credential_set", cs.id, name=name, changes={
         k: ({"old": v[0], "new": v[1]} if isinstance(v, tuple) else v) for k, v in changes.items()})
@@ -227,7 +245,7 @@ def load_candidates(session: Session, /) -> list[CredentialCandidate]:
     return [
         CredentialCandidate(
             cs.id, cs.name, cs.username, sealed_or_marker(cs, "password_sealed"), cs.priority, cs.is_default,
-            tuple(ranges.get(cs.id, ())),
+            tuple(ranges.get(cs.id, ())), cs.trust,
         )
         for cs in session.exec(select(CredentialSet)).all()
     ]

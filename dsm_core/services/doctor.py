@@ -221,7 +221,7 @@ def check_database(engine: Engine, now: datetime, problem: Callable[[Exception],
 def _rows(engine: Engine, now: datetime) -> list[Finding]:
     from sqlmodel import col
 
-    from dsm_core.models import ActivitySettings, Job, Server, Vcenter, WorkerHeartbeat
+    from dsm_core.models import ActivitySettings, CredentialSet, Job, Server, Vcenter, WorkerHeartbeat
     from dsm_core.models.settings import SINGLETON_ID
 
     out: list[Finding] = []
@@ -242,6 +242,8 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
             sa.select(col(Server.connection_status), sa.func.count()).group_by(col(Server.connection_status))).all()}
         vcenters = [(str(n), s) for n, s in conn.execute(
             sa.select(col(Vcenter.name), col(Vcenter.last_sync_status))).all()]
+        first_use = sorted(str(n) for n in conn.execute(
+            sa.select(col(CredentialSet.name)).where(col(CredentialSet.trust) == "first-use")).scalars())
     fresh = [(h, p, t) for h, p, t in beats if now - t <= HEARTBEAT_WITHIN]
     if not fresh:
         last = max((t for _, _, t in beats), default=None)
@@ -252,6 +254,12 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
     else:
         out.append(Finding("ok", "worker", f"{len(fresh)} beating: " + ", ".join(f"{h} pid {p}" for h, p, _ in fresh)))
     out.extend(_activity_writers(writers, {(h, p) for h, p, _ in fresh}))
+    if first_use:
+        out.append(Finding("warning", "credential trust", f"{len(first_use)} credential set(s) are first-use ("
+                           + ", ".join(first_use[:10]) + (" …" if len(first_use) > 10 else "") + "): their passwords "
+                           "go to any server inside their ranges whose certificate was pinned on first sight, a lab's "
+                           "convenience", "`dsm credentials update NAME --trust verified` and pin servers as admin "
+                           "(`dsm servers update REF --fingerprint SHA256`) or use --tls-verify ca"))
     for host, pid, beat in fresh:
         ahead = beat - db_now
         if ahead > CLOCK_SKEW_LIMIT:

@@ -149,6 +149,7 @@ def record_sync(tx: Tx, /, devices: list[OmeServer], now: datetime | None = None
             by_endpoint.pop((server.ip_address, server.port), None)
             server.ip_address, server.port = endpoint
             server.tls_fingerprint_sha256 = None  # another address is another certificate: pin it again
+            server.tls_pin_vetted = False
             by_endpoint[endpoint] = server
         server.service_tag, server.openmanage_device_id = tag, device.device_id
         server.model = server.model or device.model

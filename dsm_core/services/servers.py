@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from dsm_core.credentials.resolution import ServerCredentialFacts, resolve
+from dsm_core.credentials.resolution import ServerCredentialFacts, matching_sets, resolve
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.caps import check_length
 from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
@@ -27,6 +27,7 @@ from dsm_core.models import CredentialSet, Server, ServerGroup, ServerGroupMembe
 from dsm_core.models.base import TLS_VERIFY_MODES
 from dsm_core.netaddr import AddressError, format_endpoint, parse_endpoint, parse_ip, parse_port
 from dsm_core.services.context import (
+    Actor,
     ServiceContext,
     Tx,
     long_mutation,
@@ -36,7 +37,7 @@ from dsm_core.services.context import (
     refuse_control_characters,
 )
 from dsm_core.services.credentials import get_set, load_candidates
-from dsm_core.services.errors import Conflict, NotFound, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import row_view
 
@@ -109,6 +110,28 @@ def get_server(session: Session, /, ref: str) -> Server:
     return found[0]
 
 
+def _outside_ranges(session: Session, /, set_id: uuid.UUID, addresses: Sequence[str]) -> list[str]:
+    """The addresses of ``addresses`` outside the set's ranges: where only an admin may link it."""
+    cand = next((c for c in load_candidates(session) if c.set_id == set_id), None)
+    ranges = cand.ranges if cand else ()
+    return [a for a in addresses if not matching_sets(a, [cand] if cand and ranges else [])]
+
+
+def check_link(tx_or_session: Any, actor: Actor, set_id: uuid.UUID | None, addresses: Sequence[str],
+               name: str | None) -> None:
+    """Linking a credential set to a server sends the set's password there: inside the set's ranges anyone who
+    may edit servers may link it; outside them only an admin (docs/security.md, the destination rule)."""
+    if set_id is None or actor.may("admin"):
+        return
+    outside = _outside_ranges(tx_or_session, set_id, addresses)
+    if outside:
+        raise PermissionDenied(
+            f"credential set {name}'s password goes only to its ranges; linking it to {outside[0]}"
+            f"{f' (and {len(outside) - 1} more)' if len(outside) > 1 else ''}, outside them, needs the admin role; "
+            f"{actor.username} is {actor.role}"
+        )
+
+
 def _check_new_credentials(username: str | None, password: Secret | None) -> None:
     if bool(username) != bool(password and password.reveal()):
         raise ValidationError(
@@ -133,6 +156,7 @@ def add_server(
     model: str | None = None,
     notes: str | None = None,
     tls_verify_mode: str = "pin",
+    fingerprint: str | None = None,
 ) -> dict[str, Any]:
     ip, real_port = parse_address(address, port)
     hostname = validate_hostname(hostname)
@@ -141,6 +165,8 @@ def add_server(
     if tls_verify_mode not in TLS_VERIFY_MODES:
         raise ValidationError("tls_verify_mode", f"{tls_verify_mode!r} is not a mode", "use pin, ca or off")
     set_id = get_set(tx.session, credential_set).id if credential_set else None
+    check_link(tx.session, tx.actor, set_id, [ip], credential_set)
+    pin = _admin_pin(tx, fingerprint, tls_verify_mode)
     if tx.session.exec(select(Server).where(Server.ip_address == ip, Server.port == real_port)).first():
         raise Conflict(f"server {format_endpoint(ip, real_port)} already exists")
     server = Server(
@@ -152,6 +178,8 @@ def add_server(
         credential_set_id=set_id,
         notes=notes,
         tls_verify_mode=tls_verify_mode,
+        tls_fingerprint_sha256=pin,
+        tls_pin_vetted=pin is not None,
         idrac_username=username.strip() if username else None,
         idrac_password_sealed=seal_for_worker(tx.session, password) if username and password else None,
     )
@@ -163,8 +191,23 @@ def add_server(
         hostname=hostname,
         credential_set=credential_set,
         own_credentials=bool(username),
+        pinned_by_admin=pin,
     )
     return row_view(server)
+
+
+def _admin_pin(tx: Tx, fingerprint: str | None, mode: str) -> str | None:
+    """A fingerprint given for a server: an admin's vetting (what a ``verified`` credential set asks for)."""
+    if fingerprint is None:
+        return None
+    if not tx.actor.may("admin"):
+        raise PermissionDenied(f"pinning a server's certificate vets it for verified credential sets and needs the "
+                               f"admin role; {tx.actor.username} is {tx.actor.role}")
+    if mode != "pin":
+        raise ValidationError("fingerprint", f"goes with --tls-verify pin, not {mode}", "drop one of them")
+    from dsm_core.services.vcenter import normalize_fingerprint  # vcenter imports this module
+
+    return normalize_fingerprint(fingerprint)
 
 
 _UPDATABLE = (
@@ -202,8 +245,11 @@ def update_server(
             value = validate_service_tag(value)
         elif key == "tls_verify_mode" and value not in TLS_VERIFY_MODES:
             raise ValidationError(key, f"{value!r} is not a mode", "use pin, ca or off")
-        elif key == "tls_fingerprint_sha256" and value is not None:
-            raise ValidationError(key, "can only be forgotten here", "the worker pins the next certificate it sees")
+        elif key == "tls_fingerprint_sha256":
+            pin = _admin_pin(tx, value, changes.get("tls_verify_mode", server.tls_verify_mode))
+            changed[key] = {"old": server.tls_fingerprint_sha256, "new": pin, "pinned_by_admin": pin is not None}
+            server.tls_fingerprint_sha256, server.tls_pin_vetted = pin, pin is not None
+            continue
         elif key == "port":
             try:
                 value = parse_port(value)
@@ -212,6 +258,7 @@ def update_server(
         if key == "credential_set":
             previous = server.credential_set_id
             server.credential_set_id = get_set(tx.session, value).id if value else None
+            check_link(tx.session, tx.actor, server.credential_set_id, [server.ip_address], value)
             changed[key] = {"old": str(previous) if previous else None, "new": value or None}
             continue
         changed[key] = {"old": getattr(server, key), "new": value}
@@ -397,6 +444,10 @@ def import_servers_csv(
     name = os.path.basename(source)
     with read_scope(ctx.engine) as session:
         rows, errors = _parse_rows(session, text, name)
+        for set_id in {r.credential_set_id for r in rows if r.credential_set_id is not None}:
+            cs = session.get(CredentialSet, set_id)
+            check_link(session, ctx.actor, set_id, [r.ip for r in rows if r.credential_set_id == set_id],
+                       cs.name if cs else None)
     if errors and not skip_bad:
         raise CsvImportError(name, errors)
     if not rows:

@@ -150,8 +150,13 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
             raise TaskFailed("iDRAC found, but no credential set covers this address; add one with a range")
         tried = []
         sessions = dell.sessions_path_for(root.redfish_version)
+        refused: list[str] = []
         for cred in candidates:
-            password = ctx.unseal(cred.password_sealed) if cred.password_env is None else cred.password_env
+            try:  # an address found by a scan is one DSM did not have: only a set whose ranges cover it goes there
+                password = await ctx.release(cred, Server(ip_address=address, port=port, tls_verify_mode="pin"))
+            except TaskFailed as exc:
+                refused.append(str(exc))
+                continue
             client = IdracClient(
                 endpoint,
                 cred.username,
@@ -180,7 +185,10 @@ async def discovery_scan(ctx: JobContext) -> Outcome:
             return
         found["refused"] += 1
         found["refused_credentials"].append(endpoint)
-        raise TaskFailed(f"iDRAC found, but no credential set worked (tried {', '.join(tried)})")
+        if not tried:
+            raise TaskFailed("iDRAC found, but no credential may be sent there: " + "; ".join(refused))
+        raise TaskFailed(f"iDRAC found, but no credential set worked (tried {', '.join(tried)})"
+                         + (f"; {'; '.join(refused)}" if refused else ""))
 
     threads = int(ctx.worker.activity_settings.discovery_max_threads)
     outcome = await ctx.run_targets(

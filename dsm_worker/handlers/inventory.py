@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dsm_core.credentials.resolution import CredentialCandidate
+from dsm_core.credentials.resolution import CredentialCandidate, ResolvedCredential
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, session_scope
 from dsm_core.jobtypes import EventLogDetails, TestCredentialsDetails
@@ -361,7 +361,9 @@ async def _credential_under_test(ctx: JobContext, server: Server) -> tuple[str, 
         cand = await ctx.db(_named_set, ctx.engine, ctx.job.credential_set_ids[0])
         if cand is None:
             raise TaskFailed("the credential set named by this job was removed since it was created")
-        return cand.username, ctx.unseal(cand.password_sealed), f"credential set {cand.name} ({cand.username})"
+        named = ResolvedCredential("linked_set", cand.username, cand.password_sealed, set_id=cand.set_id,
+                                   set_name=cand.name)
+        return cand.username, await ctx.release(named, server), f"credential set {cand.name} ({cand.username})"
     return await ctx.credentials_for(server)
 
 
