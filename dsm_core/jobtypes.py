@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dsm_core.netaddr import AddressError, parse_cidr, parse_ip
+from dsm_core.urls import refuse_credentials
 
 TargetRule = Literal["none", "servers", "one_server", "clusters", "groups", "one_cluster_or_group",
                      "servers_or_address"]
@@ -158,6 +159,7 @@ class MediaMountDetails(_Details):
     @field_validator("image_url")
     @classmethod
     def _url(cls, value: str) -> str:
+        refuse_credentials(value)
         nfs_style = ":/" in value and "://" not in value
         cifs_style = value.startswith("//")
         if not (value.startswith(_MEDIA_SCHEMES) or nfs_style or cifs_style):
@@ -239,7 +241,7 @@ class FirmwareDetails(_Details):
     def _image(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(_REPO_URL_SCHEMES):
             raise ValueError("must be an http(s)://, nfs:// or cifs:// URL on the local network")
-        return value
+        return None if value is None else refuse_credentials(value)
 
     @field_validator("file")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pydantic
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlmodel import select
@@ -36,6 +37,7 @@ from dsm_core.redfish.client import IdracClient, Paused
 from dsm_core.redfish.dell import Capabilities, sessions_path_for
 from dsm_core.redfish.tls import TlsPolicy
 from dsm_core.services.credentials import load_candidates
+from dsm_core.urls import redact_credentials
 from dsm_worker import store
 
 if TYPE_CHECKING:
@@ -94,7 +96,14 @@ class JobContext:
 
     def details(self, model: type[D]) -> D:
         """The job's details as its type declares them: validated when the job was created, defaults filled."""
-        value = parse_details(self.job.job_type, self.job.details)
+        try:
+            value = parse_details(self.job.job_type, self.job.details)
+        except pydantic.ValidationError as exc:
+            # Never the input: a row written past DSM may hold what input checks refuse (a password in a URL).
+            first = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "details"
+            raise TaskFailed(f"the job's details are not valid: {where}: "
+                             f"{redact_credentials(first['msg'].removeprefix('Value error, '))}") from None
         if not isinstance(value, model):
             raise TypeError(f"{self.job.job_type} details are {type(value).__name__}, not {model.__name__}")
         return value

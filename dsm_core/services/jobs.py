@@ -40,6 +40,7 @@ from dsm_core.services.servers import get_server
 from dsm_core.services.settings import read_singleton
 from dsm_core.services.views import by_id_or_prefix, row_view
 from dsm_core.timeutil import utcnow
+from dsm_core.urls import redact_credentials
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -55,7 +56,9 @@ def _details_error(job_type: str, exc: pydantic.ValidationError) -> ValidationEr
     if kind == "missing":
         return ValidationError(field, f"is required for {job_type}", f"add --detail {loc}=VALUE")
     message = first["msg"].removeprefix("Value error, ")
-    return ValidationError(field, f"{message} (got {first.get('input')!r})" if "input" in first else message)
+    if "input" not in first:
+        return ValidationError(field, message)
+    return ValidationError(field, f"{message} (got {redact_credentials(repr(first['input']))})")
 
 
 def _resolve_targets(
@@ -217,13 +220,13 @@ def new_job(
 
 
 def audit_details(details: dict[str, Any]) -> dict[str, Any]:
-    """What the job was asked to do (the power action, the image, the attributes), for the audit log. A URL
-    may carry a share's user and password (cifs://user:pw@host/...): those never reach the log."""
+    """What the job was asked to do (the power action, the image, the attributes), for the audit log. URLs with
+    credentials are refused at input; a user part in any URL form (scheme://, //host, host:/) is hidden all
+    the same (dsm_core.urls), so none reaches the log from a row written past DSM."""
 
     def clean(value: Any) -> Any:
-        if isinstance(value, str) and "://" in value and "@" in value.split("://", 1)[1].split("/", 1)[0]:
-            scheme, rest = value.split("://", 1)
-            return f"{scheme}://[REDACTED]@{rest.split('@', 1)[1]}"
+        if isinstance(value, str):
+            return redact_credentials(value)
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
         if isinstance(value, list):
