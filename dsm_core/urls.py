@@ -60,3 +60,11 @@ def redact_credentials(text: str) -> str:
         return "[REDACTED]@"
 
     return _USERINFO.sub(hide, text)
+
+
+def url_host(value: str) -> str:
+    """The host a URL or share path names (no user, no port), lower-cased; '' when there is none."""
+    authority = _authority(value).rsplit("@", 1)[-1]
+    if authority.startswith("["):
+        return authority[1:].split("]", 1)[0].lower()
+    return authority.split(":", 1)[0].lower() if authority.count(":") <= 1 else authority.lower()

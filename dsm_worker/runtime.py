@@ -26,6 +26,7 @@ from dsm_core.credentials.resolution import (
     ServerCredentialFacts,
     release_problem,
     resolve,
+    share_release_problem,
 )
 from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.credentials.secret import Secret
@@ -147,6 +148,14 @@ class JobContext:
         if resolved.password_env is not None:
             return resolved.password_env
         return self.unseal(resolved.password_sealed)
+
+    async def share_problem(self, server: Server) -> str | None:
+        """Why a share's credentials may not ride in a request to ``server`` (resolution.share_release_problem)."""
+        if self._candidates is None:
+            self._candidates = await self.db(_load_candidates, self.engine)
+        stored = not sa.inspect(server).transient
+        return share_release_problem(server.ip_address, stored and server.credential_set_id is not None,
+                                     self._candidates)
 
     def unseal(self, sealed: str | None) -> Secret:
         if not sealed:

@@ -188,3 +188,13 @@ def release_problem(cred: ResolvedCredential, dest: Destination, sets: Sequence[
                 f"REF --fingerprint SHA256); {where} has "
                 + ("certificate checks off" if dest.tls_verify_mode == "off" else "a first-use pin or none"))
     return None
+
+
+def share_release_problem(address: str, linked: bool, sets: Sequence[CredentialCandidate]) -> str | None:
+    """Why a share's credentials (virtual media, a repository) must not go inside a request to the iDRAC at
+    ``address``, or None: only to an iDRAC in the address space an admin vetted (inside some credential set's
+    ranges, or linked to a set), never to one an operator added at an address of his choosing."""
+    if linked or any(_in_ranges(address, s.ranges) for s in sets):
+        return None
+    return (f"share credentials go only to iDRACs inside a credential set's ranges or linked to one; {address} is "
+            "neither (an admin adds a range that covers it, or links the server to a set)")

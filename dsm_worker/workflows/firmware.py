@@ -409,6 +409,10 @@ async def _install_repository(ctx: StepContext) -> None:
                 ctx.note(f"found repository job {adopted}, sent before this worker took over")
                 ctx.details["repository_job"] = {"job_id": adopted, "name": "Repository Update"}
         if not ctx.details.get("repository_job"):
+            if ctx.shared.get("share_password"):
+                problem = await ctx.job.share_problem(ctx.server)
+                if problem is not None:
+                    raise StepFailed(f"not sent: {problem}")
             ctx.details["jobs_before"] = [j.job_id for j in await list_jobs(client)][-500:]
             ctx.details["state"] = "sending"
             await ctx.save()

@@ -111,6 +111,10 @@ async def insert(ctx: StepContext) -> None:
         raise StepFailed(f"this iDRAC has no virtual media slot for {d.media_type} at {caps(ctx).virtual_media_path}")
     username = ctx.shared.get("share_username")
     password: Secret | None = ctx.shared.get("share_password")
+    if password is not None:
+        problem = await ctx.job.share_problem(ctx.server)
+        if problem is not None:
+            raise StepFailed(f"not sent: {problem}")
     secret = password.reveal() if password else None
     ctx.details.update({"slot": slot.slot_id, "path": slot.insert_target})
     try:

@@ -22,15 +22,18 @@ import pytest
 from sqlmodel import Session, select
 
 from dsm_cli.main import os_username
+from dsm_core.credentials.secret import Secret
 from dsm_core.models import Job, JobTask
 from dsm_core.services import credentials, jobs, servers
 from dsm_core.services.errors import PermissionDenied
 from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates, ctx_for
 from tests.recording_proxy import RecordingProxy
-from tests.sim.conftest import fleet_spec
+from tests.sim import conftest as sim_conftest
+from tests.sim.conftest import FileServer, client, fleet_spec
 from tests.worker.conftest import Install, block_of, make_install
 
+files = sim_conftest.files  # the plain HTTP file server fixture: the virtual-media share
 ADMIN = os_username()  # make_install's `dsm init` made the test's OS user the first admin
 
 PROD_PASSWORD = "prod-pw-7f3a9c2e"  # the simulated iDRAC's root password
@@ -132,3 +135,50 @@ def test_a_verified_set_goes_only_to_an_admin_pinned_server(install: Install, fl
     # The lab set stays first-use, as today, and says so
     listed = install.home.run("credentials", "list", check=True)
     assert "first-use" in listed.stdout and "first-use: the password may go" in listed.stderr
+
+
+SHARE_PASSWORD = "share-pw-5d1e0b77"
+
+
+def _mounted_user(endpoint: str) -> list[object]:
+    """UserName of each inserted virtual medium, as the simulated iDRAC was given it."""
+    with client(endpoint, auth=("root", PROD_PASSWORD)) as c:
+        slots = []
+        for base in ("/redfish/v1/Systems/System.Embedded.1", "/redfish/v1/Managers/iDRAC.Embedded.1"):
+            found = c.get(f"{base}/VirtualMedia")
+            if found.status_code == 200:
+                slots += [c.get(m["@odata.id"]).json() for m in found.json()["Members"]]
+    return [slot.get("UserName") for slot in slots if slot.get("Inserted")]
+
+
+def test_share_credentials_go_only_to_the_share_host_and_vetted_idracs(
+    install: Install, proxy: RecordingProxy, fleet: FleetThread, files: FileServer
+) -> None:
+    oscar = ctx_for(install.engine, "oscar")
+    image = files.put("isos/esxi.iso", b"\0" * 4096)  # on 127.0.0.1: the configured share host
+    for key, value in (("share_type", "cifs"), ("host", "127.0.0.1"), ("use_auth", "true"), ("username", "media")):
+        install.home.run("settings", "set", f"virtual_media.{key}", value, check=True)
+    install.home.run("settings", "set", "virtual_media.password", "-", stdin=SHARE_PASSWORD + "\n", check=True)
+    # His iDRAC, outside every range, with its own login (his own password for his own listener): the image on
+    # the real share host; the share's password does not go with the mount.
+    servers.add_server(oscar, proxy.endpoint, username="root", password=Secret(PROD_PASSWORD))
+    jobs.create_job(oscar, "virtual_media_mount", servers=[proxy.endpoint], details={"image_url": image})
+    install.worker()
+    _failed_with(install, "not sent: share credentials go only to iDRACs inside a credential set's ranges")
+    assert SHARE_PASSWORD.encode() not in proxy.received
+    assert PROD_PASSWORD.encode() in proxy.received  # the control: he did log in through his proxy
+    # A vetted iDRAC (inside prod's range), the image on another host: mounted without the share's credentials.
+    endpoint = fleet.endpoints[0]
+    servers.add_server(oscar, endpoint)
+    jobs.create_job(oscar, "virtual_media_mount", servers=[endpoint],
+                    details={"image_url": image.replace("127.0.0.1", "localhost")})
+    install.worker()
+    _completed(install)
+    assert _mounted_user(endpoint) == [None]
+    # The same iDRAC, the image on the share host: the iDRAC is given the share's credentials.
+    jobs.create_job(oscar, "virtual_media_unmount", servers=[endpoint])
+    install.worker()
+    jobs.create_job(oscar, "virtual_media_mount", servers=[endpoint], details={"image_url": image})
+    install.worker()
+    _completed(install)
+    assert _mounted_user(endpoint) == ["media"]
