@@ -547,6 +547,8 @@ def cmd_servers(rt: Runtime) -> None:
     elif a.servers_cmd == "update":
         changes = {k: getattr(a, k) for k in ("hostname", "service_tag", "model", "notes", "credential_set")
                    if getattr(a, k) is not None}
+        if a.address is not None:
+            changes["address"] = a.address
         if a.tls_verify is not None:
             changes["tls_verify_mode"] = a.tls_verify
         password = read_password() if a.password_stdin else None
@@ -1190,6 +1192,7 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--fingerprint", metavar="SHA256", help="admin: pin this certificate fingerprint (vets the "
                        "server for verified credential sets) instead of the first one seen")
         if verb == "update":
+            x.add_argument("--address", metavar="IP[:PORT]", help="admin: the server's iDRAC moved (drops its pin)")
             x.add_argument("--clear-credentials", action="store_true")
             x.add_argument("--forget-certificate", action="store_true",
                            help="drop the pinned TLS fingerprint; the next contact pins the new certificate")

@@ -95,6 +95,12 @@ class NetworkSettings(SQLModel, table=True):
     latency_alert_threshold_ms: int = Field(default=1000, nullable=False)
     max_response_body_mb: int = Field(default=16, nullable=False, sa_column_kwargs={"server_default": "16"})
     """Cap on one iDRAC/vCenter/OME response body, after decompression: a hostile device cannot exhaust us."""
+    allow_loopback_devices: bool = Field(default=False, nullable=False,
+                                         sa_column_kwargs={"server_default": sa.false()})
+    """Accept devices on loopback addresses from outside sources (OpenManage): only for a lab or a simulator on
+    this host; a real appliance that lists 127.0.0.1 or ::1 is steering DSM at the worker's own host."""
+    max_sync_devices: int = Field(default=10_000, nullable=False, sa_column_kwargs={"server_default": "10000"})
+    """The most server devices one OpenManage sync may list: a sync that lists more fails, changing nothing."""
     created_at: datetime = created_at()
     updated_at: datetime = updated_at()
 

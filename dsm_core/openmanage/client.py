@@ -164,9 +164,27 @@ def _port(url: Any) -> int | None:
         return None
 
 
-def parse_device(device: dict[str, Any]) -> OmeServer:
+def refused_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool) -> str | None:
+    """Why an address an outside source names is not one DSM may send to: unspecified, multicast, broadcast
+    (and the rest of 240/4), link-local (it needs an interface DSM cannot know), or loopback (the worker's own
+    host; accepted only where an admin set network.allow_loopback_devices for a lab or simulator)."""
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_multicast:
+        return "multicast"
+    if address.version == 4 and (address.is_reserved or int(address) == 0xFFFFFFFF):
+        return "broadcast or reserved"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_loopback and not allow_loopback:
+        return "loopback (network.allow_loopback_devices is off)"
+    return None
+
+
+def parse_device(device: dict[str, Any], allow_loopback: bool = False) -> OmeServer:
     """One device of the list as a server: its iDRAC address from DeviceManagement (the iDRAC agent's entries
-    first, IPv4 preferred over IPv6), its port from the management URL (443 otherwise)."""
+    first, IPv4 preferred over IPv6), its port from the management URL (443 otherwise). Addresses DSM never
+    sends to (``refused_address``) are passed over, and named when nothing else is left."""
     device_id = str(device.get("Id", ""))[:64]
     tag = _text(device.get("DeviceServiceTag"), 32)
     name = _text(device.get("DeviceName"))
@@ -178,15 +196,23 @@ def parse_device(device: dict[str, Any]) -> OmeServer:
         return any(str(p.get("AgentName", "")).lower() == "idrac" for p in profiles)
 
     found: list[tuple[tuple[int, int], ipaddress.IPv4Address | ipaddress.IPv6Address, int | None]] = []
+    refused: list[str] = []
     for entry in entries:
         address = _address(str(entry.get("NetworkAddress") or ""))
-        if address is None or address.is_unspecified or address.is_multicast or address.is_link_local:
-            continue  # a link-local IPv6 address needs an interface DSM cannot know
+        if address is None:
+            continue
+        why = refused_address(address, allow_loopback)
+        if why is not None:
+            refused.append(f"{address} ({why})")
+            continue
         profiles = [p for p in entry.get("ManagementProfile") or [] if isinstance(p, dict)]
         port = next((p for p in (_port(x.get("ManagementURL")) for x in profiles) if p), None)
         found.append(((0 if is_idrac(entry) else 1, 0 if address.version == 4 else 1), address, port))
     if not tag:
         return OmeServer(device_id, None, None, 443, name, model, "no service tag")
+    if not found and refused:
+        return OmeServer(device_id, tag, None, 443, name, model,
+                         "only addresses DSM refuses from an outside source: " + ", ".join(refused[:4]))
     if not found:
         return OmeServer(device_id, tag, None, 443, name, model, "no iDRAC address in DeviceManagement")
     found.sort(key=lambda f: f[0])  # the iDRAC agent's entries first, IPv4 before IPv6, else in the appliance's order

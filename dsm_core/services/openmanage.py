@@ -146,11 +146,13 @@ def record_sync(tx: Tx, /, devices: list[OmeServer], now: datetime | None = None
             continue
         before = (server.ip_address, server.port, server.service_tag, server.openmanage_device_id)
         if (server.ip_address, server.port) != endpoint:
-            by_endpoint.pop((server.ip_address, server.port), None)
-            server.ip_address, server.port = endpoint
-            server.tls_fingerprint_sha256 = None  # another address is another certificate: pin it again
-            server.tls_pin_vetted = False
-            by_endpoint[endpoint] = server
+            # An outside source never moves a server DSM knows: the next job would send its credentials to the
+            # new address. An admin confirms a real move (dsm servers update REF --address).
+            conflicts.append({"device": tag, "reason": f"OpenManage lists it at {format_endpoint(*endpoint)}, DSM "
+                              f"has it at {format_endpoint(server.ip_address, server.port)}: not moved; an admin "
+                              f"confirms a real move with `dsm servers update {tag} --address "
+                              f"{format_endpoint(*endpoint)}`"})
+            continue
         server.service_tag, server.openmanage_device_id = tag, device.device_id
         server.model = server.model or device.model
         server.hostname = server.hostname or hostname

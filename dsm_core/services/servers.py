@@ -5,6 +5,7 @@ REF is whatever an operator has at hand: the id, an IP, IP:PORT, the hostname or
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -211,6 +212,7 @@ def _admin_pin(tx: Tx, fingerprint: str | None, mode: str) -> str | None:
 
 
 _UPDATABLE = (
+    "address",
     "hostname",
     "service_tag",
     "model",
@@ -255,6 +257,19 @@ def update_server(
                 value = parse_port(value)
             except AddressError as exc:
                 raise ValidationError("port", str(exc)) from None
+        if key == "address":
+            if not tx.actor.may("admin"):
+                raise PermissionDenied(f"moving a server to another address sends its credentials there and needs "
+                                       f"the admin role; {tx.actor.username} is {tx.actor.role}")
+            ip, new_port = parse_address(value, None)
+            with contextlib.suppress(AddressError):
+                if parse_endpoint(value)[1] is None:
+                    new_port = server.port  # only the IP moved
+            old = format_endpoint(server.ip_address, server.port)
+            server.ip_address, server.port = ip, new_port
+            server.tls_fingerprint_sha256, server.tls_pin_vetted = None, False  # another address, another pin
+            changed["address"] = {"old": old, "new": format_endpoint(ip, new_port)}
+            continue
         if key == "credential_set":
             previous = server.credential_set_id
             server.credential_set_id = get_set(tx.session, value).id if value else None
@@ -275,7 +290,7 @@ def update_server(
     if not changed:
         raise ValidationError("changes", "nothing to change", "name at least one field to update")
     if (
-        "port" in changed
+        ("port" in changed or "address" in changed)
         and tx.session.exec(
             select(Server).where(
                 Server.ip_address == server.ip_address, Server.port == server.port, Server.id != server.id

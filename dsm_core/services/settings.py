@@ -222,6 +222,8 @@ SECTIONS: dict[str, tuple[type[SQLModel], dict[str, SettingKey]]] = {
                 _B("monitor_latency"),
                 _I("latency_alert_threshold_ms", 1, 600_000),
                 _I("max_response_body_mb", 1, 1024),
+                _B("allow_loopback_devices"),
+                _I("max_sync_devices", 1, 1_000_000),
             )
         },
     ),

@@ -48,10 +48,15 @@ async def openmanage_sync(ctx: JobContext) -> Outcome:
         client = OmeClient(str(settings.host), settings.port, str(settings.username),
                            ctx.unseal(settings.password_sealed), policy, ctx.worker.client_settings(), recorder)
         devices: list[OmeServer] = []
+        network = ctx.worker.network_settings
+        cap, loopback = int(network.max_sync_devices), bool(network.allow_loopback_devices)
         try:
             await client.login()
             async for device in client.servers():
-                devices.append(parse_device(device))
+                if len(devices) >= cap:
+                    raise TaskFailed(f"OpenManage {client.endpoint} lists more than {cap} server devices; nothing was "
+                                     "changed (if that many are real, an admin raises network.max_sync_devices)")
+                devices.append(parse_device(device, loopback))
         except CertificateChanged as exc:
             raise TaskFailed(f"TLS certificate of OpenManage {client.endpoint} changed: pinned {exc.pinned}, "
                              f"presented {exc.presented}. Nothing was sent. If it was replaced on purpose, configure "

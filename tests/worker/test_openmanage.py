@@ -41,6 +41,8 @@ def _configure(install: Install, ome: FakeOme) -> None:
                             "--username", "admin", "--password-stdin", "--json", stdin="calvin\n")
     assert done.returncode == 0, done.stderr
     assert "calvin" not in done.stdout and json.loads(done.stdout)["password_set"] is True
+    # The fake appliance lists devices on loopback (this host): a lab's setting, off by default.
+    install.home.run("settings", "set", "network.allow_loopback_devices", "true", check=True)
 
 
 def _sync(install: Install) -> Job:
@@ -86,15 +88,22 @@ def test_every_device_over_every_page_exactly_once_then_updated_and_a_failed_pag
     assert any(c.command_type == "DELETE" and c.success for c in calls)
     assert any("skipped OMT0012: no iDRAC address" in (t.log or "") for t in tasks)
 
-    # A second run: a moved iDRAC is updated, a new device created, nothing duplicated.
+    # A second run: a moved iDRAC is a conflict for an admin (never moved from outside), a new device created,
+    # nothing duplicated; the admin confirms the move and the next run agrees.
     ome.devices[0] = device(10001, "OMT0001", ["127.0.62.101"])
     ome.devices.append(device(10014, "OMT0014", ["127.0.62.14"]))
     job = _sync(install)
     assert job.status == "completed", job.error
     result = (job.details or {})["result"]["openmanage"]
-    assert (result["created"], result["updated"], result["unchanged"]) == (1, 1, 11)
+    assert (result["created"], result["updated"], result["unchanged"], result["conflicts"]) == (1, 0, 11, 1)
+    assert "not moved" in result["conflicting_devices"][0]["reason"], result
     servers = _servers(install)
-    assert len(servers) == 13 and servers["OMT0001"].ip_address == "127.0.62.101"
+    assert len(servers) == 13 and servers["OMT0001"].ip_address == "127.0.62.1"
+    install.home.run("servers", "update", "OMT0001", "--address", "127.0.62.101", check=True)
+    job = _sync(install)
+    result = (job.details or {})["result"]["openmanage"]
+    assert (result["created"], result["conflicts"]) == (0, 0) and _servers(install)["OMT0001"].ip_address == \
+        "127.0.62.101"
 
     # Page 3 fails: the job fails and nothing is recorded from the pages before it.
     ome.fail_page = 3
@@ -127,3 +136,30 @@ def test_paging_by_count_alone_and_a_next_link_off_the_appliance_is_refused(inst
         text = (job.error or "") + " ".join((t.error or "") + (t.log or "") for t in _tasks(install, job))
         assert "off this iDRAC's origin" in text or "refused" in text, text
         assert len(ome.pages) == 1  # the foreign link was never followed
+
+
+def test_outside_sources_cannot_point_dsm_at_its_own_host_or_flood_it(install: Install) -> None:
+    hostile = [device(30001, "BAD0001", ["255.255.255.255"]), device(30002, "BAD0002", ["127.0.0.1"], port=22),
+               device(30003, "BAD0003", ["::1"]), device(30004, "BAD0004", ["0.0.0.0"]),
+               device(30005, "BAD0005", ["224.0.0.1"]), device(30006, "BAD0006", ["169.254.1.1"]),
+               device(30007, "GOOD001", ["10.20.0.7"])]
+    with FakeOme(ADDRESS, free_port(), devices=hostile) as ome:
+        done = install.home.run("openmanage", "configure", "--host", ome.address, "--port", str(ome.port),
+                                "--username", "admin", "--password-stdin", stdin="calvin\n")
+        assert done.returncode == 0, done.stderr
+        job = _sync(install)
+        assert job.status == "completed", job.error
+        result = (job.details or {})["result"]["openmanage"]
+        assert sorted(_servers(install)) == ["GOOD001"]
+        reasons = {d["device"]: d["reason"] for d in result["skipped_devices"]}
+        assert "broadcast" in reasons["BAD0001"] and "loopback" in reasons["BAD0002"]
+        assert "loopback" in reasons["BAD0003"] and "unspecified" in reasons["BAD0004"]
+        assert "multicast" in reasons["BAD0005"] and "link-local" in reasons["BAD0006"]
+        # A flood: more devices than the cap fails the sync and changes nothing.
+        install.home.run("settings", "set", "network.max_sync_devices", "3", check=True)
+        ome.devices.append(device(30008, "GOOD002", ["10.20.0.8"]))
+        job = _sync(install)
+        assert job.status == "failed"
+        text = (job.error or "") + " ".join(t.error or "" for t in _tasks(install, job))
+        assert "lists more than 3 server devices" in text, text
+        assert sorted(_servers(install)) == ["GOOD001"]
