@@ -218,7 +218,7 @@ def cmd_scp(rt: cli.Runtime) -> None:
             backup = configuration.show_scp_backup(rt.ctx(), backup)["id"]
         _create(rt, "scp_import", [a.ref], {"backup_id": backup, "targets": a.target or ["ALL"],
                                             "shutdown_type": a.shutdown, "host_power_state": a.power_state,
-                                            "preview": a.preview})
+                                            "preview": a.preview, "from_other_server": a.from_other_server})
     elif a.scp_cmd == "list":
         rows = configuration.list_scp_backups(rt.ctx(), a.ref)
         if not a.json:
@@ -348,6 +348,8 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
                    help="the host's power state when the import is done")
     x.add_argument("--set", action="append", default=[], metavar="[FQDD:]ATTR=VALUE",
                    help="import a copy of the backup with this value changed (kept as a new backup)")
+    x.add_argument("--from-other-server", action="store_true",
+                   help="the backup was exported from another server: clone its settings onto REF (audited)")
     wait_flags(x)
     x = json_flag(ssub.add_parser("list", help="stored backups, newest first"))
     x.add_argument("ref", nargs="?", metavar="REF")

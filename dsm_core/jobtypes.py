@@ -212,6 +212,9 @@ class ScpImportDetails(_Details):
     shutdown_type: Literal["Graceful", "Forced", "NoReboot"] = "Graceful"
     host_power_state: Literal["On", "Off"] = "On"
     preview: bool = False
+    from_other_server: bool = False
+    """The backup was exported from another server: asked for explicitly (it clones that server's settings),
+    and recorded in the job's audit row."""
 
 
 _REPO_URL_SCHEMES = ("http://", "https://", "nfs://", "cifs://")

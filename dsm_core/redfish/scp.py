@@ -10,6 +10,7 @@ for shape. An import that ends ``CompletedWithErrors`` is never a success: every
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -183,6 +184,70 @@ def parse_profile(text: str | bytes) -> Profile:
     if stripped.startswith("<"):
         return _parse_xml(stripped)
     raise ProfileError("the profile is neither XML (<SystemConfiguration>) nor JSON ({\"SystemConfiguration\"…})")
+
+
+# What an operator may not touch through a profile: passwords (DSM would keep them in the profile in clear) and,
+# on the iDRAC itself, its accounts, network and certificates (who can log in to the iDRAC, and where it is).
+_SECRET_WORDS = ("password", "passphrase", "community", "privatekey", "secret", "psk")
+_IDRAC_ADMIN_GROUPS = ("users.", "ipv4", "ipv6", "nic.", "nicstatic.", "dns", "ssl", "security.", "webserver.",
+                       "activedirectory.", "ldap.", "radius", "snmp", "ssh", "remotehosts.", "certificate",
+                       "autoconfig", "ipmilan", "ipblocking", "serialcapture")
+
+
+def is_secret_attribute(attribute: str) -> bool:
+    """An attribute that holds a password or key (Users.3#Password, SysPassword, SNMP community…)."""
+    name = attribute.rsplit("#", 1)[-1].lower().replace("_", "")
+    return any(word in name for word in _SECRET_WORDS)
+
+
+def admin_attribute(fqdd: str, attribute: str) -> str | None:
+    """Why changing ``attribute`` of ``fqdd`` through a profile is an admin's: a secret anywhere, or an iDRAC
+    account, network or certificate setting. None for the rest (BIOS, NIC, RAID settings of the host)."""
+    if is_secret_attribute(attribute):
+        return "a password or key"
+    if fqdd.lower().startswith("idrac.") and attribute.lower().startswith(_IDRAC_ADMIN_GROUPS):
+        return "an iDRAC account, network or certificate setting"
+    return None
+
+
+def admin_attributes(profile: Profile) -> list[str]:
+    """``FQDD:ATTRIBUTE`` of every attribute of ``profile`` an import would set that is an admin's."""
+    return [f"{fqdd}:{name}" for fqdd, attrs in profile.components.items() for name in attrs
+            if admin_attribute(fqdd, name)]
+
+
+_XML_SECRET = re.compile(r'(<Attribute\s+Name="(?P<name>[^"]*)"\s*>)(?P<value>[^<]*)(</Attribute>)')
+
+
+def redact_profile(text: str) -> str:
+    """The profile as shown and audited: the value of every password or key attribute replaced by ``******``
+    (Dell's own export shows them so), XML or JSON, comments and order kept."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            return text
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if isinstance(node.get("Name"), str) and "Value" in node and is_secret_attribute(node["Name"]):
+                    node["Value"] = "******"
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(data)
+        return json.dumps(data, indent=2)
+
+    def hide(match: re.Match[str]) -> str:
+        if is_secret_attribute(match.group("name")) and match.group("value").strip():
+            return f"{match.group(1)}******{match.group(4)}"
+        return match.group(0)
+
+    return _XML_SECRET.sub(hide, text)
 
 
 def edit_profile(text: str, changes: dict[tuple[str, str], str]) -> str:

@@ -23,7 +23,14 @@ from dsm_core.models import (
 )
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish.bios import coerce_value
-from dsm_core.redfish.scp import ProfileError, edit_profile, parse_profile
+from dsm_core.redfish.scp import (
+    ProfileError,
+    admin_attribute,
+    edit_profile,
+    is_secret_attribute,
+    parse_profile,
+    redact_profile,
+)
 from dsm_core.services.configuration_rules import (
     baseline_for,
     drift_between,
@@ -31,7 +38,7 @@ from dsm_core.services.configuration_rules import (
     recompute_drift,
 )
 from dsm_core.services.context import Tx, mutation, query
-from dsm_core.services.errors import NotFound, ValidationError
+from dsm_core.services.errors import NotFound, PermissionDenied, ValidationError
 from dsm_core.services.groups import get_group
 from dsm_core.services.jobs import audit_details, new_job
 from dsm_core.services.servers import get_server
@@ -213,6 +220,8 @@ def apply_bios_baseline(tx: Tx, /, group: str | None = None, *, servers: list[st
 
 def _backup_view(backup: ScpBackup, server: Server | None, *, text: bool = False) -> dict[str, Any]:
     view = row_view(backup, exclude=() if text else ("profile_text",))
+    if text and view.get("profile_text"):
+        view["profile_text"] = redact_profile(str(view["profile_text"]))  # passwords, as Dell's export shows them
     view["server"] = _endpoint(server) if server else None
     return view
 
@@ -268,6 +277,14 @@ def edit_scp_backup(tx: Tx, /, backup_id: str, changes: list[str]) -> dict[str, 
     if not changes:
         raise ValidationError("set", "nothing to change", "give ATTRIBUTE=VALUE")
     parsed = dict(_parse_change(c) for c in changes)
+    for (fqdd, attribute) in parsed:
+        if is_secret_attribute(attribute):
+            raise ValidationError(f"set.{attribute}", "is a password or key: DSM would keep it in the profile, and "
+                                  "show it, in clear", "set passwords on the iDRAC itself (its own user tools)")
+        why = admin_attribute(fqdd, attribute)
+        if why and not tx.actor.may("admin"):
+            raise PermissionDenied(f"{fqdd}:{attribute} is {why}: changing it through a profile needs the admin "
+                                   f"role; {tx.actor.username} is {tx.actor.role}")
     registry = _registry(s, source.server_id)
     for (fqdd, attribute), value in parsed.items():
         if fqdd == "BIOS.Setup.1-1" and registry and attribute in registry.entries:

@@ -32,6 +32,7 @@ from dsm_core.models import (
 from dsm_core.models.base import JOB_STATUSES
 from dsm_core.package_files import SETTING as PACKAGE_DIRS
 from dsm_core.package_files import FileRefused, check_named, parse_dirs
+from dsm_core.redfish.scp import ProfileError, admin_attributes, parse_profile
 from dsm_core.services.configuration_rules import check_configuration
 from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -150,6 +151,30 @@ def _check_references(session: Session, /, job_type: str, details: dict[str, Any
     return set_ids
 
 
+def _check_scp_import(tx: Tx, scope: dict[str, list[str]], details: dict[str, Any]) -> None:
+    """A backup goes back onto its own server unless the import says otherwise; one that would set iDRAC
+    accounts, passwords, network or certificates is an admin's to import (redfish.scp.admin_attribute)."""
+    backup = tx.session.get(ScpBackup, uuid.UUID(details["backup_id"]))
+    assert backup is not None  # _check_references found it
+    target = scope["servers"][0]
+    if str(backup.server_id) != target and not details.get("from_other_server"):
+        source = tx.session.get(Server, backup.server_id)
+        raise ValidationError("details.from_other_server", f"backup {backup.id} was exported from "
+                              f"{source.ip_address if source else 'a removed server'}, not from the target",
+                              "importing it clones that server's settings: say so with --from-other-server "
+                              "(from_other_server=true; the audit row records it)")
+    if not {"ALL", "IDRAC"} & set(details.get("targets") or ["ALL"]) or tx.actor.may("admin"):
+        return
+    try:
+        touched = admin_attributes(parse_profile(backup.profile_text or ""))
+    except ProfileError:
+        return  # the worker refuses a profile it cannot read; nothing of it is the admin's to vet
+    if touched:
+        raise PermissionDenied(f"this import would set {len(touched)} iDRAC account, password, network or certificate "
+                               f"attribute(s) ({', '.join(touched[:3])}…): an admin's; import with --target BIOS, "
+                               f"NIC or RAID instead, or ask an admin; {tx.actor.username} is {tx.actor.role}")
+
+
 @mutation("jobs.create", "operator")
 def create_job(
     tx: Tx,
@@ -205,6 +230,8 @@ def new_job(
             "target_scope", f"{job_type} needs either --server REF or --detail address=IP", "give exactly one of them"
         )
     set_ids = _check_references(tx.session, job_type, clean)
+    if job_type == "scp_import":
+        _check_scp_import(tx, scope, clean)
     clean = check_configuration(tx.session, job_type, scope, clean)
     job = Job(
         job_type=job_type,
