@@ -34,3 +34,18 @@ def control_characters(text: str, *, multiline: bool = False) -> list[str]:
     allowed = _ALLOWED_IN_MULTILINE if multiline else frozenset()
     return sorted({_TABLE[ord(c)] for c in text if ord(c) in _FORBIDDEN and ord(c) not in allowed})
 
+
+
+SHELL_SPECIAL = frozenset("$`;&|<>(){}[]*?!~#'\"\\")
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why an operator-typed name (a group, a credential set, a firmware repository) cannot be one: such names
+    are completed into shells (dsm completion) and pasted into commands, so none may carry a character a
+    shell acts on, or a control character. None when the name is fine."""
+    bad = sorted({c for c in name if c in SHELL_SPECIAL})
+    if bad:
+        return "holds " + " ".join(repr(c) for c in bad) + ": a name may not carry characters a shell acts on"
+    if control_characters(name) or any(c in name for c in "\t\n\r"):
+        return "holds a control character"
+    return None

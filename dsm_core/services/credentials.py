@@ -17,12 +17,16 @@ from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import row_view
+from dsm_core.text import identifier_problem
 
 
 def _name(value: str, field: str = "name") -> str:
     name = value.strip()
     if not name or len(name) > 100:
         raise ValidationError(field, f"{value!r} is empty or longer than 100 characters", "give a short name")
+    problem = identifier_problem(name)
+    if problem:
+        raise ValidationError(field, f"{name!r} {problem}", "use letters, digits, spaces and . _ - + : @ , / =")
     return name
 
 

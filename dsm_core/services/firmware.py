@@ -41,6 +41,7 @@ from dsm_core.services.jobs import check_package_file
 from dsm_core.services.servers import get_server
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import jsonable, row_view
+from dsm_core.text import identifier_problem
 from dsm_core.timeutil import utcnow
 
 SCHEMES = ("http", "https", "nfs", "cifs")
@@ -98,6 +99,9 @@ def add_repository(
     name = name.strip()
     if not name or len(name) > 100:
         raise ValidationError("name", f"{name!r} is empty or longer than 100 characters", "give a short name")
+    problem = identifier_problem(name)
+    if problem:
+        raise ValidationError("name", f"{name!r} {problem}", "use letters, digits, spaces and . _ - + : @ , / =")
     if tx.session.exec(select(FirmwareRepository).where(FirmwareRepository.name == name)).first() is not None:
         raise Conflict(f"firmware repository {name!r} already exists")
     scheme, host, path = _check_url(url, local_path)

@@ -14,6 +14,7 @@ from dsm_core.services.context import Tx, mutation, query
 from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.servers import get_server
 from dsm_core.services.views import row_view
+from dsm_core.text import identifier_problem
 
 MANUAL_TYPES = tuple(t for t in GROUP_TYPES if t != "vcenter_cluster")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -31,6 +32,9 @@ def _validate(
 ) -> None:
     if name is not None and (not name.strip() or len(name) > 100):
         raise ValidationError("name", f"{name!r} is empty or longer than 100 characters", "give a short name")
+    problem = identifier_problem(name.strip()) if name is not None else None
+    if problem:
+        raise ValidationError("name", f"{name!r} {problem}", "use letters, digits, spaces and . _ - + : @ , / =")
     if group_type is not None and group_type not in MANUAL_TYPES:
         raise ValidationError(
             "type",
