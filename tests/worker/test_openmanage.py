@@ -12,7 +12,9 @@ import pytest
 from sqlmodel import Session, select
 
 from dsm_core.models import IdracCommand, Job, JobTask, Server
+from dsm_sim.fleet import FleetThread
 from tests.pg import free_port
+from tests.recording_proxy import RecordingProxy
 from tests.worker.conftest import Install
 from tests.worker.fake_ome import FakeOme, device
 
@@ -61,7 +63,7 @@ def _servers(install: Install) -> dict[str, Server]:
 
 
 def test_every_device_over_every_page_exactly_once_then_updated_and_a_failed_page_fails_the_job(
-        install: Install, ome: FakeOme) -> None:
+        install: Install, ome: FakeOme, fleet: FleetThread) -> None:
     _configure(install, ome)
     job = _sync(install)
     assert job.status == "completed", job.error
@@ -90,20 +92,30 @@ def test_every_device_over_every_page_exactly_once_then_updated_and_a_failed_pag
 
     # A second run: a moved iDRAC is a conflict for an admin (never moved from outside), a new device created,
     # nothing duplicated; the admin confirms the move and the next run agrees.
-    ome.devices[0] = device(10001, "OMT0001", ["127.0.62.101"])
-    ome.devices.append(device(10014, "OMT0014", ["127.0.62.14"]))
-    job = _sync(install)
-    assert job.status == "completed", job.error
-    result = (job.details or {})["result"]["openmanage"]
-    assert (result["created"], result["updated"], result["unchanged"], result["conflicts"]) == (1, 0, 11, 1)
-    assert "not moved" in result["conflicting_devices"][0]["reason"], result
-    servers = _servers(install)
-    assert len(servers) == 13 and servers["OMT0001"].ip_address == "127.0.62.1"
-    install.home.run("servers", "update", "OMT0001", "--address", "127.0.62.101", check=True)
-    job = _sync(install)
-    result = (job.details or {})["result"]["openmanage"]
-    assert (result["created"], result["conflicts"]) == (0, 0) and _servers(install)["OMT0001"].ip_address == \
-        "127.0.62.101"
+    # The new address is a listener of the appliance's choosing (a logging proxy in front of a real iDRAC); the
+    # server is linked to the lab set, so a move would have sent the set's password there with the next refresh.
+    with RecordingProxy("127.0.62.101", fleet.endpoints[0]) as proxy:
+        install.home.run("servers", "update", "OMT0001", "--credential-set", "lab", check=True)
+        ome.devices[0] = device(10001, "OMT0001", ["127.0.62.101"], port=proxy.port)
+        ome.devices.append(device(10014, "OMT0014", ["127.0.62.14"]))
+        job = _sync(install)
+        assert job.status == "completed", job.error
+        result = (job.details or {})["result"]["openmanage"]
+        assert (result["created"], result["updated"], result["unchanged"], result["conflicts"]) == (1, 0, 11, 1)
+        assert "not moved" in result["conflicting_devices"][0]["reason"], result
+        servers = _servers(install)
+        assert len(servers) == 13 and servers["OMT0001"].ip_address == "127.0.62.1"
+        install.home.run("servers", "refresh", "OMT0001", check=True)
+        install.worker()
+        assert proxy.received == b""  # 0 bytes: not the password, not even a connection's request
+        install.home.run("servers", "update", "OMT0001", "--address", f"127.0.62.101:{proxy.port}", check=True)
+        job = _sync(install)
+        result = (job.details or {})["result"]["openmanage"]
+        assert (result["created"], result["conflicts"]) == (0, 0) and _servers(install)["OMT0001"].ip_address == \
+            "127.0.62.101"
+        install.home.run("servers", "refresh", "OMT0001", check=True)  # the admin's move: now it goes there
+        install.worker()
+        assert b"calvin" in proxy.received
 
     # Page 3 fails: the job fails and nothing is recorded from the pages before it.
     ome.fail_page = 3
