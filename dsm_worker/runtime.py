@@ -32,7 +32,7 @@ from dsm_core.credentials.sealing import SealingError, unseal
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
 from dsm_core.jobtypes import parse_details
-from dsm_core.models import JobTask, Server
+from dsm_core.models import JobTask, Server, User
 from dsm_core.netaddr import format_endpoint
 from dsm_core.redfish.client import IdracClient, Paused
 from dsm_core.redfish.dell import Capabilities, sessions_path_for
@@ -90,6 +90,7 @@ class JobContext:
     cancel: asyncio.Event
     result: dict[str, Any] = field(default_factory=dict)
     _candidates: list[CredentialCandidate] | None = None
+    _admin_named: frozenset[uuid.UUID] | None = None
 
     @property
     def engine(self) -> Any:
@@ -140,8 +141,12 @@ class JobContext:
         if self._candidates is None:
             self._candidates = await self.db(_load_candidates, self.engine)
         stored = not sa.inspect(server).transient
+        if self._admin_named is None:
+            self._admin_named = frozenset(uuid.UUID(str(i)) for i in self.job.credential_set_ids or ()) \
+                if await self.db(_created_by_admin, self.engine, self.job.created_by) else frozenset()
         destination = Destination(server.ip_address, stored, server.credential_set_id if stored else None,
-                                  server.tls_verify_mode, bool(server.tls_pin_vetted) if stored else False)
+                                  server.tls_verify_mode, bool(server.tls_pin_vetted) if stored else False,
+                                  self._admin_named)
         problem = release_problem(resolved, destination, self._candidates)
         if problem is not None:
             raise TaskFailed(f"not sent: {problem}")
@@ -280,6 +285,15 @@ class JobContext:
             raise JobCancelled()
         outcome: Outcome = await self.db(_outcome, self.engine, self.job.id)
         return outcome
+
+
+def _created_by_admin(engine: Any, user_id: uuid.UUID | None) -> bool:
+    """The job's creator is an admin now (a role taken away since the job was made no longer vets anything)."""
+    if user_id is None:
+        return False
+    with read_scope(engine) as s:
+        user = s.get(User, user_id)
+        return user is not None and user.role == "admin"
 
 
 def _load_candidates(engine: Any) -> list[CredentialCandidate]:

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import ipaddress
 import ssl
 import threading
+from pathlib import Path
 from types import TracebackType
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from dsm_sim.tls import CertificateStore
 
@@ -21,12 +29,12 @@ from dsm_sim.tls import CertificateStore
 class RecordingProxy:
     """One asyncio loop in a thread (TLS in asyncio never reads and writes one SSL object from two threads)."""
 
-    def __init__(self, address: str, upstream: str) -> None:
+    def __init__(self, address: str, upstream: str, server_context: ssl.SSLContext | None = None) -> None:
         self.address = address
         host, _, port = upstream.rpartition(":")
         self.upstream = (host, int(port))
         self._certs = CertificateStore()
-        self._server_ctx = self._certs.context("his-idrac", [address])
+        self._server_ctx = server_context or self._certs.context("his-idrac", [address])
         self._client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self._client_ctx.check_hostname = False
         self._client_ctx.verify_mode = ssl.CERT_NONE
@@ -91,3 +99,34 @@ class RecordingProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._certs.close()
+
+
+def site_ca(directory: Path, address: str) -> tuple[ssl.SSLContext, Path]:
+    """A site CA and a server certificate it signed for ``address``: (the server's TLS context, the CA's PEM
+    file, for SSL_CERT_FILE). What a site whose iDRACs carry CA-issued certificates has."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DSM test site CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+          .not_valid_after(now + dt.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"idrac-{address}")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_file, cert_file, key_file = directory / "site-ca.pem", directory / "idrac.pem", directory / "idrac.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, ca_file

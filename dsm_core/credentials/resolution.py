@@ -144,6 +144,9 @@ class Destination:
     tls_verify_mode: str = "pin"
     pin_vetted: bool = False
     """Its pinned fingerprint is an admin's, not a first-use pin."""
+    named_by_admin: frozenset[uuid.UUID] = frozenset()
+    """Credential sets an admin named for this job explicitly (a scan or a credential test of an address):
+    the admin's choice of destination, as a link is."""
 
 
 def _in_ranges(address: str, ranges: Sequence[CredentialRange]) -> bool:
@@ -159,7 +162,8 @@ def release_problem(cred: ResolvedCredential, dest: Destination, sets: Sequence[
     wherever it attaches an iDRAC password to a request (docs/security.md, "The worker is nobody's lever").
 
     - a credential set's password goes only to an address inside the set's ranges, or to a server linked to
-      the set (a link outside the ranges is an admin's); a ``verified`` set's, moreover, only to a server
+      the set (a link outside the ranges is an admin's), or where an admin's own job named the set (a scan, a
+      credential test of an address: the admin chose the destination); a ``verified`` set's, moreover, only to a server
       whose certificate chains to a CA (tls mode ``ca``) or whose fingerprint an admin pinned;
     - a server's own password goes only to that server;
     - the worker's environment default goes only to an address inside some credential set's ranges: the
@@ -176,7 +180,7 @@ def release_problem(cred: ResolvedCredential, dest: Destination, sets: Sequence[
     cand = next((s for s in sets if s.set_id == cred.set_id), None)
     if cand is None:
         return f"credential set {cred.set_name} no longer exists"
-    linked = dest.in_inventory and dest.linked_set_id == cand.set_id
+    linked = (dest.in_inventory and dest.linked_set_id == cand.set_id) or cand.set_id in dest.named_by_admin
     if not linked and not _in_ranges(where, cand.ranges):
         return (f"credential set {cand.name}'s password goes only to its ranges or to servers an admin linked to it; "
                 f"{where} is neither (an admin adds the range, or links the server: dsm servers update REF "

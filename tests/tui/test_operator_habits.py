@@ -195,7 +195,7 @@ async def test_edit_link_groups_and_diagnose_from_the_console(tui_engine: Engine
     from dsm_core.credentials.secret import Secret
     from dsm_core.services import credentials
 
-    credentials.add_credential_set(admin, "dc2", "root", Secret("calvin"))
+    credentials.add_credential_set(admin, "dc2", "root", Secret("calvin"), ranges=["10.0.0.0/8"])  # covers them
     app = make_app(tui_engine, "oscar", start_view="servers")
     async with app.run_test(size=(120, 30)) as pilot:
         table = await _servers(pilot)

@@ -28,7 +28,7 @@ from dsm_core.services import credentials, jobs, servers
 from dsm_core.services.errors import PermissionDenied
 from dsm_sim.fleet import FleetThread
 from tests.conftest import Templates, ctx_for
-from tests.recording_proxy import RecordingProxy
+from tests.recording_proxy import RecordingProxy, site_ca
 from tests.sim import conftest as sim_conftest
 from tests.sim.conftest import FileServer, client, fleet_spec
 from tests.worker.conftest import Install, block_of, make_install
@@ -182,3 +182,28 @@ def test_share_credentials_go_only_to_the_share_host_and_vetted_idracs(
     install.worker()
     _completed(install)
     assert _mounted_user(endpoint) == ["media"]
+
+
+def test_a_verified_set_goes_to_a_server_whose_certificate_chains_to_the_site_ca(
+    install: Install, fleet: FleetThread, tmp_path: Path
+) -> None:
+    """The other way a server is vetted: its certificate chains to the site CA (here a CA made by the test,
+    trusted by the worker through SSL_CERT_FILE, as a site installs its CA in the host's store)."""
+    admin, oscar = ctx_for(install.engine, ADMIN), ctx_for(install.engine, "oscar")
+    credentials.update_credential_set(admin, "prod", trust="verified")
+    address = fleet.endpoints[0].split(":")[0].rsplit(".", 1)[0] + ".200"  # inside prod's range
+    context, ca_file = site_ca(tmp_path / "ca", address)
+    with RecordingProxy(address, fleet.endpoints[0], server_context=context) as signed:
+        install.home.extra_env["SSL_CERT_FILE"] = str(ca_file)
+        servers.add_server(oscar, signed.endpoint, tls_verify_mode="ca")
+        jobs.create_job(oscar, "refresh_server_info", servers=[signed.endpoint])
+        install.worker()
+        _completed(install)
+        assert PROD_PASSWORD.encode() in signed.received
+        # The same server pinned on first use instead: not vetted, nothing sent.
+        before = len(signed.received)
+        servers.update_server(oscar, signed.endpoint, tls_verify_mode="pin")
+        jobs.create_job(oscar, "refresh_server_info", servers=[signed.endpoint])
+        install.worker()
+        _failed_with(install, "credential set prod is verified")
+        assert PROD_PASSWORD.encode() not in signed.received[before:]
