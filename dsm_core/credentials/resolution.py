@@ -149,7 +149,8 @@ class Destination:
     the admin's choice of destination, as a link is."""
 
 
-def _in_ranges(address: str, ranges: Sequence[CredentialRange]) -> bool:
+def in_ranges(address: str, ranges: Sequence[CredentialRange]) -> bool:
+    """``address`` lies inside one of ``ranges`` (False for something that is not an address)."""
     try:
         ip = parse_ip(address)
     except AddressError:
@@ -173,7 +174,7 @@ def release_problem(cred: ResolvedCredential, dest: Destination, sets: Sequence[
     if cred.source == "server":
         return None if dest.in_inventory else f"a server's own password goes only to that server, not to {where}"
     if cred.source == "environment":
-        if any(_in_ranges(where, s.ranges) for s in sets):
+        if any(in_ranges(where, s.ranges) for s in sets):
             return None
         return (f"IDRAC_DEFAULT_USER's password goes only to addresses inside a credential set's ranges; {where} is "
                 "in none (an admin adds a set with a range that covers it)")
@@ -181,7 +182,7 @@ def release_problem(cred: ResolvedCredential, dest: Destination, sets: Sequence[
     if cand is None:
         return f"credential set {cred.set_name} no longer exists"
     linked = (dest.in_inventory and dest.linked_set_id == cand.set_id) or cand.set_id in dest.named_by_admin
-    if not linked and not _in_ranges(where, cand.ranges):
+    if not linked and not in_ranges(where, cand.ranges):
         return (f"credential set {cand.name}'s password goes only to its ranges or to servers an admin linked to it; "
                 f"{where} is neither (an admin adds the range, or links the server: dsm servers update REF "
                 f"--credential-set {cand.name})")
@@ -198,7 +199,7 @@ def share_release_problem(address: str, linked: bool, sets: Sequence[CredentialC
     """Why a share's credentials (virtual media, a repository) must not go inside a request to the iDRAC at
     ``address``, or None: only to an iDRAC in the address space an admin vetted (inside some credential set's
     ranges, or linked to a set), never to one an operator added at an address of his choosing."""
-    if linked or any(_in_ranges(address, s.ranges) for s in sets):
+    if linked or any(in_ranges(address, s.ranges) for s in sets):
         return None
     return (f"share credentials go only to iDRACs inside a credential set's ranges or linked to one; {address} is "
             "neither (an admin adds a range that covers it, or links the server to a set)")

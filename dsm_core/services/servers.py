@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from dsm_core.credentials.resolution import ServerCredentialFacts, matching_sets, resolve
+from dsm_core.credentials.resolution import ServerCredentialFacts, in_ranges, resolve
 from dsm_core.credentials.secret import Secret
 from dsm_core.db.caps import check_length
 from dsm_core.db.engine import read_scope, retry_when_locked, session_scope
@@ -111,20 +111,14 @@ def get_server(session: Session, /, ref: str) -> Server:
     return found[0]
 
 
-def _outside_ranges(session: Session, /, set_id: uuid.UUID, addresses: Sequence[str]) -> list[str]:
-    """The addresses of ``addresses`` outside the set's ranges: where only an admin may link it."""
-    cand = next((c for c in load_candidates(session) if c.set_id == set_id), None)
-    ranges = cand.ranges if cand else ()
-    return [a for a in addresses if not matching_sets(a, [cand] if cand and ranges else [])]
-
-
-def check_link(tx_or_session: Any, actor: Actor, set_id: uuid.UUID | None, addresses: Sequence[str],
+def check_link(session: Session, actor: Actor, set_id: uuid.UUID | None, addresses: Sequence[str],
                name: str | None) -> None:
     """Linking a credential set to a server sends the set's password there: inside the set's ranges anyone who
     may edit servers may link it; outside them only an admin (docs/security.md, the destination rule)."""
     if set_id is None or actor.may("admin"):
         return
-    outside = _outside_ranges(tx_or_session, set_id, addresses)
+    cand = next((c for c in load_candidates(session) if c.set_id == set_id), None)
+    outside = [a for a in addresses if cand is None or not in_ranges(a, cand.ranges)]
     if outside:
         raise PermissionDenied(
             f"credential set {name}'s password goes only to its ranges; linking it to {outside[0]}"

@@ -90,3 +90,4 @@ def test_an_import_that_sets_idrac_accounts_is_an_admins(
         jobs.create_job(operator, "scp_import", servers=[A], details={"backup_id": backup, "targets": ["IDRAC"]})
     jobs.create_job(operator, "scp_import", servers=[A], details={"backup_id": backup, "targets": ["BIOS"]})
     jobs.create_job(admin, "scp_import", servers=[A], details={"backup_id": backup})
+
