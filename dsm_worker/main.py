@@ -237,13 +237,13 @@ class Worker:
             run = self.running.get(job.id)
             if run is not None and run.lost:
                 return  # another worker owns it now
-            await asyncio.to_thread(store.hand_back, self.engine, job.id, self.id)
+            await _to_the_end(store.hand_back, self.engine, job.id, self.id)
             log.info("job=%s handed back", job.id)
             raise
         except Exception as exc:
             log.exception("job=%s failed", job.id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
-        await asyncio.to_thread(store.finish_job, self.engine, job.id, self.id, status, error, ctx.result or None)
+        await _to_the_end(store.finish_job, self.engine, job.id, self.id, status, error, ctx.result or None)
         log.info("job=%s type=%s status=%s%s", job.id, job.job_type, status, f" error={error!r}" if error else "")
 
     async def run(self) -> int:
@@ -336,6 +336,20 @@ class Worker:
         for task in pending:
             task.cancel()  # _execute hands the job back on cancellation
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _to_the_end(fn: Callable[..., object], *args: object) -> None:
+    """Writes a job's end (its outcome, or its hand-back) even when the worker is told to stop meanwhile.
+
+    A plain ``to_thread`` write cancelled while still queued for a thread never runs: the job would stay ``running``
+    under a lease nobody renews until it expires, and then be resumed although it had ended. The write is shielded
+    and waited for; the cancellation is raised after it."""
+    write = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        await asyncio.shield(write)
+    except asyncio.CancelledError:
+        await write
+        raise
 
 
 def configure_logging(level: str) -> None:

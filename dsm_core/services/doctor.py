@@ -22,6 +22,9 @@ from dsm_core.config import Config
 Level = Literal["ok", "warning", "error"]
 HEARTBEAT_WITHIN = timedelta(minutes=1)
 CLOCK_SKEW_LIMIT = timedelta(seconds=5)
+TAKEOVER_WITHIN = timedelta(minutes=2)
+"""A running job's lease may have run out this long before a worker takes it over: workers claim expired leases at
+their next poll (seconds), so longer means no worker that handles the job's type is there to."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,10 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
         cut = now - timedelta(hours=stale_hours)
         stale_count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(col(Job.created_at)))
                                            .where(col(Job.status) == "pending", col(Job.created_at) < cut)).one()
+        orphans = conn.execute(sa.select(col(Job.id), col(Job.job_type), col(Job.lease_expires_at))
+                               .where(col(Job.status) == "running",
+                                      col(Job.lease_expires_at) < db_now - TAKEOVER_WITHIN)
+                               .order_by(col(Job.lease_expires_at)).limit(20)).all()
         reach = {str(k): int(v) for k, v in conn.execute(
             sa.select(col(Server.connection_status), sa.func.count()).group_by(col(Server.connection_status))).all()}
         vcenters = [(str(n), s) for n, s in conn.execute(
@@ -274,8 +281,15 @@ def _rows(engine: Engine, now: datetime) -> list[Finding]:
                            f"({stale_hours} h), the oldest since {_utc(oldest):%Y-%m-%d %H:%M} UTC",
                            "`dsm jobs list --status pending` lists them; a worker must be up and handle their "
                            "type (the worker line above; the console's header)"))
-    else:
-        out.append(Finding("ok", "jobs", "no stale pending job"))
+    if orphans:
+        ids = ", ".join(f"{str(i)[:8]} ({t})" for i, t, _ in orphans[:5]) + (" …" if len(orphans) > 5 else "")
+        since = int((db_now - _utc(orphans[0][2])).total_seconds())
+        out.append(Finding("error", "jobs", f"{len(orphans)} running job(s) whose worker's lease ran out and no worker "
+                           f"took them over (the oldest {since} s ago): {ids}",
+                           "a worker that handles their type must be up and not paused (the worker line above); it "
+                           "resumes them from their step records — `dsm jobs show ID` says where each stopped"))
+    if not stale_count and not orphans:
+        out.append(Finding("ok", "jobs", "no stale pending job, no running job without a worker"))
     if reach.get("failed"):
         out.append(Finding("warning", "iDRACs", f"{reach['failed']} of {sum(reach.values())} unreachable at their "
                            "last contact", "`dsm servers list --filter conn:failed`; `dsm servers diagnose REF`"))

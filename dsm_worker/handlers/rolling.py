@@ -81,23 +81,32 @@ REWOUND = ("firmware_update", "reboot_server", "wait_for_online", "install", "re
 
 
 def _rewind_failed_update(engine: Any, job_id: uuid.UUID, server_id: uuid.UUID) -> bool:
-    """A retry after the iDRAC failed the update job itself (it ran at POST, in ``apply``): following that job again
-    could only fail again, so the host's update is installed anew, from ``firmware_update``. Returns whether it did."""
+    """An operator's retry after the iDRAC failed the update job itself (it ran at POST, in ``apply``): following that
+    job again could only fail again, so the host's update is installed anew, from ``firmware_update``. Returns whether
+    it did.
+
+    Only a retry rewinds (it set the failed ``apply`` back to pending): a worker taking the job over after a death
+    finds ``apply`` still failed, and the failure stands. A rewind happens once per failure: it takes the failed Dell
+    job out of ``apply``'s record, so a worker that dies after the new install and before ``apply`` runs again does not
+    rewind (and install) a second time on resume."""
     with session_scope(engine) as s:
         rows = {r.step_name: r for r in s.exec(select(WorkflowExecution).where(
             WorkflowExecution.job_id == job_id, WorkflowExecution.server_id == server_id)).all()}
         apply_ = rows.get("apply")
-        if apply_ is None or apply_.step_status not in ("failed", "pending"):
+        if apply_ is None or apply_.step_status != "pending":
             return False
         updates = (apply_.step_details or {}).get("updates", [])
-        if not any((u.get("dell_job") or {}).get("outcome") in ("failed", "reboot_failed")
-                   for u in updates if isinstance(u, dict)):
+        failed = [u.get("job_id") for u in updates if isinstance(u, dict)
+                  and (u.get("dell_job") or {}).get("outcome") in ("failed", "reboot_failed")]
+        if not failed:
             return False
         for name in REWOUND:
             row = rows.get(name)
             if row is not None:
                 row.step_status, row.step_error = "pending", None
-                row.step_details = {**(row.step_details or {}), "rewound": "the update job failed; installing again"}
+                details = {k: v for k, v in (row.step_details or {}).items() if name != "apply" or k != "updates"}
+                row.step_details = {**details, "rewound": "the update job failed; installing again",
+                                    "failed_jobs": failed}
                 s.add(row)
         return True
 

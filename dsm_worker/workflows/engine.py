@@ -6,7 +6,8 @@ before ``run`` and as completed/failed/skipped after, with details and error. On
 the job, or an operator retried it) completed and skipped steps are passed over; a step left ``running``
 by a dead worker is re-checked with ``done`` before it runs again, and its saved details (the Dell job id,
 the task monitor URI, a reset already sent) let ``run`` pick up the poll instead of starting over. The
-first failure stops the workflow: the target stays where the last step left it. Cancellation is honoured
+first failure stops the workflow: the target stays where the last step left it, and the failure stands on a
+resume too (only an operator's retry, which resets the step to pending, runs it again). Cancellation is honoured
 between steps and runs the workflow's clean-up.
 """
 
@@ -155,6 +156,11 @@ async def run_workflow(
         if job.cancel.is_set():
             await _cleanup(wf, job, task, server, log, earlier, shared)
             raise JobCancelled()
+        if status == "failed" and row is not None:
+            # A failure stands until an operator retries it (a retry resets the step to pending): a worker taking
+            # over a job whose end its predecessor died before recording must not retry on its own — a step
+            # run again could send again what the failed attempt had sent.
+            raise StepFailed(f"step {step.name} failed: {row.step_error or 'no error recorded'}")
         await job.wait_unpaused()
         resumed = status == "running"  # a dead worker's step; a failed or reset one (a retry) starts afresh
         ctx = StepContext(job, task, server, log, wf.name, step.name, stored if resumed else {}, earlier, resumed,

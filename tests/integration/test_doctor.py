@@ -89,6 +89,22 @@ def test_doctor_is_quiet_on_a_healthy_install_and_names_each_problem_with_its_fi
         with engine.begin() as conn:
             conn.execute(sa.text("DELETE FROM jobs"))
 
+        # 3b. a running job whose worker died: its lease ran out 5 minutes ago and no worker took it over
+        made = jobs.create_job(admin, "discovery_scan", details={"ranges": ["127.0.99.1"]})
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE jobs SET status = 'running', lease_expires_at = :t"),
+                         {"t": utcnow() - timedelta(minutes=5)})
+        code, errors, _ = _doctor(home)
+        assert code == 1 and len(errors) == 2, errors
+        assert errors[1].startswith("error   jobs: 1 running job(s) whose worker's lease ran out and no worker took "
+                                    "them over (the oldest 30"), errors[1]
+        assert f"{str(made['id'])[:8]} (discovery_scan)" in errors[1] and "`dsm jobs show ID`" in errors[1]
+        with engine.begin() as conn:  # a lease that ran out a moment ago is a takeover still to come, not a finding
+            conn.execute(sa.text("UPDATE jobs SET lease_expires_at = :t"), {"t": utcnow() - timedelta(seconds=30)})
+        assert len(_doctor(home)[1]) == 1
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM jobs"))
+
         # 4. an unmigrated database (an older revision): the schema line, and nothing read from its rows
         downgraded = home.run("db", "downgrade", "0009", "--yes-destroy-data")
         assert downgraded.returncode == 0, downgraded.stderr
