@@ -46,7 +46,8 @@ def _choice(options: tuple[str, ...], what: str) -> Callable[[str], str]:
 def _create(rt: cli.Runtime, job_type: str, refs: list[str], details: dict[str, Any],
             groups: list[str] | None = None) -> None:
     ctx = rt.ctx()
-    view = jobs.create_job(ctx, job_type, servers=refs, groups=groups or [], details=details)
+    view = jobs.create_job(ctx, job_type, servers=refs, groups=groups or [], details=details,
+                           disruption_override=getattr(rt.args, "disruption_override", None))
     cli._report_created(rt, ctx, view)
 
 
@@ -256,16 +257,19 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
     x.add_argument("--target", required=True, metavar="TARGET", help="Pxe|Cd|Hdd|BiosSetup|…|UefiTarget=PATH")
     x.add_argument("--continuous", action="store_true", help="every boot, not once (a persistent change)")
     x.add_argument("--reboot", action="store_true", help="restart the host now to boot from it")
+    cli.disruption_flag(x)
     wait_flags(x)
     x = json_flag(bsub.add_parser("order", help="the persistent boot order (applied at the next reboot)"))
     x.add_argument("refs", nargs=1, metavar="REF")
     x.add_argument("--set", required=True, metavar="A,B,C", help="every BootOptions id once, in the new order")
     x.add_argument("--reboot", action="store_true", help="restart the host now to apply it")
+    cli.disruption_flag(x)
     wait_flags(x)
     x = json_flag(bsub.add_parser("mode", help="the persistent boot mode, through the BIOS (BootMode)"))
     x.add_argument("refs", nargs="+", metavar="REF")
     x.add_argument("mode", type=_choice(("Uefi", "Bios"), "boot mode"), metavar="Uefi|Bios")
     x.add_argument("--reboot", action="store_true", help="restart the host now to apply it")
+    cli.disruption_flag(x)
     wait_flags(x)
     sp.set_defaults(handler=cmd_boot)
 
@@ -282,6 +286,7 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
     wait_flags(x)
     x = json_flag(bsub.add_parser("set", help="set attributes (a bios_config_write job; checked against each "
                                               "server's registry now)"))
+    cli.disruption_flag(x)
     x.add_argument("items", nargs="+", metavar="REF... ATTR=VALUE...")
     x.add_argument("--apply-time", default="OnReset",
                    choices=("OnReset", "Immediate", "AtMaintenanceWindowStart", "InMaintenanceWindowOnReset"),
@@ -311,6 +316,7 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
     sp = sub.add_parser("media", help="virtual media: mount an ISO, eject (virtual_media_* jobs)")
     msub = sp.add_subparsers(dest="media_cmd", required=True)
     x = json_flag(msub.add_parser("mount", help="mount an image (tested from the worker first)"))
+    cli.disruption_flag(x)
     x.add_argument("refs", nargs="+", metavar="REF")
     x.add_argument("--image", required=True, metavar="URI",
                    help="http(s)://host/x.iso, host:/export/x.iso (NFS), //host/share/x.iso (CIFS), or a file "
@@ -338,6 +344,7 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
     x.add_argument("--name", metavar="TEXT", help="the backup's name (default: export DATE)")
     wait_flags(x)
     x = json_flag(ssub.add_parser("import", help="restore a stored backup (an scp_import job)"))
+    cli.disruption_flag(x)
     x.add_argument("ref", metavar="REF")
     x.add_argument("--backup", required=True, metavar="ID", help="a backup id (or its last 8 digits)")
     x.add_argument("--preview", action="store_true", help="only let the iDRAC check the profile")

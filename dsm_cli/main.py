@@ -44,7 +44,7 @@ from dsm_core.services import (
     users,
 )
 from dsm_core.services.context import Actor, ServiceContext, actor_for, client_address, database_refusal
-from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ServiceError, Unsafe, ValidationError
 from dsm_core.text import visible
 from dsm_core.timeutil import humanize_age
 
@@ -660,7 +660,7 @@ def cmd_jobs(rt: Runtime) -> None:
             except ValueError:
                 raise CliError(f"--at: {a.at!r} is not an ISO time; give e.g. 2026-12-01T02:00+00:00") from None
         view = jobs.create_job(ctx, a.job_type, servers=a.server, groups=a.group, clusters=a.cluster,
-                               details=details, schedule_at=schedule_at)
+                               details=details, schedule_at=schedule_at, disruption_override=a.disruption_override)
         _report_created(rt, ctx, view)
     elif a.jobs_cmd == "retry":
         view = jobs.retry_job(ctx, a.id, from_step=a.from_step)
@@ -893,9 +893,16 @@ def _report_created(rt: Runtime, ctx: ServiceContext, view: dict[str, Any]) -> N
               f"`dsm jobs wait {short_id(view['id'])}` follows it")
 
 
+def disruption_flag(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--disruption-override", metavar="REASON",
+                    help="admin: take servers down although the disruption rule refuses it (an ESXi host not in "
+                         "maintenance mode, a group at its minimum); the reason is recorded with the job and audited")
+
+
 def _create_and_maybe_wait(rt: Runtime, job_type: str, servers: list[str], details: dict[str, Any]) -> None:
     ctx = rt.ctx()
-    view = jobs.create_job(ctx, job_type, servers=servers, details=details)
+    view = jobs.create_job(ctx, job_type, servers=servers, details=details,
+                           disruption_override=getattr(rt.args, "disruption_override", None))
     _report_created(rt, ctx, view)
 
 
@@ -1269,6 +1276,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = json_flag(jsub.add_parser("show", help="a job with its tasks and child jobs (id, or its last 8 digits)"))
     x.add_argument("id")
     x = json_flag(jsub.add_parser("create", help="any job type with its details (checked before it is queued)"))
+    disruption_flag(x)
     x.add_argument("job_type", metavar="TYPE", help="one of: " + ", ".join(sorted(JOB_TYPE_SPECS)))
     x.add_argument("--server", action="append", default=[], metavar="REF")
     x.add_argument("--group", action="append", default=[], metavar="NAME")
@@ -1318,6 +1326,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--component", metavar="TEXT", help="components whose name, id or FQDD contains TEXT")
     x.add_argument("--repository", metavar="NAME", help="only this repository's catalog")
     x = json_flag(fsub.add_parser("update", help="update firmware (a firmware_update job, one workflow per server)"))
+    disruption_flag(x)
     x.add_argument("refs", nargs="+", metavar="REF")
     x.add_argument("--repository", metavar="NAME",
                    help="install from this repository's catalog (the iDRAC decides; with --component, DSM "
@@ -1395,6 +1404,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force-after-timeout", action="store_true",
                     help="GracefulShutdown: force off if the OS has not shut down in time")
     sp.add_argument("--power-timeout", type=int, metavar="S", help="seconds to wait for the power state")
+    disruption_flag(sp)
     _yes_flag(sp)
     _wait_flags(sp)
     sp.set_defaults(handler=cmd_power)
@@ -1465,6 +1475,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "DSM_* variable that overrides it")]))
         say(f"dsm: config: {exc}", sys.stderr)
         return 2
+    except Unsafe as exc:
+        say(f"dsm: unsafe: {exc}", sys.stderr)
+        return 4
     except (ValidationError, NotFound, Conflict) as exc:
         say(f"dsm: error: {exc}", sys.stderr)
         return 2

@@ -74,7 +74,7 @@ def cmd_vcenter(rt: cli.Runtime) -> None:
         view = jobs.create_job(ctx, "vcenter_connectivity_test", details={"vcenter": a.name})
         cli._report_created(rt, ctx, view)
     elif a.vc_cmd == "link":
-        result = vcenter.link_host(rt.ctx(), a.host, a.ref)
+        result = vcenter.link_host(rt.ctx(), a.host, a.ref, despite_service_tag=a.despite_service_tag)
         print_json(result) if a.json else say(f"linked host {result['host']} to server {result['server']}")
 
 
@@ -256,6 +256,8 @@ def add_parsers(sub: Any, json_flag: Flag, wait_flags: Callable[[argparse.Argume
     x = json_flag(vsub.add_parser("link", help="link an ESXi host to a server by hand (a sync keeps the link)"))
     x.add_argument("host", metavar="HOST", help="host name or moref (VCENTER/HOST when ambiguous)")
     x.add_argument("ref", metavar="REF", help="the server: id, IP, IP:PORT, hostname or service tag")
+    x.add_argument("--despite-service-tag", metavar="REASON", help="admin: link although the server's service tag "
+                   "is not the host's serial number (audited with the reason)")
     sp.set_defaults(handler=cmd_vcenter)
 
     sp = sub.add_parser("clusters", help="vSphere clusters as the last sync saw them")

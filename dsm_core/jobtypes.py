@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -357,9 +358,48 @@ class JobTypeSpec:
     cancel_after_failure: bool = False
     """A failed job of this type may still be cancelled: its worker then runs the workflow's clean-up (a rolling
     update returns the host it stopped at to service when that host is healthy)."""
+    disrupts: Callable[[Any], str | None] | None = None
+    """Whether (and why) a job of this type, with these details, takes its servers down: a power-off or restart, a
+    reboot to apply firmware, BIOS, boot settings or an SCP import, a mount with a reboot. None (or a None answer):
+    it does not (power-on, reads, exports, changes staged for a later reboot)."""
+    safe_path: bool = False
+    """Its own workflow takes each ESXi host through vCenter maintenance mode with the cluster's safety checked live
+    (the rolling update, the full server update, prepare_host_for_update): the creation-time host rule leaves it to
+    that workflow."""
 
 
 _H = "dsm_worker.handlers."
+
+
+def _power(d: PowerDetails) -> str | None:
+    return None if d.action == "On" else f"power action {d.action}"
+
+
+def _boot(d: BootDetails) -> str | None:
+    return "a restart to apply the boot settings" if d.reboot else None
+
+
+def _mount(d: MediaMountDetails) -> str | None:
+    return "a restart to boot from the mounted image" if d.reboot and not d.test_only else None
+
+
+def _bios(d: BiosWriteDetails) -> str | None:
+    if d.reboot or d.apply_time in ("Immediate", "AtMaintenanceWindowStart"):
+        return "a restart to apply BIOS attributes"
+    return None
+
+
+def _scp(d: ScpImportDetails) -> str | None:
+    return None if d.preview or d.shutdown_type == "NoReboot" else "a restart to import the profile"
+
+
+def _firmware(d: FirmwareDetails) -> str | None:
+    return None if d.compare_only or d.reboot == "none" else "a restart to apply firmware"
+
+
+def _always(why: str) -> Callable[[Any], str]:
+    return lambda _details: why
+
 
 JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "discovery_scan": JobTypeSpec("none", DiscoveryDetails, "Discovery scan", _H + "discovery:discovery_scan"),
@@ -369,28 +409,29 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
     "network_diagnostics": JobTypeSpec("servers_or_address", DiagnosticsDetails, "Network diagnostics",
                                        _H + "diagnostics:network_diagnostics"),
     "health_check": JobTypeSpec("servers", NoDetails, "Health check", _H + "inventory:health_check"),
-    "power_action": JobTypeSpec("servers", PowerDetails, "Power", _H + "power:power_action"),
+    "power_action": JobTypeSpec("servers", PowerDetails, "Power", _H + "power:power_action", disrupts=_power),
     "fetch_event_logs": JobTypeSpec("servers", EventLogDetails, "Fetch event logs", _H + "inventory:fetch_event_logs"),
     "boot_configuration": JobTypeSpec("servers", BootDetails, "Boot configuration", _H + "bios:boot_configuration",
-                                     workflow=True),
+                                     workflow=True, disrupts=_boot),
     "virtual_media_mount": JobTypeSpec("servers", MediaMountDetails, "Mount virtual media",
-                                       _H + "media:virtual_media_mount", workflow=True),
+                                       _H + "media:virtual_media_mount", workflow=True, disrupts=_mount),
     "virtual_media_unmount": JobTypeSpec("servers", MediaUnmountDetails, "Unmount virtual media",
                                          _H + "media:virtual_media_unmount", workflow=True),
     "bios_config_read": JobTypeSpec("servers", NoDetails, "Read BIOS", _H + "bios:bios_config_read",
                                    workflow=True),
     "bios_config_write": JobTypeSpec("servers", BiosWriteDetails, "Write BIOS", _H + "bios:bios_config_write",
-                                    workflow=True),
+                                    workflow=True, disrupts=_bios),
     "scp_export": JobTypeSpec("servers", ScpExportDetails, "SCP export", _H + "scp:scp_export",
                              workflow=True),
     "scp_import": JobTypeSpec("one_server", ScpImportDetails, "SCP import", _H + "scp:scp_import",
-                             workflow=True),
+                             workflow=True, disrupts=_scp),
     "firmware_catalog_sync": JobTypeSpec("none", CatalogSyncDetails, "Catalog sync", _H + "firmware:catalog_sync",
                                          touches_idrac=False),
     "firmware_update": JobTypeSpec("servers", FirmwareDetails, "Firmware update", _H + "firmware:firmware_update",
-                                   workflow=True),
+                                   workflow=True, disrupts=_firmware),
     "full_server_update": JobTypeSpec("servers", FullUpdateDetails, "Full server update",
-                                      _H + "rolling:full_server_update", workflow=True, cancel_after_failure=True),
+                                      _H + "rolling:full_server_update", workflow=True, cancel_after_failure=True,
+                                      disrupts=_firmware, safe_path=True),
     "vcenter_sync": JobTypeSpec("none", VcenterDetails, "vCenter sync", _H + "vcenter:vcenter_sync",
                                 touches_idrac=False),
     "vcenter_connectivity_test": JobTypeSpec("none", VcenterTestDetails, "vCenter test",
@@ -403,18 +444,35 @@ JOB_TYPE_SPECS: dict[str, JobTypeSpec] = {
                                              _H + "safety:server_group_safety_check"),
     "rolling_cluster_update": JobTypeSpec("one_cluster_or_group", RollingUpdateDetails, "Rolling cluster update",
                                           _H + "rolling:rolling_cluster_update", workflow=True,
-                                          cancel_after_failure=True),
+                                          cancel_after_failure=True,
+                                          disrupts=_always("hosts restarted one at a time, each in maintenance mode"),
+                                          safe_path=True),
     "prepare_host_for_update": JobTypeSpec("one_server", HostStepDetails, "Prepare host",
                                            _H + "rolling:prepare_host_for_update", workflow=True,
-                                           cancel_after_failure=True),
+                                           cancel_after_failure=True,
+                                           disrupts=_always("the host leaves service for maintenance mode"),
+                                           safe_path=True),
     "verify_host_after_update": JobTypeSpec("one_server", HostStepDetails, "Verify host",
                                             _H + "rolling:verify_host_after_update", workflow=True),
 }
 
 
+OWN_KEYS = ("result", "disruption_override")
+"""Keys of a job's details that are DSM's, not its type's: the worker's output, and an admin's override of the
+disruption rule (its reason)."""
+
+
+def disruption(job_type: str, details: dict[str, Any] | None) -> str | None:
+    """Why a job of ``job_type`` with these (validated) details takes its servers down, or None."""
+    spec = JOB_TYPE_SPECS[job_type]
+    if spec.disrupts is None:
+        return None
+    return spec.disrupts(parse_details(job_type, details))
+
+
 def parse_details(job_type: str, stored: dict[str, Any] | None) -> Any:
     """A claimed job's details as its typed model (the worker's view); ``result`` is the worker's own output."""
-    values = {k: v for k, v in (stored or {}).items() if k != "result"}
+    values = {k: v for k, v in (stored or {}).items() if k not in OWN_KEYS}
     return JOB_TYPE_SPECS[job_type].details.model_validate(values)
 
 

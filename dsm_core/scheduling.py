@@ -17,6 +17,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import croniter
@@ -88,6 +89,15 @@ def occurrences(pattern: str, tz_name: str, after: datetime, count: int = 5) -> 
 def first_occurrence(pattern: str, tz_name: str, at_or_after: datetime) -> datetime:
     """The first start of ``pattern`` at or after ``at_or_after`` (a recurring window's first instance)."""
     return occurrences(pattern, tz_name, at_or_after - timedelta(seconds=1), 1)[0]
+
+
+def closest_starts(pattern: str, tz_name: str, first: datetime, count: int = 400) -> tuple[timedelta, datetime]:
+    """The shortest time between two consecutive starts among the first ``count`` + 1 from ``first`` (a year of a
+    daily pattern, so a time-zone change is among them), and where it falls: a recurring window longer than that
+    would overlap its own next instance."""
+    starts = [first, *occurrences(pattern, tz_name, first, count)]
+    gap, at = min(((b - a, a) for a, b in pairwise(starts)), default=(timedelta.max, first))
+    return gap, at
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:

@@ -54,7 +54,7 @@ from dsm_core.services.errors import ServiceError
 from dsm_core.services.jobs import FINISHED
 from dsm_core.services.notifications import channels, enqueue
 from dsm_core.services.settings import read_singleton, singleton
-from dsm_core.services.windows import MAX_NOTIFY_HOURS, advance_window, notify_upcoming, start_window
+from dsm_core.services.windows import MAX_NOTIFY_HOURS, advance_window, notify_upcoming, series_busy, start_window
 from dsm_core.timeutil import as_utc, utcnow
 
 log = logging.getLogger("dsm.scheduler")
@@ -229,9 +229,11 @@ class Scheduler:
 
     def _windows_due(self, now: datetime, report: TickReport) -> None:
         with read_scope(self.engine) as s:
-            due = s.exec(select(MaintenanceWindow.id).where(
+            windows = s.exec(select(MaintenanceWindow).where(
                 MaintenanceWindow.status == "planned", MaintenanceWindow.planned_start <= now,
                 MaintenanceWindow.auto_execute).order_by(col(MaintenanceWindow.planned_start))).all()
+            # an instance whose series is still running waits, without a write, until that one ends (or its own end)
+            due = [w.id for w in windows if series_busy(s, w) is None or now >= (as_utc(w.planned_end) or now)]
         for wid in due:
             try:
                 view = start_window(self.ctx, wid, now=now)

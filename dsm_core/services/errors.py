@@ -32,3 +32,10 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     exit_code = 5
+
+
+class Unsafe(Conflict):
+    """A change that would take a cluster or group below its minimum (or cannot be made safe as asked): refused before
+    anything is created. The CLI's exit status 4, as ``dsm rolling-update --plan`` and ``dsm safety check`` use."""
+
+    exit_code = 4

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pydantic
 from sqlmodel import Session, col, select
 
-from dsm_core.jobtypes import JOB_TYPE_SPECS, validate_details
+from dsm_core.jobtypes import JOB_TYPE_SPECS, OWN_KEYS, validate_details
 from dsm_core.models import (
     ActivitySettings,
     CredentialSet,
@@ -33,9 +33,10 @@ from dsm_core.models.base import JOB_STATUSES
 from dsm_core.package_files import SETTING as PACKAGE_DIRS
 from dsm_core.package_files import FileRefused, check_named, parse_dirs
 from dsm_core.redfish.scp import ProfileError, admin_attributes, parse_profile
+from dsm_core.services import disruption
 from dsm_core.services.configuration_rules import check_configuration
 from dsm_core.services.context import Tx, mutation, query
-from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, Unsafe, ValidationError
 from dsm_core.services.groups import get_group
 from dsm_core.services.servers import get_server
 from dsm_core.services.settings import read_singleton
@@ -175,6 +176,36 @@ def _check_scp_import(tx: Tx, scope: dict[str, list[str]], details: dict[str, An
                                f"NIC or RAID instead, or ask an admin; {tx.actor.username} is {tx.actor.role}")
 
 
+def _dsm_plan(session: Session, scope: dict[str, list[str]], details: dict[str, Any]) -> dict[str, Any]:
+    """A rolling update runs a plan DSM made, never one its caller wrote: the plan in ``details`` must be the one DSM
+    builds now for the same cluster and settings (by digest, as ``dsm rolling-update --accept`` checks), and the job
+    stores DSM's own. A written plan could pair a host with another machine's server, or say "safe" of an unsafe
+    cluster; the worker would evacuate one host and restart another."""
+    from dsm_core.services.rolling import build_plan
+
+    if scope.get("clusters"):
+        cluster = scope["clusters"][0]
+    else:
+        found = session.exec(select(VcenterCluster).where(
+            VcenterCluster.server_group_id == uuid.UUID(scope["groups"][0]))).first()
+        if found is None:
+            raise ValidationError("target_scope", "the group is not a vCenter cluster's group",
+                                  "a rolling update goes through vCenter: give --cluster NAME")
+        cluster = found.name
+    built = build_plan(session, cluster, repository=details.get("repository"), image_uri=details.get("image_uri"),
+                       max_concurrent=int(details["max_concurrent"]),
+                       min_required_hosts=int(details["min_required_hosts"]))
+    given = details["plan"].get("digest") if isinstance(details["plan"], dict) else None
+    if given != built["digest"]:
+        raise ValidationError("details.plan", f"is not the plan DSM makes for {built['cluster']} now (digest "
+                              f"{str(given)[:16] if given else 'none'}, DSM's {built['digest']})",
+                              "leave the plan out (the worker plans the run when it starts), or read it with "
+                              f"`dsm rolling-update {built['cluster']} --plan` and start it there")
+    if not built["safe"]:
+        raise Unsafe(f"the plan of {built['cluster']} is not safe: " + "; ".join(built["problems"]))
+    return {k: v for k, v in built.items() if k != "problems"}
+
+
 @mutation("jobs.create", "operator")
 def create_job(
     tx: Tx,
@@ -187,9 +218,10 @@ def create_job(
     details: dict[str, Any] | None = None,
     schedule_at: datetime | None = None,
     parent_job_id: uuid.UUID | None = None,
+    disruption_override: str | None = None,
 ) -> dict[str, Any]:
     job = new_job(tx, job_type, servers=servers, groups=groups, clusters=clusters, details=details,
-                  schedule_at=schedule_at, parent_job_id=parent_job_id)
+                  schedule_at=schedule_at, parent_job_id=parent_job_id, disruption_override=disruption_override)
     tx.audit("job", job.id, job_type=job_type, target_scope=job.target_scope, details=audit_details(job.details or {}),
              schedule_at=schedule_at.isoformat() if schedule_at else None)
     return row_view(job)
@@ -205,8 +237,13 @@ def new_job(
     details: dict[str, Any] | None = None,
     schedule_at: datetime | None = None,
     parent_job_id: uuid.UUID | None = None,
+    disruption_override: str | None = None,
 ) -> Job:
-    """A validated job added to ``tx`` (no audit row: the calling mutation records its own, once)."""
+    """A validated job added to ``tx`` (no audit row: the calling mutation records its own, once).
+
+    Every job is made here, so every creation-time rule is here: its type's role, its details, its targets, the
+    references and files it names, and the disruption rule (services.disruption; ``disruption_override``: an
+    admin's reason to take servers down despite it)."""
     if job_type not in JOB_TYPE_SPECS:
         raise ValidationError(
             "job_type", f"{job_type!r} is not a job type", "use one of " + ", ".join(sorted(JOB_TYPE_SPECS))
@@ -232,7 +269,10 @@ def new_job(
     set_ids = _check_references(tx.session, job_type, clean)
     if job_type == "scp_import":
         _check_scp_import(tx, scope, clean)
+    if job_type == "rolling_cluster_update" and clean.get("plan") is not None:
+        clean["plan"] = _dsm_plan(tx.session, scope, clean)
     clean = check_configuration(tx.session, job_type, scope, clean)
+    clean = disruption.check(tx, job_type, scope, clean, disruption_override)
     job = Job(
         job_type=job_type,
         target_scope=scope,
@@ -321,6 +361,11 @@ def retry_job(tx: Tx, /, job_id: str | uuid.UUID, *, from_step: str | None = Non
         if tx.session.get(Server, uuid.UUID(sid)) is None:
             raise NotFound(f"server {sid} of job {old.id} no longer exists; create a new job for the others")
     spec = JOB_TYPE_SPECS.get(old.job_type)
+    # the disruption rule holds for a retry as for a new job (an admin's override carries over only to an admin)
+    stored = old.details or {}
+    override = stored.get("disruption_override") if tx.actor.may("admin") else None
+    details = disruption.check(tx, old.job_type, scope, {k: v for k, v in stored.items() if k not in OWN_KEYS},
+                               override, old.id) if old.job_type in JOB_TYPE_SPECS else dict(stored)
     if spec is not None and spec.workflow:
         return _resume_workflow(tx, old, from_step)
     if from_step is not None:
@@ -329,7 +374,7 @@ def retry_job(tx: Tx, /, job_id: str | uuid.UUID, *, from_step: str | None = Non
     job = Job(
         job_type=old.job_type,
         target_scope=scope,
-        details=dict(old.details or {}),
+        details=details,
         created_by=tx.actor.user_id,
         credential_set_ids=old.credential_set_ids,
     )

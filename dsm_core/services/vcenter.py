@@ -29,7 +29,7 @@ from dsm_core.models import (
 )
 from dsm_core.netaddr import format_endpoint
 from dsm_core.services.context import Tx, mutation, query
-from dsm_core.services.errors import Conflict, NotFound, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from dsm_core.services.servers import get_server
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import row_view
@@ -165,16 +165,37 @@ def find_cluster(session: Session, /, ref: str) -> VcenterCluster:
     return found[0]
 
 
+def tags_contradict(server_tag: str | None, host_serial: str | None) -> bool:
+    """Both known and not the same machine: the link would make DSM reset one machine for another's evacuation."""
+    a, b = (server_tag or "").strip().upper(), (host_serial or "").strip().upper()
+    return bool(a and b and a != b)
+
+
 @mutation("vcenter.link", "operator")
-def link_host(tx: Tx, /, host: str, server: str) -> dict[str, Any]:
-    """Links a host to a server by hand (its service tag is missing or wrong); syncs keep a manual link."""
+def link_host(tx: Tx, /, host: str, server: str, *, despite_service_tag: str | None = None) -> dict[str, Any]:
+    """Links a host to a server by hand (its service tag is missing or wrong); syncs keep a manual link.
+
+    A server whose service tag contradicts the host's serial number (as vCenter reports it) is another machine:
+    DSM would evacuate one and restart the other. It is refused unless an admin says why
+    (``despite_service_tag``, recorded in the audit row) — e.g. a board replaced and not yet re-tagged."""
     row = find_host(tx.session, host)
     srv = get_server(tx.session, server)
+    if despite_service_tag is not None:
+        if not tx.actor.may("admin"):
+            raise PermissionDenied(f"linking despite the service tag is an admin's decision; {tx.actor.username} is "
+                                   f"{tx.actor.role}")
+        if not despite_service_tag.strip():
+            raise ValidationError("despite_service_tag", "needs the reason", "say why the tags differ, in words")
     other = tx.session.exec(select(VcenterHost).where(VcenterHost.server_id == srv.id,
                                                       VcenterHost.id != row.id)).first()
     if other is not None:
         raise Conflict(f"server {format_endpoint(srv.ip_address, srv.port)} is already linked to host {other.name}; "
                        f"link that host to another server first")
+    if tags_contradict(srv.service_tag, row.serial_number) and despite_service_tag is None:
+        raise Conflict(f"server {format_endpoint(srv.ip_address, srv.port)} has service tag {srv.service_tag}, but "
+                       f"vCenter reports serial number {row.serial_number} for host {row.name}: they are different "
+                       "machines, and DSM would restart one for the other's evacuation; link the server whose tag "
+                       "matches, or an admin links it with --despite-service-tag REASON")
     previous = row.server_id
     row.server_id, row.link_source = srv.id, "manual"
     tx.session.add(row)
@@ -184,7 +205,9 @@ def link_host(tx: Tx, /, host: str, server: str) -> dict[str, Any]:
         if cluster is not None:
             _sync_group(tx.session, cluster)
     tx.audit("vcenter_host", row.id, host=row.name, server=str(srv.id),
-             previous=None if previous is None else str(previous))
+             previous=None if previous is None else str(previous),
+             **({"despite_service_tag": despite_service_tag.strip(), "server_tag": srv.service_tag,
+                 "host_serial": row.serial_number} if despite_service_tag is not None else {}))
     return {"host": row.name, "server": format_endpoint(srv.ip_address, srv.port), "link_source": "manual"}
 
 

@@ -40,9 +40,10 @@ from dsm_core.models import (
 )
 from dsm_core.models.base import MAINTENANCE_TYPES
 from dsm_core.netaddr import format_endpoint
-from dsm_core.scheduling import ScheduleError, first_occurrence, matches_any, occurrences, zone
+from dsm_core.scheduling import ScheduleError, closest_starts, first_occurrence, matches_any, occurrences, zone
+from dsm_core.services import disruption
 from dsm_core.services.context import Actor, Role, Tx, mutation, query
-from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, Unsafe, ValidationError
 from dsm_core.services.groups import get_group
 from dsm_core.services.jobs import _check_references, _details_error, audit_details, new_job
 from dsm_core.services.notifications import enqueue
@@ -245,6 +246,12 @@ def create_window(
             first = first_occurrence(cron, timezone, start_utc)
             end_utc, start_utc = first + (end_utc - start_utc), first
             preview = [t.isoformat() for t in [first, *occurrences(cron, timezone, first, 4)]]
+            gap, at = closest_starts(cron, timezone, first)
+            if end_utc - start_utc > gap:
+                raise ValidationError("cron", f"starts an instance every {_span(gap)} at its closest (from "
+                                      f"{at.isoformat()}), and each lasts {_span(end_utc - start_utc)}: an instance "
+                                      "would start while the one before it still runs",
+                                      "give a window no longer than the pattern's interval, or a sparser pattern")
     except ScheduleError as exc:
         raise ValidationError(exc.field, exc.problem, exc.fix) from None
     if not 0 <= notify_before_hours <= MAX_NOTIFY_HOURS:
@@ -261,6 +268,13 @@ def create_window(
     clean = _check_details(maintenance_type, plans, given)
     for plan in plans:
         _check_references(tx.session, plan.job_type, validate_details(plan.job_type, plan.details))
+        # the disruption rule now, not only when the window starts (its jobs are made by new_job, checked again)
+        found = disruption.impact(tx.session, plan.job_type, {"servers": [str(x) for x in plan.servers],
+                                                              "groups": list(plan.groups),
+                                                              "clusters": list(plan.clusters)},
+                                  validate_details(plan.job_type, plan.details))
+        if found is not None and found.refusals:
+            raise Unsafe("not planned: " + "; ".join(found.refusals))
     set_ids = []
     for name in credential_sets or []:
         cs = tx.session.exec(select(CredentialSet).where(CredentialSet.name == name)).first()
@@ -544,6 +558,24 @@ def _when(window: MaintenanceWindow) -> str:
     return (f"{start.astimezone(tz):%Y-%m-%d %H:%M} to {end.astimezone(tz):%H:%M} {window.timezone}")
 
 
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes / 60:g} h" if minutes < 48 * 60 else f"{minutes / 1440:g} d"
+
+
+def series_busy(session: Session, /, window: MaintenanceWindow) -> MaintenanceWindow | None:
+    """Another instance of ``window``'s recurring series still in progress (its jobs ran past its planned end): a
+    series never runs two instances at once, so this one waits for it — until its own end, then it is skipped."""
+    if window.series_id is None:
+        return None
+    found: MaintenanceWindow | None = session.exec(select(MaintenanceWindow).where(
+        MaintenanceWindow.series_id == window.series_id, MaintenanceWindow.id != window.id,
+        MaintenanceWindow.status == "in_progress")).first()
+    return found
+
+
 def _spawn_next(session: Session, window: MaintenanceWindow) -> MaintenanceWindow | None:
     """The next instance of a recurring series, once: same targets, details and duration; the series' approval
     carries over (the pattern was approved), except a series approved by no one stays unapproved."""
@@ -630,9 +662,16 @@ def start_window(tx: Tx, /, window_id: uuid.UUID, *, now: datetime) -> dict[str,
         return window_view(tx.session, window)
     end = as_utc(window.planned_end)
     assert end is not None
+    busy = series_busy(tx.session, window)
+    if busy is not None and now < end:
+        tx.audit("maintenance_window", window.id, outcome="waiting", previous_instance=str(busy.id))
+        return window_view(tx.session, window)
     _spawn_next(tx.session, window)
     reason = None
-    if window.requires_approval and window.approved_at is None:
+    if busy is not None:
+        reason = (f"the previous instance of its series ({str(busy.id)[:8]}) was still running through this one's "
+                  "planned end; nothing was run (a series never runs two instances at once)")
+    elif window.requires_approval and window.approved_at is None:
         reason = "not approved by its planned start; nothing was run (approve a window before it starts)"
     elif now >= end:
         reason = "its planned end passed while no scheduler was running; nothing was run"

@@ -64,6 +64,20 @@ def _servers(engine: Any, ids: list[str]) -> dict[str, Server]:
     return found
 
 
+def _plan_links(engine: Any, cluster_id: uuid.UUID, entries: list[dict[str, Any]]) -> list[str]:
+    """Entries whose host is no longer linked to the server the plan names (a link changed since, or a plan DSM did
+    not make): the run must not evacuate one machine and update another."""
+    with read_scope(engine) as s:
+        hosts = {h.moref: h for h in s.exec(select(VcenterHost).where(VcenterHost.cluster_id == cluster_id)).all()}
+    wrong = []
+    for e in entries:
+        host = hosts.get(e["moref"])
+        if host is None or str(host.server_id) != e["server_id"]:
+            wrong.append(f"{e['host']} ({e['moref']}): the plan names server {e['server_id']}, DSM links "
+                         f"{host.server_id if host is not None else 'no host of that moref in the cluster'}")
+    return wrong
+
+
 def _down_by_records(engine: Any, job_id: uuid.UUID, names: dict[uuid.UUID, str]) -> set[str]:
     """Hosts this job put in maintenance and has not taken out yet, from its step records (a resumed run)."""
     with read_scope(engine) as s:
@@ -149,6 +163,10 @@ async def run_hosts(ctx: JobContext, cluster: VcenterCluster, entries: list[dict
     gone = [e["host"] for e in entries if e["server_id"] not in servers]
     if gone:
         raise TaskFailed("the servers of these hosts were removed: " + ", ".join(gone))
+    wrong = await ctx.db(_plan_links, ctx.engine, cluster.id, entries)
+    if wrong:
+        raise TaskFailed("the plan no longer pairs each host with its server; nothing was done: " + "; ".join(wrong)
+                         + " (read the plan again and start a new run)")
     vc = await ctx.db(load_vcenter, ctx.engine, cluster.vcenter_id)
     labels = [(servers[e["server_id"]].id, f"{e['host']} ({servers[e['server_id']].ip_address})") for e in entries]
     tasks = {t.target: t for t in await ctx.db(store.ensure_tasks, ctx.engine, ctx.job.id, labels)}

@@ -29,7 +29,7 @@ from dsm_core.redfish.models import dig
 from dsm_core.safety import HEALTHY_STATUSES, cluster_verdict
 from dsm_core.services.context import SYSTEM, ServiceContext
 from dsm_core.services.safety import cluster_facts_from, record_cluster_check
-from dsm_core.services.vcenter import record_maintenance
+from dsm_core.services.vcenter import record_maintenance, tags_contradict
 from dsm_core.vcenter.model import HostState, Inventory, VcenterApi, VcenterError
 from dsm_worker.workflows import firmware as fw
 from dsm_worker.workflows.common import backup, backup_done, client, poll, sleep
@@ -106,8 +106,23 @@ def _judge(ctx: StepContext, inventory: Inventory) -> Any:
     if host["moref"] not in members:
         raise StepFailed(f"host {host['host']} left cluster {run.cluster_name} since the plan was accepted: "
                          "the run stops rather than update a host outside the plan")
+    _same_machine(ctx, inventory)
     ours = run.down - {host["host"]}
     return cluster_verdict(facts, run.details.min_required_hosts, going_down=1, ours_in_maintenance=ours)
+
+
+def _same_machine(ctx: StepContext, inventory: Inventory) -> None:
+    """The server this step is about to touch is the host vCenter evacuates (or evacuated): the host's serial number,
+    as vCenter reports it now, is the server's service tag. A link made by hand to the wrong server, or a plan that
+    pairs a host with another machine, stops here — before the maintenance task and before any reset."""
+    host = _host(ctx)
+    info = next((h for h in inventory.hosts if h.moref == host["moref"]), None)
+    if info is None:
+        raise StepFailed(f"host {host['host']} is no longer in vCenter")
+    if tags_contradict(ctx.server.service_tag, info.service_tag):
+        raise StepFailed(f"server {ctx.server.ip_address} (service tag {ctx.server.service_tag}) is not host "
+                         f"{host['host']} (serial number {info.service_tag}): nothing is done to either; fix the "
+                         "link (`dsm vcenter link`) and start a new run")
 
 
 def _audit_maintenance(engine: Any, moref: str, cluster_id: Any, entered: bool, job_id: Any) -> None:
@@ -233,6 +248,13 @@ async def firmware_update(ctx: StepContext) -> None:
 
 
 async def reboot_server(ctx: StepContext) -> None:
+    if "reboot" not in ctx.earlier:  # before a reset is sent: the machine is the host, and that host is evacuated
+        inventory = await _inventory(ctx)
+        _same_machine(ctx, inventory)
+        info = next(h for h in inventory.hosts if h.moref == _host(ctx)["moref"])
+        if not info.maintenance_mode:
+            raise StepFailed(f"{_host(ctx)['host']} is not in maintenance mode: its VMs may be running, and it is not "
+                             "restarted; nothing was sent to its iDRAC")
     steps = await _sub(ctx, Step("reboot", fw.reboot, fw.reboot_done))
     ctx.details["restarted"] = "reset" in steps.get("reboot", {})
     if not ctx.details["restarted"]:

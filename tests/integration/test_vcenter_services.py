@@ -95,3 +95,32 @@ def _vc_id(admin: ServiceContext) -> object:
     import uuid
 
     return uuid.UUID(str(vcenter.list_vcenters(admin)[0]["id"]))
+
+
+def test_a_link_that_contradicts_the_service_tag_is_refused_unless_an_admin_says_why(
+        admin: ServiceContext, operator: ServiceContext) -> None:
+    """The swap the review found: three links by an operator exchanged two hosts' servers, and the rolling update then
+    restarted a host vCenter never evacuated. A server whose tag is not the host's serial is another machine."""
+    from dsm_core.services import audit
+    from dsm_core.services.errors import PermissionDenied
+
+    seed_vcenter(admin, inventory(hosts=3))  # esx-0-N ↔ 127.0.20.N+1, linked by service tag VCS000N
+    spare = servers.add_server(admin, "127.0.21.9:8443")  # no tag known: a link by hand is what it is for
+    vcenter.link_host(operator, "esx-0-0", "127.0.21.9:8443")
+    with pytest.raises(Conflict) as refused:  # 127.0.20.1 is free now, and it is esx-0-0's machine, not esx-0-1's
+        vcenter.link_host(operator, "esx-0-1", "127.0.20.1:8443")
+    assert "service tag VCS0000" in str(refused.value) and "serial number VCS0001" in str(refused.value)
+    assert "--despite-service-tag" in str(refused.value)
+    with pytest.raises(PermissionDenied):
+        vcenter.link_host(operator, "esx-0-1", "127.0.20.1:8443", despite_service_tag="board swapped")
+    with pytest.raises(ValidationError) as blank:
+        vcenter.link_host(admin, "esx-0-1", "127.0.20.1:8443", despite_service_tag="  ")
+    assert blank.value.field == "despite_service_tag"
+    shown = {h["name"]: h["server"] for h in vcenter.show_cluster(admin, "prod-0")["host_list"]}
+    assert shown["esx-0-0"] == "127.0.21.9:8443" and shown["esx-0-1"] == "127.0.20.2:8443"
+    # an admin's reason makes the link, and the audit row keeps it
+    vcenter.link_host(admin, "esx-0-1", "127.0.20.1:8443", despite_service_tag="motherboard replaced, tag pending")
+    rows = audit.list_audit(admin, action="vcenter.link", limit=5)
+    assert rows[0]["details"]["despite_service_tag"] == "motherboard replaced, tag pending"
+    assert (rows[0]["details"]["server_tag"], rows[0]["details"]["host_serial"]) == ("VCS0000", "VCS0001")
+    assert spare["id"]

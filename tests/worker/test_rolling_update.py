@@ -402,3 +402,36 @@ def test_prepare_verify_and_full_update_of_one_server_go_through_vcenter_when_it
     assert {r.workflow_type for r in plain} == {"firmware_update"}
     assert observer.max_in_maintenance == 0
     assert bed.fleet.servers()[3]["bios_version"] == BIOS_R750.version
+
+
+def test_a_host_linked_to_another_machine_is_never_evacuated_for_it_nor_reset(bed: Bed) -> None:
+    """The review's swap (issue 26, deliver 9), by three `dsm vcenter link` calls: the first two hosts' servers
+    exchanged. An operator's link that contradicts vCenter's serial number is refused; an admin's (with a reason)
+    is made, and then (1) a run planned before the links changed stops before anything, and (2) a run planned after
+    stops at its first host's safety check: the iDRAC of the other machine gets no update and no reset, and vCenter
+    never puts a host in maintenance."""
+    home = bed.install.home
+    servers = {h["name"]: h["server"] for h in _json(bed.install, "clusters", "show", "DC0_C0")["host_list"]}
+    h0, h1 = bed.hosts[0], bed.hosts[1]
+    before = _counters(bed)
+    planned = _start(bed)  # the plan pairs each host with its own server
+    home.run("servers", "add", "127.0.99.9:8443", check=True)  # a spare, no tag known
+    home.run("vcenter", "link", h1, "127.0.99.9:8443", check=True)
+    refused = home.run("vcenter", "link", h0, servers[h1])
+    assert refused.returncode == 2 and "they are different machines" in refused.stderr, refused.stderr
+    home.run("vcenter", "link", h0, servers[h1], "--despite-service-tag", "test: the review's swap", check=True)
+    home.run("vcenter", "link", h1, servers[h0], "--despite-service-tag", "test: the review's swap", check=True)
+    with Observer(bed.vc) as observer:
+        bed.install.worker(*FAST)
+        job = _job(bed.install)
+        assert job.id == planned and job.status == "failed"
+        assert "the plan no longer pairs each host with its server; nothing was done" in (job.error or ""), job.error
+        home.run("rolling-update", "DC0_C0", "--image-uri", bed.repo.uri(BIOS_R750), "--min-hosts", "2", "--yes",
+                 check=True)
+        bed.install.worker(*FAST)
+    with Session(bed.install.engine) as s:
+        job = s.exec(select(Job).where(Job.job_type == "rolling_cluster_update", Job.id != planned)).one()
+    assert job.status == "failed" and f"is not host {h0}" in (job.error or ""), job.error
+    assert observer.samples > 5 and observer.max_in_maintenance == 0
+    assert _counters(bed) == before  # neither iDRAC got an update or a reset
+    assert not any(_maintenance(bed).values())

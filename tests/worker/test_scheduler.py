@@ -438,3 +438,52 @@ def test_job_events_are_notified_per_settings_with_critical_types_flagged(admin:
                       ("job_started", "normal", False), ("job_started", "normal", False)]
     failed = next(n for n in _outbox(admin.engine) if n.event == "job_failed")
     assert "SUP0518" in failed.body and failed.job_id == uuid.UUID(firmware["id"])
+
+
+def test_a_recurring_series_never_runs_two_instances_at_once(operator: ServiceContext, admin: ServiceContext) -> None:
+    """Issue 26, deliver 7. The review's series (`--cron '* * * * *'`, 20-minute windows) is refused at creation; a
+    series whose instance's jobs run past its end holds the next instance back (it waits, writing nothing, and starts
+    once the previous one ended), and one held through its whole window is skipped saying why."""
+    servers.add_server(admin, "127.0.20.1:8443")
+    start = T0 + timedelta(days=1)
+    fw = {"maintenance_type": "firmware_update", "details": {"image_uri": IMAGE}, "servers": ["127.0.20.1:8443"]}
+    with pytest.raises(ValidationError) as refused:
+        windows.create_window(operator, "every minute", start=start, end=start + timedelta(minutes=20),
+                              cron="* * * * *", now=T0, **fw)
+    assert refused.value.field == "cron" and "every 1 min" in refused.value.problem
+    assert "each lasts 20 min" in refused.value.problem
+    view = windows.create_window(operator, "hourly", start=start, end=start + timedelta(minutes=50),
+                                 cron="0 * * * *", now=T0, **fw)
+    scheduler = Scheduler(admin.engine)
+
+    def active() -> list[Job]:
+        return [j for j in _jobs(admin.engine) if j.job_type == "firmware_update" and j.status in ("pending", "running")]
+
+    scheduler.tick(start)
+    (first,) = active()
+    scheduler.tick(start + timedelta(minutes=55))  # the job runs past the instance's end: the instance stays on
+    assert _window(admin.engine, view["id"]).status == "in_progress"
+    with read_scope(admin.engine) as s:
+        second = s.exec(select(MaintenanceWindow).where(MaintenanceWindow.series_id == uuid.UUID(view["id"]),
+                                                        MaintenanceWindow.planned_start == start + timedelta(hours=1))
+                        ).one()
+    for minutes in (60, 61, 75):  # the next instance is due and waits: no job, no write, still planned
+        scheduler.tick(start + timedelta(minutes=minutes))
+        assert len(active()) == 1 and _window(admin.engine, str(second.id)).status == "planned"
+    _finish(admin.engine, str(first.id))
+    scheduler.tick(start + timedelta(minutes=76))  # the first instance ends with its job
+    scheduler.tick(start + timedelta(minutes=77))  # and the second starts, inside its own window
+    assert _window(admin.engine, view["id"]).status == "completed"
+    assert _window(admin.engine, str(second.id)).status == "in_progress" and len(active()) == 1
+
+    # the second instance's job runs through the whole third window: the third is skipped, saying why
+    with read_scope(admin.engine) as s:
+        third = s.exec(select(MaintenanceWindow).where(MaintenanceWindow.series_id == uuid.UUID(view["id"]),
+                                                       MaintenanceWindow.planned_start == start + timedelta(hours=2))
+                       ).one()
+    for minutes in (120, 150, 170):
+        scheduler.tick(start + timedelta(minutes=minutes))
+        assert len(active()) == 1
+    row = _window(admin.engine, str(third.id))
+    assert row.status == "skipped" and "previous instance of its series" in (row.status_reason or "")
+    assert "never runs two instances at once" in (row.status_reason or "")
