@@ -144,6 +144,17 @@ class Tx:
     def actor(self) -> Actor:
         return self.ctx.actor
 
+    def admin_reason(self, field_name: str, reason: str | None, what: str) -> str | None:
+        """An admin's stated reason to go past a rule (``what`` it allows), checked: only an admin may give one, and
+        it must say something (it is audited). None when none was given."""
+        if reason is None:
+            return None
+        if not self.actor.may("admin"):
+            raise PermissionDenied(f"{what} is an admin's decision; {self.actor.username} is {self.actor.role}")
+        if not reason.strip():
+            raise ValidationError(field_name, "needs the reason", "say why, in words (it is audited)")
+        return reason.strip()
+
     def audit(self, target_type: str, target_id: object, **details: Any) -> None:
         if self._entry is not None:
             raise RuntimeError(f"{self.action} recorded its audit entry twice")

@@ -35,7 +35,7 @@ from dsm_core.jobtypes import JOB_TYPE_SPECS, disruption
 from dsm_core.models import Job, Server, ServerGroup, ServerGroupMember, VcenterCluster, VcenterHost
 from dsm_core.netaddr import format_endpoint
 from dsm_core.services.context import Tx
-from dsm_core.services.errors import PermissionDenied, Unsafe, ValidationError
+from dsm_core.services.errors import Unsafe, ValidationError
 
 HEALTHY_IDRAC = ("OK", "Warning")
 ACTIVE = ("pending", "running")
@@ -151,12 +151,7 @@ def check(tx: Tx, /, job_type: str, scope: dict[str, Any], details: dict[str, An
     """Refuses (``Unsafe``) a disruptive job the rules refuse, unless an admin overrides them with a reason; returns
     the details to store (with the override's reason, when there is one)."""
     clean = {k: v for k, v in details.items() if k != "disruption_override"}
-    if override is not None:
-        if not tx.actor.may("admin"):
-            raise PermissionDenied(f"--disruption-override is an admin's decision; {tx.actor.username} is "
-                                   f"{tx.actor.role}")
-        if not override.strip():
-            raise ValidationError("disruption_override", "needs the reason", "say why, in words (it is audited)")
+    override = tx.admin_reason("disruption_override", override, "--disruption-override")
     _lock_groups(tx.session, scope)
     found = impact(tx.session, job_type, scope, clean, job_id)
     if found is None:
@@ -165,7 +160,7 @@ def check(tx: Tx, /, job_type: str, scope: dict[str, Any], details: dict[str, An
                                   "leave out --disruption-override")
         return clean
     if override is not None:
-        return {**clean, "disruption_override": override.strip()}
+        return {**clean, "disruption_override": override}
     if found.refusals:
         raise Unsafe("not created: " + "; ".join(found.refusals) + " (an admin may override with "
                      "--disruption-override REASON)")

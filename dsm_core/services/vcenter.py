@@ -29,7 +29,7 @@ from dsm_core.models import (
 )
 from dsm_core.netaddr import format_endpoint
 from dsm_core.services.context import Tx, mutation, query
-from dsm_core.services.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from dsm_core.services.errors import Conflict, NotFound, ValidationError
 from dsm_core.services.servers import get_server
 from dsm_core.services.settings import seal_for_worker
 from dsm_core.services.views import row_view
@@ -180,12 +180,8 @@ def link_host(tx: Tx, /, host: str, server: str, *, despite_service_tag: str | N
     (``despite_service_tag``, recorded in the audit row) — e.g. a board replaced and not yet re-tagged."""
     row = find_host(tx.session, host)
     srv = get_server(tx.session, server)
-    if despite_service_tag is not None:
-        if not tx.actor.may("admin"):
-            raise PermissionDenied(f"linking despite the service tag is an admin's decision; {tx.actor.username} is "
-                                   f"{tx.actor.role}")
-        if not despite_service_tag.strip():
-            raise ValidationError("despite_service_tag", "needs the reason", "say why the tags differ, in words")
+    despite_service_tag = tx.admin_reason("despite_service_tag", despite_service_tag,
+                                          "linking despite the service tag")
     other = tx.session.exec(select(VcenterHost).where(VcenterHost.server_id == srv.id,
                                                       VcenterHost.id != row.id)).first()
     if other is not None:
@@ -206,7 +202,7 @@ def link_host(tx: Tx, /, host: str, server: str, *, despite_service_tag: str | N
             _sync_group(tx.session, cluster)
     tx.audit("vcenter_host", row.id, host=row.name, server=str(srv.id),
              previous=None if previous is None else str(previous),
-             **({"despite_service_tag": despite_service_tag.strip(), "server_tag": srv.service_tag,
+             **({"despite_service_tag": despite_service_tag, "server_tag": srv.service_tag,
                  "host_serial": row.serial_number} if despite_service_tag is not None else {}))
     return {"host": row.name, "server": format_endpoint(srv.ip_address, srv.port), "link_source": "manual"}
 
