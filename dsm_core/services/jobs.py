@@ -178,9 +178,9 @@ def _check_scp_import(tx: Tx, scope: dict[str, list[str]], details: dict[str, An
 
 def _dsm_plan(session: Session, scope: dict[str, list[str]], details: dict[str, Any]) -> dict[str, Any]:
     """A rolling update runs a plan DSM made, never one its caller wrote: the plan in ``details`` must be the one DSM
-    builds now for the same cluster and settings (by digest, as ``dsm rolling-update --accept`` checks), and the job
-    stores DSM's own. A written plan could pair a host with another machine's server, or say "safe" of an unsafe
-    cluster; the worker would evacuate one host and restart another."""
+    builds now for the same cluster and settings (by digest, as ``start_rolling_update`` checks the plan its caller
+    was shown), and the job stores DSM's own. A written plan could pair a host with another machine's server, or say
+    "safe" of an unsafe cluster; the worker would evacuate one host and restart another."""
     from dsm_core.services.rolling import build_plan
 
     if scope.get("clusters"):
