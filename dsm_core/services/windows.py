@@ -267,12 +267,12 @@ def create_window(
     plans = _window_jobs(maintenance_type, server_ids, group_ids, cluster_names, given)
     clean = _check_details(maintenance_type, plans, given)
     for plan in plans:
-        _check_references(tx.session, plan.job_type, validate_details(plan.job_type, plan.details))
+        valid = validate_details(plan.job_type, plan.details)
+        _check_references(tx.session, plan.job_type, valid)
         # the disruption rule now, not only when the window starts (its jobs are made by new_job, checked again)
         found = disruption.impact(tx.session, plan.job_type, {"servers": [str(x) for x in plan.servers],
                                                               "groups": list(plan.groups),
-                                                              "clusters": list(plan.clusters)},
-                                  validate_details(plan.job_type, plan.details))
+                                                              "clusters": list(plan.clusters)}, valid)
         if found is not None and found.refusals:
             raise Unsafe("not planned: " + "; ".join(found.refusals))
     set_ids = []

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from dsm_cli import main as cli
 from dsm_core.db.engine import session_scope
@@ -41,7 +41,7 @@ def _setup(run: object, engine: sa.Engine) -> None:
         ok(run, "servers", "add", ref)
         ok(run, "groups", "add-member", "app", ref)
     with session_scope(engine) as s:
-        for row in s.exec(select(Server).where(Server.ip_address.startswith("127.0.30."))).all():  # type: ignore[attr-defined]
+        for row in s.exec(select(Server).where(col(Server.ip_address).startswith("127.0.30."))).all():
             row.connection_status, row.power_state, row.overall_health = "connected", "On", "OK"
             s.add(row)
 
@@ -140,3 +140,23 @@ def test_a_group_keeps_its_minimum_across_jobs_and_paths(request: pytest.Fixture
         s.add(row)
     code, _, err = run("power", "powercycle", APP[1], "--yes")
     assert code == 4 and "job(s)" in err, err  # the cycle of 30.3 is still pending: it will take that one down
+
+
+def test_the_group_rule_counts_on_both_databases(admin: ServiceContext) -> None:
+    """The same count through the service layer on SQLite and PostgreSQL (where the count runs under an advisory
+    transaction lock, which needs no table privilege)."""
+    from dsm_core.services import groups, jobs, servers
+    from dsm_core.services.errors import Unsafe
+
+    groups.add_group(admin, "pair", min_healthy_servers=1)
+    for ref in ("127.0.31.1:8443", "127.0.31.2:8443"):
+        servers.add_server(admin, ref)
+        groups.add_member(admin, "pair", ref)
+    with session_scope(admin.engine) as s:
+        for row in s.exec(select(Server).where(col(Server.ip_address).startswith("127.0.31."))).all():
+            row.connection_status, row.power_state, row.overall_health = "connected", "On", "OK"
+            s.add(row)
+    jobs.create_job(admin, "power_action", servers=["127.0.31.1:8443"], details={"action": "PowerCycle"})
+    with pytest.raises(Unsafe, match="group pair: 2 of 2 member"):
+        jobs.create_job(admin, "power_action", servers=["127.0.31.2:8443"], details={"action": "PowerCycle"})
+    jobs.create_job(admin, "refresh_server_info", servers=["127.0.31.2:8443"])  # takes nothing down
